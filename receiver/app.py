@@ -1,0 +1,198 @@
+"""The receiver's ASGI application: webhook ingestion, health, readiness and metrics.
+
+Checks run in the order SPEC §3 fixes, cheapest first, so that an unauthenticated request costs
+no body read and a bad one changes nothing: credentials → content type → size (while streaming)
+→ HMAC over the raw body → JSON and schema → atomic dedup + enqueue → 202.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from receiver import keys, metrics, problems
+from receiver.auth import AuthConfig, Verdict, check_headers, check_signature
+from receiver.errors import (
+    BodyTooLarge,
+    QueueUnavailable,
+    RequestRejected,
+    SettingsError,
+    UnsupportedMediaType,
+)
+from receiver.events import parse_event
+from receiver.queue import Enqueuer, QueueSettings
+from receiver.settings import Settings
+
+log = logging.getLogger("kuflow_router.receiver")
+
+# Redis errors surface as RedisError, or as the socket's own OSError / TimeoutError.
+REDIS_DOWN = (RedisError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """What a request handler needs, built once at start-up."""
+
+    auth: AuthConfig
+    max_body_bytes: int
+    redis: Redis
+    enqueuer: Enqueuer
+    admin_token: bytes | None
+
+
+def connect_redis(url: str) -> Redis:
+    """A client with explicit timeouts, so a Redis outage becomes a quick 503, never a hang."""
+    client: Redis = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    return client
+
+
+def _is_json(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Read the body, stopping as soon as it passes `limit` bytes: nothing large is buffered."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"The body is over the limit of {limit} bytes.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(f"The body is over the limit of {limit} bytes.")
+    return bytes(body)
+
+
+async def _ingest(request: Request, receiver: Receiver) -> tuple[str, str, bool]:
+    """Run every check and enqueue; return (event id, type, queued now)."""
+    token = request.path_params.get("token")
+    verdict = check_headers(receiver.auth, token, request.headers, time.time())
+    if not _is_json(request.headers.get("content-type")):
+        raise UnsupportedMediaType("Send the event as application/json.")
+    body = await read_body(request, receiver.max_body_bytes)
+    if verdict is Verdict.NEEDS_SIGNATURE:
+        check_signature(receiver.auth, request.headers, body)
+    event = parse_event(body)
+    try:
+        queued = await receiver.enqueuer.enqueue(event.id, event.type, body)
+    except REDIS_DOWN as exc:
+        log.warning("enqueue failed: %s", type(exc).__name__, extra={"event_id": event.id})
+        raise QueueUnavailable("The event could not be queued; retry later.") from None
+    return event.id, event.type, queued
+
+
+async def receive_event(request: Request) -> Response:
+    """POST /webhooks/kuflow[/{token}]: 202 once the event is durably queued."""
+    receiver: Receiver = request.app.state.receiver
+    started = time.perf_counter()
+    event_id, event_type, outcome, status = None, None, "queued", 202
+    try:
+        event_id, event_type, queued = await _ingest(request, receiver)
+        outcome = "queued" if queued else "duplicate"
+        response: Response = JSONResponse({"id": event_id, "status": outcome}, status_code=202)
+    except RequestRejected as exc:
+        outcome, status = exc.outcome, exc.status
+        response = problems.rejection(exc, basic_enabled=bool(receiver.auth.basic))
+    metrics.EVENTS_RECEIVED.labels(metrics.type_label(event_type), outcome).inc()
+    log.info(
+        "event received",
+        extra={
+            "event_id": event_id,
+            "type": event_type,
+            "outcome": outcome,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
+    return response
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness: the process answers."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: Redis answers (the receiver does not need rules to receive)."""
+    receiver: Receiver = request.app.state.receiver
+    try:
+        await receiver.redis.ping()
+    except REDIS_DOWN:
+        return problems.problem(503, "not-ready", "Not ready", "Redis does not answer.")
+    return JSONResponse({"status": "ready"})
+
+
+def _admin_allowed(receiver: Receiver, headers: Mapping[str, str]) -> bool:
+    if receiver.admin_token is None:
+        return True
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), receiver.admin_token)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus text format; behind `Authorization: Bearer $ROUTER_ADMIN_TOKEN` when set."""
+    receiver: Receiver = request.app.state.receiver
+    if not _admin_allowed(receiver, request.headers):
+        return problems.problem(401, "unauthorized", "Unauthorized", "Send the admin token.")
+    try:
+        metrics.QUEUE_DEPTH.set(await receiver.redis.zcard(keys.QUEUE))
+        metrics.DLQ_SIZE.set(await receiver.redis.xlen(keys.DLQ))
+    except REDIS_DOWN:
+        pass  # the gauges keep their last value; /readyz reports the outage
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Build the receiver from settings.
+
+    Raises:
+        SettingsError: no webhook authentication is configured, or ROUTER_REDIS_URL is unset.
+    """
+    auth = AuthConfig.from_settings(settings)
+    if not settings.redis_url:
+        raise SettingsError(
+            "ROUTER_REDIS_URL is not set: the receiver needs the Redis shared with the workers, "
+            "e.g. redis://redis:6379/0 (or use `kuflow-router run` for an embedded one)."
+        )
+    redis = connect_redis(settings.redis_url)
+    admin = settings.admin_token.get_secret_value().encode() if settings.admin_token else None
+    queue_settings = QueueSettings(settings.dedup_ttl_s, settings.event_ttl_s)
+    enqueuer = Enqueuer(redis, queue_settings)
+    receiver = Receiver(auth, settings.max_body_bytes, redis, enqueuer, admin)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if auth.modes:
+            log.info("webhook authentication: %s", ", ".join(auth.modes))
+        else:
+            log.warning("ROUTER_INSECURE_NO_AUTH=true: webhooks are accepted WITHOUT auth")
+        yield
+        await redis.aclose()
+
+    routes = [
+        Route("/webhooks/kuflow", receive_event, methods=["POST"]),
+        Route("/webhooks/kuflow/{token}", receive_event, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+    handlers = {HTTPException: problems.http_exception, Exception: problems.server_error}
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    app.state.receiver = receiver
+    return app

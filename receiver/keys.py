@@ -1,0 +1,28 @@
+"""Every Redis key the router writes, built in one place.
+
+The router's own keys start with `router:`; arq's job keys keep arq's names so that a stock
+`arq.Worker` can consume the jobs the receiver writes.
+"""
+
+from __future__ import annotations
+
+from arq.constants import job_key_prefix
+
+PREFIX = "router:"
+QUEUE = f"{PREFIX}queue"  # arq's queue (a sorted set of job ids scored by run time)
+DLQ = f"{PREFIX}dlq"  # stream of dead-lettered actions
+
+
+def seen(event_id: str) -> str:
+    """Dedup marker: present while an event id counts as already received."""
+    return f"{PREFIX}seen:{event_id}"
+
+
+def event(event_id: str) -> str:
+    """The event log record (a hash): received time, status, matched rules, action outcomes."""
+    return f"{PREFIX}event:{event_id}"
+
+
+def job(job_id: str) -> str:
+    """arq's key for a queued job's payload."""
+    return f"{job_key_prefix}{job_id}"

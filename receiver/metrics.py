@@ -1,0 +1,22 @@
+"""Prometheus metrics of the receiver, in the process-wide default registry."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+from receiver.events import KNOWN_TYPES
+
+EVENTS_RECEIVED = Counter(
+    "router_events_received_total",
+    "Webhook requests received, by event type and outcome.",
+    ["type", "outcome"],
+)
+QUEUE_DEPTH = Gauge("router_queue_depth", "Jobs waiting in the queue (refreshed on scrape).")
+DLQ_SIZE = Gauge("router_dlq_size", "Entries in the dead-letter queue (refreshed on scrape).")
+
+
+def type_label(event_type: str | None) -> str:
+    """Keep the label set bounded: an unknown type counts as `other`, no parsed type as `none`."""
+    if event_type is None:
+        return "none"
+    return event_type if event_type in KNOWN_TYPES else "other"

@@ -1,0 +1,84 @@
+"""The queue contract: how an event becomes an arq job, deduplicated and queued in one atomic step.
+
+A job is `process_event(body, received_at_ms)` — the raw body bytes as received (so nothing
+KuFlow sent is lost or re-serialised) and the receive time — with the event id as arq job id.
+It is written in arq's own pickle format, so a stock `arq.Worker(queue_name=QUEUE)` runs it.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from receiver import keys
+
+QUEUE = keys.QUEUE
+JOB_FUNCTION = "process_event"
+
+# One round trip, atomic: the dedup marker, the job payload, its place in the queue and the
+# event record are written together or not at all (a script runs to completion, and the AOF
+# records its effects as one MULTI/EXEC block).
+_ENQUEUE = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 0
+end
+redis.call('PSETEX', KEYS[2], ARGV[3], ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[1], ARGV[5])
+redis.call('HSET', KEYS[4], 'received_at', ARGV[1], 'type', ARGV[6], 'status', 'queued')
+redis.call('PEXPIRE', KEYS[4], ARGV[7])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """How long the router remembers things, in seconds."""
+
+    dedup_ttl_s: int
+    event_ttl_s: int
+
+
+def job_payload(body: bytes, received_at_ms: int) -> bytes:
+    """Serialise a job exactly as `arq.jobs.serialize_job` does with its default serializer."""
+    data: dict[str, object] = {
+        "t": None,
+        "f": JOB_FUNCTION,
+        "a": (body, received_at_ms),
+        "k": {},
+        "et": received_at_ms,
+    }
+    return pickle.dumps(data)
+
+
+class Enqueuer:
+    """Writes events to the queue; one per process, sharing the Redis connection pool."""
+
+    def __init__(self, redis: Redis, settings: QueueSettings) -> None:
+        self._script = redis.register_script(_ENQUEUE)
+        self._settings = settings
+
+    async def enqueue(self, event_id: str, event_type: str, body: bytes) -> bool:
+        """Queue the event unless its id was already received; True if it was queued now.
+
+        Raises:
+            redis.RedisError, OSError: Redis is unreachable or refused the write.
+        """
+        now_ms = int(time.time() * 1000)
+        # The job outlives arq's default one day so a worker outage of days loses nothing.
+        job_ttl_ms = self._settings.event_ttl_s * 1000
+        result = await self._script(
+            keys=[keys.seen(event_id), keys.job(event_id), keys.QUEUE, keys.event(event_id)],
+            args=[
+                now_ms,
+                self._settings.dedup_ttl_s * 1000,
+                job_ttl_ms,
+                job_payload(body, now_ms),
+                event_id,
+                event_type,
+                self._settings.event_ttl_s * 1000,
+            ],
+        )
+        return bool(result)

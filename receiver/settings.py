@@ -1,0 +1,105 @@
+"""Typed settings from ROUTER_* environment variables, shared by every command.
+
+Configuration is environment only (SPEC §7). A bad value stops the process at start with a
+message naming the variable — and never echoing its value, which may be a secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from receiver.errors import SettingsError
+
+ENV_PREFIX = "ROUTER_"
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
+
+SecretList = Annotated[tuple[SecretStr, ...], NoDecode]
+
+
+def _split(value: object) -> object:
+    """Split a comma-separated variable into its non-empty, stripped items."""
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """Every ROUTER_* variable, with its default."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    redis_url: str | None = None
+    rules_file: Path = Path("rules.yaml")
+    webhook_tokens: SecretList = ()
+    webhook_basic: SecretList = ()
+    webhook_secrets: SecretList = ()
+    signature_tolerance_s: int = Field(default=300, gt=0)
+    insecure_no_auth: bool = False
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    dedup_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
+    event_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
+    worker_concurrency: int = Field(default=10, gt=0, le=1000)
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    admin_token: SecretStr | None = None
+
+    @field_validator("webhook_tokens", "webhook_basic", "webhook_secrets", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("webhook_basic")
+    @classmethod
+    def _basic_pairs(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for index, pair in enumerate(value, start=1):
+            user, sep, password = pair.get_secret_value().partition(":")
+            if not sep or not user or not password:
+                raise ValueError(f"item {index} is not of the form user:password")
+        return value
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _webhook_secrets(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for index, secret in enumerate(value, start=1):
+            try:
+                decode_webhook_secret(secret.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"item {index}: {exc}") from None
+        return value
+
+
+def decode_webhook_secret(secret: str) -> bytes:
+    """Return the HMAC key of a Standard Webhooks secret `whsec_<base64>`."""
+    if not secret.startswith(WEBHOOK_SECRET_PREFIX):
+        raise ValueError(f"a webhook secret must start with '{WEBHOOK_SECRET_PREFIX}'")
+    try:
+        key = base64.b64decode(secret.removeprefix(WEBHOOK_SECRET_PREFIX), validate=True)
+    except binascii.Error:
+        raise ValueError("the part after 'whsec_' is not valid base64") from None
+    if len(key) < 16:
+        raise ValueError("the key is shorter than 16 bytes; generate a longer one")
+    return key
+
+
+def load_settings() -> Settings:
+    """Read the environment; on a bad value raise SettingsError naming every offending variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_input=False, include_url=False):
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{ENV_PREFIX}{field.upper()}: {message}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None

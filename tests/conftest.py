@@ -1,0 +1,130 @@
+"""Fixtures shared by the whole suite: a private redis-server, settings, an app client, events."""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from starlette.applications import Starlette
+
+from kuflow_router.redis_server import RedisServer
+from receiver.app import create_app
+from receiver.settings import Settings
+
+TOKEN = "tok-" + "a1" * 12
+BASIC = ("kuflow", "s3cret-pass")
+SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
+OLD_SECRET = "whsec_" + base64.b64encode(b"o" * 32).decode()
+EVENT_TIMESTAMP = "2024-06-14T10:00:00Z"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ROUTER_* variable of the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("ROUTER_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """The suite's own redis-server on a free port: tests never touch 127.0.0.1:6379."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    assert server.port != 6379
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The private server's URL, flushed before each test."""
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.flushall()
+    yield redis_server.url
+
+
+@pytest.fixture
+def rdb(redis_url: str) -> Iterator[redis.Redis]:
+    """A synchronous client on the private server, for assertions."""
+    with redis.Redis.from_url(redis_url) as client:
+        yield client
+
+
+def make_settings(redis_url: str | None, **overrides: Any) -> Settings:
+    """Settings with every auth mode on, as a deployment would configure them."""
+    values: dict[str, Any] = {
+        "redis_url": redis_url,
+        "webhook_tokens": TOKEN,
+        "webhook_basic": f"{BASIC[0]}:{BASIC[1]}",
+        "webhook_secrets": f"{SECRET},{OLD_SECRET}",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def serve_app(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan and yield an HTTP client wired to it in-process."""
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://router.test") as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+def app_client(redis_url: str) -> Callable[..., Any]:
+    """`async with app_client(**settings) as client:` — a client on a fresh receiver."""
+
+    def open_client(**overrides: Any) -> Any:
+        url = overrides.pop("redis_url", redis_url)
+        return serve_app(create_app(make_settings(url, **overrides)))
+
+    return open_client
+
+
+def make_event(event_type: str = "PROCESS.CREATED", **overrides: Any) -> dict[str, Any]:
+    """A valid event of the given type; keyword arguments replace envelope fields."""
+    process_id, item_id = str(uuid.uuid4()), str(uuid.uuid4())
+    data: dict[str, Any] = {
+        "PROCESS.CREATED": {"processId": process_id, "processState": "RUNNING"},
+        "PROCESS.STATE_CHANGED": {"processId": process_id, "processState": "COMPLETED"},
+        "PROCESS_ITEM.CREATED": {
+            "processId": process_id,
+            "processItemId": item_id,
+            "processItemType": "TASK",
+            "processItemState": "READY",
+            "processItemDefinitionCode": "LOAN_REVIEW",
+        },
+        "PROCESS_ITEM.TASK_STATE_CHANGED": {
+            "processId": process_id,
+            "processItemId": item_id,
+            "processItemType": "TASK",
+            "processItemState": "COMPLETED",
+            "processItemDefinitionCode": "LOAN_REVIEW",
+        },
+    }.get(event_type, {"something": "new"})
+    event = {
+        "id": str(uuid.uuid4()),
+        "version": "1",
+        "type": event_type,
+        "timestamp": EVENT_TIMESTAMP,
+        "data": data,
+    }
+    event.update(overrides)
+    return event
+
