@@ -127,4 +127,3 @@ def make_event(event_type: str = "PROCESS.CREATED", **overrides: Any) -> dict[st
     }
     event.update(overrides)
     return event
-

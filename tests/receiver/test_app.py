@@ -1,4 +1,4 @@
-"""The receiver's HTTP contract (SPEC §3), row by row, through the real ASGI app and a real Redis."""
+"""The receiver's HTTP contract (SPEC §3), row by row, through the ASGI app and a real Redis."""
 
 from __future__ import annotations
 
@@ -101,7 +101,10 @@ def _tamper(case: str, body: bytes) -> tuple[str, dict[str, str], bytes]:
         ),
         "unknown-signature-version": (
             URL,
-            {**signed(body), "webhook-signature": signed(body)["webhook-signature"].replace("v1", "v2")},
+            {
+                **signed(body),
+                "webhook-signature": signed(body)["webhook-signature"].replace("v1", "v2"),
+            },
             body,
         ),
     }
@@ -175,7 +178,9 @@ async def test_content_type_not_json_is_415(
 ) -> None:
     headers = {"content-type": content_type} if content_type else {}
     async with app_client() as client:
-        response = await client.post(f"{URL}/{TOKEN}", content=body_of(make_event()), headers=headers)
+        response = await client.post(
+            f"{URL}/{TOKEN}", content=body_of(make_event()), headers=headers
+        )
     assert_problem(response, 415)
     assert rdb.dbsize() == 0
 
@@ -238,7 +243,9 @@ async def test_body_at_limit_is_accepted(app_client: Callable[..., Any], rdb: re
             body_of(make_event(timestamp="2024-13-14T10:00:00Z")), ["timestamp"], id="ts-month-13"
         ),
         pytest.param(body_of(make_event(data="x")), ["data"], id="data-not-object"),
-        pytest.param(body_of(make_event(data={})), ["data.processId", "data.processState"], id="data-empty"),
+        pytest.param(
+            body_of(make_event(data={})), ["data.processId", "data.processState"], id="data-empty"
+        ),
         pytest.param(
             body_of(make_event(data={"processId": "nope", "processState": 1})),
             ["data.processId", "data.processState"],
@@ -292,7 +299,9 @@ async def test_400_never_echoes_the_body(app_client: Callable[..., Any], rdb: re
         pytest.param(make_event("PROCESS_ITEM.TASK_STATE_CHANGED"), id="task-state-changed"),
         pytest.param(make_event("PROCESS.ARCHIVED"), id="unknown-type"),
         pytest.param(
-            make_event(data={"processId": "0b8c7a3e-5d5f-4b7a-9f0e-2f6c1d9e8a11", "processState": "PAUSED"}),
+            make_event(
+                data={"processId": "0b8c7a3e-5d5f-4b7a-9f0e-2f6c1d9e8a11", "processState": "PAUSED"}
+            ),
             id="unknown-enum-value",
         ),
         pytest.param(make_event(tenantId="t-1", extra={"nested": [1, 2]}), id="unknown-fields"),
@@ -313,7 +322,9 @@ async def test_valid_and_forward_compatible_events_are_queued_verbatim(
 
 
 @pytest.mark.anyio
-async def test_event_id_is_normalised_for_dedup(app_client: Callable[..., Any], rdb: redis.Redis) -> None:
+async def test_event_id_is_normalised_for_dedup(
+    app_client: Callable[..., Any], rdb: redis.Redis
+) -> None:
     event = make_event()
     upper = {**event, "id": event["id"].upper()}
     async with app_client() as client:
@@ -327,7 +338,9 @@ async def test_event_id_is_normalised_for_dedup(app_client: Callable[..., Any], 
 
 
 @pytest.mark.anyio
-async def test_same_event_twice_is_one_job(app_client: Callable[..., Any], rdb: redis.Redis) -> None:
+async def test_same_event_twice_is_one_job(
+    app_client: Callable[..., Any], rdb: redis.Redis
+) -> None:
     event = make_event()
     async with app_client() as client:
         first = await client.post(f"{URL}/{TOKEN}", content=body_of(event), headers=JSON)

@@ -1,0 +1,128 @@
+"""`kuflow-router serve` and `run` as real processes behind a real uvicorn."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from receiver import keys
+from receiver.auth import sign_headers
+from tests.conftest import SECRET, TOKEN, make_event
+from tests.processes import Router, router_command, router_env, running_router
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*router_command(), *args],
+        env=router_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_serve_refuses_to_start_without_auth(redis_url: str) -> None:
+    result = run_cli("serve", ROUTER_REDIS_URL=redis_url)
+    assert result.returncode == 2
+    for name in ("ROUTER_WEBHOOK_TOKENS", "ROUTER_WEBHOOK_BASIC", "ROUTER_WEBHOOK_SECRETS"):
+        assert name in result.stderr
+    assert "ROUTER_INSECURE_NO_AUTH=true" in result.stderr
+
+
+def test_serve_refuses_a_bad_value_without_echoing_it(redis_url: str) -> None:
+    result = run_cli("serve", ROUTER_REDIS_URL=redis_url, ROUTER_WEBHOOK_SECRETS="hunter2-secret")
+    assert result.returncode == 2
+    assert "ROUTER_WEBHOOK_SECRETS" in result.stderr
+    assert "hunter2" not in result.stderr
+
+
+def test_serve_needs_a_redis_url() -> None:
+    result = run_cli("serve", ROUTER_WEBHOOK_TOKENS=TOKEN)
+    assert result.returncode == 2
+    assert "ROUTER_REDIS_URL" in result.stderr
+
+
+@pytest.fixture
+def served(redis_url: str, tmp_path: Path) -> Iterator[Router]:
+    env = router_env(
+        ROUTER_REDIS_URL=redis_url, ROUTER_WEBHOOK_SECRETS=SECRET, ROUTER_WEBHOOK_TOKENS=TOKEN
+    )
+    with running_router(["serve"], env, tmp_path) as router:
+        yield router
+
+
+def test_serve_queues_a_signed_event_and_logs_it_without_secrets(
+    served: Router, rdb: redis.Redis
+) -> None:
+    base = served.base
+    event = make_event()
+    body = json.dumps(event).encode()
+    headers = {
+        "content-type": "application/json",
+        **sign_headers(SECRET, "m1", int(time.time()), body),
+    }
+    response = httpx.post(f"{base}/webhooks/kuflow", content=body, headers=headers)
+    assert response.status_code == 202
+    assert rdb.zscore(keys.QUEUE, event["id"]) is not None
+    _, err = served.stop()
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    received = [line for line in lines if line["msg"] == "event received"]
+    assert received[0]["event_id"] == event["id"]
+    assert received[0]["outcome"] == "queued"
+    assert received[0]["status"] == 202
+    assert SECRET.removeprefix("whsec_") not in err
+    assert TOKEN not in err
+
+
+def test_serve_cuts_off_a_50_mb_chunked_upload(served: Router, rdb: redis.Redis) -> None:
+    base = served.base
+    sent = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal sent
+        for _ in range(50 * 16):  # 50 MiB in 64 KiB chunks, no Content-Length
+            sent += 65536
+            yield b" " * 65536
+
+    try:
+        response = httpx.post(
+            f"{base}/webhooks/kuflow/{TOKEN}",
+            content=chunks(),
+            headers={"content-type": "application/json"},
+            timeout=60,
+        )
+        assert response.status_code == 413
+    except httpx.TransportError:
+        pass  # the server may close the connection while the client is still sending
+    assert rdb.dbsize() == 0
+
+
+def test_run_starts_an_embedded_persistent_redis(tmp_path: Path) -> None:
+    env = router_env(ROUTER_WEBHOOK_TOKENS=TOKEN, ROUTER_LOG_FORMAT="text")
+    event = make_event()
+    with running_router(["run"], env, tmp_path) as router:
+        response = httpx.post(
+            f"{router.base}/webhooks/kuflow/{TOKEN}",
+            content=json.dumps(event),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 202
+        out, _ = router.stop()
+    assert "register this webhook URL in KuFlow: http://127.0.0.1:" in out
+    assert TOKEN not in out  # not a terminal: the token is not printed
+    with running_router(["run"], env, tmp_path) as router:
+        duplicate = httpx.post(
+            f"{router.base}/webhooks/kuflow/{TOKEN}",
+            content=json.dumps(event),
+            headers={"content-type": "application/json"},
+        )
+    assert duplicate.json() == {"id": event["id"], "status": "duplicate"}  # survived the restart
+    assert (tmp_path / "var" / "redis" / "redis.log").exists()

@@ -1,0 +1,84 @@
+"""The queue contract: atomic dedup + enqueue, consumed by a stock arq worker."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+import pytest
+import redis
+from arq import Worker
+from arq.connections import RedisSettings
+from redis.asyncio import Redis
+
+from receiver import keys
+from receiver.queue import JOB_FUNCTION, QUEUE, Enqueuer, QueueSettings
+from tests.conftest import make_event
+
+SETTINGS = QueueSettings(dedup_ttl_s=3600, event_ttl_s=7200)
+
+
+@pytest.mark.anyio
+async def test_a_stock_arq_worker_runs_the_job(redis_url: str, rdb: redis.Redis) -> None:
+    event = make_event(extra_field="kept")
+    body = json.dumps(event).encode()
+    seen: list[tuple[bytes, int]] = []
+
+    async def process_event(ctx: dict[str, Any], raw: bytes, received_at_ms: int) -> str:
+        seen.append((raw, received_at_ms))
+        return "done"
+
+    process_event.__qualname__ = JOB_FUNCTION
+    async with Redis.from_url(redis_url) as client:
+        assert await Enqueuer(client, SETTINGS).enqueue(event["id"], event["type"], body)
+    worker = Worker(
+        functions=[process_event],
+        queue_name=QUEUE,
+        redis_settings=RedisSettings.from_dsn(redis_url),
+        burst=True,
+        poll_delay=0.01,
+        handle_signals=False,
+    )
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
+    assert seen[0][0] == body  # the raw bytes, unknown fields included
+    assert seen[0][1] == int(rdb.hget(keys.event(event["id"]), "received_at") or 0)
+    assert rdb.zcard(QUEUE) == 0
+
+
+@pytest.mark.anyio
+async def test_concurrent_deliveries_of_one_event_make_one_job(
+    redis_url: str, rdb: redis.Redis
+) -> None:
+    event = make_event()
+    body = json.dumps(event).encode()
+    results: list[bool] = []
+    async with Redis.from_url(redis_url) as client:
+        enqueuer = Enqueuer(client, SETTINGS)
+
+        async def deliver() -> None:
+            results.append(await enqueuer.enqueue(event["id"], event["type"], body))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(20):
+                group.start_soon(deliver)
+    assert sorted(results) == [False] * 19 + [True]
+    assert rdb.zcard(QUEUE) == 1
+    assert rdb.exists(keys.job(event["id"]))
+
+
+@pytest.mark.anyio
+async def test_enqueue_writes_every_key_with_its_ttl(redis_url: str, rdb: redis.Redis) -> None:
+    event = make_event()
+    async with Redis.from_url(redis_url) as client:
+        await Enqueuer(client, SETTINGS).enqueue(event["id"], event["type"], b"{}")
+    assert 3590 <= rdb.ttl(keys.seen(event["id"])) <= 3600
+    assert 7190 <= rdb.ttl(keys.job(event["id"])) <= 7200
+    assert 7190 <= rdb.ttl(keys.event(event["id"])) <= 7200
+    record = rdb.hgetall(keys.event(event["id"]))
+    assert record[b"status"] == b"queued"
+    assert record[b"type"] == b"PROCESS.CREATED"
