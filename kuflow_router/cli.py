@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import uvicorn
+from starlette.applications import Starlette
 
 from kuflow_router.redis_server import RedisServer, RedisServerError
 from receiver.app import create_app
@@ -21,8 +24,7 @@ from receiver.settings import Settings, load_settings
 EMBEDDED_REDIS_DIR = Path("var/redis")
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
-    app = create_app(settings)
+def _serve(app: Starlette, host: str, port: int) -> None:
     uvicorn.run(
         app,
         host=host,
@@ -38,7 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Receiver only."""
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
-    _serve(settings, args.host, args.port)
+    _serve(create_app(settings), args.host, args.port)
     return 0
 
 
@@ -47,10 +49,29 @@ def _print_banner(settings: Settings, host: str, port: int) -> None:
     url = f"http://{shown_host}:{port}/webhooks/kuflow"
     if settings.webhook_tokens:
         # The token is a secret: shown to a person at a terminal, never written into a log.
-        token = settings.webhook_tokens[0].get_secret_value() if sys.stdout.isatty() else "<token>"
+        shown = settings.webhook_tokens[0].get_secret_value()
+        token = shown if sys.stdout.isatty() else "<a token of ROUTER_WEBHOOK_TOKENS>"
         url += f"/{token}"
     print(f"kuflow-router: register this webhook URL in KuFlow: {url}", flush=True)
     print(f"kuflow-router: rules file: {settings.rules_file}", flush=True)
+
+
+def _stop_after(app: Starlette, server: RedisServer) -> None:
+    """Stop the embedded Redis when the app shuts down, after everything that still uses it.
+
+    uvicorn re-raises SIGTERM once it has shut down, so code after `uvicorn.run` never runs.
+    """
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            async with inner(app):
+                yield
+        finally:
+            await anyio.to_thread.run_sync(server.stop)
+
+    app.router.lifespan_context = lifespan
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -61,11 +82,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not settings.redis_url:
         embedded = RedisServer(EMBEDDED_REDIS_DIR.resolve(), persistent=True)
         embedded.start()
-        print(f"kuflow-router: embedded Redis at {embedded.url} (data in {EMBEDDED_REDIS_DIR})")
+        print(
+            f"kuflow-router: embedded Redis at {embedded.url} (data in {EMBEDDED_REDIS_DIR})",
+            flush=True,
+        )
         settings = settings.model_copy(update={"redis_url": embedded.url})
     try:
+        app = create_app(settings)
+        if embedded is not None:
+            _stop_after(app, embedded)
         _print_banner(settings, args.host, args.port)
-        _serve(settings, args.host, args.port)
+        _serve(app, args.host, args.port)
     finally:
         if embedded is not None:
             embedded.stop()

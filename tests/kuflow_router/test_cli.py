@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -118,6 +119,7 @@ def test_run_starts_an_embedded_persistent_redis(tmp_path: Path) -> None:
         out, _ = router.stop()
     assert "register this webhook URL in KuFlow: http://127.0.0.1:" in out
     assert TOKEN not in out  # not a terminal: the token is not printed
+    assert not redis_answers(embedded_port(out))  # stopped with the router
     with running_router(["run"], env, tmp_path) as router:
         duplicate = httpx.post(
             f"{router.base}/webhooks/kuflow/{TOKEN}",
@@ -126,3 +128,29 @@ def test_run_starts_an_embedded_persistent_redis(tmp_path: Path) -> None:
         )
     assert duplicate.json() == {"id": event["id"], "status": "duplicate"}  # survived the restart
     assert (tmp_path / "var" / "redis" / "redis.log").exists()
+
+
+def embedded_port(stdout: str) -> int:
+    match = re.search(r"embedded Redis at redis://127.0.0.1:(\d+)/0", stdout)
+    assert match, stdout
+    return int(match.group(1))
+
+
+def redis_answers(port: int) -> bool:
+    try:
+        with redis.Redis(port=port, socket_connect_timeout=1) as client:
+            return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+def test_embedded_redis_dies_with_a_killed_router(tmp_path: Path) -> None:
+    env = router_env(ROUTER_WEBHOOK_TOKENS=TOKEN)
+    with running_router(["run"], env, tmp_path) as router:
+        router.process.kill()
+        router.process.wait()
+        port = embedded_port(router.stop()[0])
+    deadline = time.monotonic() + 30  # a guard for a busy machine, not a speed assertion
+    while redis_answers(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not redis_answers(port)
