@@ -32,7 +32,10 @@ def _split(value: object) -> object:
 class Settings(BaseSettings):
     """Every ROUTER_* variable, with its default."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    # An empty variable (as in a copied .env.example) means "use the default".
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     redis_url: str | None = None
     rules_file: Path = Path("rules.yaml")
