@@ -1,0 +1,1 @@
+"""One module per outside API: its connection settings, operations and the requests they send."""

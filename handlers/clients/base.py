@@ -1,0 +1,117 @@
+"""What every API module shares: the connection base model, planned requests, operations.
+
+An operation is one entry in its API module's `OPERATIONS` table: the model of its parameters
+(validated after templates are rendered) and a `plan` function that turns a connection and
+parameters into the exact requests it sends. The worker sends what `plan` returns, and the dry
+run (`kuflow-router rules test`) prints it, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class Connection(BaseModel):
+    """Settings common to every connection in `connections:`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+    base_url: str
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL such as https://api.example.com/v1")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("must not carry a query, a fragment or credentials")
+        return value.rstrip("/")
+
+
+class Params(BaseModel):
+    """Base of every operation's parameter model: unknown parameters are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """One HTTP request an action sends; `note` marks a conditional or dependent one."""
+
+    method: str
+    url: str
+    json: Any = None
+    query: tuple[tuple[str, str], ...] = ()
+    form: tuple[tuple[str, str], ...] = ()  # an x-www-form-urlencoded body
+    note: str = ""
+
+    @property
+    def full_url(self) -> str:
+        """The URL with its query string."""
+        return f"{self.url}?{urlencode(self.query)}" if self.query else self.url
+
+    def describe(self) -> str:
+        """`METHOD URL` then the JSON body, as the dry run prints it."""
+        line = f"{self.method} {self.full_url}"
+        if self.note:
+            line += f"   ({self.note})"
+        if self.json is not None:
+            line += "\n" + json.dumps(self.json, indent=2, ensure_ascii=False)
+        if self.form:
+            shown = [(k, "***" if "secret" in k else v) for k, v in self.form]
+            line += "\n" + "&".join(f"{k}={v}" for k, v in shown)
+        return line
+
+
+@dataclass(frozen=True)
+class Operation:
+    """An action's parameters and the requests it sends."""
+
+    params: type[Params]
+    plan: Callable[[Any, Any, str], list[PlannedRequest]]
+    summary: str
+    url_params: frozenset[str] = field(default_factory=frozenset)  # rendered URL-encoded
+
+    @property
+    def required(self) -> list[str]:
+        """Parameter names without a default."""
+        return [name for name, f in self.params.model_fields.items() if f.is_required()]
+
+
+@dataclass(frozen=True)
+class ConnectionType:
+    """A `type:` of connection: its settings model and its operations."""
+
+    model: type[Connection]
+    operations: Mapping[str, Operation]
+
+
+def url(base_url: str, template: str, **segments: str) -> str:
+    """`base_url` + a fixed path whose `{name}` placeholders are filled URL-encoded.
+
+    Every value is encoded with no safe characters, so `../x`, `a/b` or `?q` in event data
+    stays inside its one path segment.
+    """
+    return base_url + template.format(**{k: quote(v, safe="") for k, v in segments.items()})
+
+
+def as_text(value: Any) -> str:
+    """For APIs that take only strings: text unchanged, others in JSON form, null as ""."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The mapping without its None values (optional fields not sent)."""
+    return {k: v for k, v in values.items() if v is not None}

@@ -1,0 +1,160 @@
+"""KuFlow REST API (seeds/kuflow-openapi-v2024-06-14.yaml): tasks, messages, processes.
+
+KuFlow accepts a client-chosen `id` on `POST /process-items` (201 when created, 200 when an item
+with that id exists), so creates send the action's idempotency key as the id: a retry after a
+crash can never create a second item.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import model_validator
+
+from handlers.clients.base import (
+    Connection,
+    ConnectionType,
+    Operation,
+    Params,
+    PlannedRequest,
+    drop_none,
+    url,
+)
+
+
+class KuflowConnection(Connection):
+    """`type: kuflow` — application credentials from KuFlow's Settings → Applications."""
+
+    type: Literal["kuflow"]
+    client_id: str
+    client_secret: str
+    auth: Literal["bearer", "basic"] = "bearer"
+
+
+class CreateTask(Params):
+    process_id: UUID
+    task_code: str
+    owner_id: UUID | None = None
+    owner_email: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class CreateMessage(Params):
+    process_id: UUID
+    text: str
+    data: dict[str, Any] | None = None
+
+
+class TaskRef(Params):
+    task_id: UUID
+
+
+class AssignTask(Params):
+    task_id: UUID
+    owner_id: UUID | None = None
+    owner_email: str | None = None
+
+    @model_validator(mode="after")
+    def _one_owner(self) -> AssignTask:
+        if (self.owner_id is None) == (self.owner_email is None):
+            raise ValueError("give exactly one of owner_id and owner_email")
+        return self
+
+
+class AppendLog(Params):
+    task_id: UUID
+    message: str
+    level: Literal["INFO", "WARN", "ERROR"] = "INFO"
+
+
+class UpdateTaskData(Params):
+    task_id: UUID
+    data: dict[str, Any]
+
+
+class ProcessRef(Params):
+    process_id: UUID
+
+
+class UpdateProcessEntity(Params):
+    process_id: UUID
+    entity: dict[str, Any]
+
+
+def _create_task(c: KuflowConnection, p: CreateTask, key: str) -> list[PlannedRequest]:
+    body = drop_none(
+        {
+            "id": key,
+            "type": "TASK",
+            "processId": str(p.process_id),
+            "processItemDefinitionCode": p.task_code,
+            "ownerId": str(p.owner_id) if p.owner_id else None,
+            "ownerEmail": p.owner_email,
+        }
+    )
+    body["task"] = {"data": {"value": p.data or {}}}
+    return [PlannedRequest("POST", url(c.base_url, "/process-items"), body)]
+
+
+def _create_message(c: KuflowConnection, p: CreateMessage, key: str) -> list[PlannedRequest]:
+    message = drop_none({"text": p.text, "data": {"value": p.data} if p.data else None})
+    body = {"id": key, "type": "MESSAGE", "processId": str(p.process_id), "message": message}
+    return [PlannedRequest("POST", url(c.base_url, "/process-items"), body)]
+
+
+def _task_action(action: str) -> Any:
+    def plan(c: KuflowConnection, p: TaskRef, key: str) -> list[PlannedRequest]:
+        path = f"/process-items/{{id}}/task/~actions/{action}"
+        return [PlannedRequest("POST", url(c.base_url, path, id=str(p.task_id)))]
+
+    return plan
+
+
+def _assign_task(c: KuflowConnection, p: AssignTask, key: str) -> list[PlannedRequest]:
+    body = drop_none(
+        {"ownerId": str(p.owner_id) if p.owner_id else None, "ownerEmail": p.owner_email}
+    )
+    path = url(c.base_url, "/process-items/{id}/task/~actions/assign", id=str(p.task_id))
+    return [PlannedRequest("POST", path, body)]
+
+
+def _append_log(c: KuflowConnection, p: AppendLog, key: str) -> list[PlannedRequest]:
+    path = url(c.base_url, "/process-items/{id}/task/~actions/append-log", id=str(p.task_id))
+    return [PlannedRequest("POST", path, {"message": p.message, "level": p.level})]
+
+
+def _update_task_data(c: KuflowConnection, p: UpdateTaskData, key: str) -> list[PlannedRequest]:
+    path = url(c.base_url, "/process-items/{id}/task/data", id=str(p.task_id))
+    return [PlannedRequest("PUT", path, {"data": {"value": p.data}})]
+
+
+def _process_action(action: str) -> Any:
+    def plan(c: KuflowConnection, p: ProcessRef, key: str) -> list[PlannedRequest]:
+        path = url(c.base_url, f"/processes/{{id}}/~actions/{action}", id=str(p.process_id))
+        return [PlannedRequest("POST", path)]
+
+    return plan
+
+
+def _update_entity(c: KuflowConnection, p: UpdateProcessEntity, key: str) -> list[PlannedRequest]:
+    path = url(c.base_url, "/processes/{id}/entity", id=str(p.process_id))
+    return [PlannedRequest("PUT", path, {"entity": {"value": p.entity}})]
+
+
+OPERATIONS = {
+    "create_task": Operation(CreateTask, _create_task, "create a task in a process"),
+    "create_message": Operation(CreateMessage, _create_message, "post a message in a process"),
+    "claim_task": Operation(TaskRef, _task_action("claim"), "claim a task"),
+    "complete_task": Operation(TaskRef, _task_action("complete"), "complete a task"),
+    "assign_task": Operation(AssignTask, _assign_task, "assign a task to a user"),
+    "append_log": Operation(AppendLog, _append_log, "append a log entry to a task"),
+    "update_task_data": Operation(UpdateTaskData, _update_task_data, "replace a task's data"),
+    "complete_process": Operation(ProcessRef, _process_action("complete"), "complete a process"),
+    "cancel_process": Operation(ProcessRef, _process_action("cancel"), "cancel a process"),
+    "update_process_entity": Operation(
+        UpdateProcessEntity, _update_entity, "replace a process's entity data"
+    ),
+}
+
+KUFLOW = ConnectionType(KuflowConnection, OPERATIONS)

@@ -1,0 +1,120 @@
+"""SailPoint Non-Employee Risk Management (seeds/sailpoint-nerm-workflow-sessions.txt).
+
+NERM attribute values are strings: numbers and booleans are sent in their JSON form, null as "",
+lists and objects JSON-encoded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from handlers.clients.base import (
+    Connection,
+    ConnectionType,
+    Operation,
+    Params,
+    PlannedRequest,
+    as_text,
+    drop_none,
+    url,
+)
+
+
+class NermConnection(Connection):
+    """`type: nerm` — https://{tenant}.nonemployee.com/api and an API token."""
+
+    type: Literal["nerm"]
+    token: str
+
+
+class Find(BaseModel):
+    """Query parameters of `GET /workflow_sessions` that must select exactly one session."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    workflow_id: str | None = None
+    profile_id: str | None = None
+    uid: str | None = None
+    requester_id: str | None = None
+    status: str | None = None
+
+
+class CreateSession(Params):
+    workflow_id: UUID
+    requester_id: UUID
+    requester_type: str
+    profile_id: UUID | None = None
+    attributes: dict[str, Any] | None = None
+    run: bool = True
+
+
+class UpdateSession(Params):
+    session_id: UUID | None = None
+    find: Find | None = None
+    attributes: dict[str, Any] | None = None
+    status: str | None = None
+    run: bool = False
+
+    @model_validator(mode="after")
+    def _one_target(self) -> UpdateSession:
+        if (self.session_id is None) == (self.find is None):
+            raise ValueError("give exactly one of session_id and find")
+        return self
+
+
+def _attributes(values: dict[str, Any] | None) -> dict[str, str] | None:
+    return None if values is None else {k: as_text(v) for k, v in values.items()}
+
+
+def _run(flag: bool) -> tuple[tuple[str, str], ...]:
+    return (("run", "true" if flag else "false"),)
+
+
+def _create_session(c: NermConnection, p: CreateSession, key: str) -> list[PlannedRequest]:
+    session = drop_none(
+        {
+            "workflow_id": str(p.workflow_id),
+            "requester_id": str(p.requester_id),
+            "requester_type": p.requester_type,
+            "profile_id": str(p.profile_id) if p.profile_id else None,
+            "attributes": _attributes(p.attributes) or {},
+        }
+    )
+    path = url(c.base_url, "/workflow_sessions")
+    return [PlannedRequest("POST", path, {"workflow_session": session}, query=_run(p.run))]
+
+
+def find_request(c: NermConnection, find: Find) -> PlannedRequest:
+    """The list request that must return exactly one session."""
+    query = tuple(drop_none(find.model_dump()).items())
+    return PlannedRequest("GET", url(c.base_url, "/workflow_sessions"), query=query)
+
+
+def patch_request(c: NermConnection, p: UpdateSession, session_id: str) -> PlannedRequest:
+    """The PATCH of one session."""
+    session = drop_none({"attributes": _attributes(p.attributes), "status": p.status})
+    path = url(c.base_url, "/workflow_sessions/{id}", id=session_id)
+    return PlannedRequest("PATCH", path, {"workflow_session": session}, query=_run(p.run))
+
+
+def _update_session(c: NermConnection, p: UpdateSession, key: str) -> list[PlannedRequest]:
+    if p.session_id is not None:
+        return [patch_request(c, p, str(p.session_id))]
+    assert p.find is not None
+    patch = patch_request(c, p, "ID")
+    shown = patch.url.removesuffix("/ID") + "/<id of the one session found>"
+    return [
+        find_request(c, p.find),
+        PlannedRequest(patch.method, shown, patch.json, patch.query, note="exactly one must match"),
+    ]
+
+
+OPERATIONS = {
+    "create_session": Operation(CreateSession, _create_session, "start a workflow session"),
+    "update_session": Operation(UpdateSession, _update_session, "update a workflow session"),
+}
+
+NERM = ConnectionType(NermConnection, OPERATIONS)

@@ -1,0 +1,1 @@
+"""The rules language of rules.yaml: loading, matching, templates, reloading, dry runs."""

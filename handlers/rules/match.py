@@ -1,0 +1,335 @@
+"""Matchers and patterns of a rule's `when`, compiled once at load, evaluated per event.
+
+Evaluation is three-valued: a condition on `process.*` or `processItem.*` is *unknown* until
+that object has been fetched, so the cheap conditions can rule an event out before the worker
+pays for a KuFlow call. AND is false if any part is false, OR is true if any part is true;
+otherwise an unknown part makes the whole unknown.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers.rules import paths
+from handlers.rules.source import Path, Source
+
+Verdict = bool | None  # None: not decidable yet (needs enrichment)
+
+SCALAR = (str, int, float, bool, type(None))
+MATCHERS = (
+    "prefix",
+    "suffix",
+    "wildcard",
+    "equals-ignore-case",
+    "anything-but",
+    "numeric",
+    "exists",
+    "regex",
+)
+COMBINATORS = ("any", "all", "not")
+NUMERIC_OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def equal(expected: Any, actual: Any) -> bool:
+    """JSON equality: 1 equals 1.0, but "10" is not 10 and true is not 1."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return type(expected) is type(actual) and expected == actual
+    if isinstance(expected, int | float) and isinstance(actual, int | float):
+        return bool(expected == actual)
+    return type(expected) is type(actual) and bool(expected == actual)
+
+
+def show(value: Any) -> str:
+    """A value as a rule author wrote it: strings quoted, lists in brackets."""
+    if isinstance(value, str):
+        return repr(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """A test of the values found at a path; `description` says what it expects."""
+
+    description: str
+    test_one: Callable[[Any], bool]
+    presence: bool | None = None  # only for `exists`: the test is on presence alone
+
+    def test(self, values: list[Any]) -> bool:
+        """Whether the values found at a path (empty: absent) satisfy the matcher."""
+        if self.presence is not None:
+            return bool(values) == self.presence
+        candidates: list[Any] = []
+        for value in values:
+            candidates.extend(value if isinstance(value, list) else (value,))
+        return any(self.test_one(candidate) for candidate in candidates)
+
+
+@dataclass(frozen=True)
+class Node:
+    """A compiled pattern: a condition on one path, or a combinator of patterns."""
+
+    kind: str  # "path", "all", "any", "not"
+    path: str = ""
+    segments: paths.Segments = ()
+    matcher: Matcher | None = None
+    children: tuple[Node, ...] = ()
+    roots: frozenset[str] = field(default_factory=frozenset)  # roots referenced below
+
+    def evaluate(self, document: Any, available: Collection[str]) -> Verdict:
+        """True, False, or None when a needed enrichment root is not in `available`."""
+        if self.kind == "path":
+            root = str(self.segments[0])
+            if root in paths.ENRICHMENT_ROOTS and root not in available:
+                return None
+            assert self.matcher is not None
+            return self.matcher.test(paths.resolve(document, self.segments))
+        if self.kind == "not":
+            inner = self.children[0].evaluate(document, available)
+            return None if inner is None else not inner
+        unknown = False
+        decisive = self.kind == "any"  # the value that ends the loop early
+        for child in self.children:
+            verdict = child.evaluate(document, available)
+            if verdict is decisive:
+                return decisive
+            unknown = unknown or verdict is None
+        return None if unknown else not decisive
+
+    def first_failure(self, document: Any) -> tuple[str, str, str] | None:
+        """(path, expected, actual) of the first condition that fails, or None if it matches."""
+        if self.evaluate(document, paths.MATCH_ROOTS):
+            return None
+        if self.kind == "path":
+            assert self.matcher is not None
+            values = paths.resolve(document, self.segments)
+            actual = "absent" if not values else ", ".join(show(v) for v in values)
+            return self.path, self.matcher.description, actual
+        if self.kind == "all":
+            for child in self.children:
+                failure = child.first_failure(document)
+                if failure:
+                    return failure
+        if self.kind == "not":
+            return "not", "the inner pattern not to match", "it matched"
+        reasons = "; ".join(
+            f"{f[0]}: expected {f[1]}, actual {f[2]}"
+            for f in (child.first_failure(document) for child in self.children)
+            if f
+        )
+        return "any", f"one of {len(self.children)} alternatives to match", f"none did ({reasons})"
+
+
+# -- compiling --------------------------------------------------------------------------------
+
+
+def compile_when(source: Source, raw: Any, at: Path) -> Node | None:
+    """Compile a `when` mapping; problems are recorded on `source`, None returned on any."""
+    before = len(source.problems)
+    if not isinstance(raw, dict):
+        source.problem(
+            at, "`when` must be a mapping of paths to matchers, e.g. `type: PROCESS.CREATED`"
+        )
+        return None
+    node = _pattern(source, raw, at)
+    return node if len(source.problems) == before else None
+
+
+def _pattern(source: Source, raw: dict[str, Any], at: Path) -> Node:
+    children: list[Node] = []
+    for key, value in raw.items():
+        here = (*at, key)
+        if key in COMBINATORS:
+            children.append(_combinator(source, key, value, here))
+            continue
+        try:
+            segments = paths.parse(key)
+        except ValueError as exc:
+            source.problem(here, str(exc))
+            continue
+        root = str(segments[0])
+        if root not in paths.MATCH_ROOTS:
+            choices = (*paths.MATCH_ROOTS, *COMBINATORS)
+            source.problem(here, f"unknown path root '{root}'{paths.suggest(root, choices)}")
+            continue
+        matcher = compile_matcher(source, value, here)
+        if matcher is not None:
+            children.append(Node("path", key, segments, matcher, roots=frozenset({root})))
+    return _combine("all", children)
+
+
+def _combine(kind: str, children: list[Node]) -> Node:
+    roots = frozenset().union(*(child.roots for child in children))
+    return Node(kind, children=tuple(children), roots=roots)
+
+
+def _combinator(source: Source, key: str, value: Any, at: Path) -> Node:
+    if key == "not":
+        if not isinstance(value, dict):
+            source.problem(at, "`not` takes one pattern (a mapping of paths to matchers)")
+            return _combine("all", [])
+        return _combine("not", [_pattern(source, value, at)])
+    if not isinstance(value, list) or not value:
+        source.problem(at, f"`{key}` takes a non-empty list of patterns")
+        return _combine(key, [])
+    children = []
+    for index, item in enumerate(value):
+        if isinstance(item, dict):
+            children.append(_pattern(source, item, (*at, index)))
+        else:
+            source.problem((*at, index), f"each item of `{key}` is a pattern (a mapping)")
+    return _combine(key, children)
+
+
+def compile_matcher(source: Source, raw: Any, at: Path) -> Matcher | None:
+    """Compile one value matcher: a literal, a list of alternatives, or `{kind: argument}`."""
+    if isinstance(raw, SCALAR):
+        expected = raw
+        return Matcher(f"equals {show(raw)}", lambda v: equal(expected, v))
+    if isinstance(raw, list):
+        if not raw:
+            source.problem(at, "an empty list matches nothing; list the accepted values")
+            return None
+        options = [compile_matcher(source, item, (*at, i)) for i, item in enumerate(raw)]
+        if any(option is None for option in options):
+            return None
+        tests = [option.test_one for option in options if option]
+        described = " or ".join(option.description for option in options if option)
+        return Matcher(described, lambda v: any(test(v) for test in tests))
+    assert isinstance(raw, dict)
+    if len(raw) != 1:
+        source.problem(
+            at,
+            "a matcher has exactly one key (e.g. `{prefix: LOAN}`); "
+            "to combine matchers use `all: [...]` or `any: [...]`",
+        )
+        return None
+    kind, argument = next(iter(raw.items()))
+    if kind not in MATCHERS:
+        source.problem((*at, kind), f"unknown matcher '{kind}'{paths.suggest(kind, MATCHERS)}")
+        return None
+    return _BUILDERS[kind](source, argument, (*at, kind))
+
+
+def _string_arg(source: Source, kind: str, argument: Any, at: Path) -> str | None:
+    if not isinstance(argument, str):
+        source.problem(at, f"`{kind}` takes a string, e.g. `{{{kind}: ABC}}`")
+        return None
+    return argument
+
+
+def _string_matcher(kind: str, test: Callable[[str, str], bool]) -> Callable[..., Matcher | None]:
+    def build(source: Source, argument: Any, at: Path) -> Matcher | None:
+        text = _string_arg(source, kind, argument, at)
+        if text is None:
+            return None
+        return Matcher(f"{kind} {show(text)}", lambda v: isinstance(v, str) and test(v, text))
+
+    return build
+
+
+def _wildcard(source: Source, argument: Any, at: Path) -> Matcher | None:
+    text = _string_arg(source, "wildcard", argument, at)
+    if text is None:
+        return None
+    pattern = re.compile(".*".join(re.escape(part) for part in text.split("*")), re.DOTALL)
+    return Matcher(
+        f"wildcard {show(text)}", lambda v: isinstance(v, str) and bool(pattern.fullmatch(v))
+    )
+
+
+def _regex(source: Source, argument: Any, at: Path) -> Matcher | None:
+    text = _string_arg(source, "regex", argument, at)
+    if text is None:
+        return None
+    try:
+        pattern = re.compile(text)
+    except re.error as exc:
+        source.problem(at, f"invalid regex {show(text)}: {exc}")
+        return None
+    return Matcher(
+        f"regex {show(text)} (full match)",
+        lambda v: isinstance(v, str) and bool(pattern.fullmatch(v)),
+    )
+
+
+def _anything_but(source: Source, argument: Any, at: Path) -> Matcher | None:
+    excluded = argument if isinstance(argument, list) else [argument]
+    if not excluded or not all(isinstance(item, SCALAR) for item in excluded):
+        source.problem(at, "`anything-but` takes a value or a list of values")
+        return None
+    return Matcher(
+        f"anything but {' or '.join(show(e) for e in excluded)}",
+        lambda v: not any(equal(e, v) for e in excluded),
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _numeric(source: Source, argument: Any, at: Path) -> Matcher | None:
+    usage = 'e.g. `{numeric: [">=", 10, "<", 20]}`'
+    if not isinstance(argument, list) or len(argument) not in (2, 4):
+        source.problem(at, f"`numeric` takes one or two comparisons, {usage}")
+        return None
+    checks: list[tuple[Callable[[float, float], bool], float]] = []
+    for operator, bound in zip(argument[::2], argument[1::2], strict=True):
+        if operator not in NUMERIC_OPERATORS:
+            choices = NUMERIC_OPERATORS
+            source.problem(
+                at, f"unknown comparison {show(operator)}{paths.suggest(str(operator), choices)}"
+            )
+            return None
+        if not _is_number(bound):
+            source.problem(
+                at, f"`numeric` compares with numbers; {show(bound)} is not one ({usage})"
+            )
+            return None
+        checks.append((NUMERIC_OPERATORS[operator], bound))
+    described = "numeric " + " ".join(show(a) for a in argument)
+    return Matcher(described, lambda v: _is_number(v) and all(op(v, b) for op, b in checks))
+
+
+def _exists(source: Source, argument: Any, at: Path) -> Matcher | None:
+    if not isinstance(argument, bool):
+        source.problem(at, "`exists` takes true or false")
+        return None
+    return Matcher(f"exists: {show(argument)}", lambda _: True, presence=argument)
+
+
+def _ignore_case(source: Source, argument: Any, at: Path) -> Matcher | None:
+    text = _string_arg(source, "equals-ignore-case", argument, at)
+    if text is None:
+        return None
+    folded = text.casefold()
+    return Matcher(
+        f"equals-ignore-case {show(text)}",
+        lambda v: isinstance(v, str) and v.casefold() == folded,
+    )
+
+
+_BUILDERS: dict[str, Callable[[Source, Any, Path], Matcher | None]] = {
+    "prefix": _string_matcher("prefix", str.startswith),
+    "suffix": _string_matcher("suffix", str.endswith),
+    "wildcard": _wildcard,
+    "equals-ignore-case": _ignore_case,
+    "anything-but": _anything_but,
+    "numeric": _numeric,
+    "exists": _exists,
+    "regex": _regex,
+}

@@ -1,0 +1,152 @@
+"""Read YAML into plain data, remembering where every value came from.
+
+PyYAML silently keeps the last of two equal keys; here a duplicate key at any depth is a
+problem. `${VAR}` is replaced in string scalars only, after parsing, so an environment value
+can never add YAML structure. Positions are recorded per path (`("rules", 0, "when")`), for
+the key where a mapping entry starts, so a problem can name `file:line:column`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from handlers.rules.errors import Problem
+
+Path = tuple[str | int, ...]
+
+_ENV = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_MAX_NODES = 200_000  # aliases can expand a small file exponentially ("billion laughs")
+_SCALARS = SafeConstructor()
+
+
+@dataclass
+class Source:
+    """Parsed data plus the position of each path in the file."""
+
+    data: Any
+    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def position(self, path: Path) -> tuple[int, int]:
+        """The position of `path`, or of its nearest recorded ancestor."""
+        while path not in self.positions and path:
+            path = path[:-1]
+        return self.positions.get(path, (1, 1))
+
+    def problem(self, path: Path, message: str) -> None:
+        """Record a problem at the position of `path`."""
+        line, column = self.position(path)
+        self.problems.append(Problem(line, column, message))
+
+
+class _Builder:
+    def __init__(self, source: Source, environ: Mapping[str, str]) -> None:
+        self.source = source
+        self.environ = environ
+        self.count = 0
+
+    def build(self, node: Node, path: Path) -> Any:
+        self.count += 1
+        if self.count > _MAX_NODES:
+            raise _TooLarge
+        self.source.positions.setdefault(
+            path, (node.start_mark.line + 1, node.start_mark.column + 1)
+        )
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, SequenceNode):
+            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        assert isinstance(node, ScalarNode)
+        return self._scalar(node, path)
+
+    def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self._scalar(key_node, path) if isinstance(key_node, ScalarNode) else None
+            if not isinstance(key, str | int | float | bool) or isinstance(key, bool):
+                mark = key_node.start_mark
+                self.source.problems.append(
+                    Problem(mark.line + 1, mark.column + 1, "a key must be a plain string")
+                )
+                continue
+            key = str(key)
+            child = (*path, key)
+            mark = key_node.start_mark
+            if key in result:
+                first = self.source.positions[child]
+                self.source.problems.append(
+                    Problem(
+                        mark.line + 1,
+                        mark.column + 1,
+                        f"duplicate key '{key}' (first defined at line {first[0]}); "
+                        "remove one of them",
+                    )
+                )
+                continue
+            self.source.positions[child] = (mark.line + 1, mark.column + 1)
+            result[key] = self.build(value_node, child)
+        return result
+
+    def _scalar(self, node: ScalarNode, path: Path) -> Any:
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # dates stay text, as they would in JSON
+        value = _SCALARS.construct_object(node)
+        if isinstance(value, str):
+            return self._substitute(value, path)
+        if isinstance(value, bytes | set):
+            return str(node.value)
+        return value
+
+    def _substitute(self, text: str, path: Path) -> str:
+        def replace(match: re.Match[str]) -> str:
+            escaped, name = match.group(1), match.group(2)
+            if escaped:
+                return "${" + name + "}"
+            if name not in self.environ:
+                self.source.problem(
+                    path, f"environment variable {name} is not set (referenced as ${{{name}}})"
+                )
+                return ""
+            return self.environ[name]
+
+        return _ENV.sub(replace, text) if "$" in text else text
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def read_yaml(text: str, environ: Mapping[str, str] | None = None) -> Source:
+    """Parse YAML text; syntax errors, duplicate keys and unset variables become problems."""
+    source = Source(data=None)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(part for part in (exc.context, exc.problem) if part)
+        source.problems.append(Problem(line, column, f"YAML syntax: {message}"))
+        return source
+    except (yaml.YAMLError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        source.problems.append(Problem(1, 1, f"YAML could not be read: {reason}"))
+        return source
+    if node is None:
+        source.data = {}
+        return source
+    try:
+        source.data = _Builder(source, os.environ if environ is None else environ).build(node, ())
+    except (_TooLarge, RecursionError):
+        source.problems.append(
+            Problem(1, 1, "the file expands to too many values (aliases?) or nests too deeply")
+        )
+        source.data = None
+    return source
