@@ -81,9 +81,14 @@ class Operation:
     url_params: frozenset[str] = field(default_factory=frozenset)  # rendered URL-encoded
 
     @property
+    def names(self) -> list[str]:
+        """Parameter names as written in rules.yaml."""
+        return [f.alias or name for name, f in self.params.model_fields.items()]
+
+    @property
     def required(self) -> list[str]:
         """Parameter names without a default."""
-        return [name for name, f in self.params.model_fields.items() if f.is_required()]
+        return [f.alias or n for n, f in self.params.model_fields.items() if f.is_required()]
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ class Request(Params):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
     query: dict[str, str | int | float | bool] | None = None
-    json: Any = None
+    body: Any = Field(default=None, alias="json")  # `json` is BaseModel's, so the alias
     headers: dict[str, str] | None = None
 
     @field_validator("path")
@@ -64,7 +64,7 @@ class Request(Params):
 
 def _request(c: HttpConnection, p: Request, key: str) -> list[PlannedRequest]:
     query = tuple((k, _query_text(v)) for k, v in (p.query or {}).items())
-    return [PlannedRequest(p.method, c.base_url + p.path, p.json, query=query)]
+    return [PlannedRequest(p.method, c.base_url + p.path, p.body, query=query)]
 
 
 def _query_text(value: str | int | float | bool) -> str:

@@ -2,8 +2,10 @@
 
 RulesError
 ├── RulesLoadError     rules.yaml is invalid; carries every problem found, each with its position
-└── TemplateError      a template could not be rendered for an event (a missing path, a bad filter
-                       input); permanent for that rule
+├── TemplateError      a template could not be rendered for an event (a missing path);
+│                      permanent for that rule
+└── ParamsError        rendered parameters are not what the operation takes (a process_id
+                       that is not a UUID, a path leaving the base URL); permanent too
 """
 
 from __future__ import annotations
@@ -39,3 +41,7 @@ class RulesLoadError(RulesError):
 
 class TemplateError(RulesError):
     """A template could not be rendered; the message names the path and the rule."""
+
+
+class ParamsError(RulesError):
+    """An action's rendered parameters are invalid; the message names the parameter and rule."""

@@ -68,6 +68,7 @@ class Matcher:
     description: str
     test_one: Callable[[Any], bool]
     presence: bool | None = None  # only for `exists`: the test is on presence alone
+    exact: tuple[Any, ...] = ()  # for equality matchers: the values, usable as index keys
 
     def test(self, values: list[Any]) -> bool:
         """Whether the values found at a path (empty: absent) satisfy the matcher."""
@@ -199,7 +200,7 @@ def compile_matcher(source: Source, raw: Any, at: Path) -> Matcher | None:
     """Compile one value matcher: a literal, a list of alternatives, or `{kind: argument}`."""
     if isinstance(raw, SCALAR):
         expected = raw
-        return Matcher(f"equals {show(raw)}", lambda v: equal(expected, v))
+        return Matcher(f"equals {show(raw)}", lambda v: equal(expected, v), exact=(raw,))
     if isinstance(raw, list):
         if not raw:
             source.problem(at, "an empty list matches nothing; list the accepted values")
@@ -209,7 +210,11 @@ def compile_matcher(source: Source, raw: Any, at: Path) -> Matcher | None:
             return None
         tests = [option.test_one for option in options if option]
         described = " or ".join(option.description for option in options if option)
-        return Matcher(described, lambda v: any(test(v) for test in tests))
+        exact = tuple(v for o in options if o for v in o.exact)
+        all_exact = all(o and o.exact for o in options)
+        return Matcher(
+            described, lambda v: any(test(v) for test in tests), exact=exact if all_exact else ()
+        )
     assert isinstance(raw, dict)
     if len(raw) != 1:
         source.problem(

@@ -1,0 +1,109 @@
+"""Per event: which rules match, what enrichment they need, and each action's exact requests.
+
+The worker and the dry run (`kuflow-router rules test`) both go through these functions, so a
+dry run shows exactly what the worker would do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import ValidationError
+
+from handlers.clients.base import PlannedRequest
+from handlers.rules import paths
+from handlers.rules.errors import ParamsError
+from handlers.rules.match import Verdict
+from handlers.rules.model import Action, Rule, RuleSet
+from handlers.rules.template import render
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A rule whose conditions on the event itself hold; `verdict` None: enrichment decides."""
+
+    rule: Rule
+    verdict: Verdict
+
+
+def document(
+    event: Mapping[str, Any],
+    process: Mapping[str, Any] | None = None,
+    process_item: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What `when` paths and templates look into: the event, plus enrichment when fetched."""
+    doc = dict(event)
+    for key in paths.ENRICHMENT_ROOTS:
+        doc.pop(key, None)  # an event field may not pose as fetched data
+    if process is not None:
+        doc["process"] = process
+    if process_item is not None:
+        doc["processItem"] = process_item
+    return doc
+
+
+def candidates(rules: RuleSet, doc: Mapping[str, Any]) -> list[Candidate]:
+    """Rules not ruled out by the event alone, in file order (no enrichment is fetched here)."""
+    found = []
+    for position in rules.index.candidates(doc):
+        rule = rules.rules[position]
+        verdict = rule.when.evaluate(doc, paths.EVENT_ROOTS)
+        if verdict is not False:
+            found.append(Candidate(rule, verdict))
+    return found
+
+
+def needed(found: list[Candidate]) -> set[str]:
+    """Enrichment roots (process, processItem) the candidates need, to decide or to render."""
+    return {root for candidate in found for root in candidate.rule.needs}
+
+
+def matches(rule: Rule, doc: Mapping[str, Any]) -> bool:
+    """The final decision, once the needed enrichment is in `doc`."""
+    return rule.when.evaluate(doc, paths.MATCH_ROOTS) is True
+
+
+def context(
+    doc: Mapping[str, Any], rule: Rule, key: str, results: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What an action's templates can refer to."""
+    return {**doc, "results": dict(results), "rule": {"name": rule.name}, "idempotency_key": key}
+
+
+def plan(
+    rules: RuleSet, rule: Rule, action: Action, values: Mapping[str, Any], key: str
+) -> list[PlannedRequest]:
+    """Render an action's parameters and build the requests it sends.
+
+    Raises:
+        TemplateError: a template refers to a missing path.
+        ParamsError: the rendered parameters are not valid for the operation.
+    """
+    where = f"rule '{rule.name}', action {action.index} ({action.name})"
+    params = {
+        name: render(
+            value,
+            values,
+            f"{where}, parameter '{name}'",
+            encode=_encode if name in action.operation.url_params else None,
+        )
+        for name, value in action.params.items()
+    }
+    try:
+        model = action.operation.params.model_validate(params)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'parameters'}: "
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        raise ParamsError(f"{where}: {problems}") from None
+    connection = rules.connections[action.connection]
+    return action.operation.plan(connection, model, key)
+
+
+def _encode(text: str) -> str:
+    return quote(text, safe="")

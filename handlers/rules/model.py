@@ -1,0 +1,133 @@
+"""The shape of rules.yaml (pydantic, for validation) and the compiled rule set (dataclasses)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from handlers.clients.base import Connection, Operation
+from handlers.rules.index import RuleIndex
+from handlers.rules.match import Node
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from `250ms`, `2s`, `10m`, `1h` or a bare number of seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.fullmatch(value.strip())
+        if match:
+            return float(match.group(1)) * _UNITS[match.group(2)]
+    raise ValueError(f"'{value}' is not a duration; write e.g. 250ms, 2s, 10m, 1h or 30")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetryModel(_Strict):
+    """`retry:` — any key left out comes from the level above (action → rule → defaults)."""
+
+    attempts: int | None = Field(default=None, ge=1, le=100)
+    initial: Duration | None = None
+    max: Duration | None = None
+
+
+class DefaultsModel(_Strict):
+    retry: RetryModel = RetryModel()
+    timeout: Duration = 10.0
+
+
+class EnrichmentModel(_Strict):
+    connection: str
+
+
+class FileModel(_Strict):
+    """The top level of rules.yaml; connections and rules are checked piece by piece."""
+
+    version: Literal[1]
+    connections: dict[str, dict[str, Any]] = {}
+    defaults: DefaultsModel = DefaultsModel()
+    enrichment: EnrichmentModel | None = None
+    rules: list[dict[str, Any]] = []
+
+
+class RuleModel(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
+    description: str = ""
+    when: dict[str, Any]
+    do: list[dict[str, Any]] = Field(min_length=1)
+    retry: RetryModel | None = None
+    timeout: Duration | None = None
+
+
+class ActionOptions(_Strict):
+    """The keys of an action item beside `<connection>.<operation>`."""
+
+    as_: str | None = Field(default=None, alias="as", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    retry: RetryModel | None = None
+    timeout: Duration | None = None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently an action is retried on transient failures."""
+
+    attempts: int = 12
+    initial_s: float = 2.0
+    max_s: float = 600.0
+
+    def override(self, model: RetryModel | None) -> RetryPolicy:
+        """This policy with the keys `model` sets replaced."""
+        if model is None:
+            return self
+        return RetryPolicy(
+            model.attempts if model.attempts is not None else self.attempts,
+            model.initial if model.initial is not None else self.initial_s,
+            model.max if model.max is not None else self.max_s,
+        )
+
+
+@dataclass(frozen=True)
+class Action:
+    """One compiled item of a rule's `do` list."""
+
+    index: int
+    name: str  # "<connection>.<operation>"
+    connection: str
+    operation: Operation
+    params: Any  # the parameters with templates compiled
+    result_as: str | None
+    retry: RetryPolicy
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A compiled rule: when it matches, and what it does."""
+
+    name: str
+    description: str
+    when: Node
+    actions: tuple[Action, ...]
+    needs: frozenset[str]  # enrichment roots (process, processItem) its `when` or templates use
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Everything loaded from one rules file."""
+
+    filename: str
+    connections: dict[str, Connection]
+    rules: tuple[Rule, ...]
+    enrichment_connection: str | None  # the kuflow connection that fetches process.* data
+    index: RuleIndex
