@@ -15,6 +15,7 @@ import anyio
 import uvicorn
 from starlette.applications import Starlette
 
+from kuflow_router import rules_commands
 from kuflow_router.redis_server import RedisServer, RedisServerError
 from receiver.app import create_app
 from receiver.errors import SettingsError
@@ -115,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         sub.add_argument("--host", default="0.0.0.0", help="default: 0.0.0.0")  # noqa: S104
         sub.add_argument("--port", type=int, default=8000, help="default: 8000")
+    rules_commands.add_parser(commands)
     return parser
 
 

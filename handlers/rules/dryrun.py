@@ -1,0 +1,146 @@
+"""`kuflow-router rules test`: which rules an event matches, why not, and what each would send.
+
+No network: `process.*` and `processItem.*` come from files the user passes, and results of
+earlier actions are stand-ins — except a KuFlow item's id, which is known in advance because it
+is the action's idempotency key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import NAMESPACE_URL, uuid5
+
+from handlers.clients.base import PlannedRequest
+from handlers.idempotency import action_key
+from handlers.rules import evaluate, paths
+from handlers.rules.errors import ParamsError, TemplateError
+from handlers.rules.model import Action, Rule, RuleSet
+
+KUFLOW_CREATES = ("create_task", "create_message")
+_HINTS = {
+    "process": "pass the process with --process P.json (GET /processes/{id} from KuFlow)",
+    "processItem": "pass the item with --process-item I.json (GET /process-items/{id})",
+}
+
+
+@dataclass
+class ActionReport:
+    """What one action would send, or why it cannot."""
+
+    name: str
+    requests: list[PlannedRequest] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class RuleReport:
+    """The verdict on one rule."""
+
+    name: str
+    status: str  # "matched", "not matched", "not evaluated"
+    reason: str = ""
+    actions: list[ActionReport] = field(default_factory=list)
+
+
+def _stand_in(rules: RuleSet, action: Action, key: str) -> dict[str, Any]:
+    kind = rules.connections[action.connection].type
+    if kind == "kuflow" and action.name.split(".")[1] in KUFLOW_CREATES:
+        return {"id": key}  # KuFlow items are created with the idempotency key as their id
+    return {"id": str(uuid5(NAMESPACE_URL, f"dry-run/{key}")), "status": "Completed"}
+
+
+def _actions(rules: RuleSet, rule: Rule, doc: Mapping[str, Any]) -> list[ActionReport]:
+    reports = []
+    results: dict[str, Any] = {}
+    for action in rule.actions:
+        key = action_key(str(doc.get("id", "")), rule.name, action.index)
+        report = ActionReport(action.name)
+        try:
+            values = evaluate.context(doc, rule, key, results)
+            report.requests = evaluate.plan(rules, rule, action, values, key)
+        except (TemplateError, ParamsError) as exc:
+            report.error = str(exc)
+            reports.append(report)
+            break  # a permanent error stops the rule, as in the worker
+        if action.result_as:
+            results[action.result_as] = _stand_in(rules, action, key)
+        reports.append(report)
+    return reports
+
+
+def dry_run(
+    rules: RuleSet,
+    event: Mapping[str, Any],
+    process: Mapping[str, Any] | None = None,
+    process_item: Mapping[str, Any] | None = None,
+) -> list[RuleReport]:
+    """A report per rule of the file, in file order."""
+    doc = evaluate.document(event, process, process_item)
+    available = {
+        root
+        for root, value in (("process", process), ("processItem", process_item))
+        if value is not None
+    }
+    reports = []
+    for rule in rules.rules:
+        verdict = rule.when.evaluate(doc, (*paths.EVENT_ROOTS, *available))
+        missing = sorted(rule.needs - available)
+        if verdict is False:
+            failure = rule.when.first_failure(doc)
+            reason = f"{failure[0]}: expected {failure[1]}, actual {failure[2]}" if failure else ""
+            reports.append(RuleReport(rule.name, "not matched", reason))
+        elif missing:
+            hint = "; ".join(_HINTS[root] for root in missing)
+            reports.append(
+                RuleReport(rule.name, "not evaluated", f"needs {', '.join(missing)}.*: {hint}")
+            )
+        else:
+            reports.append(RuleReport(rule.name, "matched", actions=_actions(rules, rule, doc)))
+    return reports
+
+
+def format_reports(reports: list[RuleReport]) -> str:
+    """The human-readable dry run."""
+    lines = []
+    for report in reports:
+        head = f"rule {report.name}: {report.status.upper()}"
+        lines.append(head + (f" — {report.reason}" if report.reason else ""))
+        for action in report.actions:
+            lines.append(f"  {action.name}")
+            if action.error:
+                lines.append(f"    ERROR {action.error}")
+            for request in action.requests:
+                lines.extend("    " + line for line in request.describe().splitlines())
+    matched = sum(r.status == "matched" for r in reports)
+    lines.append(f"{matched} of {len(reports)} rules matched")
+    return "\n".join(lines)
+
+
+def reports_json(reports: list[RuleReport]) -> str:
+    """The dry run as JSON, for scripts and tests."""
+    return json.dumps(
+        [
+            {
+                "rule": r.name,
+                "status": r.status,
+                "reason": r.reason,
+                "actions": [
+                    {
+                        "action": a.name,
+                        "error": a.error,
+                        "requests": [
+                            {"method": q.method, "url": q.full_url, "json": q.json, "note": q.note}
+                            for q in a.requests
+                        ],
+                    }
+                    for a in r.actions
+                ],
+            }
+            for r in reports
+        ],
+        indent=2,
+        ensure_ascii=False,
+    )

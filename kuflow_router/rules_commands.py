@@ -1,0 +1,91 @@
+"""`kuflow-router rules check` and `kuflow-router rules test`: the rule author's tools."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from handlers.rules.dryrun import dry_run, format_reports, reports_json
+from handlers.rules.errors import RulesLoadError
+from handlers.rules.loader import load_file
+from handlers.rules.model import RuleSet
+from receiver.errors import InvalidEvent
+from receiver.events import parse_event
+from receiver.settings import load_settings
+
+
+def _rules_file(args: argparse.Namespace) -> Path:
+    given: Path | None = args.rules
+    return given if given is not None else load_settings().rules_file
+
+
+def _load(path: Path) -> RuleSet | None:
+    try:
+        return load_file(path)
+    except RulesLoadError as exc:
+        print(exc, file=sys.stderr)
+        count = len(exc.problems)
+        print(f"{path}: {count} problem{'s' * (count != 1)}", file=sys.stderr)
+        return None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate a rules file: exit 0, or 1 with every problem as file:line:column: message."""
+    path = _rules_file(args)
+    rules = _load(path)
+    if rules is None:
+        return 1
+    print(f"{path}: OK — {len(rules.rules)} rules, {len(rules.connections)} connections")
+    return 0
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SystemExit(f"kuflow-router: cannot read {what} {path}: {exc}") from None
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """Dry run: which rules match an event, why not, and the exact requests; no network."""
+    rules = _load(_rules_file(args))
+    if rules is None:
+        return 1
+    try:
+        parse_event(args.event.read_bytes())
+    except InvalidEvent as exc:
+        problems = "; ".join(f"{e.loc}: {e.msg}" for e in exc.errors)
+        print(f"{args.event}: not a valid KuFlow event: {problems}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"kuflow-router: cannot read {args.event}: {exc}", file=sys.stderr)
+        return 1
+    event = _read_json(args.event, "the event")
+    process = _read_json(args.process, "the process") if args.process else None
+    item = _read_json(args.process_item, "the process item") if args.process_item else None
+    reports = dry_run(rules, event, process, item)
+    print(reports_json(reports) if args.json else format_reports(reports))
+    return 0
+
+
+def add_parser(commands: Any) -> None:
+    """Register `rules check` and `rules test` under the main parser's sub-commands."""
+    rules = commands.add_parser("rules", help="check rules.yaml, or dry-run it on an event")
+    sub = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
+    check = sub.add_parser("check", help="validate a rules file (default: $ROUTER_RULES_FILE)")
+    check.add_argument("rules", nargs="?", type=Path, metavar="FILE")
+    check.set_defaults(handler=cmd_check)
+    test = sub.add_parser(
+        "test", help="which rules an event matches and the requests they would send (no network)"
+    )
+    test.add_argument("event", type=Path, metavar="EVENT.json")
+    test.add_argument("--rules", type=Path, metavar="FILE", help="default: $ROUTER_RULES_FILE")
+    test.add_argument("--process", type=Path, metavar="P.json", help="the process, for process.*")
+    test.add_argument(
+        "--process-item", type=Path, metavar="I.json", help="the process item, for processItem.*"
+    )
+    test.add_argument("--json", action="store_true", help="print the report as JSON")
+    test.set_defaults(handler=cmd_test)
