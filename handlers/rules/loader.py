@@ -186,7 +186,11 @@ class _Loader:
         retry: RetryPolicy,
         timeout: float,
     ) -> Action | None:
-        names = [key for key in raw if key not in ACTION_OPTIONS]
+        names = [key for key in raw if "." in key]
+        for key in raw:
+            if "." not in key and key not in ACTION_OPTIONS:
+                hint = paths.suggest(key, ACTION_OPTIONS)
+                self.source.problem((*at, key), f"unknown key '{key}'{hint}")
         if len(names) != 1:
             self.source.problem(
                 at,
@@ -195,9 +199,8 @@ class _Loader:
             )
             return None
         name = names[0]
-        options = validate(
-            self.source, ActionOptions, {k: v for k, v in raw.items() if k != name}, at
-        )
+        chosen = {k: v for k, v in raw.items() if k in ACTION_OPTIONS}
+        options = validate(self.source, ActionOptions, chosen, at)
         compiled = self._operation(name, raw[name], (*at, name), results)
         if options is None or compiled is None:
             return None

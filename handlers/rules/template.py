@@ -80,7 +80,12 @@ def parse_expression(text: str) -> Expression:
         if name not in FILTERS:
             raise ValueError(f"unknown filter '{name}'{paths.suggest(name, FILTERS)}")
         if (name == "default") != (argument is not None):
-            usage = "`| default: <literal>`" if name == "default" else f"`| {name}` (no argument)"
+            usage = (
+                "`| default: <literal>`, the literal a quoted string ('text'), a number, "
+                "true, false or null"
+                if name == "default"
+                else f"`| {name}` (no argument)"
+            )
             raise ValueError(f"write the filter as {usage}")
         filters.append((name, _literal(argument) if argument is not None else None))
         position = found.end()

@@ -1,0 +1,309 @@
+"""Loading rules.yaml: every problem reported, each at its exact line:column, with a hint."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from handlers.rules.errors import RulesLoadError
+from handlers.rules.loader import load_file, load_text
+
+HEAD = """\
+version: 1
+connections:
+  kuflow:
+    type: kuflow
+    base_url: https://api.kuflow.com/v2024-06-14
+    client_id: id
+    client_secret: secret
+rules:
+"""  # the rules start on line 9
+
+
+def problems(text: str, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(RulesLoadError) as caught:
+        load_text(text, "rules.yaml", environ or {})
+    return [f"{p.line}:{p.column}: {p.message}" for p in caught.value.problems]
+
+
+def rule(body: str) -> str:
+    return HEAD + textwrap.indent(textwrap.dedent(body), "  ")
+
+
+GOOD_ACTION = """\
+  do:
+    - kuflow.complete_task: {task_id: "{{ data.processItemId }}"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "version: 1\nrules: [\n",
+            "3:1: YAML syntax: while parsing a flow node expected the node content",
+            id="yaml-syntax",
+        ),
+        pytest.param("- just\n- a list\n", "1:1: the file must be a mapping", id="not-a-mapping"),
+        pytest.param("version: 2\nrules: []\n", "1:1: version: Input should be 1", id="version"),
+        pytest.param(
+            "version: 1\nrulse: []\n",
+            "2:1: unknown key 'rulse' — did you mean 'rules'?",
+            id="top-key",
+        ),
+        pytest.param(
+            "version: 1\nversion: 1\n",
+            "2:1: duplicate key 'version' (first defined at line 1)",
+            id="dup-top",
+        ),
+        pytest.param(
+            rule("- name: a\n  when: {type: X, type: Y}\n" + GOOD_ACTION),
+            "10:21: duplicate key 'type' (first defined at line 10)",
+            id="dup-deep",
+        ),
+        pytest.param(
+            HEAD.replace("client_secret: secret", "client_secret: ${KUFLOW_SECRET}") + "  []\n",
+            "7:5: environment variable KUFLOW_SECRET is not set (referenced as ${KUFLOW_SECRET})",
+            id="unset-env",
+        ),
+        pytest.param(
+            HEAD.replace("type: kuflow", "type: kuflw") + "  []\n",
+            "4:5: unknown connection type 'kuflw' — did you mean 'kuflow'?",
+            id="connection-type",
+        ),
+        pytest.param(
+            HEAD.replace("client_id: id", "clientid: id") + "  []\n",
+            "6:5: unknown key 'clientid' — did you mean 'client_id'?",
+            id="connection-key",
+        ),
+        pytest.param(
+            HEAD.replace("https://api.kuflow.com/v2024-06-14", "api.kuflow.com") + "  []\n",
+            "5:5: base_url: must be an absolute http(s) URL",
+            id="connection-url",
+        ),
+        pytest.param(
+            rule("- nam: a\n  when: {type: X}\n" + GOOD_ACTION),
+            "9:5: unknown key 'nam' — did you mean 'name'?",
+            id="rule-key",
+        ),
+        pytest.param(
+            rule("- name: a\n" + GOOD_ACTION), "9:5: missing required key 'when'", id="rule-no-when"
+        ),
+        pytest.param(
+            rule("- name: a\n  when: {type: X}\n  do: []\n"),
+            "11:5: do: List should have at least 1 item",
+            id="rule-no-do",
+        ),
+        pytest.param(
+            rule("- name: a b\n  when: {type: X}\n" + GOOD_ACTION),
+            "9:5: name: String should match pattern",
+            id="rule-name",
+        ),
+        pytest.param(
+            rule(
+                "- name: a\n  when: {type: X}\n"
+                + GOOD_ACTION
+                + "- name: a\n  when: {type: Y}\n"
+                + GOOD_ACTION
+            ),
+            "13:5: duplicate rule name 'a' (also at line 9)",
+            id="dup-rule-name",
+        ),
+        pytest.param(
+            rule("- name: a\n  when:\n    data.x: {prefx: LOAN}\n" + GOOD_ACTION),
+            "11:16: unknown matcher 'prefx' — did you mean 'prefix'?",
+            id="matcher-name",
+        ),
+        pytest.param(
+            rule("- name: a\n  when:\n    data.x: {prefix: a, suffix: b}\n" + GOOD_ACTION),
+            "11:7: a matcher has exactly one key",
+            id="matcher-two-keys",
+        ),
+        pytest.param(
+            rule("- name: a\n  when:\n    data.x: {regex: '(a'}\n" + GOOD_ACTION),
+            "11:16: invalid regex '(a': missing ), unterminated subpattern",
+            id="regex",
+        ),
+        pytest.param(
+            rule("- name: a\n  when:\n    data.x: {numeric: ['>>', 1]}\n" + GOOD_ACTION),
+            "11:16: unknown comparison '>>' — did you mean '>'?",
+            id="numeric-operator",
+        ),
+        pytest.param(
+            rule("- name: a\n  when:\n    data.x: {exists: yes please}\n" + GOOD_ACTION),
+            "11:16: `exists` takes true or false",
+            id="exists-arg",
+        ),
+        pytest.param(
+            rule("- name: a\n  when:\n    dta.x: 1\n" + GOOD_ACTION),
+            "11:7: unknown path root 'dta' — did you mean 'data'?",
+            id="path-root",
+        ),
+        pytest.param(
+            rule("- name: a\n  when:\n    data..x: 1\n" + GOOD_ACTION),
+            "11:7: 'data..x' has an empty segment",
+            id="path-empty-segment",
+        ),
+        pytest.param(
+            rule("- name: a\n  when:\n    any: {type: X}\n" + GOOD_ACTION),
+            "11:7: `any` takes a non-empty list of patterns",
+            id="any-not-list",
+        ),
+        pytest.param(
+            rule("- name: a\n  when: {type: X}\n  do:\n    - kuflw.complete_task: {task_id: x}\n"),
+            "12:9: unknown connection 'kuflw' — did you mean 'kuflow'?",
+            id="action-connection",
+        ),
+        pytest.param(
+            rule("- name: a\n  when: {type: X}\n  do:\n    - kuflow.complete_tsk: {task_id: x}\n"),
+            "12:9: 'complete_tsk' is not an operation of a kuflow connection — did you mean 'complete_task'?",
+            id="action-operation",
+        ),
+        pytest.param(
+            rule("- name: a\n  when: {type: X}\n  do:\n    - kuflow.complete_task: {taskid: x}\n"),
+            "12:32: unknown parameter 'taskid' of kuflow.complete_task — did you mean 'task_id'?",
+            id="action-param",
+        ),
+        pytest.param(
+            rule("- name: a\n  when: {type: X}\n  do:\n    - kuflow.complete_task: {}\n"),
+            "12:9: kuflow.complete_task needs the parameter 'task_id'",
+            id="action-missing-param",
+        ),
+        pytest.param(
+            rule(
+                "- name: a\n  when: {type: X}\n  do:\n    - kuflow.complete_task: {task_id: x}\n      kuflow.claim_task: {task_id: x}\n"
+            ),
+            "12:9: each item of `do` is one action",
+            id="two-actions-in-one-item",
+        ),
+        pytest.param(
+            rule(
+                "- name: a\n  when: {type: X}\n  do:\n    - kuflow.complete_task: {task_id: x}\n      ass: r\n"
+            ),
+            "13:9: unknown key 'ass' — did you mean 'as'?",
+            id="action-option",
+        ),
+        pytest.param(
+            rule(
+                "- name: a\n  when: {type: X}\n  do:\n    - kuflow.complete_task: {task_id: '{{ dat.x }}'}\n"
+            ),
+            "12:32: unknown template root 'dat' — did you mean 'data'?",
+            id="template-root",
+        ),
+        pytest.param(
+            rule(
+                "- name: a\n  when: {type: X}\n  do:\n    - kuflow.complete_task: {task_id: '{{ results.t.id }}'}\n"
+            ),
+            "12:32: {{ results.t.id }}: no earlier action of this rule has `as: t`",
+            id="template-results",
+        ),
+        pytest.param(
+            rule(
+                "- name: a\n  when: {type: X}\n  do:\n    - kuflow.complete_task: {task_id: '{{ data.x | upcase }}'}\n"
+            ),
+            "12:32: unknown filter 'upcase' (expected one of: default, lower, upper, json)",
+            id="template-filter",
+        ),
+        pytest.param(
+            rule(
+                "- name: a\n  when: {type: X}\n  do:\n    - kuflow.complete_task: {task_id: '{{ 7*7 }}'}\n"
+            ),
+            "12:32: '{{ 7*7 }}' is not a template",
+            id="template-expression",
+        ),
+        pytest.param(
+            rule(
+                "- name: a\n  when: {type: X}\n  retry: {attempts: 3, initial: soon}\n"
+                + GOOD_ACTION
+            ),
+            "11:26: initial: 'soon' is not a duration",
+            id="duration",
+        ),
+        pytest.param(
+            "version: 1\nrules:\n  - name: a\n    when: {process.state: RUNNING}\n    do:\n      - x.y: {}\n",
+            "6:9: unknown connection 'x'",
+            id="no-connections",
+        ),
+        pytest.param(
+            "version: 1\nconnections:\n  crm: {type: http, base_url: 'https://x.example'}\n"
+            "rules:\n  - name: a\n    when: {process.state: RUNNING}\n"
+            "    do:\n      - crm.request: {method: GET, path: /x}\n",
+            "5:5: rule 'a' uses process.* but no connection of type kuflow is defined to fetch it",
+            id="enrichment-without-kuflow",
+        ),
+    ],
+)
+def test_each_problem_is_reported_at_its_position(text: str, expected: str) -> None:
+    found = problems(text)
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_every_problem_is_reported_not_just_the_first() -> None:
+    text = rule(
+        "- name: a\n  when:\n    dta.x: 1\n    data.y: {prefx: a}\n"
+        "  do:\n    - kuflow.complete_tsk: {}\n"
+        "- name: b\n  when: {type: X}\n  do:\n    - kuflow.claim_task: {taskid: x}\n"
+    )
+    found = problems(text)
+    assert len(found) == 5, found
+    assert found == sorted(found, key=lambda p: tuple(int(n) for n in p.split(":")[:2]))
+
+
+def test_file_errors_name_the_file(tmp_path: pytest.TempPathFactory) -> None:
+    path = tmp_path / "broken.yaml"  # type: ignore[operator]
+    path.write_text("version: 1\nrulse: []\n")
+    with pytest.raises(RulesLoadError) as caught:
+        load_file(path, {})
+    assert str(caught.value) == f"{path}:2:1: unknown key 'rulse' — did you mean 'rules'?"
+    with pytest.raises(RulesLoadError, match="cannot read the file"):
+        load_file(path.parent / "missing.yaml", {})
+
+
+def test_env_values_never_add_structure() -> None:
+    text = HEAD.replace("client_secret: secret", "client_secret: ${S}") + "  []\n"
+    rules = load_text(text, "rules.yaml", {"S": "x\nextra: {injected: true}"})
+    assert rules.connections["kuflow"].client_secret == "x\nextra: {injected: true}"  # type: ignore[attr-defined]
+
+
+def test_an_empty_rule_list_loads() -> None:
+    assert load_text("version: 1\nrules: []\n", "rules.yaml", {}).rules == ()
+
+
+yaml_texts = st.one_of(
+    st.text(max_size=200),
+    st.lists(
+        st.sampled_from(
+            [
+                "version: 1",
+                "rules:",
+                "  - name: a",
+                "    when: {type: X}",
+                "    do:",
+                "      - k.x: {}",
+                "connections:",
+                "  k: {type: kuflow}",
+                "- [",
+                "{{",
+                "&a [1]",
+                "*a",
+                "  ",
+                ": :",
+                "\t",
+            ]
+        ),
+        max_size=12,
+    ).map("\n".join),
+)
+
+
+@settings(max_examples=300)
+@given(text=yaml_texts)
+def test_arbitrary_yaml_never_crashes_the_loader(text: str) -> None:
+    try:
+        load_text(text, "fuzz.yaml", {})
+    except RulesLoadError as exc:
+        assert exc.problems
+        assert all(p.line >= 1 and p.column >= 1 for p in exc.problems)
