@@ -256,13 +256,13 @@ def test_http_literal_paths_that_escape_are_refused(path: str) -> None:
     rules = load_text(text, "rules.yaml", {})
     rule = rules.rules[0]
     values = evaluate.context(EVENT, rule, "k", {})
-    with pytest.raises(ParamsError, match="parameter|path"):
+    with pytest.raises(ParamsError, match=r"parameter|path"):
         evaluate.plan(rules, rule, rule.actions[16], values, "k")
 
 
 def test_a_task_id_that_is_not_a_uuid_is_a_params_error() -> None:
     event = {**EVENT, "data": {**EVENT["data"], "t": "not-a-uuid"}}
-    with pytest.raises(ParamsError, match="rule 'r', action 2 \\(kf.claim_task\\): task_id"):
+    with pytest.raises(ParamsError, match=r"rule 'r', action 2 \(kf.claim_task\): task_id"):
         planned(2, event)
 
 
