@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from handlers.clients.base import PlannedRequest
 from handlers.rules import paths
 from handlers.rules.errors import ParamsError
+from handlers.rules.index import Lookup
 from handlers.rules.match import Verdict
 from handlers.rules.model import Action, Rule, RuleSet
 from handlers.rules.template import render
@@ -25,8 +26,17 @@ from handlers.rules.template import render
 class Candidate:
     """A rule whose conditions on the event itself hold; `verdict` None: enrichment decides."""
 
+    position: int
     rule: Rule
     verdict: Verdict
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the event alone decides: candidates now, and index tables to consult once enriched."""
+
+    candidates: list[Candidate]
+    lookup: Lookup
 
 
 def document(
@@ -45,25 +55,33 @@ def document(
     return doc
 
 
-def candidates(rules: RuleSet, doc: Mapping[str, Any]) -> list[Candidate]:
-    """Rules not ruled out by the event alone, in file order (no enrichment is fetched here)."""
+def select(rules: RuleSet, doc: Mapping[str, Any]) -> Selection:
+    """Rules not ruled out by the event alone (no enrichment is fetched here)."""
+    lookup = rules.index.lookup(doc)
     found = []
-    for position in rules.index.candidates(doc):
+    for position in sorted(lookup.direct):
         rule = rules.rules[position]
         verdict = rule.when.evaluate(doc, paths.EVENT_ROOTS)
         if verdict is not False:
-            found.append(Candidate(rule, verdict))
-    return found
+            found.append(Candidate(position, rule, verdict))
+    return Selection(found, lookup)
 
 
-def needed(found: list[Candidate]) -> set[str]:
-    """Enrichment roots (process, processItem) the candidates need, to decide or to render."""
-    return {root for candidate in found for root in candidate.rule.needs}
+def needed(selection: Selection) -> set[str]:
+    """Enrichment roots (process, processItem) to fetch before the final decision."""
+    roots = {root for candidate in selection.candidates for root in candidate.rule.needs}
+    return roots | selection.lookup.roots
 
 
-def matches(rule: Rule, doc: Mapping[str, Any]) -> bool:
-    """The final decision, once the needed enrichment is in `doc`."""
-    return rule.when.evaluate(doc, paths.MATCH_ROOTS) is True
+def matched(rules: RuleSet, selection: Selection, doc: Mapping[str, Any]) -> list[Rule]:
+    """The rules that match, in file order, once the needed enrichment is in `doc`."""
+    positions = {c.position for c in selection.candidates if c.verdict is not False}
+    positions |= selection.lookup.after_enrichment(doc)
+    return [
+        rules.rules[p]
+        for p in sorted(positions)
+        if rules.rules[p].when.evaluate(doc, paths.MATCH_ROOTS) is True
+    ]
 
 
 def context(

@@ -41,6 +41,23 @@ NUMERIC_OPERATORS: dict[str, Callable[[float, float], bool]] = {
 }
 
 
+Key = tuple[str, Any]
+PREFIX_KEY = "p"
+
+
+def value_key(value: Any) -> Key | None:
+    """A hashable key under which values that `equal` considers equal meet (None: no key)."""
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, int | float):
+        return ("n", float(value))
+    if isinstance(value, str):
+        return ("s", value)
+    if value is None:
+        return ("z", None)
+    return None
+
+
 def equal(expected: Any, actual: Any) -> bool:
     """JSON equality: 1 equals 1.0, but "10" is not 10 and true is not 1."""
     if isinstance(expected, bool) or isinstance(actual, bool):
@@ -68,7 +85,7 @@ class Matcher:
     description: str
     test_one: Callable[[Any], bool]
     presence: bool | None = None  # only for `exists`: the test is on presence alone
-    exact: tuple[Any, ...] = ()  # for equality matchers: the values, usable as index keys
+    keys: tuple[Key, ...] = ()  # index keys, for the matchers an index can serve (equals, prefix)
 
     def test(self, values: list[Any]) -> bool:
         """Whether the values found at a path (empty: absent) satisfy the matcher."""
@@ -200,7 +217,10 @@ def compile_matcher(source: Source, raw: Any, at: Path) -> Matcher | None:
     """Compile one value matcher: a literal, a list of alternatives, or `{kind: argument}`."""
     if isinstance(raw, SCALAR):
         expected = raw
-        return Matcher(f"equals {show(raw)}", lambda v: equal(expected, v), exact=(raw,))
+        key = value_key(raw)
+        return Matcher(
+            f"equals {show(raw)}", lambda v: equal(expected, v), keys=(key,) if key else ()
+        )
     if isinstance(raw, list):
         if not raw:
             source.problem(at, "an empty list matches nothing; list the accepted values")
@@ -210,10 +230,11 @@ def compile_matcher(source: Source, raw: Any, at: Path) -> Matcher | None:
             return None
         tests = [option.test_one for option in options if option]
         described = " or ".join(option.description for option in options if option)
-        exact = tuple(v for o in options if o for v in o.exact)
-        all_exact = all(o and o.exact for o in options)
+        # Indexable only if every alternative is: otherwise one could match unseen by the index.
+        keys = tuple(k for o in options if o for k in o.keys)
+        indexable = all(o and o.keys for o in options)
         return Matcher(
-            described, lambda v: any(test(v) for test in tests), exact=exact if all_exact else ()
+            described, lambda v: any(test(v) for test in tests), keys=keys if indexable else ()
         )
     assert isinstance(raw, dict)
     if len(raw) != 1:
@@ -242,7 +263,10 @@ def _string_matcher(kind: str, test: Callable[[str, str], bool]) -> Callable[...
         text = _string_arg(source, kind, argument, at)
         if text is None:
             return None
-        return Matcher(f"{kind} {show(text)}", lambda v: isinstance(v, str) and test(v, text))
+        keys: tuple[Key, ...] = ((PREFIX_KEY, text),) if kind == "prefix" else ()
+        return Matcher(
+            f"{kind} {show(text)}", lambda v: isinstance(v, str) and test(v, text), keys=keys
+        )
 
     return build
 
