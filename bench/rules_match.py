@@ -13,12 +13,8 @@ what 10 rules cost per event.
 from __future__ import annotations
 
 import random
-import sys
 import time
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from handlers.rules import evaluate
 from handlers.rules.loader import load_text

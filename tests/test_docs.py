@@ -40,3 +40,29 @@ def test_tour_event_is_a_valid_event() -> None:
     assert body is not None
     event = parse_event(body.group(1).encode())
     assert event.type == "PROCESS.CREATED"
+
+
+def test_readme_rule_example_loads_and_runs() -> None:
+    from handlers.rules.dryrun import dry_run
+    from handlers.rules.loader import load_text
+
+    block = README.split("## Writing rules", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    env = {"KUFLOW_CLIENT_ID": "id", "KUFLOW_CLIENT_SECRET": "secret"}
+    rules = load_text(block, "README.md", env)
+    event = {
+        "id": "0b8c7a3e-5d5f-4b7a-9f0e-2f6c1d9e8a11",
+        "type": "PROCESS.CREATED",
+        "data": {"processId": "4c2e1b7a-9d3f-4e6a-8b1c-5f7d9e2a3b4c", "processState": "RUNNING"},
+    }
+    (report,) = dry_run(rules, event, {"entity": {"value": {"amount": 12000}}})
+    assert report.status == "matched"
+    assert [a.requests[0].method for a in report.actions] == ["POST", "POST"]
+
+
+def test_readme_lists_every_operation() -> None:
+    from handlers.actions import CONNECTION_TYPES
+
+    for kind, connection_type in CONNECTION_TYPES.items():
+        row = next(line for line in README.splitlines() if line.startswith(f"| `{kind}` |"))
+        for operation in connection_type.operations:
+            assert f"`{operation}`" in row, (kind, operation)
