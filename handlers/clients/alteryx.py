@@ -6,20 +6,28 @@ until it expires. With `wait:`, the action polls `GET /v3/jobs/{id}` until the j
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.clients.base import (
+    ActionCall,
+    ActionResult,
     Connection,
     ConnectionType,
     Operation,
     Params,
+    Pending,
     PlannedRequest,
     as_text,
     drop_none,
+    result_from,
     url,
 )
+from handlers.clients.errors import PermanentError
+from handlers.clients.send import json_body, send
+from handlers.durations import Duration
 
 
 class AlteryxConnection(Connection):
@@ -36,7 +44,7 @@ class Wait(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     until: Literal["Completed"] = "Completed"
-    timeout: str = "30m"
+    timeout: Duration = 1800.0
 
 
 class StartJob(Params):
@@ -78,11 +86,89 @@ def _start_job(c: AlteryxConnection, p: StartJob, key: str) -> list[PlannedReque
     path = url(c.base_url, "/v3/workflows/{id}/jobs", id=p.workflow_id)
     requests = [token_request(c), PlannedRequest("POST", path, body)]
     if p.wait:
-        note = f"repeated until the job ends, at most {p.wait.timeout}"
+        note = f"repeated until the job ends, at most {p.wait.timeout:g} s"
         requests.append(PlannedRequest("GET", c.base_url + "/v3/jobs/<job id>", note=note))
     return requests
 
 
-OPERATIONS = {"start_job": Operation(StartJob, _start_job, "queue a workflow job")}
+TOKEN_MARGIN_S = 60  # renew a cached token this long before it expires
+POLL_FIRST_S, POLL_MAX_S = 2.0, 60.0
+FAILED_DISPOSITIONS = frozenset({"Error", "Failed", "Cancelled"})
 
-ALTERYX = ConnectionType(AlteryxConnection, OPERATIONS)
+
+async def _token(call: ActionCall, renew: bool = False) -> str:
+    """A client-credentials access token, cached per connection until shortly before expiry."""
+    cached = call.session.tokens.get(call.connection_name)
+    if cached and not renew and cached[1] > time.time() + TOKEN_MARGIN_S:
+        return cached[0]
+    response = await send(call.session.http, token_request(call.connection), {}, call.timeout_s)
+    body = json_body(response)
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str):
+        raise PermanentError("Alteryx's token endpoint answered without an access_token", 200)
+    lifetime = body.get("expires_in", 3600)
+    expires = time.time() + (float(lifetime) if isinstance(lifetime, int | float) else 3600.0)
+    call.session.tokens[call.connection_name] = (token, expires)
+    return token
+
+
+async def _headers(call: ActionCall) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await _token(call)}"}
+
+
+async def _authorized(call: ActionCall, request: PlannedRequest) -> Any:
+    """Send with the cached token; on a 401, get a new token once and send again."""
+    try:
+        response = await send(call.session.http, request, await _headers(call), call.timeout_s)
+    except PermanentError as exc:
+        if exc.status != 401:
+            raise
+        headers = {"Authorization": f"Bearer {await _token(call, renew=True)}"}
+        response = await send(call.session.http, request, headers, call.timeout_s)
+    return json_body(response)
+
+
+def _job(body: Any) -> ActionResult:
+    if not isinstance(body, dict) or body.get("id") is None:
+        raise PermanentError("Alteryx answered without a job id", 200)
+    return result_from(body)
+
+
+async def _run_start(operation: Operation, call: ActionCall) -> ActionResult:
+    """Queue the job; with `wait:`, come back (without holding a worker) until it ends."""
+    params: StartJob = call.params
+    previous = call.previous or {}
+    if not previous.get("id"):
+        start = operation.plan(call.connection, params, call.key)[1]
+        job = _job(await _authorized(call, start))
+        if params.wait is None:
+            return job
+        state = {**job.data, "started_at": time.time(), "polls": 0}
+        raise Pending(state, POLL_FIRST_S, f"job {job.id} queued")
+    job = _job(
+        await _authorized(
+            call, PlannedRequest("GET", job_url(call.connection, str(previous["id"])))
+        )
+    )
+    status = job.data.get("status")
+    disposition = job.data.get("disposition")
+    if status == "Cancelled" or (status == "Completed" and disposition in FAILED_DISPOSITIONS):
+        raise PermanentError(f"Alteryx job {job.id} ended {status} ({disposition})", 200)
+    if status == "Completed":
+        return job
+    assert params.wait is not None
+    waited = time.time() - float(previous.get("started_at", time.time()))
+    if waited > params.wait.timeout:
+        raise PermanentError(
+            f"Alteryx job {job.id} still {status} after {params.wait.timeout:g} s", 200
+        )
+    polls = int(previous.get("polls", 0)) + 1
+    state = {**previous, **job.data, "polls": polls}
+    raise Pending(state, min(POLL_MAX_S, POLL_FIRST_S * 2**polls), f"job {job.id} {status}")
+
+
+OPERATIONS = {
+    "start_job": Operation(StartJob, _start_job, "queue a workflow job", run=_run_start),
+}
+
+ALTERYX = ConnectionType(AlteryxConnection, OPERATIONS, _headers, _job)

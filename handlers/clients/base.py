@@ -9,11 +9,12 @@ run (`kuflow-router rules test`) prints it, so the two cannot drift apart.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+import httpx
 from pydantic import BaseModel, ConfigDict, field_validator
 
 
@@ -71,14 +72,57 @@ class PlannedRequest:
         return line
 
 
+@dataclass
+class Session:
+    """What all actions of one worker share: the HTTP client and cached access tokens."""
+
+    http: httpx.AsyncClient
+    tokens: dict[str, tuple[str, float]] = field(default_factory=dict)  # name → (token, expiry)
+
+
+@dataclass(frozen=True)
+class ActionCall:
+    """Everything one try of an action needs."""
+
+    session: Session
+    connection_name: str
+    connection: Any
+    params: Any
+    key: str  # the idempotency key
+    timeout_s: float
+    resumed: bool = False  # an earlier try may have reached the API (a retry, or after a crash)
+    previous: Mapping[str, Any] | None = None  # what a pending earlier try recorded (e.g. a job id)
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What an action produced: its remote id, and what `results.<as>` exposes."""
+
+    id: str | None
+    data: Mapping[str, Any]
+
+
+class Pending(Exception):
+    """The action started something to check on later (a running job): come back after `after_s`."""
+
+    def __init__(self, data: Mapping[str, Any], after_s: float, reason: str) -> None:
+        super().__init__(reason)
+        self.data = data
+        self.after_s = after_s
+
+
+Runner = Callable[["Operation", ActionCall], Awaitable[ActionResult]]
+
+
 @dataclass(frozen=True)
 class Operation:
-    """An action's parameters and the requests it sends."""
+    """An action's parameters, the requests it sends, and (for multi-step ones) how to run it."""
 
     params: type[Params]
     plan: Callable[[Any, Any, str], list[PlannedRequest]]
     summary: str
     url_params: frozenset[str] = field(default_factory=frozenset)  # rendered URL-encoded
+    run: Runner | None = None  # None: send the one planned request
 
     @property
     def names(self) -> list[str]:
@@ -93,10 +137,12 @@ class Operation:
 
 @dataclass(frozen=True)
 class ConnectionType:
-    """A `type:` of connection: its settings model and its operations."""
+    """A `type:` of connection: its settings, operations, authentication and result shape."""
 
     model: type[Connection]
     operations: Mapping[str, Operation]
+    headers: Callable[[ActionCall], Awaitable[dict[str, str]]]
+    result: Callable[[Any], ActionResult]
 
 
 def url(base_url: str, template: str, **segments: str) -> str:
@@ -120,3 +166,10 @@ def as_text(value: Any) -> str:
 def drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
     """The mapping without its None values (optional fields not sent)."""
     return {k: v for k, v in values.items() if v is not None}
+
+
+def result_from(body: Any, id_field: str = "id") -> ActionResult:
+    """A result whose remote id is `body[id_field]` (when the body is an object that has it)."""
+    data = body if isinstance(body, dict) else {"body": body}
+    remote = data.get(id_field)
+    return ActionResult(str(remote) if remote is not None else None, data)

@@ -12,7 +12,15 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from handlers.clients.base import Connection, ConnectionType, Operation, Params, PlannedRequest
+from handlers.clients.base import (
+    ActionCall,
+    Connection,
+    ConnectionType,
+    Operation,
+    Params,
+    PlannedRequest,
+    result_from,
+)
 
 _DOT_SEGMENT = re.compile(r"^(\.|%2e){1,2}$", re.IGNORECASE)
 
@@ -73,13 +81,13 @@ def _query_text(value: str | int | float | bool) -> str:
     return str(value)
 
 
-def headers(c: HttpConnection, p: Request) -> dict[str, str]:
-    """Action headers, then the connection's (which win)."""
-    return {**(p.headers or {}), **c.headers}
+async def _headers(call: ActionCall) -> dict[str, str]:
+    """The action's headers, then the connection's, which win (credentials stay in control)."""
+    return {**(call.params.headers or {}), **call.connection.headers}
 
 
 OPERATIONS = {
     "request": Operation(Request, _request, "call an HTTP endpoint", frozenset({"path"})),
 }
 
-HTTP = ConnectionType(HttpConnection, OPERATIONS)
+HTTP = ConnectionType(HttpConnection, OPERATIONS, _headers, result_from)

@@ -7,18 +7,21 @@ crash can never create a second item.
 
 from __future__ import annotations
 
+import base64
 from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import model_validator
 
 from handlers.clients.base import (
+    ActionCall,
     Connection,
     ConnectionType,
     Operation,
     Params,
     PlannedRequest,
     drop_none,
+    result_from,
     url,
 )
 
@@ -157,4 +160,12 @@ OPERATIONS = {
     ),
 }
 
-KUFLOW = ConnectionType(KuflowConnection, OPERATIONS)
+
+async def _headers(call: ActionCall) -> dict[str, str]:
+    """What KuFlow's SDKs send: `Bearer base64(client_id:client_secret)` (or Basic)."""
+    c: KuflowConnection = call.connection
+    pair = base64.b64encode(f"{c.client_id}:{c.client_secret}".encode()).decode()
+    return {"Authorization": f"{'Bearer' if c.auth == 'bearer' else 'Basic'} {pair}"}
+
+
+KUFLOW = ConnectionType(KuflowConnection, OPERATIONS, _headers, result_from)

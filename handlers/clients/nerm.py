@@ -12,6 +12,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from handlers.clients.base import (
+    ActionCall,
+    ActionResult,
     Connection,
     ConnectionType,
     Operation,
@@ -19,8 +21,11 @@ from handlers.clients.base import (
     PlannedRequest,
     as_text,
     drop_none,
+    result_from,
     url,
 )
+from handlers.clients.errors import PermanentError
+from handlers.clients.send import json_body, send
 
 
 class NermConnection(Connection):
@@ -112,9 +117,50 @@ def _update_session(c: NermConnection, p: UpdateSession, key: str) -> list[Plann
     ]
 
 
+async def _headers(call: ActionCall) -> dict[str, str]:
+    return {"Authorization": f"Bearer {call.connection.token}"}
+
+
+def _result(body: Any) -> ActionResult:
+    session = body.get("workflow_session") if isinstance(body, dict) else None
+    if not isinstance(session, dict):
+        raise PermanentError("NERM answered without a workflow_session object", 200)
+    return result_from(session)
+
+
+async def _run_update(operation: Operation, call: ActionCall) -> ActionResult:
+    """PATCH the session given by id, or the one session that `find` selects."""
+    params: UpdateSession = call.params
+    headers = await _headers(call)
+    session_id = str(params.session_id) if params.session_id else None
+    if session_id is None:
+        assert params.find is not None
+        listing = json_body(
+            await send(
+                call.session.http,
+                find_request(call.connection, params.find),
+                headers,
+                call.timeout_s,
+            )
+        )
+        sessions = listing.get("workflow_sessions") if isinstance(listing, dict) else None
+        count = len(sessions) if isinstance(sessions, list) else 0
+        if count != 1:
+            raise PermanentError(
+                f"find selected {count} workflow sessions; it must select exactly one "
+                "(add workflow_id, profile_id, uid, requester_id or status to narrow it)",
+                200,
+            )
+        session_id = str(sessions[0].get("id"))  # type: ignore[index]
+    request = patch_request(call.connection, params, session_id)
+    return _result(json_body(await send(call.session.http, request, headers, call.timeout_s)))
+
+
 OPERATIONS = {
     "create_session": Operation(CreateSession, _create_session, "start a workflow session"),
-    "update_session": Operation(UpdateSession, _update_session, "update a workflow session"),
+    "update_session": Operation(
+        UpdateSession, _update_session, "update a workflow session", run=_run_update
+    ),
 }
 
-NERM = ConnectionType(NermConnection, OPERATIONS)
+NERM = ConnectionType(NermConnection, OPERATIONS, _headers, _result)

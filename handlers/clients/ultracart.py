@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from handlers.clients.base import (
+    ActionCall,
+    ActionResult,
     Connection,
     ConnectionType,
     Operation,
@@ -17,8 +19,11 @@ from handlers.clients.base import (
     PlannedRequest,
     as_text,
     drop_none,
+    result_from,
     url,
 )
+from handlers.clients.errors import PermanentError
+from handlers.clients.send import json_body, send
 
 API_VERSION = "2017-03-01"
 TAG_PREFIX = "kr:"
@@ -101,9 +106,59 @@ def _update_task(c: UltracartConnection, p: UpdateTask, key: str) -> list[Planne
     ]
 
 
+async def _headers(call: ActionCall) -> dict[str, str]:
+    return {
+        "x-ultracart-simple-key": call.connection.api_key,
+        "X-UltraCart-Api-Version": API_VERSION,
+    }
+
+
+def _task(body: Any) -> ActionResult:
+    """The task of a WorkflowTaskResponse; `success: false` or an `error` fails even under 200."""
+    if not isinstance(body, dict):
+        raise PermanentError("UltraCart answered without a WorkflowTaskResponse object", 200)
+    error = body.get("error")
+    if body.get("success") is False or error:
+        text = ""
+        if isinstance(error, dict):
+            text = str(error.get("user_message") or error.get("developer_message") or "")
+        raise PermanentError(
+            f"UltraCart answered success=false: {text or 'no reason given'}", 200, text
+        )
+    task = body.get("task")
+    if not isinstance(task, dict):
+        raise PermanentError("UltraCart answered without the task", 200)
+    return result_from(task, "workflow_task_uuid")
+
+
+async def _run_insert(operation: Operation, call: ActionCall) -> ActionResult:
+    """Insert the task, unless a retry finds the one an earlier try already created."""
+    search, insert = operation.plan(call.connection, call.params, call.key)
+    headers = await _headers(call)
+    http = call.session.http
+    if call.resumed:
+        found = json_body(await send(http, search, headers, call.timeout_s))
+        tasks = found.get("tasks") if isinstance(found, dict) else None
+        if isinstance(tasks, list) and tasks and isinstance(tasks[0], dict):
+            return result_from(tasks[0], "workflow_task_uuid")
+    return _task(json_body(await send(http, insert, headers, call.timeout_s)))
+
+
+async def _run_update(operation: Operation, call: ActionCall) -> ActionResult:
+    """Read the task, merge the given fields, write it back."""
+    read, write = operation.plan(call.connection, call.params, call.key)
+    headers = await _headers(call)
+    http = call.session.http
+    current = _task(json_body(await send(http, read, headers, call.timeout_s)))
+    merged = PlannedRequest(write.method, write.url, {**current.data, **write.json})
+    return _task(json_body(await send(http, merged, headers, call.timeout_s)))
+
+
 OPERATIONS = {
-    "insert_task": Operation(InsertTask, _insert_task, "create a workflow task"),
-    "update_task": Operation(UpdateTask, _update_task, "change fields of a workflow task"),
+    "insert_task": Operation(InsertTask, _insert_task, "create a workflow task", run=_run_insert),
+    "update_task": Operation(
+        UpdateTask, _update_task, "change fields of a workflow task", run=_run_update
+    ),
 }
 
-ULTRACART = ConnectionType(UltracartConnection, OPERATIONS)
+ULTRACART = ConnectionType(UltracartConnection, OPERATIONS, _headers, _task)

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path as FilePath
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from handlers.actions import CONNECTION_TYPES
-from handlers.clients.base import Connection
+from handlers.clients.base import Connection, Operation
 from handlers.rules import paths
 from handlers.rules.errors import Problem, RulesLoadError
 from handlers.rules.index import RuleIndex
@@ -250,7 +250,25 @@ class _Loader:
             if key not in params:
                 self.source.problem(at, f"{name} needs the parameter '{key}'")
         check = _template_check(results)
-        return connection, operation, compile_value(self.source, params, at, check)
+        compiled = compile_value(self.source, params, at, check)
+        self._check_literals(operation, compiled, at)
+        return connection, operation, compiled
+
+    def _check_literals(self, operation: Operation, params: dict[str, Any], at: Path) -> None:
+        """Validate now the parameters that hold no template (e.g. `level: WARNING` is wrong)."""
+        for name, field in operation.params.model_fields.items():
+            key = field.alias or name
+            if key not in params or expressions(params[key]):
+                continue
+            try:
+                TypeAdapter(field.annotation or Any).validate_python(params[key])
+            except ValidationError as exc:
+                for error in exc.errors(include_url=False, include_input=False):
+                    inner = ".".join(str(p) for p in error["loc"])
+                    message = error["msg"].removeprefix("Value error, ")
+                    self.source.problem(
+                        (*at, key), f"{key}{'.' + inner if inner else ''}: {message}"
+                    )
 
 
 def _template_check(results: set[str]) -> Any:

@@ -307,3 +307,17 @@ def test_arbitrary_yaml_never_crashes_the_loader(text: str) -> None:
     except RulesLoadError as exc:
         assert exc.problems
         assert all(p.line >= 1 and p.column >= 1 for p in exc.problems)
+
+
+def test_literal_parameters_are_checked_at_load() -> None:
+    found = problems(
+        rule(
+            "- name: a\n  when: {type: X}\n  do:\n"
+            "    - kuflow.append_log: {task_id: '{{ data.t }}', message: m, level: WARNING}\n"
+            "    - kuflow.claim_task: {task_id: not-a-uuid}\n"
+        )
+    )
+    assert found == [
+        "12:66: level: Input should be 'INFO', 'WARN' or 'ERROR'",
+        "13:31: task_id: Input should be a valid UUID, invalid character: found `n` at 0",
+    ]

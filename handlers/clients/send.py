@@ -1,0 +1,119 @@
+"""Send one planned request and classify the answer: success, transient or permanent failure."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from handlers.clients.base import PlannedRequest
+from handlers.clients.errors import PermanentError, TransientError
+
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+EXCERPT_CHARS = 300
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def remote_error(response: httpx.Response) -> str:
+    """The API's own words about the failure: UC-REST-ERROR, or `message`/`error` in JSON."""
+    header: str = response.headers.get("UC-REST-ERROR", "")
+    if header:
+        return header
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return _message_of(body)
+
+
+def _message_of(body: Any) -> str:
+    if not isinstance(body, dict):
+        return ""
+    for key in ("message", "error_description", "detail", "title"):
+        if isinstance(body.get(key), str):
+            return str(body[key])
+    error = body.get("error")
+    if isinstance(error, dict):
+        return _message_of(error) or str(
+            error.get("user_message") or error.get("developer_message") or ""
+        )
+    return error if isinstance(error, str) else ""
+
+
+def excerpt(response: httpx.Response) -> str:
+    """The start of the response body, for the dead-letter entry."""
+    return response.text[:EXCERPT_CHARS]
+
+
+async def send(
+    client: httpx.AsyncClient,
+    request: PlannedRequest,
+    headers: Mapping[str, str],
+    timeout_s: float,
+) -> httpx.Response:
+    """Send `request`; return the response if it is a success (2xx).
+
+    Raises:
+        TransientError: network error, timeout, 408, 425, 429 or 5xx.
+        PermanentError: any other non-2xx status.
+    """
+    where = f"{request.method} {request.url}"
+    try:
+        response = await client.request(
+            request.method,
+            request.url,
+            params=list(request.query) or None,
+            json=request.json,
+            data=dict(request.form) if request.form else None,
+            headers=dict(headers),
+            timeout=timeout_s,
+        )
+    except httpx.TimeoutException:
+        raise TransientError(f"{where}: no answer within {timeout_s:g} s") from None
+    except httpx.TransportError as exc:
+        raise TransientError(f"{where}: {type(exc).__name__}: {exc}") from None
+    if response.is_success:
+        return response
+    status = response.status_code
+    text = remote_error(response)
+    message = f"{where} answered {status}" + (f": {text}" if text else "")
+    if status in TRANSIENT_STATUSES or status >= 500:
+        after = retry_after(response.headers.get("Retry-After"))
+        raise TransientError(message, status, text, excerpt(response), after)
+    raise PermanentError(message, status, text, excerpt(response))
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The response's JSON, or None when it has no body.
+
+    Raises:
+        PermanentError: the body is not JSON.
+    """
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except (ValueError, json.JSONDecodeError):
+        raise PermanentError(
+            f"{response.request.method} {response.request.url} answered {response.status_code} "
+            "with a body that is not JSON",
+            response.status_code,
+            excerpt=excerpt(response),
+        ) from None

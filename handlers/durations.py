@@ -1,0 +1,29 @@
+"""Durations as rule authors write them: `250ms`, `2s`, `10m`, `1h`, or a bare number of seconds."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from `250ms`, `2s`, `10m`, `1h` or a bare number of seconds.
+
+    Raises:
+        ValueError: the value is none of these.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.fullmatch(value.strip())
+        if match:
+            return float(match.group(1)) * _UNITS[match.group(2)]
+    raise ValueError(f"'{value}' is not a duration; write e.g. 250ms, 2s, 10m, 1h or 30")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
