@@ -319,5 +319,5 @@ def test_literal_parameters_are_checked_at_load() -> None:
     )
     assert found == [
         "12:66: level: Input should be 'INFO', 'WARN' or 'ERROR'",
-        "13:31: task_id: Input should be a valid UUID, invalid character: found `n` at 0",
+        "13:29: task_id: Input should be a valid UUID, invalid character: found `n` at 0",
     ]
