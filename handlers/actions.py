@@ -9,10 +9,11 @@ and the entry's `operations` name what the connection can do. Adding an API = on
 from __future__ import annotations
 
 from handlers.clients.alteryx import ALTERYX
-from handlers.clients.base import ConnectionType
+from handlers.clients.base import ActionCall, ActionResult, ConnectionType, Operation
 from handlers.clients.http import HTTP
 from handlers.clients.kuflow import KUFLOW
 from handlers.clients.nerm import NERM
+from handlers.clients.send import json_body, send
 from handlers.clients.ultracart import ULTRACART
 
 CONNECTION_TYPES: dict[str, ConnectionType] = {
@@ -22,3 +23,18 @@ CONNECTION_TYPES: dict[str, ConnectionType] = {
     "nerm": NERM,
     "http": HTTP,
 }
+
+
+async def run_action(operation: Operation, call: ActionCall) -> ActionResult:
+    """One try of an action: its own runner, or the one planned request with the type's auth.
+
+    Raises:
+        TransientError, PermanentError: the call failed (see handlers.clients.errors).
+        Pending: the action started something to check on later.
+    """
+    if operation.run is not None:
+        return await operation.run(operation, call)
+    kind = CONNECTION_TYPES[call.connection.type]
+    (request,) = operation.plan(call.connection, call.params, call.key)
+    response = await send(call.session.http, request, await kind.headers(call), call.timeout_s)
+    return kind.result(json_body(response))

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 RULES_LOADED = Gauge("router_rules_loaded", "Rules in the rule set in use.")
 RULES_RELOAD_FAILURES = Counter(
     "router_rules_reload_failures_total",
     "Reloads of the rules file that failed (the last good rules stay in use).",
+)
+EVENTS_PROCESSED = Counter(
+    "router_events_processed_total",
+    "Events the worker finished, by outcome (done, partial, dead).",
+    ["outcome"],
+)
+ACTIONS = Counter(
+    "router_actions_total",
+    "Action tries, by connection, operation and outcome (done, retrying, pending, dead, skipped).",
+    ["connection", "operation", "outcome"],
+)
+ACTION_DURATION = Histogram(
+    "router_action_duration_seconds",
+    "How long one try of an action took, outbound calls included.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )

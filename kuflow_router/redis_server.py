@@ -62,8 +62,38 @@ def _answers_ping(port: int) -> bool:
         return False
 
 
+PORT_FILE = "router.port"
+
+
+def embedded_url(directory: Path) -> str | None:
+    """The URL of the embedded Redis whose data lives in `directory`, if one was ever started."""
+    try:
+        return f"redis://127.0.0.1:{int((directory / PORT_FILE).read_text())}/0"
+    except (OSError, ValueError):
+        return None
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 class RedisServer:
     """One redis-server child, started and stopped by its owner; restartable on the same port."""
+
+    @classmethod
+    def embedded(cls, directory: Path) -> RedisServer:
+        """The persistent server of `run`: same data and, when free, the same port as last time."""
+        url = embedded_url(directory)
+        port = int(url.rsplit(":", 1)[1].split("/")[0]) if url else 0
+        server = cls(directory, port if port and _port_free(port) else None, persistent=True)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / PORT_FILE).write_text(str(server.port))
+        return server
 
     def __init__(self, directory: Path, port: int | None = None, persistent: bool = False) -> None:
         self.directory = directory

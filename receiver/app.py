@@ -166,10 +166,7 @@ def create_app(settings: Settings) -> Starlette:
     """
     auth = AuthConfig.from_settings(settings)
     if not settings.redis_url:
-        raise SettingsError(
-            "ROUTER_REDIS_URL is not set: the receiver needs the Redis shared with the workers, "
-            "e.g. redis://redis:6379/0 (or use `kuflow-router run` for an embedded one)."
-        )
+        raise SettingsError("ROUTER_REDIS_URL is not set: the receiver needs a Redis.")
     redis = connect_redis(settings.redis_url)
     admin = settings.admin_token.get_secret_value().encode() if settings.admin_token else None
     queue_settings = QueueSettings(settings.dedup_ttl_s, settings.event_ttl_s)

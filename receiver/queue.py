@@ -32,6 +32,17 @@ redis.call('PEXPIRE', KEYS[4], ARGV[7])
 return 1
 """
 
+# Queue an event again (a replay): the job is written only if none is waiting or running for it.
+_REQUEUE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[3], 'status', 'queued')
+return 1
+"""
+
 
 @dataclass(frozen=True)
 class QueueSettings:
@@ -82,3 +93,16 @@ class Enqueuer:
             ],
         )
         return bool(result)
+
+
+async def requeue(
+    redis: Redis, event_id: str, body: bytes, received_at_ms: int, ttl_s: int
+) -> bool:
+    """Queue an already received event again (dedup does not apply); False if already queued."""
+    now_ms = int(time.time() * 1000)
+    script = redis.register_script(_REQUEUE)
+    result = await script(
+        keys=[keys.job(event_id), keys.QUEUE, keys.event(event_id)],
+        args=[ttl_s * 1000, job_payload(body, received_at_ms), now_ms, event_id],
+    )
+    return bool(result)

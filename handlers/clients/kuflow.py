@@ -161,11 +161,25 @@ OPERATIONS = {
 }
 
 
-async def _headers(call: ActionCall) -> dict[str, str]:
+def auth_headers(c: KuflowConnection) -> dict[str, str]:
     """What KuFlow's SDKs send: `Bearer base64(client_id:client_secret)` (or Basic)."""
-    c: KuflowConnection = call.connection
     pair = base64.b64encode(f"{c.client_id}:{c.client_secret}".encode()).decode()
     return {"Authorization": f"{'Bearer' if c.auth == 'bearer' else 'Basic'} {pair}"}
+
+
+async def _headers(call: ActionCall) -> dict[str, str]:
+    return auth_headers(call.connection)
+
+
+def enrichment_requests(
+    c: KuflowConnection, process_id: str, item_id: str | None
+) -> dict[str, PlannedRequest]:
+    """The GETs behind `process.*` and `processItem.*`, by root."""
+    requests = {"process": PlannedRequest("GET", url(c.base_url, "/processes/{id}", id=process_id))}
+    if item_id:
+        path = url(c.base_url, "/process-items/{id}", id=item_id)
+        requests["processItem"] = PlannedRequest("GET", path)
+    return requests
 
 
 KUFLOW = ConnectionType(KuflowConnection, OPERATIONS, _headers, result_from)

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
-from handlers.clients.base import PlannedRequest
+from handlers.clients.base import Params, PlannedRequest
 from handlers.rules import paths
 from handlers.rules.errors import ParamsError
 from handlers.rules.index import Lookup
@@ -91,10 +91,8 @@ def context(
     return {**doc, "results": dict(results), "rule": {"name": rule.name}, "idempotency_key": key}
 
 
-def plan(
-    rules: RuleSet, rule: Rule, action: Action, values: Mapping[str, Any], key: str
-) -> list[PlannedRequest]:
-    """Render an action's parameters and build the requests it sends.
+def prepare(rule: Rule, action: Action, values: Mapping[str, Any]) -> Params:
+    """Render an action's parameters and validate them for its operation.
 
     Raises:
         TemplateError: a template refers to a missing path.
@@ -111,7 +109,7 @@ def plan(
         for name, value in action.params.items()
     }
     try:
-        model = action.operation.params.model_validate(params)
+        return action.operation.params.model_validate(params)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'parameters'}: "
@@ -119,8 +117,18 @@ def plan(
             for e in exc.errors(include_url=False, include_input=False)
         )
         raise ParamsError(f"{where}: {problems}") from None
-    connection = rules.connections[action.connection]
-    return action.operation.plan(connection, model, key)
+
+
+def plan(
+    rules: RuleSet, rule: Rule, action: Action, values: Mapping[str, Any], key: str
+) -> list[PlannedRequest]:
+    """The requests an action sends, as the dry run shows them.
+
+    Raises:
+        TemplateError, ParamsError: as `prepare`.
+    """
+    params = prepare(rule, action, values)
+    return action.operation.plan(rules.connections[action.connection], params, key)
 
 
 def _encode(text: str) -> str:

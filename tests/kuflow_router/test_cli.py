@@ -106,7 +106,11 @@ def test_serve_cuts_off_a_50_mb_chunked_upload(served: Router, rdb: redis.Redis)
     assert rdb.dbsize() == 0
 
 
+EMPTY_RULES = "version: 1\nrules: []\n"
+
+
 def test_run_starts_an_embedded_persistent_redis(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(EMPTY_RULES)
     env = router_env(ROUTER_WEBHOOK_TOKENS=TOKEN, ROUTER_LOG_FORMAT="text")
     event = make_event()
     with running_router(["run"], env, tmp_path) as router:
@@ -145,6 +149,7 @@ def redis_answers(port: int) -> bool:
 
 
 def test_embedded_redis_dies_with_a_killed_router(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(EMPTY_RULES)
     env = router_env(ROUTER_WEBHOOK_TOKENS=TOKEN)
     with running_router(["run"], env, tmp_path) as router:
         router.process.kill()
@@ -154,3 +159,20 @@ def test_embedded_redis_dies_with_a_killed_router(tmp_path: Path) -> None:
     while redis_answers(port) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not redis_answers(port)
+
+
+def test_run_refuses_invalid_rules_listing_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text("version: 1\nrulse: []\nconnections: {x: {type: kuflw}}\n")
+    result = subprocess.run(
+        [*router_command(), "run"],
+        env=router_env(ROUTER_WEBHOOK_TOKENS=TOKEN),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "rules.yaml:2:1: unknown key 'rulse'" in result.stderr
+    assert "rules.yaml:3:19: unknown connection type 'kuflw'" in result.stderr
+    assert not (tmp_path / "var").exists()  # nothing was started

@@ -1,0 +1,51 @@
+"""Enrichment: fetch the process and process item that `process.*` / `processItem.*` refer to.
+
+Fetched at most once per event attempt, only the roots a candidate rule needs, through the
+rules' enrichment connection (the first of type kuflow, or `enrichment: {connection: NAME}`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from handlers.clients.base import Session
+from handlers.clients.errors import PermanentError
+from handlers.clients.kuflow import KuflowConnection, auth_headers, enrichment_requests
+from handlers.clients.send import json_body, send
+from handlers.rules.model import RuleSet
+
+TIMEOUT_S = 10.0
+
+
+async def fetch(
+    rules: RuleSet, session: Session, event: Mapping[str, Any], roots: set[str]
+) -> dict[str, Any]:
+    """The fetched objects by root; a root the event cannot have (no processItemId) is left out.
+
+    Raises:
+        TransientError: KuFlow did not answer; the event is tried again later.
+        PermanentError: KuFlow refused (e.g. 401, 403); the event is dead-lettered.
+    """
+    if not roots or rules.enrichment_connection is None:
+        return {}
+    raw = event.get("data")
+    data: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+    process_id, item_id = data.get("processId"), data.get("processItemId")
+    if not isinstance(process_id, str):
+        return {}
+    connection = cast(KuflowConnection, rules.connections[rules.enrichment_connection])
+    requests = enrichment_requests(
+        connection, process_id, item_id if isinstance(item_id, str) else None
+    )
+    fetched: dict[str, Any] = {}
+    for root in sorted(roots & set(requests)):
+        try:
+            headers = auth_headers(connection)
+            response = await send(session.http, requests[root], headers, TIMEOUT_S)
+        except PermanentError as exc:
+            if exc.status == 404:
+                continue  # deleted since the event: rules that need it cannot match
+            raise
+        fetched[root] = json_body(response)
+    return fetched

@@ -1,0 +1,306 @@
+"""Process one event: match rules, fetch what they need, run each matching rule's actions.
+
+Rules are independent: one rule's failure does not stop another. Within a rule, actions run in
+order, each at most once with success: a completed action is recorded under the event before
+the next starts, so a retried, resumed or replayed job skips it. A transient failure stops that
+rule until the job comes back (at the earliest delay any rule asked for); a permanent one sends
+the action to the dead-letter queue and ends the rule.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from arq import Retry
+from redis.asyncio import Redis
+
+from handlers import backoff, dlq, enrich, metrics, records
+from handlers.actions import run_action
+from handlers.clients.base import ActionCall, Pending, Session
+from handlers.clients.errors import ActionFailed, PermanentError, TransientError
+from handlers.idempotency import action_key
+from handlers.records import ActionState, EventRecord
+from handlers.rules import evaluate
+from handlers.rules.errors import ParamsError, TemplateError
+from handlers.rules.model import Action, RetryPolicy, Rule, RuleSet
+from handlers.rules.reload import LiveRules
+
+log = logging.getLogger("kuflow_router.worker")
+
+JOB_BUDGET_S = 30.0  # no new action starts after this; the job continues in a new run
+MAX_RUNS = 1000  # a job run this often is crash-looping: dead-letter what is left
+ENRICHMENT = "enrichment"
+
+
+@dataclass
+class Deps:
+    """What every job of a worker shares."""
+
+    redis: Redis
+    session: Session
+    rules: LiveRules
+    event_ttl_s: int
+
+
+@dataclass
+class Job:
+    """One run of one event's job."""
+
+    deps: Deps
+    rules: RuleSet
+    event: dict[str, Any]
+    event_id: str
+    body: bytes
+    record: EventRecord
+    run: int
+    deadline: float
+
+    async def save(self, rule: str, index: int, state: ActionState) -> None:
+        await records.save_action(
+            self.deps.redis, self.event_id, self.deps.event_ttl_s, rule, index, state
+        )
+
+    async def dead_letter(
+        self, rule: str, action: str, index: int, attempts: int, error: Any
+    ) -> None:
+        failed = error if isinstance(error, ActionFailed) else None
+        await dlq.add(
+            self.deps.redis,
+            event_id=self.event_id,
+            event=self.body,
+            rule=rule,
+            action=action,
+            index=index,
+            attempts=attempts,
+            status=failed.status if failed else "",
+            error=str(error),
+            remote=failed.remote if failed else "",
+            excerpt=failed.excerpt if failed else "",
+        )
+
+
+def _log_action(job: Job, rule: Rule, action: Action, outcome: str, **extra: Any) -> None:
+    log.info(
+        "action %s",
+        outcome,
+        extra={
+            "event_id": job.event_id,
+            "type": job.event.get("type"),
+            "rule": rule.name,
+            "action": action.name,
+            "outcome": outcome,
+            **extra,
+        },
+    )
+
+
+async def _run_one(
+    job: Job, rule: Rule, action: Action, doc: dict[str, Any], results: dict[str, Any]
+) -> tuple[str, float | None]:
+    """Run one action; (outcome, delay before the rule may go on)."""
+    field = records.action_field(rule.name, action.index)
+    state = job.record.actions.get(field)
+    attempts = state.attempts if state else 0
+    key = action_key(job.event_id, rule.name, action.index)
+    operation = action.name.split(".", 1)[1]
+    try:
+        params = evaluate.prepare(rule, action, evaluate.context(doc, rule, key, results))
+    except (TemplateError, ParamsError) as exc:
+        return await _dead(job, rule, action, attempts, exc, None)
+    call = ActionCall(
+        session=job.deps.session,
+        connection_name=action.connection,
+        connection=job.rules.connections[action.connection],
+        params=params,
+        key=key,
+        timeout_s=action.timeout_s,
+        resumed=attempts > 0 or job.run > 1,
+        previous=state.result if state and state.state == "pending" else None,
+    )
+    started = time.perf_counter()
+    try:
+        result = await run_action(action.operation, call)
+    except Pending as wait:
+        pending = ActionState(
+            "pending", attempts, str(wait.data.get("id") or "") or None, dict(wait.data)
+        )
+        await job.save(rule.name, action.index, pending)
+        metrics.ACTIONS.labels(action.connection, operation, "pending").inc()
+        _log_action(job, rule, action, "pending", detail=str(wait), attempt=attempts + 1)
+        return "pending", wait.after_s
+    except TransientError as exc:
+        return await _transient(job, rule, action, attempts + 1, exc, started)
+    except PermanentError as exc:
+        return await _dead(job, rule, action, attempts + 1, exc, started)
+    finally:
+        metrics.ACTION_DURATION.observe(time.perf_counter() - started)
+    data = {**result.data, "id": result.id}
+    await job.save(rule.name, action.index, ActionState("done", attempts, result.id, data))
+    if action.result_as:
+        results[action.result_as] = data
+    metrics.ACTIONS.labels(action.connection, operation, "done").inc()
+    duration = round((time.perf_counter() - started) * 1000, 2)
+    _log_action(
+        job, rule, action, "done", remote_id=result.id, duration_ms=duration, attempt=attempts + 1
+    )
+    return "done", None
+
+
+async def _transient(
+    job: Job, rule: Rule, action: Action, attempts: int, exc: TransientError, started: float
+) -> tuple[str, float | None]:
+    policy: RetryPolicy = action.retry
+    if attempts >= policy.attempts:
+        message = f"gave up after {attempts} attempts: {exc}"
+        exhausted = TransientError(message, exc.status, exc.remote, exc.excerpt)
+        return await _dead(job, rule, action, attempts, exhausted, started)
+    wait = backoff.delay(attempts, policy, exc.retry_after_s)
+    state = ActionState("retrying", attempts, error=str(exc), status=exc.status)
+    await job.save(rule.name, action.index, state)
+    metrics.ACTIONS.labels(action.connection, action.name.split(".", 1)[1], "retrying").inc()
+    duration = round((time.perf_counter() - started) * 1000, 2)
+    _log_action(
+        job, rule, action, "retrying", status=exc.status, error=str(exc), attempt=attempts,
+        duration_ms=duration, retry_in_s=round(wait, 2),
+    )  # fmt: skip
+    return "retrying", wait
+
+
+async def _dead(
+    job: Job, rule: Rule, action: Action, attempts: int, exc: Exception, started: float | None
+) -> tuple[str, float | None]:
+    status = exc.status if isinstance(exc, ActionFailed) else 0
+    state = ActionState("dead", attempts, error=str(exc), status=status)
+    await job.save(rule.name, action.index, state)
+    await job.dead_letter(rule.name, action.name, action.index, attempts, exc)
+    metrics.ACTIONS.labels(action.connection, action.name.split(".", 1)[1], "dead").inc()
+    extra: dict[str, Any] = {"status": status, "error": str(exc), "attempt": attempts}
+    if started is not None:
+        extra["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    log.warning(
+        "action dead-lettered",
+        extra={
+            "event_id": job.event_id,
+            "rule": rule.name,
+            "action": action.name,
+            "outcome": "dead",
+            **extra,
+        },
+    )
+    return "dead", None
+
+
+async def _run_rule(job: Job, rule: Rule, doc: dict[str, Any]) -> tuple[str, float | None]:
+    """Run a rule's remaining actions in order; (rule outcome, delay before coming back)."""
+    results: dict[str, Any] = {}
+    for action in rule.actions:
+        state = job.record.actions.get(records.action_field(rule.name, action.index))
+        if state and state.state == "done":
+            if action.result_as:
+                results[action.result_as] = state.result
+            continue
+        if state and state.state == "dead":
+            return "dead", None
+        if time.monotonic() > job.deadline:
+            return "deferred", 0.0  # the job's time is up: go on in a fresh run
+        outcome, wait = await _run_one(job, rule, action, doc, results)
+        if outcome != "done":
+            return outcome, wait
+    return "done", None
+
+
+async def _enrich(
+    job: Job, selection: evaluate.Selection
+) -> dict[str, Any] | tuple[str, float | None]:
+    roots = evaluate.needed(selection)
+    field = records.action_field(ENRICHMENT, 0)
+    state = job.record.actions.get(field)
+    try:
+        return await enrich.fetch(job.rules, job.deps.session, job.event, roots)
+    except TransientError as exc:
+        attempts = (state.attempts if state else 0) + 1
+        policy = RetryPolicy()
+        if attempts < policy.attempts:
+            await job.save(ENRICHMENT, 0, ActionState("retrying", attempts, error=str(exc)))
+            return "retrying", backoff.delay(attempts, policy, exc.retry_after_s)
+        error: ActionFailed = TransientError(
+            f"gave up after {attempts} attempts: {exc}", exc.status
+        )
+    except PermanentError as exc:
+        attempts, error = (state.attempts if state else 0) + 1, exc
+    await job.save(ENRICHMENT, 0, ActionState("dead", attempts, error=str(error)))
+    await job.dead_letter("*", "kuflow enrichment", 0, attempts, error)
+    return "dead", None
+
+
+async def process_event(ctx: dict[str, Any], body: bytes, received_at_ms: int) -> str:
+    """The arq job: process one event; raise `Retry` while some rule waits to try again."""
+    deps: Deps = ctx["router"]
+    event = json.loads(body)
+    event_id = str(UUID(str(event["id"])))
+    job = Job(
+        deps=deps,
+        rules=deps.rules.current,
+        event=event,
+        event_id=event_id,
+        body=body,
+        record=await records.load(deps.redis, event_id),
+        run=int(ctx.get("job_try") or 1),
+        deadline=time.monotonic() + JOB_BUDGET_S,
+    )
+    runs = int(job.record.fields.get("runs", "0")) + 1
+    await records.save(
+        deps.redis, event_id, deps.event_ttl_s, {"status": records.PROCESSING, "runs": str(runs)}
+    )
+    if job.run > MAX_RUNS:
+        await job.dead_letter(
+            "*", "(job)", 0, job.run, f"gave up after {job.run} runs of this event's job"
+        )
+        return await _finish(job, ["dead"], [])
+    selection = evaluate.select(job.rules, evaluate.document(event))
+    fetched = await _enrich(job, selection)
+    if isinstance(fetched, tuple):
+        outcome, wait = fetched
+        if outcome == "dead":
+            return await _finish(job, ["dead"], [])
+        raise Retry(defer=wait)
+    doc = evaluate.document(event, fetched.get("process"), fetched.get("processItem"))
+    matched = evaluate.matched(job.rules, selection, doc)
+    await records.save(
+        deps.redis, event_id, deps.event_ttl_s, {"matched": json.dumps([r.name for r in matched])}
+    )
+    outcomes, waits = [], []
+    for rule in matched:
+        outcome, wait = await _run_rule(job, rule, doc)
+        outcomes.append(outcome)
+        if wait is not None:
+            waits.append(wait)
+    if waits:
+        raise Retry(defer=min(waits))
+    return await _finish(job, outcomes, [r.name for r in matched])
+
+
+async def _finish(job: Job, outcomes: list[str], matched: list[str]) -> str:
+    if outcomes and all(o == "dead" for o in outcomes):
+        status = records.DEAD
+    elif "dead" in outcomes:
+        status = records.PARTIAL
+    else:
+        status = records.DONE
+    await records.save(job.deps.redis, job.event_id, job.deps.event_ttl_s, {"status": status})
+    metrics.EVENTS_PROCESSED.labels(status).inc()
+    log.info(
+        "event processed",
+        extra={
+            "event_id": job.event_id,
+            "type": job.event.get("type"),
+            "outcome": status,
+            "rules": matched,
+        },
+    )
+    return status

@@ -1,0 +1,103 @@
+"""The event log `router:event:{id}`: status, matched rules, and each action's outcome.
+
+The record is a Redis hash. The receiver writes `received_at`, `type` and `status: queued`;
+the worker adds `status`, `matched`, `runs`, and one field per action, `action:{rule}:{index}`,
+holding the action's state as JSON. A completed action's state keeps its result, so a retried
+or replayed job skips it and later actions can still use `results.<as>`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable
+from dataclasses import asdict, dataclass, field
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+from receiver import keys
+
+MAX_RESULT_BYTES = 16 * 1024  # a larger result is kept as its id only
+ACTION_PREFIX = "action:"
+
+# Status of an event: queued → processing → done (every matched rule completed, or none
+# matched) / partial (some rules dead-lettered) / dead (all of them).
+QUEUED, PROCESSING, DONE, PARTIAL, DEAD = "queued", "processing", "done", "partial", "dead"
+
+
+@dataclass
+class ActionState:
+    """Where one action of one rule stands for an event."""
+
+    state: str  # done, retrying, pending (waiting on a remote job), dead
+    attempts: int = 0  # failed tries (a worker crash is not one)
+    id: str | None = None  # the remote id it produced
+    result: dict[str, Any] = field(default_factory=dict)  # what results.<as> exposes
+    error: str = ""
+    status: int = 0  # the last HTTP status, when there was one
+    at: float = 0.0
+
+    def encode(self) -> str:
+        data = asdict(self)
+        data["at"] = time.time()
+        if len(json.dumps(data["result"], default=str)) > MAX_RESULT_BYTES:
+            data["result"] = {"id": self.id}
+        return json.dumps(data, default=str)
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> ActionState:
+        return cls(**json.loads(raw))
+
+
+def action_field(rule: str, index: int) -> str:
+    """The hash field of one action."""
+    return f"{ACTION_PREFIX}{rule}:{index}"
+
+
+@dataclass
+class EventRecord:
+    """An event's record as read from Redis."""
+
+    event_id: str
+    fields: dict[str, str]
+    actions: dict[str, ActionState]
+
+    @property
+    def status(self) -> str:
+        return self.fields.get("status", "")
+
+
+async def load(redis: Redis, event_id: str) -> EventRecord:
+    """The record of one event (empty if it expired or never existed)."""
+    raw = await cast(Awaitable[dict[bytes, bytes]], redis.hgetall(keys.event(event_id)))
+    fields: dict[str, str] = {}
+    actions: dict[str, ActionState] = {}
+    for name_b, value_b in raw.items():
+        name, value = name_b.decode(), value_b.decode()
+        if name.startswith(ACTION_PREFIX):
+            actions[name] = ActionState.decode(value)
+        else:
+            fields[name] = value
+    return EventRecord(event_id, fields, actions)
+
+
+async def save(
+    redis: Redis, event_id: str, ttl_s: int, values: dict[str, str], drop: list[str] | None = None
+) -> None:
+    """Write fields of the record (and remove `drop`), renewing its time to live."""
+    key = keys.event(event_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        if values:
+            pipe.hset(key, mapping=values)
+        if drop:
+            pipe.hdel(key, *drop)
+        pipe.expire(key, ttl_s)
+        await pipe.execute()
+
+
+async def save_action(
+    redis: Redis, event_id: str, ttl_s: int, rule: str, index: int, state: ActionState
+) -> None:
+    """Record one action's state."""
+    await save(redis, event_id, ttl_s, {action_field(rule, index): state.encode()})

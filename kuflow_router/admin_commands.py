@@ -1,0 +1,178 @@
+"""`kuflow-router events …` and `kuflow-router dlq …`: look at what happened, and fix it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+from handlers import dlq, records
+from kuflow_router.redis_server import embedded_url
+from kuflow_router.serve_commands import EMBEDDED_REDIS_DIR
+from receiver import keys
+from receiver.errors import SettingsError
+from receiver.settings import Settings, load_settings
+
+
+def _redis_url(settings: Settings) -> str:
+    url = settings.redis_url or embedded_url(EMBEDDED_REDIS_DIR.resolve())
+    if not url:
+        raise SettingsError("ROUTER_REDIS_URL is not set and no embedded Redis was found here.")
+    return url
+
+
+def _with_redis(action: Callable[[Redis, Settings, argparse.Namespace], Awaitable[int]]) -> Any:
+    def handler(args: argparse.Namespace) -> int:
+        settings = load_settings()
+
+        async def go() -> int:
+            async with Redis.from_url(_redis_url(settings), socket_connect_timeout=5) as redis:
+                return await action(redis, settings, args)
+
+        return asyncio.run(go())
+
+    return handler
+
+
+def _when(value: str) -> str:
+    try:
+        seconds = float(value) / (1000 if float(value) > 1e11 else 1)
+    except ValueError:
+        return value
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + "Z"
+
+
+async def events_list(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
+    """The most recent events: id, received, type, status."""
+    rows = []
+    async for key in redis.scan_iter(match=keys.event("*"), count=1000):
+        event_id = key.decode().removeprefix(keys.event(""))
+        fields = await cast(
+            Awaitable[list[bytes | None]], redis.hmget(key, ["received_at", "type", "status"])
+        )
+        received, kind, status = ((v or b"").decode() for v in fields)
+        rows.append((received, event_id, kind, status))
+    rows.sort(reverse=True)
+    for received, event_id, kind, status in rows[: args.limit]:
+        print(f"{event_id}  {_when(received)}  {status:<10}  {kind}")
+    print(f"{min(len(rows), args.limit)} of {len(rows)} events", file=sys.stderr)
+    return 0
+
+
+async def events_show(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
+    """One event's record: status, matched rules, each action's outcome."""
+    record = await records.load(redis, args.event_id)
+    if not record.fields and not record.actions:
+        print(
+            f"no record of event {args.event_id} (unknown, or older than ROUTER_EVENT_TTL_S)",
+            file=sys.stderr,
+        )
+        return 1
+    shown: dict[str, Any] = dict(record.fields)
+    if "received_at" in shown:
+        shown["received_at"] = _when(shown["received_at"])
+    if "matched" in shown:
+        shown["matched"] = json.loads(shown["matched"])
+    shown["actions"] = {
+        name.removeprefix(records.ACTION_PREFIX): {
+            "state": s.state,
+            "attempts": s.attempts,
+            "id": s.id,
+            "error": s.error,
+            "status": s.status,
+        }
+        for name, s in sorted(record.actions.items())
+    }
+    print(json.dumps({"event_id": args.event_id, **shown}, indent=2, ensure_ascii=False))
+    return 0
+
+
+async def dlq_list(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
+    """Dead-lettered events: id, entries, last rule/action and error."""
+    by_event: dict[str, list[dlq.Entry]] = {}
+    for entry in await dlq.entries(redis):
+        by_event.setdefault(entry.event_id, []).append(entry)
+    for event_id, found in by_event.items():
+        last = found[-1].fields
+        count = f"{len(found)} entr{'y' if len(found) == 1 else 'ies'}"
+        where = f"{last['rule']} / {last['action']}"
+        print(f"{event_id}  {count}  {_when(last['time'])}  {where}: {last['error'][:120]}")
+    print(f"{len(by_event)} events in the dead-letter queue", file=sys.stderr)
+    return 0
+
+
+async def dlq_show(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
+    """Every entry of one event, in full (the event body included)."""
+    found = await dlq.entries(redis, args.event_id)
+    if not found:
+        print(f"event {args.event_id} has no dead-letter entry", file=sys.stderr)
+        return 1
+    for entry in found:
+        fields = dict(entry.fields)
+        fields["time"] = _when(fields["time"])
+        print(json.dumps({"entry": entry.entry_id, **fields}, indent=2, ensure_ascii=False))
+    return 0
+
+
+async def dlq_replay(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
+    """Queue dead-lettered events again; their completed actions stay skipped."""
+    if args.all:
+        targets = list(dict.fromkeys(e.event_id for e in await dlq.entries(redis)))
+    elif args.event_id:
+        targets = [args.event_id]
+    else:
+        print("name an EVENT_ID, or --all", file=sys.stderr)
+        return 2
+    terminal = sys.stderr.isatty()
+    replayed = 0
+    for done, event_id in enumerate(targets, start=1):
+        replayed += await dlq.replay(redis, event_id, settings.event_ttl_s)
+        if terminal:
+            print(f"\rreplaying {done}/{len(targets)}", end="", file=sys.stderr, flush=True)
+    if terminal and targets:
+        print(file=sys.stderr)
+    print(f"{replayed} event{'s' * (replayed != 1)} queued again")
+    return 0 if replayed or args.all else 1
+
+
+async def dlq_purge(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
+    """Delete the entries of one event, or (with --all) every entry."""
+    if not args.event_id and not args.all:
+        print("name an EVENT_ID, or --all to empty the dead-letter queue", file=sys.stderr)
+        return 2
+    removed = await dlq.purge(redis, None if args.all else args.event_id)
+    print(f"{removed} entr{'y' if removed == 1 else 'ies'} deleted")
+    return 0
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register `events list|show` and `dlq list|show|replay|purge`."""
+    events = commands.add_parser("events", help="the event log: what happened to each event")
+    sub = events.add_subparsers(dest="events_command", required=True, metavar="COMMAND")
+    listing = sub.add_parser("list", help="the most recent events")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(handler=_with_redis(events_list))
+    show = sub.add_parser("show", help="one event: status, matched rules, each action's outcome")
+    show.add_argument("event_id", metavar="EVENT_ID")
+    show.set_defaults(handler=_with_redis(events_show))
+
+    queue = commands.add_parser("dlq", help="the dead-letter queue: list, show, replay, purge")
+    sub = queue.add_subparsers(dest="dlq_command", required=True, metavar="COMMAND")
+    sub.add_parser("list", help="dead-lettered events").set_defaults(handler=_with_redis(dlq_list))
+    show = sub.add_parser("show", help="one event's entries, with the errors")
+    show.add_argument("event_id", metavar="EVENT_ID")
+    show.set_defaults(handler=_with_redis(dlq_show))
+    for name, handler, help_ in (
+        ("replay", dlq_replay, "run an event again (completed actions stay skipped)"),
+        ("purge", dlq_purge, "delete entries"),
+    ):
+        parser = sub.add_parser(name, help=help_)
+        parser.add_argument("event_id", nargs="?", metavar="EVENT_ID")
+        parser.add_argument("--all", action="store_true", help="every event in the queue")
+        parser.set_defaults(handler=_with_redis(handler))
