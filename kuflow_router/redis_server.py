@@ -134,6 +134,9 @@ class RedisServer:
         self._process = subprocess.Popen(
             self._command(),
             stdin=subprocess.DEVNULL,
+            # Its own session: a Ctrl-C at the terminal reaches the router, which stops the
+            # server itself once nothing uses it any more.
+            start_new_session=True,
             # A server owned by this process must not outlive it, however it ends.
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import anyio
 import uvicorn
-from arq import Worker
 from starlette.applications import Starlette
 
 from handlers.rules.reload import LiveRules
@@ -86,9 +85,12 @@ def _wrap(app: Starlette, around: Callable[[], AbstractAsyncContextManager[None]
     app.router.lifespan_context = lifespan
 
 
-def _worker_in(app: Starlette, worker: Worker) -> None:
+def _worker_in(app: Starlette, settings: Settings, rules: LiveRules) -> None:
     @asynccontextmanager
     async def running() -> AsyncIterator[None]:
+        # Built here, inside the server's event loop: arq binds a worker to the loop it is
+        # created in and starts its jobs there.
+        worker = build_worker(settings, rules, handle_signals=False)
         task = asyncio.create_task(worker.main())
         try:
             yield
@@ -146,7 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"redis_url": embedded.url})
     try:
         app = create_app(settings)
-        _worker_in(app, build_worker(settings, rules, handle_signals=False))
+        _worker_in(app, settings, rules)
         if embedded is not None:
             _redis_in(app, embedded)
         _print_banner(settings, args.host, args.port, rules)

@@ -66,3 +66,6 @@ def configure_logging(log_format: str, level: str) -> None:
         logging.getLogger(name).propagate = True
     # One line per event comes from the receiver itself; uvicorn's access log would double it.
     logging.getLogger("uvicorn.access").disabled = True
+    # arq logs each job's arguments — part of the event body — at INFO; the worker logs its own
+    # lines per event and action, so arq speaks only of problems.
+    logging.getLogger("arq.worker").setLevel(max(logging.WARNING, root.level))
