@@ -127,3 +127,14 @@ def make_event(event_type: str = "PROCESS.CREATED", **overrides: Any) -> dict[st
     }
     event.update(overrides)
     return event
+
+
+@pytest.fixture
+def kuflow() -> Iterator[Any]:
+    """A KuFlow double on a free port (see tests/doubles/kuflow.py)."""
+    from tests.doubles.kuflow import KuflowDouble
+
+    double = KuflowDouble()
+    double.start()
+    yield double
+    double.stop()

@@ -15,15 +15,19 @@ from pydantic import model_validator
 
 from handlers.clients.base import (
     ActionCall,
+    ActionResult,
     Connection,
     ConnectionType,
     Operation,
     Params,
     PlannedRequest,
+    Runner,
     drop_none,
     result_from,
     url,
 )
+from handlers.clients.errors import PermanentError
+from handlers.clients.send import json_body, send
 
 
 class KuflowConnection(Connection):
@@ -145,16 +149,64 @@ def _update_entity(c: KuflowConnection, p: UpdateProcessEntity, key: str) -> lis
     return [PlannedRequest("PUT", path, {"entity": {"value": p.entity}})]
 
 
+def _verified(target: str, read: str) -> Runner:
+    """Run a state change; when a resumed try meets 409, succeed if the state is already `target`.
+
+    A try that reached KuFlow but whose answer was lost (a worker crash, a timeout) leaves the
+    task or process already changed, and KuFlow answers the repeat with 409 (invalid state).
+    Reading the object back tells a change we made from a real conflict.
+    """
+
+    async def run(operation: Operation, call: ActionCall) -> ActionResult:
+        (request,) = operation.plan(call.connection, call.params, call.key)
+        headers = auth_headers(call.connection)
+        http = call.session.http
+        try:
+            return result_from(json_body(await send(http, request, headers, call.timeout_s)))
+        except PermanentError as exc:
+            if exc.status != 409 or not call.resumed:
+                raise
+            object_id = str(getattr(call.params, "task_id", None) or call.params.process_id)
+            current = json_body(
+                await send(
+                    http, PlannedRequest("GET", url(call.connection.base_url, read, id=object_id)),
+                    headers, call.timeout_s,
+                )
+            )  # fmt: skip
+            state = current.get("task", {}).get("state") if "task" in read else current.get("state")
+            if state != target:
+                raise
+            return result_from(current)
+
+    return run
+
+
+TASK, PROCESS = "/process-items/{id}", "/processes/{id}"
+
 OPERATIONS = {
     "create_task": Operation(CreateTask, _create_task, "create a task in a process"),
     "create_message": Operation(CreateMessage, _create_message, "post a message in a process"),
-    "claim_task": Operation(TaskRef, _task_action("claim"), "claim a task"),
-    "complete_task": Operation(TaskRef, _task_action("complete"), "complete a task"),
+    "claim_task": Operation(
+        TaskRef, _task_action("claim"), "claim a task", run=_verified("CLAIMED", TASK)
+    ),
+    "complete_task": Operation(
+        TaskRef, _task_action("complete"), "complete a task", run=_verified("COMPLETED", TASK)
+    ),
     "assign_task": Operation(AssignTask, _assign_task, "assign a task to a user"),
     "append_log": Operation(AppendLog, _append_log, "append a log entry to a task"),
     "update_task_data": Operation(UpdateTaskData, _update_task_data, "replace a task's data"),
-    "complete_process": Operation(ProcessRef, _process_action("complete"), "complete a process"),
-    "cancel_process": Operation(ProcessRef, _process_action("cancel"), "cancel a process"),
+    "complete_process": Operation(
+        ProcessRef,
+        _process_action("complete"),
+        "complete a process",
+        run=_verified("COMPLETED", PROCESS),
+    ),
+    "cancel_process": Operation(
+        ProcessRef,
+        _process_action("cancel"),
+        "cancel a process",
+        run=_verified("CANCELLED", PROCESS),
+    ),
     "update_process_entity": Operation(
         UpdateProcessEntity, _update_entity, "replace a process's entity data"
     ),

@@ -96,9 +96,15 @@ class _Builder:
         return result
 
     def _scalar(self, node: ScalarNode, path: Path) -> Any:
-        if node.tag == "tag:yaml.org,2002:timestamp":
-            return node.value  # dates stay text, as they would in JSON
-        value = _SCALARS.construct_object(node)
+        if node.tag in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"):
+            return node.value  # dates (and a lone '=') stay text, as they would in JSON
+        try:
+            value = _SCALARS.construct_object(node)
+        except yaml.YAMLError:
+            mark = node.start_mark
+            message = f"unsupported YAML tag {node.tag}; write plain values"
+            self.source.problems.append(Problem(mark.line + 1, mark.column + 1, message))
+            return node.value
         if isinstance(value, str):
             return self._substitute(value, path)
         if isinstance(value, bytes | set):

@@ -1,0 +1,60 @@
+"""The whole pipeline in one test: the receiver app, a real Redis, a real arq worker, API doubles."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+
+from handlers import dlq, records
+from handlers.records import EventRecord
+from handlers.rules.reload import LiveRules
+from handlers.worker import build_worker
+from receiver.app import create_app
+from tests.conftest import TOKEN, make_settings, serve_app
+
+
+@dataclass
+class Pipeline:
+    """Send events in, run the worker until the queue is empty, look at the records."""
+
+    client: httpx.AsyncClient
+    redis: Redis
+    rules: LiveRules
+    settings: Any
+
+    async def send(self, event: dict[str, Any]) -> httpx.Response:
+        return await self.client.post(
+            f"/webhooks/kuflow/{TOKEN}",
+            content=json.dumps(event),
+            headers={"content-type": "application/json"},
+        )
+
+    async def work(self) -> None:
+        """A real arq worker, in burst mode: it returns once every job is finished."""
+        worker = build_worker(self.settings, self.rules, handle_signals=False)
+        worker.burst = True
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+
+    async def record(self, event_id: str) -> EventRecord:
+        return await records.load(self.redis, event_id)
+
+    async def dead(self, event_id: str | None = None) -> list[dlq.Entry]:
+        return await dlq.entries(self.redis, event_id)
+
+
+@asynccontextmanager
+async def pipeline(redis_url: str, rules_file: Path) -> AsyncIterator[Pipeline]:
+    settings = make_settings(redis_url, rules_file=rules_file)
+    rules = LiveRules(rules_file)
+    async with serve_app(create_app(settings)) as client, Redis.from_url(redis_url) as redis:
+        yield Pipeline(client, redis, rules, settings)
