@@ -55,6 +55,11 @@ GOOD_ACTION = """\
             id="top-key",
         ),
         pytest.param(
+            "version: 1\nrules: !!python/object:os.system x\n",
+            "2:8: unsupported YAML tag tag:yaml.org,2002:python/object:os.system",
+            id="python-tag",
+        ),
+        pytest.param(
             "version: 1\nversion: 1\n",
             "2:1: duplicate key 'version' (first defined at line 1)",
             id="dup-top",
