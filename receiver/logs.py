@@ -69,3 +69,5 @@ def configure_logging(log_format: str, level: str) -> None:
     # arq logs each job's arguments — part of the event body — at INFO; the worker logs its own
     # lines per event and action, so arq speaks only of problems.
     logging.getLogger("arq.worker").setLevel(max(logging.WARNING, root.level))
+    # httpx logs every request at INFO; the worker's own line per action says more.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))

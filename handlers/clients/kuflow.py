@@ -166,14 +166,15 @@ def _verified(target: str, read: str) -> Runner:
         except PermanentError as exc:
             if exc.status != 409 or not call.resumed:
                 raise
-            object_id = str(getattr(call.params, "task_id", None) or call.params.process_id)
+            task_id = getattr(call.params, "task_id", None)
+            object_id = str(task_id or call.params.process_id)
             current = json_body(
                 await send(
                     http, PlannedRequest("GET", url(call.connection.base_url, read, id=object_id)),
                     headers, call.timeout_s,
                 )
             )  # fmt: skip
-            state = current.get("task", {}).get("state") if "task" in read else current.get("state")
+            state = current.get("task", {}).get("state") if task_id else current.get("state")
             if state != target:
                 raise
             return result_from(current)

@@ -183,4 +183,5 @@ class Double:
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
+            self._server.force_exit = True  # a scripted slow answer must not hold the stop
             self._thread.join(timeout=10)
