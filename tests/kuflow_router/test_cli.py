@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -176,3 +177,37 @@ def test_run_refuses_invalid_rules_listing_every_problem(tmp_path: Path) -> None
     assert "rules.yaml:2:1: unknown key 'rulse'" in result.stderr
     assert "rules.yaml:3:19: unknown connection type 'kuflw'" in result.stderr
     assert not (tmp_path / "var").exists()  # nothing was started
+
+
+def test_run_processes_an_event_end_to_end(tmp_path: Path, kuflow: Any) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "version: 1\n"
+        "connections:\n"
+        f"  kuflow: {{type: kuflow, base_url: '{kuflow.url}', client_id: kuflow-app, client_secret: kuflow-secret}}\n"
+        "rules:\n"
+        "  - name: cancel\n"
+        "    when: {type: PROCESS.CREATED}\n"
+        "    do:\n"
+        "      - kuflow.cancel_process: {process_id: '{{ data.processId }}'}\n"
+    )
+    process = kuflow.add_process()
+    event = make_event(data={"processId": process["id"], "processState": "RUNNING"})
+    env = router_env(ROUTER_WEBHOOK_TOKENS=TOKEN)
+    with running_router(["run"], env, tmp_path) as router:
+        response = httpx.post(
+            f"{router.base}/webhooks/kuflow/{TOKEN}",
+            content=json.dumps(event),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 202
+        assert httpx.get(f"{router.base}/readyz").status_code == 200
+        deadline = time.monotonic() + 60  # a guard, not a speed assertion
+        while process["state"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        out, err = router.stop()
+    assert process["state"] == "CANCELLED"
+    assert "rules: 1 loaded from rules.yaml" in out
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    done = [line for line in lines if line["msg"] == "action done"]
+    assert done[0]["rule"] == "cancel" and done[0]["action"] == "kuflow.cancel_process"
+    assert {"event_id", "type", "outcome", "duration_ms", "attempt"} <= set(done[0])

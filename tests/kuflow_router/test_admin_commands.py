@@ -1,0 +1,112 @@
+"""`kuflow-router events …` and `dlq …` against a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+import redis
+from redis.asyncio import Redis
+
+from handlers import dlq, records
+from handlers.records import ActionState
+from kuflow_router.cli import main
+from receiver import keys
+from receiver.queue import Enqueuer, QueueSettings
+from tests.conftest import make_event
+
+
+def seed(redis_url: str, event: dict[str, Any], dead: bool = True) -> None:
+    """An event received, its first action done, its second dead-lettered."""
+
+    async def go() -> None:
+        async with Redis.from_url(redis_url) as client:
+            body = json.dumps(event).encode()
+            await Enqueuer(client, QueueSettings(3600, 3600)).enqueue(
+                event["id"], event["type"], body
+            )
+            await client.zrem(keys.QUEUE, event["id"])  # as if a worker had finished the job
+            await client.delete(keys.job(event["id"]))
+            await records.save_action(
+                client, event["id"], 3600, "r", 0, ActionState("done", 0, "item-1")
+            )
+            status = records.PARTIAL if dead else records.DONE
+            await records.save(client, event["id"], 3600, {"status": status, "matched": '["r"]'})
+            if dead:
+                state = ActionState("dead", 3, error="POST … answered 400: bad", status=400)
+                await records.save_action(client, event["id"], 3600, "r", 1, state)
+                await dlq.add(
+                    client, event_id=event["id"], event=body, rule="r", action="kuflow.append_log",
+                    index=1, attempts=3, status=400, error="POST … answered 400: bad", remote="bad",
+                )  # fmt: skip
+
+    asyncio.run(go())
+
+
+@pytest.fixture
+def env(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("ROUTER_REDIS_URL", redis_url)
+    return redis_url
+
+
+def test_events_list_and_show(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    event = make_event()
+    seed(env, event)
+    assert main(["events", "list"]) == 0
+    out = capsys.readouterr()
+    assert event["id"] in out.out and "partial" in out.out
+    assert "1 of 1 events" in out.err
+    assert main(["events", "show", event["id"]]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["status"] == "partial"
+    assert shown["matched"] == ["r"]
+    assert shown["actions"]["r:0"]["id"] == "item-1"
+    assert shown["actions"]["r:1"] == {
+        "state": "dead", "attempts": 3, "id": None, "error": "POST … answered 400: bad", "status": 400,
+    }  # fmt: skip
+
+
+def test_events_show_unknown(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["events", "show", "0b8c7a3e-5d5f-4b7a-9f0e-2f6c1d9e8a11"]) == 1
+    assert "no record of event" in capsys.readouterr().err
+
+
+def test_dlq_list_show_replay(
+    env: str, rdb: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = make_event()
+    seed(env, event)
+    seed(env, make_event(), dead=False)
+    assert main(["dlq", "list"]) == 0
+    out = capsys.readouterr()
+    assert f"{event['id']}  1 entry" in out.out
+    assert "r / kuflow.append_log: POST … answered 400: bad" in out.out
+    assert main(["dlq", "show", event["id"]]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["rule"], shown["remote"], shown["attempts"]) == ("r", "bad", "3")
+    assert json.loads(shown["event"]) == event
+    assert main(["dlq", "replay", event["id"]]) == 0
+    assert "1 event queued again" in capsys.readouterr().out
+    assert rdb.zscore(keys.QUEUE, event["id"]) is not None  # queued again, dedup or not
+    assert rdb.xlen(keys.DLQ) == 0
+    record = rdb.hgetall(keys.event(event["id"]))
+    assert b"action:r:1" not in record  # the dead action will run again …
+    assert b"action:r:0" in record  # … the completed one stays skipped
+    assert main(["dlq", "replay", event["id"]]) == 1  # nothing left to replay
+
+
+def test_dlq_replay_all_and_purge(
+    env: str, rdb: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second = make_event(), make_event()
+    seed(env, first)
+    seed(env, second)
+    assert main(["dlq", "purge"]) == 2
+    assert main(["dlq", "purge", first["id"]]) == 0
+    assert "1 entry deleted" in capsys.readouterr().out
+    assert main(["dlq", "replay", "--all"]) == 0
+    assert "1 event queued again" in capsys.readouterr().out
+    assert rdb.zscore(keys.QUEUE, second["id"]) is not None
+    assert main(["dlq", "purge", "--all"]) == 0
