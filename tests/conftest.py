@@ -132,9 +132,34 @@ def make_event(event_type: str = "PROCESS.CREATED", **overrides: Any) -> dict[st
 @pytest.fixture
 def kuflow() -> Iterator[Any]:
     """A KuFlow double on a free port (see tests/doubles/kuflow.py)."""
-    from tests.doubles.kuflow import KuflowDouble
+    yield from _serve_double("kuflow")
 
-    double = KuflowDouble()
+
+def _serve_double(kind: str) -> Iterator[Any]:
+    import importlib
+
+    module = importlib.import_module(f"tests.doubles.{kind}")
+    double = getattr(module, f"{kind.capitalize()}Double")()
     double.start()
     yield double
     double.stop()
+
+
+@pytest.fixture
+def ultracart() -> Iterator[Any]:
+    yield from _serve_double("ultracart")
+
+
+@pytest.fixture
+def alteryx() -> Iterator[Any]:
+    yield from _serve_double("alteryx")
+
+
+@pytest.fixture
+def nerm() -> Iterator[Any]:
+    yield from _serve_double("nerm")
+
+
+@pytest.fixture
+def crm() -> Iterator[Any]:
+    yield from _serve_double("http")

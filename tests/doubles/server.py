@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import uvicorn
 from starlette.applications import Starlette
@@ -26,6 +27,7 @@ class Received:
 
     method: str
     path: str
+    raw_path: str  # as sent, percent-encoding intact
     query: dict[str, str]
     headers: dict[str, str]
     body: Any  # parsed JSON, the form as a dict, or None
@@ -118,11 +120,12 @@ class Double:
                 except ValueError:
                     body = raw.decode(errors="replace")
             else:
-                body = dict((await request.form()).items())
+                body = dict(parse_qsl(raw.decode(errors="replace")))
         self.received.append(
             Received(
                 request.method,
                 request.url.path,
+                scope.get("raw_path", b"").decode(errors="replace"),
                 dict(request.query_params),
                 {k.lower(): v for k, v in request.headers.items()},
                 body,
