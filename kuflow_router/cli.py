@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from handlers.rules.errors import RulesLoadError
-from kuflow_router import admin_commands, rules_commands, serve_commands
+from kuflow_router import admin_commands, rules_commands, send_command, serve_commands
 from kuflow_router.redis_server import RedisServerError
 from receiver.errors import SettingsError
 
@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_commands.add_parsers(commands)
     rules_commands.add_parser(commands)
     admin_commands.add_parsers(commands)
+    send_command.add_parser(commands)
     return parser
 
 

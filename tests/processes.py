@@ -53,13 +53,15 @@ class Router:
 
 
 @contextmanager
-def running_router(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[Router]:
+def running_router(
+    args: list[str], env: dict[str, str], cwd: Path, command: list[str] | None = None
+) -> Iterator[Router]:
     """Start `kuflow-router ARGS --port P` in `cwd`, wait until /healthz answers; stop it after."""
     port = free_port()
     logs = Path(tempfile.mkdtemp(prefix="router-logs-", dir=cwd))
     with (logs / "stdout").open("wb") as out, (logs / "stderr").open("wb") as err:
         process = subprocess.Popen(
-            [*router_command(), *args, "--host", "127.0.0.1", "--port", str(port)],
+            [*(command or router_command()), *args, "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             cwd=cwd,
             stdin=subprocess.DEVNULL,

@@ -164,8 +164,8 @@ class Double:
         response: Response = JSONResponse(content, status_code=failure.status, headers=headers)
         await response(scope, receive, send)
 
-    def start(self) -> None:
-        self.port = free_port()
+    def start(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         config = uvicorn.Config(
             self,
             host="127.0.0.1",

@@ -431,3 +431,56 @@ rules:
         "session": session["id"],
     }
     assert record.status == "done"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("double_name", "method", "path", "action", "count"),
+    [
+        pytest.param(
+            "alteryx",
+            "POST",
+            "/webapi/v3/workflows/w-1/jobs",
+            "- reports.start_job: {workflow_id: w-1}\n",
+            "jobs",
+            id="alteryx",
+        ),
+        pytest.param(
+            "crm",
+            "POST",
+            "/api/notes",
+            "- crm.request: {method: POST, path: /notes, json: {a: 1}}\n",
+            None,
+            id="http",
+        ),
+    ],
+)
+async def test_transient_then_success_has_one_effect(
+    make_pipeline: Any,
+    request: pytest.FixtureRequest,
+    double_name: str,
+    method: str,
+    path: str,
+    action: str,
+    count: str | None,
+) -> None:
+    double = request.getfixturevalue(double_name)
+    double.fail(method, path, status=503, retry_after="0")
+    _, record, dead = await run(make_pipeline, rule(action))
+    assert len(double.requests(method, path)) == 2
+    if count:
+        assert len(getattr(double, count)) == 1
+    assert record.status == "done" and dead == []
+
+
+@pytest.mark.anyio
+async def test_nerm_permanent_failure_carries_the_remote_text(
+    make_pipeline: Any, nerm: Any
+) -> None:
+    nerm.fail(
+        "POST", "/api/workflow_sessions", status=422, body={"error": "Requester is not allowed"}
+    )
+    action = f"- nerm.create_session: {{workflow_id: {WORKFLOW}, requester_id: {REQUESTER}, requester_type: User}}\n"
+    _, record, (entry,) = await run(make_pipeline, rule(action))
+    assert (entry.fields["status"], entry.fields["remote"]) == ("422", "Requester is not allowed")
+    assert record.status == "dead"

@@ -211,3 +211,43 @@ def test_run_processes_an_event_end_to_end(tmp_path: Path, kuflow: Any) -> None:
     done = [line for line in lines if line["msg"] == "action done"]
     assert done[0]["rule"] == "cancel" and done[0]["action"] == "kuflow.cancel_process"
     assert {"event_id", "type", "outcome", "duration_ms", "attempt"} <= set(done[0])
+
+
+def test_an_event_queued_before_a_restart_is_processed_after_it(tmp_path: Path) -> None:
+    from kuflow_router.redis_server import free_port
+    from tests.doubles.kuflow import KuflowDouble
+
+    kuflow = KuflowDouble()
+    port = free_port()  # nothing listens there yet: KuFlow is "down" during the first run
+    (tmp_path / "rules.yaml").write_text(
+        "version: 1\n"
+        "connections:\n"
+        f"  kuflow: {{type: kuflow, base_url: 'http://127.0.0.1:{port}', client_id: kuflow-app, client_secret: kuflow-secret}}\n"
+        "defaults: {retry: {attempts: 100, initial: 200ms, max: 500ms}}\n"
+        "rules:\n"
+        "  - name: cancel\n"
+        "    when: {type: PROCESS.CREATED}\n"
+        "    do:\n"
+        "      - kuflow.cancel_process: {process_id: '{{ data.processId }}'}\n"
+    )
+    process = kuflow.add_process()
+    event = make_event(data={"processId": process["id"], "processState": "RUNNING"})
+    env = router_env(ROUTER_WEBHOOK_TOKENS=TOKEN)
+    with running_router(["run"], env, tmp_path) as router:
+        response = httpx.post(
+            f"{router.base}/webhooks/kuflow/{TOKEN}",
+            content=json.dumps(event),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 202
+        _, err = router.stop()
+    assert '"outcome": "retrying"' in err  # it was tried, and failed, before the restart
+    kuflow.start(port)
+    try:
+        with running_router(["run"], env, tmp_path):
+            deadline = time.monotonic() + 60  # a guard, not a speed assertion
+            while process["state"] == "RUNNING" and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        kuflow.stop()
+    assert process["state"] == "CANCELLED"

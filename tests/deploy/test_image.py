@@ -1,0 +1,113 @@
+"""The container image, proven without a container engine: lint the Dockerfile, then install
+the built wheel into a clean virtual environment (no dev extras) and start it exactly as the
+image's ENTRYPOINT and CMD would, receiver and worker, against a real Redis and a KuFlow double.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import TOKEN, make_event
+from tests.processes import router_env, running_router
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def dockerfile_instruction(name: str) -> list[str]:
+    match = re.search(rf"^{name} (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    assert match, f"no exec-form {name} in the Dockerfile"
+    value: list[str] = json.loads(match.group(1))
+    return value
+
+
+def test_dockerfile_lints_clean() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run(
+        [str(hadolint), "Dockerfile"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_shape() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert text.count("\nFROM python:3.11-slim") + text.startswith("FROM") >= 2  # multi-stage
+    assert "\nUSER 10001" in text and "HEALTHCHECK" in text and "EXPOSE 8000" in text
+    assert dockerfile_instruction("ENTRYPOINT") == ["kuflow-router"]
+    assert dockerfile_instruction("CMD") == ["serve"]
+
+
+@pytest.fixture(scope="module")
+def clean_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The built wheel in a fresh virtual environment, without the dev extras."""
+    place = tmp_path_factory.mktemp("image")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(place / "dist"),
+            str(ROOT),
+        ],
+        check=True,
+    )
+    (wheel,) = (place / "dist").glob("kuflow_router-*.whl")
+    subprocess.run([sys.executable, "-m", "venv", str(place / "venv")], check=True)
+    pip = [str(place / "venv" / "bin" / "python"), "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "--disable-pip-version-check", str(wheel)], check=True)
+    yield place / "venv" / "bin"
+
+
+def test_entrypoint_serves_and_works_from_a_clean_install(
+    clean_install: Path, redis_url: str, kuflow: Any, tmp_path: Path
+) -> None:
+    installed = {p.name for p in clean_install.parent.glob("lib/python*/site-packages/*")}
+    assert "pytest" not in installed and "hypothesis" not in installed  # no dev extras
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "version: 1\nconnections:\n"
+        f"  kuflow: {{type: kuflow, base_url: '{kuflow.url}', client_id: kuflow-app, client_secret: kuflow-secret}}\n"
+        "rules:\n  - name: cancel\n    when: {type: PROCESS.CREATED}\n"
+        "    do:\n      - kuflow.cancel_process: {process_id: '{{ data.processId }}'}\n"
+    )
+    env = router_env(
+        ROUTER_REDIS_URL=redis_url, ROUTER_RULES_FILE=str(rules), ROUTER_WEBHOOK_TOKENS=TOKEN
+    )
+    entrypoint = [str(clean_install / dockerfile_instruction("ENTRYPOINT")[0])]
+    process = kuflow.add_process()
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps(make_event(data={"processId": process["id"], "processState": "RUNNING"}))
+    )
+    worker = subprocess.Popen(
+        [*entrypoint, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        with running_router(
+            dockerfile_instruction("CMD"), env, tmp_path, command=entrypoint
+        ) as router:
+            sent = subprocess.run(
+                [*entrypoint, "send", str(event), "--url", f"{router.base}/webhooks/kuflow"],
+                env=env, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            assert sent.returncode == 0, sent.stdout + sent.stderr
+            assert sent.stdout.startswith("202 Accepted")
+            deadline = time.monotonic() + 60  # a guard, not a speed assertion
+            while process["state"] == "RUNNING" and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        worker.terminate()
+        assert worker.wait(timeout=60) == 0
+    assert process["state"] == "CANCELLED"
