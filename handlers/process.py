@@ -227,7 +227,13 @@ async def _enrich(
         policy = RetryPolicy()
         if attempts < policy.attempts:
             await job.save(ENRICHMENT, 0, ActionState("retrying", attempts, error=str(exc)))
-            return "retrying", backoff.delay(attempts, policy, exc.retry_after_s)
+            wait = backoff.delay(attempts, policy, exc.retry_after_s)
+            log.info(
+                "enrichment retrying",
+                extra={"event_id": job.event_id, "outcome": "retrying", "status": exc.status,
+                       "error": str(exc), "attempt": attempts, "retry_in_s": round(wait, 2)},
+            )  # fmt: skip
+            return "retrying", wait
         error: ActionFailed = TransientError(
             f"gave up after {attempts} attempts: {exc}", exc.status
         )
