@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from handlers.idempotency import action_key
 from tests.conftest import make_event
@@ -53,10 +54,17 @@ def loan_event(kuflow: KuflowDouble, **entity: Any) -> dict[str, Any]:
     return make_event(data={"processId": process["id"], "processState": "RUNNING"})
 
 
+def metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 @pytest.mark.anyio
 async def test_process_created_creates_exactly_one_task(
     make_pipeline: Callable[..., Any], kuflow: KuflowDouble
 ) -> None:
+    labels = {"connection": "kuflow", "operation": "create_task", "outcome": "done"}
+    created_before = metric("router_actions_total", **labels)
+    done_before = metric("router_events_processed_total", outcome="done")
     event = loan_event(kuflow)
     async with make_pipeline() as router:
         assert (await router.send(event)).status_code == 202
@@ -77,6 +85,8 @@ async def test_process_created_creates_exactly_one_task(
     assert task["task"]["logs"] == [{"message": f"Opened for event {event['id']}", "level": "INFO"}]
     assert len(kuflow.requests("GET", f"/processes/{event['data']['processId']}")) == 1
     assert record.status == "done"
+    assert metric("router_actions_total", **labels) == created_before + 1
+    assert metric("router_events_processed_total", outcome="done") == done_before + 1
     assert {name: s.state for name, s in record.actions.items()} == {
         "action:open-review:0": "done",
         "action:open-review:1": "done",
