@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -9,10 +10,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -89,3 +91,21 @@ def _wait_healthy(router: Router) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError("kuflow-router did not answer /healthz")
+
+
+def wait_for(condition: Callable[[], Any], what: str) -> None:
+    """Poll until `condition()` holds; the 60 s limit guards against a hang, it is no speed test."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+def post_event(base: str, event: dict[str, Any], token: str) -> httpx.Response:
+    """POST an event to a router's token URL."""
+    return httpx.post(
+        f"{base}/webhooks/kuflow/{token}",
+        content=json.dumps(event),
+        headers={"content-type": "application/json"},
+    )

@@ -18,14 +18,8 @@ from redis.asyncio import Redis
 from receiver import keys
 from receiver.queue import Enqueuer, QueueSettings
 from tests.conftest import TOKEN, make_event
-from tests.processes import router_command, router_env, running_router
-
-
-def wait_for(condition: Any, what: str) -> None:
-    deadline = time.monotonic() + 60  # a guard against a hang, not a speed assertion
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
+from tests.doubles.kuflow import cancel_rules
+from tests.processes import router_command, router_env, running_router, wait_for
 
 
 def test_receiver_finishes_a_request_in_flight(
@@ -58,12 +52,7 @@ def test_worker_lets_a_running_job_finish(
     redis_url: str, rdb: redis.Redis, kuflow: Any, tmp_path: Path
 ) -> None:
     rules = tmp_path / "rules.yaml"
-    rules.write_text(
-        "version: 1\nconnections:\n"
-        f"  kuflow: {{type: kuflow, base_url: '{kuflow.url}', client_id: kuflow-app, client_secret: kuflow-secret}}\n"
-        "rules:\n  - name: cancel\n    when: {type: PROCESS.CREATED}\n"
-        "    do:\n      - kuflow.cancel_process: {process_id: '{{ data.processId }}'}\n"
-    )
+    rules.write_text(cancel_rules(kuflow.url))
     process = kuflow.add_process()
     kuflow.slow("POST", r"/processes/.*/~actions/cancel", delay_s=2.0)
     event = make_event(data={"processId": process["id"], "processState": "RUNNING"})

@@ -289,3 +289,14 @@ class KuflowDouble(Double):
         assert isinstance(checked, TaskData)
         item["task"]["data"] = {"valid": True, "value": checked.data.value}
         return JSONResponse(item)
+
+
+def cancel_rules(base_url: str, defaults: str = "") -> str:
+    """A rules file with one rule: cancel the process of every PROCESS.CREATED event."""
+    return (
+        "version: 1\nconnections:\n"
+        f"  kuflow: {{type: kuflow, base_url: '{base_url}', client_id: {CLIENT_ID}, client_secret: {CLIENT_SECRET}}}\n"
+        f"{defaults}"
+        "rules:\n  - name: cancel\n    when: {type: PROCESS.CREATED}\n"
+        "    do:\n      - kuflow.cancel_process: {process_id: '{{ data.processId }}'}\n"
+    )

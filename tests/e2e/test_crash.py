@@ -6,8 +6,6 @@ import asyncio
 import json
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from handlers import records
 from receiver.queue import Enqueuer, QueueSettings
 from tests.conftest import make_event
 from tests.doubles.kuflow import KuflowDouble
-from tests.processes import router_command, router_env
+from tests.processes import router_command, router_env, wait_for
 
 RULES = """\
 version: 1
@@ -36,14 +34,6 @@ rules:
       - kuflow.append_log: {{task_id: "{{{{ results.task.id }}}}", message: claimed}}
 """
 CLAIM = r"/process-items/[^/]+/task/~actions/claim"
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 60  # a guard against a hang, not a speed assertion
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
 
 
 def start_worker(env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:

@@ -14,10 +14,12 @@ import httpx
 import pytest
 import redis
 
+from kuflow_router.redis_server import free_port
 from receiver import keys
 from receiver.auth import sign_headers
 from tests.conftest import SECRET, TOKEN, make_event
-from tests.processes import Router, router_command, router_env, running_router
+from tests.doubles.kuflow import KuflowDouble, cancel_rules
+from tests.processes import Router, post_event, router_command, router_env, running_router, wait_for
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -180,32 +182,14 @@ def test_run_refuses_invalid_rules_listing_every_problem(tmp_path: Path) -> None
 
 
 def test_run_processes_an_event_end_to_end(tmp_path: Path, kuflow: Any) -> None:
-    (tmp_path / "rules.yaml").write_text(
-        "version: 1\n"
-        "connections:\n"
-        f"  kuflow: {{type: kuflow, base_url: '{kuflow.url}', client_id: kuflow-app, client_secret: kuflow-secret}}\n"
-        "rules:\n"
-        "  - name: cancel\n"
-        "    when: {type: PROCESS.CREATED}\n"
-        "    do:\n"
-        "      - kuflow.cancel_process: {process_id: '{{ data.processId }}'}\n"
-    )
+    (tmp_path / "rules.yaml").write_text(cancel_rules(kuflow.url))
     process = kuflow.add_process()
     event = make_event(data={"processId": process["id"], "processState": "RUNNING"})
-    env = router_env(ROUTER_WEBHOOK_TOKENS=TOKEN)
-    with running_router(["run"], env, tmp_path) as router:
-        response = httpx.post(
-            f"{router.base}/webhooks/kuflow/{TOKEN}",
-            content=json.dumps(event),
-            headers={"content-type": "application/json"},
-        )
-        assert response.status_code == 202
+    with running_router(["run"], router_env(ROUTER_WEBHOOK_TOKENS=TOKEN), tmp_path) as router:
+        assert post_event(router.base, event, TOKEN).status_code == 202
         assert httpx.get(f"{router.base}/readyz").status_code == 200
-        deadline = time.monotonic() + 60  # a guard, not a speed assertion
-        while process["state"] == "RUNNING" and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: process["state"] == "CANCELLED", "the process to be cancelled")
         out, err = router.stop()
-    assert process["state"] == "CANCELLED"
     assert "rules: 1 loaded from rules.yaml" in out
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     done = [line for line in lines if line["msg"] == "action done"]
@@ -214,40 +198,20 @@ def test_run_processes_an_event_end_to_end(tmp_path: Path, kuflow: Any) -> None:
 
 
 def test_an_event_queued_before_a_restart_is_processed_after_it(tmp_path: Path) -> None:
-    from kuflow_router.redis_server import free_port
-    from tests.doubles.kuflow import KuflowDouble
-
     kuflow = KuflowDouble()
     port = free_port()  # nothing listens there yet: KuFlow is "down" during the first run
-    (tmp_path / "rules.yaml").write_text(
-        "version: 1\n"
-        "connections:\n"
-        f"  kuflow: {{type: kuflow, base_url: 'http://127.0.0.1:{port}', client_id: kuflow-app, client_secret: kuflow-secret}}\n"
-        "defaults: {retry: {attempts: 100, initial: 200ms, max: 500ms}}\n"
-        "rules:\n"
-        "  - name: cancel\n"
-        "    when: {type: PROCESS.CREATED}\n"
-        "    do:\n"
-        "      - kuflow.cancel_process: {process_id: '{{ data.processId }}'}\n"
-    )
+    retry = "defaults: {retry: {attempts: 100, initial: 200ms, max: 500ms}}\n"
+    (tmp_path / "rules.yaml").write_text(cancel_rules(f"http://127.0.0.1:{port}", retry))
     process = kuflow.add_process()
     event = make_event(data={"processId": process["id"], "processState": "RUNNING"})
     env = router_env(ROUTER_WEBHOOK_TOKENS=TOKEN)
     with running_router(["run"], env, tmp_path) as router:
-        response = httpx.post(
-            f"{router.base}/webhooks/kuflow/{TOKEN}",
-            content=json.dumps(event),
-            headers={"content-type": "application/json"},
-        )
-        assert response.status_code == 202
+        assert post_event(router.base, event, TOKEN).status_code == 202
         _, err = router.stop()
     assert '"outcome": "retrying"' in err  # it was tried, and failed, before the restart
     kuflow.start(port)
     try:
         with running_router(["run"], env, tmp_path):
-            deadline = time.monotonic() + 60  # a guard, not a speed assertion
-            while process["state"] == "RUNNING" and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_for(lambda: process["state"] == "CANCELLED", "the process to be cancelled")
     finally:
         kuflow.stop()
-    assert process["state"] == "CANCELLED"
