@@ -7,15 +7,20 @@ It is written in arq's own pickle format, so a stock `arq.Worker(queue_name=QUEU
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import pickle
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError, RedisError
 
 from receiver import keys
 
 QUEUE = keys.QUEUE
+REDIS_TIMEOUT_S = 5.0  # a round trip that takes longer fails (the sender gets a 503)
 JOB_FUNCTION = "process_event"
 
 # One round trip, atomic: the dedup marker, the job payload, its place in the queue and the
@@ -65,11 +70,19 @@ def job_payload(body: bytes, received_at_ms: int) -> bytes:
 
 
 class Enqueuer:
-    """Writes events to the queue; one per process, sharing the Redis connection pool."""
+    """Writes events to the queue; one per process, sharing the Redis connection pool.
+
+    Enqueues that arrive while a round trip is in flight are sent together in the next one, as
+    one pipeline of script calls (a group commit): under load, one round trip carries many
+    events, and each event still gets its own atomic script and its own answer before its 202.
+    """
 
     def __init__(self, redis: Redis, settings: QueueSettings) -> None:
-        self._script = redis.register_script(_ENQUEUE)
+        self._redis = redis
         self._settings = settings
+        self._sha = hashlib.sha1(_ENQUEUE.encode()).hexdigest()  # noqa: S324 (Redis's script id)
+        self._pending: list[tuple[list[Any], asyncio.Future[bool]]] = []
+        self._sender: asyncio.Task[None] | None = None
 
     async def enqueue(self, event_id: str, event_type: str, body: bytes) -> bool:
         """Queue the event unless its id was already received; True if it was queued now.
@@ -78,21 +91,47 @@ class Enqueuer:
             redis.RedisError, OSError: Redis is unreachable or refused the write.
         """
         now_ms = int(time.time() * 1000)
-        # The job outlives arq's default one day so a worker outage of days loses nothing.
-        job_ttl_ms = self._settings.event_ttl_s * 1000
-        result = await self._script(
-            keys=[keys.seen(event_id), keys.job(event_id), keys.QUEUE, keys.event(event_id)],
-            args=[
-                now_ms,
-                self._settings.dedup_ttl_s * 1000,
-                job_ttl_ms,
-                job_payload(body, now_ms),
-                event_id,
-                event_type,
-                self._settings.event_ttl_s * 1000,
-            ],
-        )
-        return bool(result)
+        ttl_ms = self._settings.event_ttl_s * 1000
+        # The job lives as long as the event record, not arq's default one day, so a worker
+        # outage of days loses nothing.
+        command = [
+            keys.seen(event_id), keys.job(event_id), keys.QUEUE, keys.event(event_id),
+            now_ms, self._settings.dedup_ttl_s * 1000, ttl_ms, job_payload(body, now_ms),
+            event_id, event_type, ttl_ms,
+        ]  # fmt: skip
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((command, answer))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_all())
+        return await answer
+
+    async def _send_all(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                results = await self._round_trip([command for command, _ in batch])
+            except (RedisError, OSError, TimeoutError) as exc:
+                results = [exc] * len(batch)
+            for (_, answer), result in zip(batch, results, strict=True):
+                if answer.done():  # the request went away meanwhile
+                    continue
+                if isinstance(result, Exception):
+                    answer.set_exception(result)
+                else:
+                    answer.set_result(bool(result))
+
+    async def _round_trip(self, commands: list[list[Any]], load: bool = True) -> list[Any]:
+        async with (
+            asyncio.timeout(REDIS_TIMEOUT_S),
+            self._redis.pipeline(transaction=False) as pipe,
+        ):
+            for command in commands:
+                pipe.evalsha(self._sha, 4, *command)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
+        if load and any(isinstance(r, NoScriptError) for r in results):
+            await self._redis.script_load(_ENQUEUE)  # a restarted Redis forgot the script
+            return await self._round_trip(commands, load=False)
+        return results
 
 
 async def requeue(

@@ -1,0 +1,124 @@
+"""Receiver throughput and ack latency against baselines measured in the same run (issue 7 §1).
+
+    .venv/bin/python bench/receiver_throughput.py           # needs wrk (apt-get install wrk)
+
+Three servers take the same load — HMAC-signed KuFlow events, each a new event id, from wrk with
+32 connections on loopback — one after the other, each on a fresh Redis with the append-only
+file on (as in production): a bare Starlette endpoint (the ceiling), the straightforward
+implementation (same checks, then arq's enqueue_job), and kuflow-router's receiver. Goal: the
+router at >= 40% of the bare endpoint's events/s, with p99 <= 10 ms.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from kuflow_router.redis_server import RedisServer, free_port
+from receiver.auth import sign_headers
+
+HERE = Path(__file__).resolve().parent
+SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+CONNECTIONS, THREADS, SECONDS, REQUESTS = 32, 2, 10, 150_000
+
+
+def write_requests(path: Path) -> None:
+    now = int(time.time())
+    with path.open("w") as out:
+        for _ in range(REQUESTS):
+            event = {
+                "id": str(uuid.uuid4()),
+                "version": "1",
+                "type": "PROCESS.CREATED",
+                "timestamp": "2024-06-14T10:00:00Z",
+                "data": {"processId": str(uuid.uuid4()), "processState": "RUNNING"},
+            }
+            body = json.dumps(event, separators=(",", ":"))
+            headers = sign_headers(SECRET, f"msg_{event['id']}", now, body.encode())
+            out.write(f"{headers['webhook-id']}\n{headers['webhook-timestamp']}\n")
+            out.write(f"{headers['webhook-signature']}\n{body}\n")
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def measure(kind: str, requests_file: Path, workdir: Path) -> dict[str, float]:
+    redis = RedisServer(workdir / f"redis-{kind}", persistent=True)
+    redis.start()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "apps.py"), kind, str(port), redis.url, SECRET],
+        env={**os.environ, "PYTHONPATH": str(HERE.parent)},
+    )
+    url = f"http://127.0.0.1:{port}/webhooks/kuflow"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        result = subprocess.run(
+            ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency",
+             "-s", str(HERE / "signed.lua"), url, "--", str(requests_file), str(THREADS)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait()
+        redis.stop()
+    out = result.stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rate": rate,
+        "p50": p50,
+        "p99": p99,
+        "errors": float(errors.group(1)) if errors else 0.0,
+    }
+
+
+def main() -> None:
+    if not shutil.which("wrk"):
+        sys.exit("bench/receiver_throughput.py needs wrk: apt-get install wrk")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        requests_file = workdir / "requests.txt"
+        write_requests(requests_file)
+        rows = {kind: measure(kind, requests_file, workdir) for kind in ("bare", "naive", "router")}
+    ceiling = rows["bare"]["rate"]
+    print(
+        f"| receiver ({CONNECTIONS} connections, wrk {SECONDS} s) | events/s | p50 ms | p99 ms | vs bare | non-2xx |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for kind, label in (
+        ("bare", "bare Starlette, reads body, 202"),
+        ("naive", "same checks + arq enqueue_job"),
+        ("router", "kuflow-router"),
+    ):
+        r = rows[kind]
+        print(
+            f"| {label} | {r['rate']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['rate'] / ceiling:.0%} | {r['errors']:.0f} |"
+        )
+    router = rows["router"]
+    met = router["rate"] / ceiling >= 0.40 and router["p99"] <= 10
+    print(f"\ngoal: router >= 40% of bare and p99 <= 10 ms — {'met' if met else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
