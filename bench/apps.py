@@ -1,4 +1,4 @@
-"""The three receivers compared by bench/receiver_throughput.py, each served by uvicorn with the same settings.
+"""The receivers compared by bench/receiver_throughput.py, served by uvicorn with the same settings.
 
 bare    reads the body and answers 202: the ceiling for this server stack
 naive   the same checks as the router (HMAC, event validation), then arq's own
