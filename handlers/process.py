@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -60,10 +60,15 @@ class Job:
     run: int
     deadline: float
 
+    unsaved: dict[str, str] = field(default_factory=dict)  # fields the next write carries
+
     async def save(self, rule: str, index: int, state: ActionState) -> None:
-        await records.save_action(
-            self.deps.redis, self.event_id, self.deps.event_ttl_s, rule, index, state
-        )
+        """Record an action's state, with any fields waiting to be written: one round trip."""
+        await self.write({records.action_field(rule, index): state.encode()})
+
+    async def write(self, values: dict[str, str]) -> None:
+        values, self.unsaved = {**self.unsaved, **values}, {}
+        await records.save(self.deps.redis, self.event_id, self.deps.event_ttl_s, values)
 
     async def dead_letter(
         self, rule: str, action: str, index: int, attempts: int, error: Any
@@ -255,13 +260,9 @@ async def process_event(ctx: dict[str, Any], body: bytes, received_at_ms: int) -
         event=event,
         event_id=event_id,
         body=body,
-        record=await records.load(deps.redis, event_id),
+        record=await records.begin(deps.redis, event_id, deps.event_ttl_s),
         run=int(ctx.get("job_try") or 1),
         deadline=time.monotonic() + JOB_BUDGET_S,
-    )
-    runs = int(job.record.fields.get("runs", "0")) + 1
-    await records.save(
-        deps.redis, event_id, deps.event_ttl_s, {"status": records.PROCESSING, "runs": str(runs)}
     )
     if job.run > MAX_RUNS:
         await job.dead_letter(
@@ -277,9 +278,7 @@ async def process_event(ctx: dict[str, Any], body: bytes, received_at_ms: int) -
         raise Retry(defer=wait)
     doc = evaluate.document(event, fetched.get("process"), fetched.get("processItem"))
     matched = evaluate.matched(job.rules, selection, doc)
-    await records.save(
-        deps.redis, event_id, deps.event_ttl_s, {"matched": json.dumps([r.name for r in matched])}
-    )
+    job.unsaved["matched"] = json.dumps([r.name for r in matched])  # goes with the next write
     outcomes, waits = [], []
     for rule in matched:
         outcome, wait = await _run_rule(job, rule, doc)
@@ -287,6 +286,8 @@ async def process_event(ctx: dict[str, Any], body: bytes, received_at_ms: int) -
         if wait is not None:
             waits.append(wait)
     if waits:
+        if job.unsaved:
+            await job.write({})
         raise Retry(defer=min(waits))
     return await _finish(job, outcomes, [r.name for r in matched])
 
@@ -298,7 +299,7 @@ async def _finish(job: Job, outcomes: list[str], matched: list[str]) -> str:
         status = records.PARTIAL
     else:
         status = records.DONE
-    await records.save(job.deps.redis, job.event_id, job.deps.event_ttl_s, {"status": status})
+    await job.write({"status": status})
     metrics.EVENTS_PROCESSED.labels(status).inc()
     log.info(
         "event processed",

@@ -71,6 +71,22 @@ class EventRecord:
 async def load(redis: Redis, event_id: str) -> EventRecord:
     """The record of one event (empty if it expired or never existed)."""
     raw = await cast(Awaitable[dict[bytes, bytes]], redis.hgetall(keys.event(event_id)))
+    return _record(event_id, raw)
+
+
+async def begin(redis: Redis, event_id: str, ttl_s: int) -> EventRecord:
+    """Mark the event as processing, count the run, and read its record: one round trip."""
+    key = keys.event(event_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(key, "status", PROCESSING)
+        pipe.hincrby(key, "runs", 1)
+        pipe.expire(key, ttl_s)
+        pipe.hgetall(key)
+        raw: dict[bytes, bytes] = (await pipe.execute())[-1]
+    return _record(event_id, raw)
+
+
+def _record(event_id: str, raw: dict[bytes, bytes]) -> EventRecord:
     fields: dict[str, str] = {}
     actions: dict[str, ActionState] = {}
     for name_b, value_b in raw.items():

@@ -11,6 +11,8 @@ from arq.constants import job_key_prefix
 PREFIX = "router:"
 QUEUE = f"{PREFIX}queue"  # arq's queue (a sorted set of job ids scored by run time)
 DLQ = f"{PREFIX}dlq"  # stream of dead-lettered actions
+WAKE = f"{PREFIX}wake"  # list: one token per queued event, so an idle worker wakes at once
+WAKE_TOKENS_MAX = 1000  # tokens beyond this are dropped: a backlog wakes workers anyway
 
 
 def seen(event_id: str) -> str:

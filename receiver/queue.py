@@ -25,7 +25,7 @@ JOB_FUNCTION = "process_event"
 
 # One round trip, atomic: the dedup marker, the job payload, its place in the queue and the
 # event record are written together or not at all (a script runs to completion, and the AOF
-# records its effects as one MULTI/EXEC block).
+# records its effects as one MULTI/EXEC block). A token on `router:wake` wakes an idle worker.
 _ENQUEUE = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return 0
@@ -34,6 +34,8 @@ redis.call('PSETEX', KEYS[2], ARGV[3], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[1], ARGV[5])
 redis.call('HSET', KEYS[4], 'received_at', ARGV[1], 'type', ARGV[6], 'status', 'queued')
 redis.call('PEXPIRE', KEYS[4], ARGV[7])
+redis.call('LPUSH', KEYS[5], '1')
+redis.call('LTRIM', KEYS[5], 0, ARGV[8])
 return 1
 """
 
@@ -45,6 +47,8 @@ end
 redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('HSET', KEYS[3], 'status', 'queued')
+redis.call('LPUSH', KEYS[4], '1')
+redis.call('LTRIM', KEYS[4], 0, ARGV[5])
 return 1
 """
 
@@ -95,9 +99,9 @@ class Enqueuer:
         # The job lives as long as the event record, not arq's default one day, so a worker
         # outage of days loses nothing.
         command = [
-            keys.seen(event_id), keys.job(event_id), keys.QUEUE, keys.event(event_id),
+            keys.seen(event_id), keys.job(event_id), keys.QUEUE, keys.event(event_id), keys.WAKE,
             now_ms, self._settings.dedup_ttl_s * 1000, ttl_ms, job_payload(body, now_ms),
-            event_id, event_type, ttl_ms,
+            event_id, event_type, ttl_ms, keys.WAKE_TOKENS_MAX - 1,
         ]  # fmt: skip
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((command, answer))
@@ -126,7 +130,7 @@ class Enqueuer:
             self._redis.pipeline(transaction=False) as pipe,
         ):
             for command in commands:
-                pipe.evalsha(self._sha, 4, *command)
+                pipe.evalsha(self._sha, 5, *command)
             results: list[Any] = await pipe.execute(raise_on_error=False)
         if load and any(isinstance(r, NoScriptError) for r in results):
             await self._redis.script_load(_ENQUEUE)  # a restarted Redis forgot the script
@@ -141,7 +145,13 @@ async def requeue(
     now_ms = int(time.time() * 1000)
     script = redis.register_script(_REQUEUE)
     result = await script(
-        keys=[keys.job(event_id), keys.QUEUE, keys.event(event_id)],
-        args=[ttl_s * 1000, job_payload(body, received_at_ms), now_ms, event_id],
+        keys=[keys.job(event_id), keys.QUEUE, keys.event(event_id), keys.WAKE],
+        args=[
+            ttl_s * 1000,
+            job_payload(body, received_at_ms),
+            now_ms,
+            event_id,
+            keys.WAKE_TOKENS_MAX - 1,
+        ],
     )
     return bool(result)

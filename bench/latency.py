@@ -1,0 +1,127 @@
+"""Event → action latency, and what an idle worker costs Redis (issue 7 §2 and §5).
+
+    .venv/bin/python bench/latency.py
+
+A receiver (`kuflow-router serve`) and a worker (`kuflow-router worker`) run as the image runs
+them, on a private Redis with the append-only file on. An open-loop sender posts events at a
+fixed rate; the latency of an event is from the moment its 202 arrives to the moment the rule's
+request reaches a local API double. Also: Redis commands per second while everything is idle, and
+the resident memory of both processes after the run. Goals: p50 <= 20 ms and p99 <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from redis import Redis
+
+from bench.common import api_double, body, env, event, redis_server, rss_mb, rules_file, wait_http
+from kuflow_router.redis_server import free_port
+
+TOKEN = "bench-token"  # noqa: S105 (a throwaway credential of the benchmark's own router)
+RATES = ((50, 10.0), (500, 6.0))  # events per second, seconds
+
+
+async def send_at(rate: int, seconds: float, url: str) -> dict[str, float]:
+    """Post `rate` events a second for `seconds`; the time each 202 came back, by processId."""
+    acked: dict[str, float] = {}
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=64)) as client:
+
+        async def one() -> None:
+            payload = event()
+            response = await client.post(
+                url, content=body(payload), headers={"content-type": "application/json"}
+            )
+            if response.status_code == 202:
+                acked[str(payload["data"]["processId"])] = time.time()  # type: ignore[index]
+
+        tasks = []
+        start = time.perf_counter()
+        for n in range(int(rate * seconds)):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+    return acked
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def idle_commands_per_second(redis_url: str, seconds: float = 5.0) -> float:
+    client = Redis.from_url(redis_url)
+    before = int(client.info("stats")["total_commands_processed"])
+    time.sleep(seconds)
+    after = int(client.info("stats")["total_commands_processed"])
+    client.close()
+    return (after - before - 1) / seconds  # the INFO of the second reading counts itself
+
+
+def main() -> None:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        redis_server(Path(tmp)) as redis,
+        api_double() as double,
+    ):
+        variables = env(
+            ROUTER_REDIS_URL=redis.url,
+            ROUTER_WEBHOOK_TOKENS=TOKEN,
+            ROUTER_RULES_FILE=str(rules_file(Path(tmp), double)),
+        )
+        port = free_port()
+        script = str(Path(sys.executable).parent / "kuflow-router")
+        serve = subprocess.Popen(
+            [script, "serve", "--host", "127.0.0.1", "--port", str(port)], env=variables
+        )
+        worker = subprocess.Popen([script, "worker"], env=variables)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/healthz")
+            time.sleep(1.0)
+            idle = idle_commands_per_second(redis.url)
+            rows = []
+            for rate, seconds in RATES:
+                acked = asyncio.run(
+                    send_at(rate, seconds, f"http://127.0.0.1:{port}/webhooks/kuflow/{TOKEN}")
+                )
+                time.sleep(2.0)  # let the last events arrive
+                arrivals = httpx.get(f"{double}/_arrivals").json()
+                latencies = [
+                    (arrivals[f"/hook/{pid}"] - at) * 1000
+                    for pid, at in acked.items()
+                    if f"/hook/{pid}" in arrivals
+                ]
+                rows.append(
+                    (
+                        rate,
+                        len(acked),
+                        len(latencies),
+                        percentile(latencies, 50),
+                        percentile(latencies, 99),
+                    )
+                )
+            memory = (rss_mb(serve.pid), rss_mb(worker.pid))
+        finally:
+            for process in (serve, worker):
+                process.terminate()
+                process.wait()
+    print("| event → first request at the API | events acked | arrived | p50 ms | p99 ms |")
+    print("|---|---:|---:|---:|---:|")
+    for rate, acked_count, arrived, p50, p99 in rows:
+        print(f"| {rate} events/s | {acked_count:,} | {arrived:,} | {p50:.1f} | {p99:.1f} |")
+    print(f"\nidle: {idle:.1f} Redis commands/s (receiver + one worker, no events)")
+    print(f"memory after the run: receiver {memory[0]:.0f} MiB, worker {memory[1]:.0f} MiB RSS")
+    met = all(p50 <= 20 and p99 <= 100 for *_, p50, p99 in rows)
+    print(f"goal: p50 <= 20 ms and p99 <= 100 ms — {'met' if met else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Worker throughput against a stock arq worker running no-op jobs, in the same run (issue 7 §3).
+
+    .venv/bin/python bench/worker_throughput.py [EVENTS]
+
+Both take the same jobs — events queued by the receiver's own enqueue — from a fresh Redis with
+the append-only file on, with the same concurrency and poll delay. The router's worker matches
+rules and makes one HTTP call per event to a local double that answers at once; the stock
+worker's job does nothing. Goal: the router at >= 50% of the no-op figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from arq import Worker, func
+from arq.connections import RedisSettings
+from redis.asyncio import Redis
+
+from bench.common import api_double, body, event, redis_server, rules_file
+from handlers.rules.reload import LiveRules
+from handlers.worker import build_worker
+from receiver.queue import JOB_FUNCTION, QUEUE, Enqueuer, QueueSettings
+from receiver.settings import Settings
+
+CONCURRENCY = 50
+
+
+async def fill(redis_url: str, count: int) -> None:
+    async with Redis.from_url(redis_url) as redis:
+        enqueuer = Enqueuer(redis, QueueSettings(3600, 3600))
+        for start in range(0, count, 500):
+            batch = [event() for _ in range(min(500, count - start))]
+            await asyncio.gather(
+                *(enqueuer.enqueue(str(e["id"]), "PROCESS.CREATED", body(e)) for e in batch)
+            )
+
+
+async def drain(worker: Worker) -> float:
+    worker.burst = True
+    started = time.perf_counter()
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    return time.perf_counter() - started
+
+
+async def no_op(ctx: dict[str, Any], raw: bytes, received_at_ms: int) -> None:
+    return None
+
+
+async def measure(redis_url: str, rules: Path, count: int) -> dict[str, float]:
+    async with Redis.from_url(redis_url) as redis:
+        await redis.flushall()
+    await fill(redis_url, count)
+    stock = Worker(
+        functions=[func(no_op, name=JOB_FUNCTION)],
+        queue_name=QUEUE,
+        redis_settings=RedisSettings.from_dsn(redis_url),
+        max_jobs=CONCURRENCY,
+        poll_delay=0.05,  # arq polls; a shorter delay only helps the baseline
+        keep_result=0,
+        handle_signals=False,
+    )
+    baseline = await drain(stock)
+    async with Redis.from_url(redis_url) as redis:
+        await redis.flushall()
+    await fill(redis_url, count)
+    settings = Settings(redis_url=redis_url, worker_concurrency=CONCURRENCY, rules_file=rules)
+    router = await drain(build_worker(settings, LiveRules(rules), handle_signals=False))
+    return {"stock": count / baseline, "router": count / router}
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        redis_server(Path(tmp)) as redis,
+        api_double() as url,
+    ):
+        figures = asyncio.run(measure(redis.url, rules_file(Path(tmp), url), count))
+    ratio = figures["router"] / figures["stock"]
+    print(f"| worker ({count:,} events, concurrency {CONCURRENCY}) | events/s | vs no-op |")
+    print("|---|---:|---:|")
+    print(f"| stock arq worker, no-op jobs | {figures['stock']:,.0f} | 100% |")
+    print(f"| kuflow-router worker: match + 1 HTTP call | {figures['router']:,.0f} | {ratio:.0%} |")
+    print(f"\ngoal: >= 50% of the no-op worker — {'met' if ratio >= 0.5 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
