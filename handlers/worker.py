@@ -59,6 +59,8 @@ class RouterWorker(Worker):
     Only the loop of `Worker.main` changes; picking, running and retrying jobs stay arq's.
     """
 
+    idle_wait_s = IDLE_WAIT_S  # how long to wait for a token before looking for due retries
+
     async def main(self) -> None:
         if self._pool is None:
             self._pool = await create_pool(
@@ -86,11 +88,11 @@ class RouterWorker(Worker):
     async def _wait_for_work(self) -> None:
         try:
             # BLPOP takes fractional seconds since Redis 6; redis-py's hint says int.
-            wait = self.pool.blpop([keys.WAKE], timeout=IDLE_WAIT_S)  # type: ignore[arg-type]
+            wait = self.pool.blpop([keys.WAKE], timeout=self.idle_wait_s)  # type: ignore[arg-type]
             await cast(Awaitable[Any], wait)
         except (RedisError, OSError) as exc:
             log.warning("waiting for work failed: %s", exc)
-            await asyncio.sleep(IDLE_WAIT_S)
+            await asyncio.sleep(self.idle_wait_s)
 
 
 def build_worker(settings: Settings, rules: LiveRules, handle_signals: bool = True) -> Worker:

@@ -40,6 +40,7 @@ class Pipeline:
         """A real arq worker, in burst mode: it returns once every job is finished."""
         worker = build_worker(self.settings, self.rules, handle_signals=False)
         worker.burst = True
+        worker.idle_wait_s = 0.02  # retries come due in milliseconds here
         try:
             await worker.main()
         finally:
