@@ -1,6 +1,6 @@
 """Worker throughput against a stock arq worker running no-op jobs, in the same run (issue 7 §3).
 
-    .venv/bin/python bench/worker_throughput.py [EVENTS]
+    .venv/bin/python -m bench.worker_throughput [EVENTS]
 
 Both take the same jobs — events queued by the receiver's own enqueue — from a fresh Redis with
 the append-only file on, with the same concurrency and poll delay. The router's worker matches
