@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hmac
 import uuid
+from collections import Counter
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -90,6 +91,7 @@ class KuflowDouble(Double):
     def __init__(self) -> None:
         self.processes: dict[str, dict[str, Any]] = {}
         self.items: dict[str, dict[str, Any]] = {}
+        self.effects: Counter[tuple[str, str]] = Counter()  # (what changed, id): how often
         routes = [
             Route("/processes/{id}", self._get_process, methods=["GET"]),
             Route("/processes/{id}/~actions/{action}", self._process_action, methods=["POST"]),
@@ -185,6 +187,7 @@ class KuflowDouble(Double):
         if process["state"] != "RUNNING":
             return _problem(409, f"Process is {process['state']}")
         process["state"] = "COMPLETED" if action == "complete" else "CANCELLED"
+        self.effects[(action, process["id"])] += 1
         return JSONResponse(process)
 
     async def _entity(self, request: Request) -> Response:
@@ -232,6 +235,7 @@ class KuflowDouble(Double):
                 checked.message.model_dump(exclude_none=True) if checked.message else {}
             )
         self.items[item_id] = item
+        self.effects[("create", item_id)] += 1
         return JSONResponse(item, status_code=201)
 
     def _task(self, request: Request) -> dict[str, Any] | Response:
@@ -269,6 +273,7 @@ class KuflowDouble(Double):
             if task["state"] != before:
                 return _problem(409, f"Task is {task['state']}, not {before}")
             task["state"] = after
+            self.effects[(action, item["id"])] += 1
         elif isinstance(checked, Assign):
             if not (checked.ownerId or checked.ownerEmail):
                 return _problem(400, "ownerId or ownerEmail is required")
@@ -277,6 +282,7 @@ class KuflowDouble(Double):
             )
         elif isinstance(checked, AppendLog):
             task["logs"].append({"message": checked.message, "level": checked.level})
+            self.effects[("append-log", item["id"])] += 1
         return JSONResponse(item)
 
     async def _task_data(self, request: Request) -> Response:

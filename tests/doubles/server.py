@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import threading
 import time
@@ -65,6 +66,9 @@ class Double:
     def __init__(self, app: Starlette) -> None:
         self.received: list[Received] = []
         self.failures: list[Failure] = []
+        self.chaos: list[Failure] = []  # with `chaos_rate`, one of these answers a request
+        self.chaos_rate = 0.0
+        self._random = random.Random(7)
         self._lock = threading.Lock()
         self.app = app
         self._server: uvicorn.Server | None = None
@@ -94,6 +98,8 @@ class Double:
         ]
 
     def _scripted(self, method: str, path: str) -> Failure | None:
+        if self.chaos_rate and self._random.random() < self.chaos_rate:
+            return self._random.choice(self.chaos)
         with self._lock:
             for failure in self.failures:
                 if (

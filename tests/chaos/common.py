@@ -1,0 +1,102 @@
+"""What the chaos scenarios share: events for the KuFlow double, a sender, a worker run."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from handlers.rules.reload import LiveRules
+from handlers.worker import build_worker
+from receiver import keys
+from tests.conftest import TOKEN, make_event, make_settings
+from tests.doubles.kuflow import KuflowDouble
+
+SIZES = [pytest.param(100, id="smoke"), pytest.param(2000, id="full", marks=pytest.mark.slow)]
+
+RULES = """\
+version: 1
+connections:
+  kuflow: {{type: kuflow, base_url: "{url}", client_id: kuflow-app, client_secret: kuflow-secret}}
+defaults:
+  retry: {{attempts: 30, initial: 10ms, max: 200ms}}
+  timeout: 500ms
+rules:
+  - name: review
+    when: {{type: PROCESS.CREATED}}
+    do:
+      - kuflow.create_task: {{process_id: "{{{{ data.processId }}}}", task_code: REVIEW}}
+        as: task
+      - kuflow.claim_task: {{task_id: "{{{{ results.task.id }}}}"}}
+"""
+
+
+def kuflow_events(kuflow: KuflowDouble, count: int) -> list[dict[str, Any]]:
+    events = []
+    for _ in range(count):
+        process = kuflow.add_process()
+        events.append(make_event(data={"processId": process["id"], "processState": "RUNNING"}))
+    return events
+
+
+def expected_effects(events: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """A task created and claimed per event (the task's id is the create's idempotency key)."""
+    from handlers.idempotency import action_key
+
+    found = set()
+    for event in events:
+        task = action_key(event["id"], "review", 0)
+        found |= {("create", task), ("claim", task)}
+    return found
+
+
+async def deliver(
+    client: httpx.AsyncClient, bases: list[str], event: dict[str, Any], rng: random.Random
+) -> list[int]:
+    """Deliver an event 1 to 3 times to random receivers, some copies at once; the statuses."""
+    import asyncio
+
+    body = json.dumps(event)
+    copies = rng.randint(1, 3)
+
+    async def once() -> int:
+        url = f"{rng.choice(bases)}/webhooks/kuflow/{TOKEN}"
+        response = await client.post(
+            url, content=body, headers={"content-type": "application/json"}
+        )
+        return response.status_code
+
+    if rng.random() < 0.5:
+        return list(await asyncio.gather(*(once() for _ in range(copies))))
+    return [await once() for _ in range(copies)]
+
+
+async def drain(redis_url: str, rules_file: Path) -> None:
+    """A real worker in burst mode: returns once every queued event is finished."""
+    worker = build_worker(
+        make_settings(redis_url, rules_file=rules_file, worker_concurrency=50),
+        LiveRules(rules_file),
+        handle_signals=False,
+    )
+    worker.burst = True
+    worker.idle_wait_s = 0.02
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+
+
+async def processed(redis_url: str, events: list[dict[str, Any]]) -> int:
+    async with Redis.from_url(redis_url) as redis:
+        statuses = [await redis.hget(keys.event(e["id"]), "status") for e in events]
+    return sum(status == b"done" for status in statuses)
+
+
+async def dead_lettered(redis_url: str) -> int:
+    async with Redis.from_url(redis_url) as redis:
+        return int(await redis.xlen(keys.DLQ))
