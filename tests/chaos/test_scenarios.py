@@ -5,12 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import signal
+import subprocess
+import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import redis
 from redis.asyncio import Redis
 
+from kuflow_router.redis_server import RedisServer
 from receiver.queue import Enqueuer, QueueSettings
 from tests.chaos.accounting import Accounting
 from tests.chaos.common import (
@@ -23,10 +30,11 @@ from tests.chaos.common import (
     kuflow_events,
     processed,
 )
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, make_event
+from tests.doubles import http as crm_double
 from tests.doubles.kuflow import KuflowDouble
 from tests.doubles.server import Failure
-from tests.processes import router_env, running_router
+from tests.processes import router_command, router_env, running_router, wait_for
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -102,5 +110,227 @@ def test_flaky_apis_everything_completes_once(
     print(account.record())
     failed_calls = len(kuflow.received) - account.actions_expected
     assert failed_calls > 0  # the chaos did happen
+    assert account.processed == account.sent
+    assert (account.duplicates, account.lost, account.dead_lettered) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("size", "outage_s"),
+    [
+        pytest.param(100, 1.0, id="smoke"),
+        pytest.param(2000, 5.0, id="full", marks=pytest.mark.slow),
+    ],
+)
+def test_redis_outage_never_acknowledges_and_loses_nothing(
+    kuflow: KuflowDouble, tmp_path: Path, size: int, outage_s: float
+) -> None:
+    server = RedisServer(tmp_path / "redis", persistent=True)
+    server.start()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.format(url=kuflow.url))
+    events = kuflow_events(kuflow, size)
+    env = router_env(ROUTER_REDIS_URL=server.url, ROUTER_WEBHOOK_TOKENS=TOKEN)
+    account = Accounting(f"Redis down {outage_s:g} s under load", sent=len(events))
+    answers: list[tuple[float, float, int, str]] = []  # (sent, answered, status, event id)
+    window: list[float] = []
+    try:
+        with running_router(["serve"], env, tmp_path) as router:
+
+            async def send_all() -> None:
+                async with httpx.AsyncClient(timeout=30) as client:
+
+                    async def send(event: dict[str, object]) -> None:
+                        # Like KuFlow: try again until the router acknowledges.
+                        while True:
+                            started = time.monotonic()
+                            response = await client.post(
+                                f"{router.base}/webhooks/kuflow/{TOKEN}",
+                                content=json.dumps(event),
+                                headers={"content-type": "application/json"},
+                            )
+                            answers.append(
+                                (started, time.monotonic(), response.status_code, str(event["id"]))
+                            )
+                            if response.status_code == 202:
+                                return
+                            await asyncio.sleep(0.05)
+
+                    async def outage() -> None:
+                        await asyncio.sleep(0.2)
+                        await asyncio.to_thread(server.stop)
+                        window.append(time.monotonic())
+                        await asyncio.sleep(outage_s)
+                        window.append(time.monotonic())
+                        await asyncio.to_thread(server.start)
+
+                    pace = max(outage_s * 2 / len(events), 0.001)
+
+                    async def paced() -> None:
+                        tasks = []
+                        for event in events:
+                            tasks.append(asyncio.create_task(send(event)))
+                            await asyncio.sleep(pace)
+                        await asyncio.gather(*tasks)
+
+                    await asyncio.gather(paced(), outage())
+
+            asyncio.run(send_all())
+        down, up = window
+        during = [a for a in answers if a[0] >= down and a[1] <= up]
+        statuses = {a[2] for a in answers}
+        account.acknowledged = len({a[3] for a in answers if a[2] == 202})
+        # Redis restarted from its append-only file (stopped with SIGTERM: everything flushed).
+        server.stop()
+        server.start()
+        asyncio.run(drain(server.url, rules))
+        account.processed = asyncio.run(processed(server.url, events))
+        account.dead_lettered = asyncio.run(dead_lettered(server.url))
+    finally:
+        server.stop()
+    account.observe(kuflow.effects, expected_effects(events))
+    print(account.record())
+    assert during and all(status == 503 for _, _, status, _ in during)  # never a 2xx while down
+    assert statuses <= {202, 503}
+    assert account.acknowledged == account.sent
+    assert account.processed == account.sent
+    assert (account.duplicates, account.lost, account.dead_lettered) == (0, 0, 0)
+
+
+HOSTILE = [
+    "{{ 7*7 }}",
+    "{{ __class__.__mro__ }}",
+    "../../../etc/passwd",
+    "..",
+    "a/b/c",
+    "x\r\nX-Injected: 1",
+    "?admin=true#frag",
+    "@evil.example.com",
+    "http://evil.example.com/",
+    "ünïcødé ✓ 漢字",
+    "%2e%2e%2f",
+    "A" * 5000,
+]
+
+
+def test_hostile_event_data_never_changes_where_a_request_goes(
+    redis_url: str, crm: Any, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "version: 1\nconnections:\n"
+        f"  crm: {{type: http, base_url: '{crm.base_url}', headers: {{Authorization: 'Bearer {crm_double.TOKEN}'}}}}\n"
+        "rules:\n  - name: echo\n    when: {type: PROCESS.CREATED}\n    do:\n"
+        "      - crm.request: {method: PUT, path: '/items/{{ data.extra.value }}/notes', "
+        "query: {q: '{{ data.extra.value }}'}, json: {v: '{{ data.extra.value }}', t: 'x {{ data.extra.value }}'}}\n"
+    )
+    events = [
+        make_event(
+            data={"processId": str(uuid.uuid4()), "processState": "RUNNING", "extra": {"value": v}}
+        )
+        for v in HOSTILE
+    ]
+    account = Accounting("hostile event data", sent=len(events))
+
+    async def run() -> None:
+        async with Redis.from_url(redis_url) as client:
+            enqueuer = Enqueuer(client, QueueSettings(3600, 3600))
+            for event in events:
+                account.acknowledged += await enqueuer.enqueue(
+                    event["id"], event["type"], json.dumps(event).encode()
+                )
+        await drain(redis_url, rules)
+
+    asyncio.run(run())
+    account.processed = asyncio.run(processed(redis_url, events))
+    account.dead_lettered = asyncio.run(dead_lettered(redis_url))
+    received = crm.requests("PUT")
+    account.actions_expected = len(HOSTILE) - 1  # ".." alone is refused as a path segment
+    account.actions_observed = len(received)
+    print(account.record())
+    for request in received:
+        segments = request.raw_path.split("/")
+        assert (
+            len(segments) == 5 and segments[:3] == ["", "api", "items"] and segments[4] == "notes"
+        )
+        value = request.body["v"]
+        assert value in HOSTILE  # delivered verbatim, never evaluated
+        assert request.body["t"] == f"x {value}"
+        assert request.query["q"] == value
+    assert {r.body["v"] for r in received} == set(HOSTILE) - {".."}
+    dead = asyncio.run(_dead_errors(redis_url))
+    assert account.dead_lettered == 1, dead  # "..": a permanent error, not a request elsewhere
+
+
+async def _dead_errors(redis_url: str) -> list[str]:
+    from handlers import dlq
+
+    async with Redis.from_url(redis_url) as client:
+        return [e.fields["error"][:300] for e in await dlq.entries(client)]
+
+
+@pytest.mark.parametrize(
+    ("size", "kills"),
+    [pytest.param(100, 2, id="smoke"), pytest.param(2000, 8, id="full", marks=pytest.mark.slow)],
+)
+def test_worker_killed_at_random_points_resumes_without_duplicates(
+    redis_url: str, kuflow: KuflowDouble, tmp_path: Path, size: int, kills: int
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.format(url=kuflow.url))
+    events = kuflow_events(kuflow, size)
+    kuflow.chaos = [
+        Failure("*", "*", status=0, delay_s=0.05, applied=True)
+    ]  # slow enough to be caught mid-call
+    kuflow.chaos_rate = 1.0
+    account = Accounting(f"worker SIGKILLed {kills} times", sent=len(events))
+
+    async def enqueue_all() -> None:
+        async with Redis.from_url(redis_url) as client:
+            enqueuer = Enqueuer(client, QueueSettings(3600, 3600))
+            results = await asyncio.gather(
+                *(enqueuer.enqueue(e["id"], e["type"], json.dumps(e).encode()) for e in events)
+            )
+        account.acknowledged = sum(results)
+
+    asyncio.run(enqueue_all())
+    env = router_env(
+        ROUTER_REDIS_URL=redis_url, ROUTER_RULES_FILE=str(rules), ROUTER_WORKER_CONCURRENCY="20"
+    )
+    rng = random.Random(5)
+    with redis.Redis.from_url(redis_url) as client:
+        for _ in range(kills):
+            worker = subprocess.Popen(
+                [*router_command(), "worker"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            seen = len(kuflow.received)
+            wait_for(
+                lambda seen=seen: len(kuflow.received) > seen + rng.randint(5, 40),
+                "the worker to get going",
+            )
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            # What the in-progress marks' expiry (within 55 s) would do, without the wait.
+            stale = list(client.scan_iter("arq:in-progress:*"))
+            if stale:
+                client.delete(*stale)
+        kuflow.chaos_rate = 0.0
+        worker = subprocess.Popen(
+            [*router_command(), "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(lambda: client.zcard("router:queue") == 0, "the queue to drain")
+        finally:
+            worker.terminate()
+            worker.wait()
+    account.processed = asyncio.run(processed(redis_url, events))
+    account.observe(kuflow.effects, expected_effects(events))
+    account.dead_lettered = asyncio.run(dead_lettered(redis_url))
+    print(account.record())
     assert account.processed == account.sent
     assert (account.duplicates, account.lost, account.dead_lettered) == (0, 0, 0)

@@ -419,3 +419,16 @@ async def test_routing_errors_are_problems(
     async with app_client() as client:
         response = await client.request(method, path, headers=JSON, content=b"{}")
     assert_problem(response, status)
+
+
+@pytest.mark.anyio
+async def test_deeply_nested_json_is_a_400_not_a_crash(
+    app_client: Callable[..., Any], rdb: redis.Redis
+) -> None:
+    event = make_event()
+    nested = "[" * 200_000 + "]" * 200_000
+    body = json.dumps(event)[:-1] + f', "deep": {nested}}}'
+    async with app_client() as client:
+        response = await client.post(f"{URL}/{TOKEN}", content=body, headers=JSON)
+    assert response.status_code == 400
+    assert rdb.dbsize() == 0
