@@ -23,7 +23,9 @@ async def _any(scope: Scope, receive: Receive, send: Send) -> None:
     elif request.headers.get("authorization") != f"Bearer {TOKEN}":
         response = JSONResponse({"message": "Unauthorized"}, status_code=401)
     else:
-        response = JSONResponse({"id": str(uuid.uuid4()), "path": request.url.path}, status_code=201)
+        response = JSONResponse(
+            {"id": str(uuid.uuid4()), "path": request.url.path}, status_code=201
+        )
     await response(scope, receive, send)
 
 
