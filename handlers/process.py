@@ -112,7 +112,7 @@ async def _run_one(
     state = job.record.actions.get(field)
     attempts = state.attempts if state else 0
     key = action_key(job.event_id, rule.name, action.index)
-    operation = action.name.split(".", 1)[1]
+    operation = action.operation_name
     try:
         params = evaluate.prepare(rule, action, evaluate.context(doc, rule, key, results))
     except (TemplateError, ParamsError) as exc:
@@ -139,7 +139,7 @@ async def _run_one(
         _log_action(job, rule, action, "pending", detail=str(wait), attempt=attempts + 1)
         return "pending", wait.after_s
     except TransientError as exc:
-        return await _transient(job, rule, action, attempts + 1, exc, started)
+        return await _transient(job, rule, action, state, exc, started)
     except PermanentError as exc:
         return await _dead(job, rule, action, attempts + 1, exc, started)
     finally:
@@ -157,17 +157,28 @@ async def _run_one(
 
 
 async def _transient(
-    job: Job, rule: Rule, action: Action, attempts: int, exc: TransientError, started: float
+    job: Job,
+    rule: Rule,
+    action: Action,
+    state: ActionState | None,
+    exc: TransientError,
+    started: float,
 ) -> tuple[str, float | None]:
+    attempts = (state.attempts if state else 0) + 1
     policy: RetryPolicy = action.retry
     if attempts >= policy.attempts:
         message = f"gave up after {attempts} attempts: {exc}"
         exhausted = TransientError(message, exc.status, exc.remote, exc.excerpt)
         return await _dead(job, rule, action, attempts, exhausted, started)
     wait = backoff.delay(attempts, policy, exc.retry_after_s)
-    state = ActionState("retrying", attempts, error=str(exc), status=exc.status)
-    await job.save(rule.name, action.index, state)
-    metrics.ACTIONS.labels(action.connection, action.name.split(".", 1)[1], "retrying").inc()
+    if state is not None and state.state == "pending":
+        # A check on a started remote job failed: keep what identifies the job, or the next
+        # try would start another one.
+        kept = ActionState("pending", attempts, state.id, state.result, str(exc), exc.status)
+    else:
+        kept = ActionState("retrying", attempts, error=str(exc), status=exc.status)
+    await job.save(rule.name, action.index, kept)
+    metrics.ACTIONS.labels(action.connection, action.operation_name, "retrying").inc()
     duration = round((time.perf_counter() - started) * 1000, 2)
     _log_action(
         job, rule, action, "retrying", status=exc.status, error=str(exc), attempt=attempts,
@@ -183,7 +194,7 @@ async def _dead(
     state = ActionState("dead", attempts, error=str(exc), status=status)
     await job.save(rule.name, action.index, state)
     await job.dead_letter(rule.name, action.name, action.index, attempts, exc)
-    metrics.ACTIONS.labels(action.connection, action.name.split(".", 1)[1], "dead").inc()
+    metrics.ACTIONS.labels(action.connection, action.operation_name, "dead").inc()
     extra: dict[str, Any] = {"status": status, "error": str(exc), "attempt": attempts}
     if started is not None:
         extra["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
@@ -252,8 +263,15 @@ async def _enrich(
 async def process_event(ctx: dict[str, Any], body: bytes, received_at_ms: int) -> str:
     """The arq job: process one event; raise `Retry` while some rule waits to try again."""
     deps: Deps = ctx["router"]
-    event = json.loads(body)
-    event_id = str(UUID(str(event["id"])))
+    try:
+        event = json.loads(body)
+        event_id = str(UUID(str(event["id"])))
+    except (ValueError, TypeError, KeyError):
+        # Not written by our receiver (which validates every event): keep it for a person.
+        await dlq.add(deps.redis, event_id=ctx.get("job_id", ""), event=body, rule="*",
+                      action="(job)", error="the job does not hold a KuFlow event")  # fmt: skip
+        log.error("job without a valid event dead-lettered", extra={"event_id": ctx.get("job_id")})
+        return records.DEAD
     job = Job(
         deps=deps,
         rules=deps.rules.current,

@@ -47,7 +47,7 @@ class RuleReport:
 
 def _stand_in(rules: RuleSet, action: Action, key: str) -> dict[str, Any]:
     kind = rules.connections[action.connection].type
-    if kind == "kuflow" and action.name.split(".")[1] in KUFLOW_CREATES:
+    if kind == "kuflow" and action.operation_name in KUFLOW_CREATES:
         return {"id": key}  # KuFlow items are created with the idempotency key as their id
     return {"id": str(uuid5(NAMESPACE_URL, f"dry-run/{key}")), "status": "Completed"}
 

@@ -93,6 +93,11 @@ class Action:
     retry: RetryPolicy
     timeout_s: float
 
+    @property
+    def operation_name(self) -> str:
+        """The part after the dot: `create_task` of `kuflow.create_task`."""
+        return self.name.split(".", 1)[1]
+
 
 @dataclass(frozen=True)
 class Rule:

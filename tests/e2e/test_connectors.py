@@ -484,3 +484,17 @@ async def test_nerm_permanent_failure_carries_the_remote_text(
     _, record, (entry,) = await run(make_pipeline, rule(action))
     assert (entry.fields["status"], entry.fields["remote"]) == ("422", "Requester is not allowed")
     assert record.status == "dead"
+
+
+@pytest.mark.anyio
+async def test_alteryx_a_failed_status_check_does_not_start_a_second_job(
+    make_pipeline: Any, alteryx: Any
+) -> None:
+    alteryx.fail("GET", "/webapi/v3/jobs/.*", status=503)
+    alteryx_client.POLL_FIRST_S = 0.01  # type: ignore[misc]
+    try:
+        _, record, dead = await run(make_pipeline, rule(START + "    wait: {until: Completed}\n"))
+    finally:
+        alteryx_client.POLL_FIRST_S = 2.0  # type: ignore[misc]
+    assert len(alteryx.jobs) == 1
+    assert record.status == "done" and dead == []

@@ -237,3 +237,22 @@ async def test_a_duplicate_delivery_runs_nothing_twice(
         assert (await router.send(event)).json()["status"] == "duplicate"
         await router.work()
     assert len(kuflow.requests("POST", "/process-items")) == 1
+
+
+@pytest.mark.anyio
+async def test_a_job_without_a_valid_event_is_dead_lettered(
+    make_pipeline: Callable[..., Any], redis_url: str
+) -> None:
+    from redis.asyncio import Redis
+
+    from receiver import keys
+    from receiver.queue import job_payload
+
+    async with make_pipeline() as router, Redis.from_url(redis_url) as redis:
+        await redis.set(keys.job("bogus"), job_payload(b"not json", 0))
+        await redis.zadd(keys.QUEUE, {"bogus": 0})
+        await router.work()
+        (entry,) = await router.dead()
+    assert entry.fields["event_id"] == "bogus"
+    assert entry.fields["error"] == "the job does not hold a KuFlow event"
+    assert entry.fields["event"] == "not json"
