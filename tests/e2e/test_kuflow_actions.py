@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -250,7 +251,7 @@ async def test_a_job_without_a_valid_event_is_dead_lettered(
 
     async with make_pipeline() as router, Redis.from_url(redis_url) as redis:
         await redis.set(keys.job("bogus"), job_payload(b"not json", 0))
-        await redis.zadd(keys.QUEUE, {"bogus": 0})
+        await redis.zadd(keys.QUEUE, {"bogus": int(time.time() * 1000)})  # arq skips a 0 score
         await router.work()
         (entry,) = await router.dead()
     assert entry.fields["event_id"] == "bogus"
