@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from prometheus_client import Counter, Gauge
 
 from receiver.events import KNOWN_TYPES
@@ -20,3 +23,13 @@ def type_label(event_type: str | None) -> str:
     if event_type is None:
         return "none"
     return event_type if event_type in KNOWN_TYPES else "other"
+
+
+def received(event_type: str | None, outcome: str) -> Any:
+    """The counter of one (type, outcome)."""
+    return _received(type_label(event_type), outcome)
+
+
+@functools.cache  # bounded: the labels are the few known types, "other" and "none"
+def _received(label: str, outcome: str) -> Any:
+    return EVENTS_RECEIVED.labels(label, outcome)
