@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -96,3 +98,46 @@ def rss_mb(pid: int) -> float:
 def env(**variables: str) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ROUTER_")}
     return {**clean, "ROUTER_LOG_LEVEL": "WARNING", **variables}
+
+
+TOKEN = "bench-token"  # noqa: S105 (a throwaway credential of the benchmark's own router)
+
+
+@dataclass
+class Deployment:
+    """A receiver and a worker, as the image runs them, with what they talk to."""
+
+    url: str  # the webhook URL, token included
+    redis_url: str
+    double_url: str
+    serve: subprocess.Popen[bytes]
+    worker: subprocess.Popen[bytes]
+
+
+@contextmanager
+def deployment(concurrency: int = 50) -> Iterator[Deployment]:
+    """`kuflow-router serve` and `worker` on a private Redis, rules calling the local double."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        redis_server(Path(tmp)) as redis,
+        api_double() as double,
+    ):
+        variables = env(
+            ROUTER_REDIS_URL=redis.url,
+            ROUTER_WEBHOOK_TOKENS=TOKEN,
+            ROUTER_RULES_FILE=str(rules_file(Path(tmp), double)),
+            ROUTER_WORKER_CONCURRENCY=str(concurrency),
+        )
+        port = free_port()
+        script = str(Path(sys.executable).parent / "kuflow-router")
+        address = ["--host", "127.0.0.1", "--port", str(port)]
+        serve = subprocess.Popen([script, "serve", *address], env=variables)
+        worker = subprocess.Popen([script, "worker"], env=variables)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/healthz")
+            url = f"http://127.0.0.1:{port}/webhooks/kuflow/{TOKEN}"
+            yield Deployment(url, redis.url, double, serve, worker)
+        finally:
+            for process in (serve, worker):
+                process.terminate()
+                process.wait()

@@ -15,19 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 from redis import Redis
 
-from bench.common import api_double, body, env, event, redis_server, rss_mb, rules_file, wait_http
-from kuflow_router.redis_server import free_port
+from bench.common import body, deployment, event, rss_mb
 
-TOKEN = "bench-token"  # noqa: S105 (a throwaway credential of the benchmark's own router)
 RATES = ((50, 10.0), (500, 6.0))  # events per second, seconds
 
 
@@ -80,53 +74,23 @@ def idle_commands_per_second(redis_url: str, seconds: float = 5.0) -> float:
 
 
 def main() -> None:
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        redis_server(Path(tmp)) as redis,
-        api_double() as double,
-    ):
-        variables = env(
-            ROUTER_REDIS_URL=redis.url,
-            ROUTER_WEBHOOK_TOKENS=TOKEN,
-            ROUTER_RULES_FILE=str(rules_file(Path(tmp), double)),
-        )
-        port = free_port()
-        script = str(Path(sys.executable).parent / "kuflow-router")
-        serve = subprocess.Popen(
-            [script, "serve", "--host", "127.0.0.1", "--port", str(port)], env=variables
-        )
-        worker = subprocess.Popen([script, "worker"], env=variables)
-        try:
-            wait_http(f"http://127.0.0.1:{port}/healthz")
-            time.sleep(1.0)
-            idle = idle_commands_per_second(redis.url)
-            rows = []
-            for rate, seconds in RATES:
-                acked = asyncio.run(
-                    send_at(rate, seconds, f"http://127.0.0.1:{port}/webhooks/kuflow/{TOKEN}")
-                )
-                time.sleep(2.0)  # let the last events arrive
-                arrivals = httpx.get(f"{double}/_arrivals").json()
-                queued = received_at(redis.url, acked)
-                latencies = [
-                    arrivals[f"/hook/{pid}"] * 1000 - queued[pid]
-                    for pid in acked
-                    if f"/hook/{pid}" in arrivals
-                ]
-                rows.append(
-                    (
-                        rate,
-                        len(acked),
-                        len(latencies),
-                        percentile(latencies, 50),
-                        percentile(latencies, 99),
-                    )
-                )
-            memory = (rss_mb(serve.pid), rss_mb(worker.pid))
-        finally:
-            for process in (serve, worker):
-                process.terminate()
-                process.wait()
+    rows = []
+    with deployment() as router:
+        time.sleep(1.0)
+        idle = idle_commands_per_second(router.redis_url)
+        for rate, seconds in RATES:
+            acked = asyncio.run(send_at(rate, seconds, router.url))
+            time.sleep(2.0)  # let the last events arrive
+            arrivals = httpx.get(f"{router.double_url}/_arrivals").json()
+            queued = received_at(router.redis_url, acked)
+            latencies = [
+                arrivals[f"/hook/{pid}"] * 1000 - queued[pid]
+                for pid in acked
+                if f"/hook/{pid}" in arrivals
+            ]
+            p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+            rows.append((rate, len(acked), len(latencies), p50, p99))
+        memory = (rss_mb(router.serve.pid), rss_mb(router.worker.pid))
     print("| event → first request at the API | events acked | arrived | p50 ms | p99 ms |")
     print("|---|---:|---:|---:|---:|")
     for rate, acked_count, arrived, p50, p99 in rows:
