@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.rules import paths
-from handlers.rules.match import PREFIX_KEY, Key, Node, value_key
+from handlers.rules.match import Node
+from handlers.rules.matchers import PREFIX_KEY, Key, value_key
 
 
 @dataclass
