@@ -12,96 +12,27 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from arq import Retry
-from redis.asyncio import Redis
 
-from handlers import backoff, dlq, enrich, metrics, records
+from handlers import backoff, dlq, enrich, failures, metrics, records
 from handlers.actions import run_action
-from handlers.clients.base import ActionCall, Pending, Session
+from handlers.clients.base import ActionCall, Pending
 from handlers.clients.errors import ActionFailed, PermanentError, TransientError
 from handlers.idempotency import action_key
-from handlers.records import ActionState, EventRecord
+from handlers.job import Deps, Job
+from handlers.records import ActionState
 from handlers.rules import evaluate
 from handlers.rules.errors import ParamsError, TemplateError
-from handlers.rules.model import Action, RetryPolicy, Rule, RuleSet
-from handlers.rules.reload import LiveRules
+from handlers.rules.model import Action, RetryPolicy, Rule
 
 log = logging.getLogger("kuflow_router.worker")
 
 JOB_BUDGET_S = 30.0  # no new action starts after this; the job continues in a new run
 MAX_RUNS = 1000  # a job run this often is crash-looping: dead-letter what is left
 ENRICHMENT = "enrichment"
-
-
-@dataclass
-class Deps:
-    """What every job of a worker shares."""
-
-    redis: Redis
-    session: Session
-    rules: LiveRules
-    event_ttl_s: int
-
-
-@dataclass
-class Job:
-    """One run of one event's job."""
-
-    deps: Deps
-    rules: RuleSet
-    event: dict[str, Any]
-    event_id: str
-    body: bytes
-    record: EventRecord
-    run: int
-    deadline: float
-
-    unsaved: dict[str, str] = field(default_factory=dict)  # fields the next write carries
-
-    async def save(self, rule: str, index: int, state: ActionState) -> None:
-        """Record an action's state, with any fields waiting to be written: one round trip."""
-        await self.write({records.action_field(rule, index): state.encode()})
-
-    async def write(self, values: dict[str, str]) -> None:
-        values, self.unsaved = {**self.unsaved, **values}, {}
-        await records.save(self.deps.redis, self.event_id, self.deps.event_ttl_s, values)
-
-    async def dead_letter(
-        self, rule: str, action: str, index: int, attempts: int, error: Any
-    ) -> None:
-        failed = error if isinstance(error, ActionFailed) else None
-        await dlq.add(
-            self.deps.redis,
-            event_id=self.event_id,
-            event=self.body,
-            rule=rule,
-            action=action,
-            index=index,
-            attempts=attempts,
-            status=failed.status if failed else "",
-            error=str(error),
-            remote=failed.remote if failed else "",
-            excerpt=failed.excerpt if failed else "",
-        )
-
-
-def _log_action(job: Job, rule: Rule, action: Action, outcome: str, **extra: Any) -> None:
-    log.info(
-        "action %s",
-        outcome,
-        extra={
-            "event_id": job.event_id,
-            "type": job.event.get("type"),
-            "rule": rule.name,
-            "action": action.name,
-            "outcome": outcome,
-            **extra,
-        },
-    )
 
 
 async def _run_one(
@@ -116,7 +47,7 @@ async def _run_one(
     try:
         params = evaluate.prepare(rule, action, evaluate.context(doc, rule, key, results))
     except (TemplateError, ParamsError) as exc:
-        return await _dead(job, rule, action, attempts, exc, None)
+        return await failures.dead(job, rule, action, attempts, exc, None)
     call = ActionCall(
         session=job.deps.session,
         connection_name=action.connection,
@@ -138,12 +69,12 @@ async def _run_one(
         )
         await job.save(rule.name, action.index, pending)
         metrics.ACTIONS.labels(action.connection, operation, "pending").inc()
-        _log_action(job, rule, action, "pending", detail=str(wait), attempt=attempts + 1)
+        failures.log_action(job, rule, action, "pending", detail=str(wait), attempt=attempts + 1)
         return "pending", wait.after_s
     except TransientError as exc:
-        return await _transient(job, rule, action, state, exc, started)
+        return await failures.transient(job, rule, action, state, exc, started)
     except PermanentError as exc:
-        return await _dead(job, rule, action, attempts + 1, exc, started)
+        return await failures.dead(job, rule, action, attempts + 1, exc, started)
     finally:
         metrics.ACTION_DURATION.observe(time.perf_counter() - started)
     data = {**result.data, "id": result.id}
@@ -155,65 +86,10 @@ async def _run_one(
         results[action.result_as] = data
     metrics.ACTIONS.labels(action.connection, operation, "done").inc()
     duration = round((time.perf_counter() - started) * 1000, 2)
-    _log_action(
+    failures.log_action(
         job, rule, action, "done", remote_id=result.id, duration_ms=duration, attempt=attempts + 1
     )
     return "done", None
-
-
-async def _transient(
-    job: Job,
-    rule: Rule,
-    action: Action,
-    state: ActionState | None,
-    exc: TransientError,
-    started: float,
-) -> tuple[str, float | None]:
-    attempts = (state.attempts if state else 0) + 1
-    policy: RetryPolicy = action.retry
-    if attempts >= policy.attempts:
-        message = f"gave up after {attempts} attempts: {exc}"
-        exhausted = TransientError(message, exc.status, exc.remote, exc.excerpt)
-        return await _dead(job, rule, action, attempts, exhausted, started)
-    wait = backoff.delay(attempts, policy, exc.retry_after_s)
-    if state is not None and state.state == "pending":
-        # A check on a started remote job failed: keep what identifies the job, or the next
-        # try would start another one.
-        kept = ActionState("pending", attempts, state.id, state.result, str(exc), exc.status)
-    else:
-        kept = ActionState("retrying", attempts, error=str(exc), status=exc.status)
-    await job.save(rule.name, action.index, kept)
-    metrics.ACTIONS.labels(action.connection, action.operation_name, "retrying").inc()
-    duration = round((time.perf_counter() - started) * 1000, 2)
-    _log_action(
-        job, rule, action, "retrying", status=exc.status, error=str(exc), attempt=attempts,
-        duration_ms=duration, retry_in_s=round(wait, 2),
-    )  # fmt: skip
-    return "retrying", wait
-
-
-async def _dead(
-    job: Job, rule: Rule, action: Action, attempts: int, exc: Exception, started: float | None
-) -> tuple[str, float | None]:
-    status = exc.status if isinstance(exc, ActionFailed) else 0
-    state = ActionState("dead", attempts, error=str(exc), status=status)
-    await job.save(rule.name, action.index, state)
-    await job.dead_letter(rule.name, action.name, action.index, attempts, exc)
-    metrics.ACTIONS.labels(action.connection, action.operation_name, "dead").inc()
-    extra: dict[str, Any] = {"status": status, "error": str(exc), "attempt": attempts}
-    if started is not None:
-        extra["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
-    log.warning(
-        "action dead-lettered",
-        extra={
-            "event_id": job.event_id,
-            "rule": rule.name,
-            "action": action.name,
-            "outcome": "dead",
-            **extra,
-        },
-    )
-    return "dead", None
 
 
 async def _run_rule(job: Job, rule: Rule, doc: dict[str, Any]) -> tuple[str, float | None]:

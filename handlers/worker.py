@@ -31,7 +31,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from handlers.clients.base import Session
-from handlers.process import MAX_RUNS, Deps, process_event
+from handlers.job import Deps
+from handlers.process import MAX_RUNS, process_event
 from handlers.rules.reload import LiveRules
 from receiver import keys
 from receiver.queue import JOB_FUNCTION, QUEUE
