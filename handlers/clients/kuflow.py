@@ -110,10 +110,19 @@ def _create_message(c: KuflowConnection, p: CreateMessage, key: str) -> list[Pla
     return [PlannedRequest("POST", url(c.base_url, "/process-items"), body)]
 
 
+VERIFY_NOTE = "only when a retry meets 409: is it already done?"
+
+
 def _task_action(action: str) -> Any:
     def plan(c: KuflowConnection, p: TaskRef, key: str) -> list[PlannedRequest]:
         path = f"/process-items/{{id}}/task/~actions/{action}"
-        return [PlannedRequest("POST", url(c.base_url, path, id=str(p.task_id)))]
+        task = str(p.task_id)
+        return [
+            PlannedRequest("POST", url(c.base_url, path, id=task)),
+            PlannedRequest(
+                "GET", url(c.base_url, "/process-items/{id}", id=task), note=VERIFY_NOTE
+            ),
+        ]
 
     return plan
 
@@ -138,8 +147,10 @@ def _update_task_data(c: KuflowConnection, p: UpdateTaskData, key: str) -> list[
 
 def _process_action(action: str) -> Any:
     def plan(c: KuflowConnection, p: ProcessRef, key: str) -> list[PlannedRequest]:
-        path = url(c.base_url, f"/processes/{{id}}/~actions/{action}", id=str(p.process_id))
-        return [PlannedRequest("POST", path)]
+        process = str(p.process_id)
+        path = url(c.base_url, f"/processes/{{id}}/~actions/{action}", id=process)
+        read = url(c.base_url, "/processes/{id}", id=process)
+        return [PlannedRequest("POST", path), PlannedRequest("GET", read, note=VERIFY_NOTE)]
 
     return plan
 
@@ -149,7 +160,7 @@ def _update_entity(c: KuflowConnection, p: UpdateProcessEntity, key: str) -> lis
     return [PlannedRequest("PUT", path, {"entity": {"value": p.entity}})]
 
 
-def _verified(target: str, read: str) -> Runner:
+def _verified(target: str) -> Runner:
     """Run a state change; when a resumed try meets 409, succeed if the state is already `target`.
 
     A try that reached KuFlow but whose answer was lost (a worker crash, a timeout) leaves the
@@ -158,40 +169,33 @@ def _verified(target: str, read: str) -> Runner:
     """
 
     async def run(operation: Operation, call: ActionCall) -> ActionResult:
-        (request,) = operation.plan(call.connection, call.params, call.key)
+        change, read = operation.plan(call.connection, call.params, call.key)
         headers = auth_headers(call.connection)
         http = call.session.http
         try:
-            return result_from(json_body(await send(http, request, headers, call.timeout_s)))
+            return result_from(json_body(await send(http, change, headers, call.timeout_s)))
         except PermanentError as exc:
             if exc.status != 409 or not call.resumed:
                 raise
-            task_id = getattr(call.params, "task_id", None)
-            object_id = str(task_id or call.params.process_id)
-            current = json_body(
-                await send(
-                    http, PlannedRequest("GET", url(call.connection.base_url, read, id=object_id)),
-                    headers, call.timeout_s,
-                )
-            )  # fmt: skip
-            state = current.get("task", {}).get("state") if task_id else current.get("state")
-            if state != target:
+            current = json_body(await send(http, read, headers, call.timeout_s))
+            if not isinstance(current, dict):
+                raise
+            holder = current.get("task") if "task_id" in type(call.params).model_fields else current
+            if not isinstance(holder, dict) or holder.get("state") != target:
                 raise
             return result_from(current)
 
     return run
 
 
-TASK, PROCESS = "/process-items/{id}", "/processes/{id}"
-
 OPERATIONS = {
     "create_task": Operation(CreateTask, _create_task, "create a task in a process"),
     "create_message": Operation(CreateMessage, _create_message, "post a message in a process"),
     "claim_task": Operation(
-        TaskRef, _task_action("claim"), "claim a task", run=_verified("CLAIMED", TASK)
+        TaskRef, _task_action("claim"), "claim a task", run=_verified("CLAIMED")
     ),
     "complete_task": Operation(
-        TaskRef, _task_action("complete"), "complete a task", run=_verified("COMPLETED", TASK)
+        TaskRef, _task_action("complete"), "complete a task", run=_verified("COMPLETED")
     ),
     "assign_task": Operation(AssignTask, _assign_task, "assign a task to a user"),
     "append_log": Operation(AppendLog, _append_log, "append a log entry to a task"),
@@ -200,13 +204,13 @@ OPERATIONS = {
         ProcessRef,
         _process_action("complete"),
         "complete a process",
-        run=_verified("COMPLETED", PROCESS),
+        run=_verified("COMPLETED"),
     ),
     "cancel_process": Operation(
         ProcessRef,
         _process_action("cancel"),
         "cancel a process",
-        run=_verified("CANCELLED", PROCESS),
+        run=_verified("CANCELLED"),
     ),
     "update_process_entity": Operation(
         UpdateProcessEntity, _update_entity, "replace a process's entity data"

@@ -56,7 +56,9 @@ def planned(index: int, event: dict[str, Any] = EVENT) -> list[PlannedRequest]:
 
 
 def one(index: int) -> tuple[str, str, Any]:
-    (request,) = planned(index)
+    """The request an operation sends (the first; later ones are conditional, with a note)."""
+    request, *conditional = planned(index)
+    assert all(r.note for r in conditional)
     return request.method, request.full_url, request.json
 
 
@@ -269,3 +271,18 @@ def test_a_task_id_that_is_not_a_uuid_is_a_params_error() -> None:
 def test_a_missing_path_is_a_template_error() -> None:
     with pytest.raises(TemplateError, match="parameter 'task_id'"):
         planned(2, {"id": "e-1", "type": "X", "data": {}})
+
+
+@pytest.mark.parametrize(
+    ("index", "read"),
+    [
+        pytest.param(2, f"{KF}/process-items/{TASK_ID}", id="claim_task"),
+        pytest.param(3, f"{KF}/process-items/{TASK_ID}", id="complete_task"),
+        pytest.param(7, f"{KF}/processes/{PROCESS_ID}", id="complete_process"),
+        pytest.param(8, f"{KF}/processes/{PROCESS_ID}", id="cancel_process"),
+    ],
+)
+def test_kuflow_state_changes_show_their_conditional_read(index: int, read: str) -> None:
+    _, check = planned(index)
+    assert (check.method, check.url) == ("GET", read)
+    assert check.note == "only when a retry meets 409: is it already done?"
