@@ -33,6 +33,7 @@ from tests.chaos.common import (
 from tests.conftest import TOKEN, make_event
 from tests.doubles import http as crm_double
 from tests.doubles.kuflow import KuflowDouble
+from tests.doubles.proxy import ResettingProxy
 from tests.doubles.server import Failure
 from tests.processes import router_command, router_env, running_router, wait_for
 
@@ -332,5 +333,38 @@ def test_worker_killed_at_random_points_resumes_without_duplicates(
     account.observe(kuflow.effects, expected_effects(events))
     account.dead_lettered = asyncio.run(dead_lettered(redis_url))
     print(account.record())
+    assert account.processed == account.sent
+    assert (account.duplicates, account.lost, account.dead_lettered) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_connection_resets_everything_completes_once(
+    redis_url: str, kuflow: KuflowDouble, tmp_path: Path, size: int
+) -> None:
+    proxy = ResettingProxy(kuflow.port, rate=0.3)
+    proxy.start()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.format(url=proxy.url))
+    events = kuflow_events(kuflow, size)
+    account = Accounting("connection resets (30% of exchanges)", sent=len(events))
+
+    async def run() -> None:
+        async with Redis.from_url(redis_url) as client:
+            enqueuer = Enqueuer(client, QueueSettings(3600, 3600))
+            results = await asyncio.gather(
+                *(enqueuer.enqueue(e["id"], e["type"], json.dumps(e).encode()) for e in events)
+            )
+        account.acknowledged = sum(results)
+        await drain(redis_url, rules)
+
+    try:
+        asyncio.run(run())
+    finally:
+        proxy.stop()
+    account.processed = asyncio.run(processed(redis_url, events))
+    account.observe(kuflow.effects, expected_effects(events))
+    account.dead_lettered = asyncio.run(dead_lettered(redis_url))
+    print(account.record())
+    assert proxy.resets > 0
     assert account.processed == account.sent
     assert (account.duplicates, account.lost, account.dead_lettered) == (0, 0, 0)
