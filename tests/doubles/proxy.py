@@ -81,7 +81,9 @@ class ResettingProxy:
     def stop(self) -> None:
         async def close() -> None:
             self._server.close()
+            await self._server.wait_closed()
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()  # its self-pipe is a socket pair: left open, GC warns in a later test
