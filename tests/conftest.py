@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -12,10 +14,12 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from kuflow_router.redis_server import RedisServer
 from receiver.app import create_app
+from receiver.queue import Enqueuer, QueueSettings
 from receiver.settings import Settings
 
 TOKEN = "tok-" + "a1" * 12
@@ -163,3 +167,13 @@ def nerm() -> Iterator[Any]:
 @pytest.fixture
 def crm() -> Iterator[Any]:
     yield from _serve_double("http")
+
+
+async def enqueue_events(redis_url: str, events: list[dict[str, Any]]) -> int:
+    """Queue events as the receiver does (dedup and job in one step); how many were new."""
+    async with Redis.from_url(redis_url) as client:
+        enqueuer = Enqueuer(client, QueueSettings(3600, 3600))
+        results = await asyncio.gather(
+            *(enqueuer.enqueue(e["id"], e["type"], json.dumps(e).encode()) for e in events)
+        )
+    return sum(results)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from pathlib import Path
@@ -14,6 +15,7 @@ from redis.asyncio import Redis
 from handlers.rules.reload import LiveRules
 from handlers.worker import build_worker
 from receiver import keys
+from tests.chaos.accounting import Accounting
 from tests.conftest import TOKEN, make_event, make_settings
 from tests.doubles.kuflow import KuflowDouble
 
@@ -59,8 +61,6 @@ async def deliver(
     client: httpx.AsyncClient, bases: list[str], event: dict[str, Any], rng: random.Random
 ) -> list[int]:
     """Deliver an event 1 to 3 times to random receivers, some copies at once; the statuses."""
-    import asyncio
-
     body = json.dumps(event)
     copies = rng.randint(1, 3)
 
@@ -100,3 +100,13 @@ async def processed(redis_url: str, events: list[dict[str, Any]]) -> int:
 async def dead_lettered(redis_url: str) -> int:
     async with Redis.from_url(redis_url) as redis:
         return int(await redis.xlen(keys.DLQ))
+
+
+def settle(
+    account: Accounting, redis_url: str, double: KuflowDouble, events: list[dict[str, Any]]
+) -> None:
+    """Fill in what happened after the run, print and keep the accounting line."""
+    account.processed = asyncio.run(processed(redis_url, events))
+    account.observe(double.effects, expected_effects(events))
+    account.dead_lettered = asyncio.run(dead_lettered(redis_url))
+    print(account.record())

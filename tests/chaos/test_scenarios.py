@@ -18,7 +18,6 @@ import redis
 from redis.asyncio import Redis
 
 from kuflow_router.redis_server import RedisServer
-from receiver.queue import Enqueuer, QueueSettings
 from tests.chaos.accounting import Accounting
 from tests.chaos.common import (
     RULES,
@@ -26,11 +25,11 @@ from tests.chaos.common import (
     dead_lettered,
     deliver,
     drain,
-    expected_effects,
     kuflow_events,
     processed,
+    settle,
 )
-from tests.conftest import TOKEN, make_event
+from tests.conftest import TOKEN, enqueue_events, make_event
 from tests.doubles import http as crm_double
 from tests.doubles.kuflow import KuflowDouble
 from tests.doubles.proxy import ResettingProxy
@@ -69,10 +68,7 @@ def test_sender_retries_and_duplicates_across_two_receivers(
         statuses = asyncio.run(send_all())
     account.acknowledged = sum(all(s == 202 for s in event_statuses) for event_statuses in statuses)
     asyncio.run(drain(redis_url, rules))
-    account.processed = asyncio.run(processed(redis_url, events))
-    account.observe(kuflow.effects, expected_effects(events))
-    account.dead_lettered = asyncio.run(dead_lettered(redis_url))
-    print(account.record())
+    settle(account, redis_url, kuflow, events)
     assert account.acknowledged == account.sent
     assert account.processed == account.sent
     assert (account.duplicates, account.lost, account.dead_lettered) == (0, 0, 0)
@@ -96,19 +92,11 @@ def test_flaky_apis_everything_completes_once(
     account = Accounting("flaky APIs (30% of calls fail)", sent=len(events))
 
     async def run() -> None:
-        async with Redis.from_url(redis_url) as redis:
-            enqueuer = Enqueuer(redis, QueueSettings(3600, 3600))
-            results = await asyncio.gather(
-                *(enqueuer.enqueue(e["id"], e["type"], json.dumps(e).encode()) for e in events)
-            )
-        account.acknowledged = sum(results)
+        account.acknowledged = await enqueue_events(redis_url, events)
         await drain(redis_url, rules)
 
     asyncio.run(run())
-    account.processed = asyncio.run(processed(redis_url, events))
-    account.observe(kuflow.effects, expected_effects(events))
-    account.dead_lettered = asyncio.run(dead_lettered(redis_url))
-    print(account.record())
+    settle(account, redis_url, kuflow, events)
     failed_calls = len(kuflow.received) - account.actions_expected
     assert failed_calls > 0  # the chaos did happen
     assert account.processed == account.sent
@@ -184,12 +172,9 @@ def test_redis_outage_never_acknowledges_and_loses_nothing(
         server.stop()
         server.start()
         asyncio.run(drain(server.url, rules))
-        account.processed = asyncio.run(processed(server.url, events))
-        account.dead_lettered = asyncio.run(dead_lettered(server.url))
+        settle(account, server.url, kuflow, events)
     finally:
         server.stop()
-    account.observe(kuflow.effects, expected_effects(events))
-    print(account.record())
     assert during and all(status == 503 for _, _, status, _ in during)  # never a 2xx while down
     assert statuses <= {202, 503}
     assert account.acknowledged == account.sent
@@ -233,12 +218,7 @@ def test_hostile_event_data_never_changes_where_a_request_goes(
     account = Accounting("hostile event data", sent=len(events))
 
     async def run() -> None:
-        async with Redis.from_url(redis_url) as client:
-            enqueuer = Enqueuer(client, QueueSettings(3600, 3600))
-            for event in events:
-                account.acknowledged += await enqueuer.enqueue(
-                    event["id"], event["type"], json.dumps(event).encode()
-                )
+        account.acknowledged = await enqueue_events(redis_url, events)
         await drain(redis_url, rules)
 
     asyncio.run(run())
@@ -285,15 +265,7 @@ def test_worker_killed_at_random_points_resumes_without_duplicates(
     kuflow.chaos_rate = 1.0
     account = Accounting(f"worker SIGKILLed {kills} times", sent=len(events))
 
-    async def enqueue_all() -> None:
-        async with Redis.from_url(redis_url) as client:
-            enqueuer = Enqueuer(client, QueueSettings(3600, 3600))
-            results = await asyncio.gather(
-                *(enqueuer.enqueue(e["id"], e["type"], json.dumps(e).encode()) for e in events)
-            )
-        account.acknowledged = sum(results)
-
-    asyncio.run(enqueue_all())
+    account.acknowledged = asyncio.run(enqueue_events(redis_url, events))
     env = router_env(
         ROUTER_REDIS_URL=redis_url, ROUTER_RULES_FILE=str(rules), ROUTER_WORKER_CONCURRENCY="20"
     )
@@ -329,10 +301,7 @@ def test_worker_killed_at_random_points_resumes_without_duplicates(
         finally:
             worker.terminate()
             worker.wait()
-    account.processed = asyncio.run(processed(redis_url, events))
-    account.observe(kuflow.effects, expected_effects(events))
-    account.dead_lettered = asyncio.run(dead_lettered(redis_url))
-    print(account.record())
+    settle(account, redis_url, kuflow, events)
     assert account.processed == account.sent
     assert (account.duplicates, account.lost, account.dead_lettered) == (0, 0, 0)
 
@@ -349,22 +318,14 @@ def test_connection_resets_everything_completes_once(
     account = Accounting("connection resets (30% of exchanges)", sent=len(events))
 
     async def run() -> None:
-        async with Redis.from_url(redis_url) as client:
-            enqueuer = Enqueuer(client, QueueSettings(3600, 3600))
-            results = await asyncio.gather(
-                *(enqueuer.enqueue(e["id"], e["type"], json.dumps(e).encode()) for e in events)
-            )
-        account.acknowledged = sum(results)
+        account.acknowledged = await enqueue_events(redis_url, events)
         await drain(redis_url, rules)
 
     try:
         asyncio.run(run())
     finally:
         proxy.stop()
-    account.processed = asyncio.run(processed(redis_url, events))
-    account.observe(kuflow.effects, expected_effects(events))
-    account.dead_lettered = asyncio.run(dead_lettered(redis_url))
-    print(account.record())
+    settle(account, redis_url, kuflow, events)
     assert proxy.resets > 0
     assert account.processed == account.sent
     assert (account.duplicates, account.lost, account.dead_lettered) == (0, 0, 0)

@@ -13,11 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import redis
-from redis.asyncio import Redis
 
 from receiver import keys
-from receiver.queue import Enqueuer, QueueSettings
-from tests.conftest import TOKEN, make_event
+from tests.conftest import TOKEN, enqueue_events, make_event
 from tests.doubles.kuflow import cancel_rules
 from tests.processes import router_command, router_env, running_router, wait_for
 
@@ -57,14 +55,7 @@ def test_worker_lets_a_running_job_finish(
     kuflow.slow("POST", r"/processes/.*/~actions/cancel", delay_s=2.0)
     event = make_event(data={"processId": process["id"], "processState": "RUNNING"})
 
-    async def enqueue() -> None:
-        async with Redis.from_url(redis_url) as client:
-            body = json.dumps(event).encode()
-            await Enqueuer(client, QueueSettings(3600, 3600)).enqueue(
-                event["id"], event["type"], body
-            )
-
-    asyncio.run(enqueue())
+    asyncio.run(enqueue_events(redis_url, [event]))
     env = router_env(ROUTER_REDIS_URL=redis_url, ROUTER_RULES_FILE=str(rules))
     worker = subprocess.Popen(
         [*router_command(), "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 import redis
-from redis.asyncio import Redis
 
 from handlers import records
-from receiver.queue import Enqueuer, QueueSettings
-from tests.conftest import make_event
+from tests.conftest import enqueue_events, make_event
 from tests.doubles.kuflow import KuflowDouble
 from tests.processes import router_command, router_env, wait_for
 
@@ -57,14 +54,7 @@ def test_killed_worker_resumes_and_does_every_action_once(
     process = kuflow.add_process()
     event = make_event(data={"processId": process["id"], "processState": "RUNNING"})
 
-    async def enqueue() -> None:
-        async with Redis.from_url(redis_url) as client:
-            settings = QueueSettings(3600, 3600)
-            await Enqueuer(client, settings).enqueue(
-                event["id"], event["type"], json.dumps(event).encode()
-            )
-
-    asyncio.run(enqueue())
+    asyncio.run(enqueue_events(redis_url, [event]))
     kuflow.slow("POST", CLAIM, delay_s=120, applied=applied)
     logs = tmp_path / "worker.log"
     worker = start_worker(env, logs)
