@@ -110,10 +110,3 @@ async def save(
             pipe.hdel(key, *drop)
         pipe.expire(key, ttl_s)
         await pipe.execute()
-
-
-async def save_action(
-    redis: Redis, event_id: str, ttl_s: int, rule: str, index: int, state: ActionState
-) -> None:
-    """Record one action's state."""
-    await save(redis, event_id, ttl_s, {action_field(rule, index): state.encode()})

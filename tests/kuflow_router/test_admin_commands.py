@@ -29,14 +29,14 @@ def seed(redis_url: str, event: dict[str, Any], dead: bool = True) -> None:
             )
             await client.zrem(keys.QUEUE, event["id"])  # as if a worker had finished the job
             await client.delete(keys.job(event["id"]))
-            await records.save_action(
-                client, event["id"], 3600, "r", 0, ActionState("done", 0, "item-1")
-            )
+            done = ActionState("done", 0, "item-1").encode()
+            await records.save(client, event["id"], 3600, {records.action_field("r", 0): done})
             status = records.PARTIAL if dead else records.DONE
             await records.save(client, event["id"], 3600, {"status": status, "matched": '["r"]'})
             if dead:
                 state = ActionState("dead", 3, error="POST … answered 400: bad", status=400)
-                await records.save_action(client, event["id"], 3600, "r", 1, state)
+                field = records.action_field("r", 1)
+                await records.save(client, event["id"], 3600, {field: state.encode()})
                 await dlq.add(
                     client, event_id=event["id"], event=body, rule="r", action="kuflow.append_log",
                     index=1, attempts=3, status=400, error="POST … answered 400: bad", remote="bad",
