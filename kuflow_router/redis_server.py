@@ -65,12 +65,17 @@ def _answers_ping(port: int) -> bool:
 PORT_FILE = "router.port"
 
 
-def embedded_url(directory: Path) -> str | None:
-    """The URL of the embedded Redis whose data lives in `directory`, if one was ever started."""
+def _saved_port(directory: Path) -> int | None:
     try:
-        return f"redis://127.0.0.1:{int((directory / PORT_FILE).read_text())}/0"
+        return int((directory / PORT_FILE).read_text())
     except (OSError, ValueError):
         return None
+
+
+def embedded_url(directory: Path) -> str | None:
+    """The URL of the embedded Redis whose data lives in `directory`, if one was ever started."""
+    port = _saved_port(directory)
+    return f"redis://127.0.0.1:{port}/0" if port else None
 
 
 def _port_free(port: int) -> bool:
@@ -88,8 +93,7 @@ class RedisServer:
     @classmethod
     def embedded(cls, directory: Path) -> RedisServer:
         """The persistent server of `run`: same data and, when free, the same port as last time."""
-        url = embedded_url(directory)
-        port = int(url.rsplit(":", 1)[1].split("/")[0]) if url else 0
+        port = _saved_port(directory)
         server = cls(directory, port if port and _port_free(port) else None, persistent=True)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / PORT_FILE).write_text(str(server.port))
