@@ -11,12 +11,14 @@ worker's job does nothing. Goal: the router at >= 50% of the no-op figure.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import uvloop
 from arq import Worker, func
 from arq.connections import RedisSettings
 from redis.asyncio import Redis
@@ -27,7 +29,7 @@ from handlers.worker import build_worker
 from receiver.queue import JOB_FUNCTION, QUEUE, Enqueuer, QueueSettings
 from receiver.settings import Settings
 
-CONCURRENCY = 50
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "10"))
 
 
 async def fill(redis_url: str, count: int) -> None:
@@ -82,8 +84,9 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         redis_server(Path(tmp)) as redis,
         api_double() as url,
+        asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
     ):
-        figures = asyncio.run(measure(redis.url, rules_file(Path(tmp), url), count))
+        figures = runner.run(measure(redis.url, rules_file(Path(tmp), url), count))
     ratio = figures["router"] / figures["stock"]
     print(f"| worker ({count:,} events, concurrency {CONCURRENCY}) | events/s | vs no-op |")
     print("|---|---:|---:|")

@@ -40,6 +40,11 @@ class Job:
 
     unsaved: dict[str, str] = field(default_factory=dict)  # fields the next write carries
 
+    @property
+    def completion_unsaved(self) -> bool:
+        """An action's completion waits to be written (it must be, before another one starts)."""
+        return any(name.startswith(records.ACTION_PREFIX) for name in self.unsaved)
+
     async def save(self, rule: str, index: int, state: ActionState) -> None:
         """Record an action's state, with any fields waiting to be written: one round trip."""
         await self.write({records.action_field(rule, index): state.encode()})

@@ -58,7 +58,7 @@ async def _run_one(
         resumed=attempts > 0 or job.run > 1,
         previous=state.result if state and state.state == "pending" else None,
     )
-    if job.unsaved:
+    if job.completion_unsaved:
         await job.write({})  # what the previous action did is on record before this one starts
     started = time.perf_counter()
     try:

@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from handlers.clients.base import Session
+from handlers.clients.network import worker_transport
 from handlers.job import Deps
 from handlers.process import MAX_RUNS, process_event
 from handlers.rules.reload import LiveRules
@@ -43,7 +44,6 @@ log = logging.getLogger("kuflow_router.worker")
 IDLE_WAIT_S = 0.5
 JOB_TIMEOUT_S = 45
 GRACE_S = 25
-HTTP_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
 class NoCookies(http.cookiejar.CookieJar):
@@ -102,9 +102,13 @@ def build_worker(settings: Settings, rules: LiveRules, handle_signals: bool = Tr
     watcher: list[asyncio.Task[None]] = []
 
     async def startup(ctx: dict[str, Any]) -> None:
+        # One connection per job slot: a job makes one call at a time, and httpcore's pool
+        # costs more per request the more connections it holds (issue 7's measurements).
+        slots = settings.worker_concurrency
         client = httpx.AsyncClient(
+            transport=worker_transport(slots),
+            limits=httpx.Limits(max_connections=slots, max_keepalive_connections=slots),
             timeout=httpx.Timeout(10.0),
-            limits=HTTP_LIMITS,
             follow_redirects=False,
             cookies=NoCookies(),
         )

@@ -59,13 +59,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where installed, as uvicorn picks for `serve` and `run`: one loop everywhere."""
+    try:
+        import uvloop
+    except ImportError:  # uvicorn[standard] installs it wherever it builds
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """Worker only; refuses to start on invalid rules, printing every problem."""
     settings = _settings()
     if args.concurrency:
         settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
     _need_redis(settings, "worker")
-    build_worker(settings, LiveRules(settings.rules_file)).run()
+    rules = LiveRules(settings.rules_file)
+    asyncio.set_event_loop(_event_loop())  # arq runs on the loop current when it is built
+    build_worker(settings, rules).run()
     return 0
 
 
