@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from kuflow_router.serve_commands import freeze_startup_heap
 from receiver.app import create_app
 from receiver.auth import AuthConfig, check_headers, check_signature
 from receiver.events import parse_event
@@ -57,6 +58,7 @@ def main() -> None:
     app = {"bare": bare, "naive": lambda: naive(settings), "router": lambda: create_app(settings)}[
         kind
     ]()
+    freeze_startup_heap()  # as `kuflow-router serve` does, for all three alike
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

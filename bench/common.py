@@ -115,8 +115,9 @@ class Deployment:
 
 
 @contextmanager
-def deployment(concurrency: int = 50) -> Iterator[Deployment]:
-    """`kuflow-router serve` and `worker` on a private Redis, rules calling the local double."""
+def deployment() -> Iterator[Deployment]:
+    """`kuflow-router serve` and `worker` with the image's defaults, on a private Redis, rules
+    calling the local double."""
     with (
         tempfile.TemporaryDirectory() as tmp,
         redis_server(Path(tmp)) as redis,
@@ -126,7 +127,6 @@ def deployment(concurrency: int = 50) -> Iterator[Deployment]:
             ROUTER_REDIS_URL=redis.url,
             ROUTER_WEBHOOK_TOKENS=TOKEN,
             ROUTER_RULES_FILE=str(rules_file(Path(tmp), double)),
-            ROUTER_WORKER_CONCURRENCY=str(concurrency),
         )
         port = free_port()
         script = str(Path(sys.executable).parent / "kuflow-router")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -25,7 +26,16 @@ from receiver.settings import Settings, load_settings
 EMBEDDED_REDIS_DIR = Path("var/redis")
 
 
+def freeze_startup_heap() -> None:
+    """Keep what start-up allocated (modules, settings, rules) out of the garbage collector's
+    full passes: scanning it is what made the receiver's slowest 1% of answers take 3x longer
+    (issue 7: p99 19 ms → 6 ms under load). It is kept for the process's life anyway."""
+    gc.collect()
+    gc.freeze()
+
+
 def _serve(app: Starlette, host: str, port: int) -> None:
+    freeze_startup_heap()
     uvicorn.run(
         app,
         host=host,
