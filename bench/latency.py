@@ -5,9 +5,10 @@
 A receiver (`kuflow-router serve`) and a worker (`kuflow-router worker`) run as the image runs
 them (default settings: concurrency 10), on a private Redis with the append-only file on. An
 open-loop sender posts events at a fixed rate; the latency of an event runs from the moment the
-receiver queued it (the `received_at` of its record, written in the same step as the 202's enqueue) to the moment the
-rule's request reaches a local API double — both clocks on this machine. Also: Redis commands
-per second while everything is idle, and the resident memory of both processes after the run.
+receiver queued it (the `received_at` of its record, written in the same step as the 202's
+enqueue) to the moment the rule's request reaches a local API double — both clocks on this
+machine. Also: Redis commands per second while everything is idle, and the resident memory of
+both processes after the run.
 Goals: p50 <= 20 ms and p99 <= 100 ms.
 """
 
