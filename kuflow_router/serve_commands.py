@@ -19,6 +19,7 @@ from handlers.rules.reload import LiveRules
 from handlers.worker import GRACE_S, build_worker
 from kuflow_router.redis_server import RedisServer
 from receiver.app import create_app
+from receiver.deadline import with_header_deadline
 from receiver.errors import SettingsError
 from receiver.logs import configure_logging
 from receiver.settings import Settings, load_settings
@@ -34,12 +35,13 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-def _serve(app: Starlette, host: str, port: int) -> None:
+def _serve(app: Starlette, settings: Settings, host: str, port: int) -> None:
     freeze_startup_heap()
     uvicorn.run(
         app,
         host=host,
         port=port,
+        http=with_header_deadline(settings.read_timeout_s),
         log_config=None,  # our configure_logging owns the format
         access_log=False,
         timeout_keep_alive=5,
@@ -65,7 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Receiver only."""
     settings = _settings()
     _need_redis(settings, "serve")
-    _serve(create_app(settings), args.host, args.port)
+    _serve(create_app(settings), settings, args.host, args.port)
     return 0
 
 
@@ -173,7 +175,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if embedded is not None:
             _redis_in(app, embedded)
         _print_banner(settings, args.host, args.port, rules)
-        _serve(app, args.host, args.port)
+        _serve(app, settings, args.host, args.port)
     finally:
         if embedded is not None:
             embedded.stop()

@@ -2,7 +2,8 @@
 
 Checks run in the order SPEC §3 fixes, cheapest first, so that an unauthenticated request costs
 no body read and a bad one changes nothing: credentials → content type → size (while streaming)
-→ HMAC over the raw body → JSON and schema → atomic dedup + enqueue → 202.
+and time (ROUTER_READ_TIMEOUT_S) → HMAC over the raw body → JSON and schema → atomic dedup +
+enqueue → 202. The headers' own deadline is the server's (receiver/deadline.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from receiver.errors import (
     BodyTooLarge,
     QueueUnavailable,
     RequestRejected,
+    RequestTimeout,
     SettingsError,
     UnsupportedMediaType,
 )
@@ -49,6 +51,7 @@ class Receiver:
 
     auth: AuthConfig
     max_body_bytes: int
+    read_timeout_s: float
     redis: Redis
     enqueuer: Enqueuer
     admin_token: bytes | None
@@ -95,7 +98,13 @@ async def _ingest(request: Request, receiver: Receiver) -> tuple[str, str, bool]
     verdict = check_headers(receiver.auth, token, request.headers, time.time())
     if not _is_json(request.headers.get("content-type")):
         raise UnsupportedMediaType("Send the event as application/json.")
-    body = await read_body(request, receiver.max_body_bytes)
+    try:
+        async with asyncio.timeout(receiver.read_timeout_s):
+            body = await read_body(request, receiver.max_body_bytes)
+    except TimeoutError:
+        raise RequestTimeout(
+            f"The body did not arrive within {receiver.read_timeout_s:g} s."
+        ) from None
     if verdict is Verdict.NEEDS_SIGNATURE:
         check_signature(receiver.auth, request.headers, body)
     event = parse_event(body)
@@ -185,7 +194,9 @@ def create_app(settings: Settings) -> Starlette:
     admin = settings.admin_token.get_secret_value().encode() if settings.admin_token else None
     queue_settings = QueueSettings(settings.dedup_ttl_s, settings.event_ttl_s)
     enqueuer = Enqueuer(redis, queue_settings)
-    receiver = Receiver(auth, settings.max_body_bytes, redis, enqueuer, admin)
+    receiver = Receiver(
+        auth, settings.max_body_bytes, settings.read_timeout_s, redis, enqueuer, admin
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -6,6 +6,7 @@ ReceiverError
     ├── Unauthorized         401: credentials missing or wrong, stale or future timestamp
     ├── UnsupportedMediaType 415: the body is not declared as JSON
     ├── BodyTooLarge         413: the body is over ROUTER_MAX_BODY_BYTES
+    ├── RequestTimeout       408: the body did not arrive within ROUTER_READ_TIMEOUT_S
     ├── InvalidEvent         400: not JSON, or not a KuFlow event envelope
     └── QueueUnavailable     503: Redis could not be reached or refused the enqueue
 """
@@ -64,6 +65,15 @@ class UnsupportedMediaType(RequestRejected):
     slug = "unsupported-media-type"
     title = "Unsupported media type"
     outcome = "unsupported_media_type"
+
+
+class RequestTimeout(RequestRejected):
+    """408: the body did not arrive in time (a slow or stalled client)."""
+
+    status = 408
+    slug = "request-timeout"
+    title = "Request timeout"
+    outcome = "timeout"
 
 
 class BodyTooLarge(RequestRejected):

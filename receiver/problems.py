@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from receiver.errors import QueueUnavailable, RequestRejected
+from receiver.errors import QueueUnavailable, RequestRejected, RequestTimeout
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:kuflow-router:problem:"
@@ -39,6 +39,8 @@ def rejection(exc: RequestRejected, basic_enabled: bool = False) -> JSONResponse
     headers: dict[str, str] = {}
     if isinstance(exc, QueueUnavailable):
         headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, RequestTimeout):
+        headers["Connection"] = "close"  # the rest of the body may still come: not a request
     if exc.status == 401 and basic_enabled:
         headers["WWW-Authenticate"] = 'Basic realm="kuflow-router"'
     errors = [asdict(error) for error in exc.errors]

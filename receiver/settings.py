@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     signature_tolerance_s: int = Field(default=300, gt=0)
     insecure_no_auth: bool = False
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    read_timeout_s: float = Field(default=10.0, gt=0, le=3600)
     dedup_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
     event_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
     worker_concurrency: int = Field(default=10, gt=0, le=1000)

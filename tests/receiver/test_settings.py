@@ -35,6 +35,8 @@ def test_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         pytest.param("ROUTER_MAX_BODY_BYTES", "lots", "valid integer", id="int-text"),
         pytest.param("ROUTER_MAX_BODY_BYTES", "0", "greater than 0", id="int-zero"),
+        pytest.param("ROUTER_READ_TIMEOUT_S", "0", "greater than 0", id="timeout-zero"),
+        pytest.param("ROUTER_READ_TIMEOUT_S", "soon", "valid number", id="timeout-text"),
         pytest.param("ROUTER_INSECURE_NO_AUTH", "maybe", "valid boolean", id="bool"),
         pytest.param("ROUTER_LOG_FORMAT", "xml", "'json' or 'text'", id="log-format"),
         pytest.param(

@@ -1,0 +1,98 @@
+"""Slow clients cannot hold the receiver: a real `kuflow-router serve` with a 2 s read deadline."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+
+from receiver import keys
+from tests.conftest import TOKEN, make_event
+from tests.processes import Router, post_event, router_env, running_router
+
+SLOW_CLIENTS = 60  # of each kind
+HANG_GUARD_S = 60  # a socket that gets no answer in this long fails the test: no speed test
+
+
+@pytest.fixture
+def router(redis_url: str, tmp_path: Path) -> Iterator[Router]:
+    env = router_env(
+        ROUTER_REDIS_URL=redis_url, ROUTER_WEBHOOK_TOKENS=TOKEN, ROUTER_READ_TIMEOUT_S="2"
+    )
+    with running_router(["serve"], env, tmp_path) as running:
+        yield running
+
+
+def connect(router: Router) -> socket.socket:
+    address = urlsplit(router.base)
+    sock = socket.create_connection((address.hostname, address.port))
+    sock.settimeout(HANG_GUARD_S)
+    return sock
+
+
+def answer_of(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    sock.close()
+    return received
+
+
+def request_head(length: int) -> bytes:
+    return (
+        f"POST /webhooks/kuflow/{TOKEN} HTTP/1.1\r\nhost: router\r\n"
+        f"content-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+    ).encode()
+
+
+def trickle(sock: socket.socket, data: bytes, stop: threading.Event) -> None:
+    """Send a byte at a time, as slowloris does, until the server closes or `stop` is set."""
+    for byte in data:
+        if stop.wait(0.1):
+            return
+        try:
+            sock.send(bytes([byte]))
+        except OSError:
+            return  # closed by the server: what the test expects
+
+
+def test_slow_clients_are_cut_off_and_others_are_served(redis_url: str, router: Router) -> None:
+    silent = [connect(router) for _ in range(SLOW_CLIENTS)]
+    partial_headers = [connect(router) for _ in range(SLOW_CLIENTS)]
+    for sock in partial_headers:
+        sock.sendall(b"POST /webhooks/kuflow HTTP/1.1\r\nhost: router\r\n")
+    stalled_bodies = [connect(router) for _ in range(SLOW_CLIENTS)]
+    for sock in stalled_bodies:
+        sock.sendall(request_head(500) + b'{"id": "')
+    trickling = connect(router)
+    stop = threading.Event()
+    sender = threading.Thread(target=trickle, args=(trickling, request_head(10) * 100, stop))
+    sender.start()
+
+    # While all of them hang on, an ordinary delivery is received.
+    event = make_event()
+    assert post_event(router.base, event, TOKEN).status_code == 202
+
+    try:
+        for sock in silent + partial_headers:
+            assert answer_of(sock).startswith(b"HTTP/1.1 408 ")
+        for sock in stalled_bodies:
+            head, _, body = answer_of(sock).partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 408 ")
+            assert b"connection: close" in head.lower()
+            assert json.loads(body)["type"].endswith(":request-timeout")
+        assert answer_of(trickling).startswith(b"HTTP/1.1 408 ")
+    finally:
+        stop.set()
+        sender.join()
+
+    client = redis.Redis.from_url(redis_url)
+    assert client.zrange(keys.QUEUE, 0, -1) == [event["id"].encode()]
+    assert post_event(router.base, make_event(), TOKEN).status_code == 202
