@@ -9,6 +9,7 @@ import random
 import socket
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -33,45 +34,35 @@ def rss_mib(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
-def json_headers(**extra: str) -> dict[str, str]:
-    return {"content-type": "application/json", **extra}
+# (token in the URL, body, headers, expected status) of one malformed delivery
+Delivery = tuple[bool, bytes, dict[str, str], int]
+JSON = {"content-type": "application/json"}
 
 
-def bad_request(rng: random.Random, base: str) -> tuple[str, bytes, dict[str, str], int]:
-    """(url, body, headers, expected status) of one malformed delivery, chosen at random."""
-    token_url, plain_url = f"{base}/webhooks/kuflow/{TOKEN}", f"{base}/webhooks/kuflow"
-    event = json.dumps(make_event()).encode()
-    kind = rng.randrange(12)
-    if kind == 0:
-        return token_url, rng.randbytes(rng.randrange(1, 2000)), json_headers(), 400
-    if kind == 1:
-        return token_url, event[: rng.randrange(1, len(event))], json_headers(), 400
-    if kind == 2:
-        depth = rng.randrange(1000, 30000)
-        return token_url, b"[" * depth + b"]" * depth, json_headers(), 400
-    if kind == 3:
-        huge = {"id": "x" * rng.randrange(1000, MAX_BODY - 100)}
-        return token_url, json.dumps(huge).encode(), json_headers(), 400
-    if kind == 4:
-        return token_url, b" " * (MAX_BODY + rng.randrange(1, MAX_BODY)), json_headers(), 413
-    if kind == 5:
-        return token_url, event.replace(b'"1"', b'"\xff\xfe"', 1), json_headers(), 400
-    if kind == 6:
-        return token_url, event, {"content-type": rng.choice(["text/plain", "", "x/y"])}, 415
-    if kind == 7:
-        return plain_url, event, json_headers(), 401
-    if kind == 8:
-        signed = sign_headers(SECRET, "msg_1", int(time.time()), event + b" ")
-        return plain_url, event, json_headers(**signed), 401
-    if kind == 9:
-        stale = sign_headers(SECRET, "msg_1", int(time.time()) - 3600, event)
-        return plain_url, event, json_headers(**stale), 401
-    if kind == 10:
-        broken = make_event()
-        del broken["data"]["processId"]
-        return token_url, json.dumps(broken).encode(), json_headers(), 400
-    value = rng.choice([[], 1, "event", None, {"data": []}])
-    return token_url, json.dumps(value).encode(), json_headers(), 400
+def _signed(body: bytes, age_s: int, tamper: bytes = b"") -> dict[str, str]:
+    return {**JSON, **sign_headers(SECRET, "msg_1", int(time.time()) - age_s, body + tamper)}
+
+
+def _missing_field() -> bytes:
+    event = make_event()
+    del event["data"]["processId"]
+    return json.dumps(event).encode()
+
+
+BAD: list[Callable[[random.Random, bytes], Delivery]] = [
+    lambda rng, event: (True, rng.randbytes(rng.randrange(1, 2000)), JSON, 400),
+    lambda rng, event: (True, event[: rng.randrange(1, len(event))], JSON, 400),
+    lambda rng, event: (True, b"[" * (d := rng.randrange(1000, 30000)) + b"]" * d, JSON, 400),
+    lambda rng, event: (True, b'{"id":"' + b"x" * rng.randrange(MAX_BODY - 100) + b'"}', JSON, 400),
+    lambda rng, event: (True, b" " * (MAX_BODY + rng.randrange(1, MAX_BODY)), JSON, 413),
+    lambda rng, event: (True, event.replace(b'"1"', b'"\xff\xfe"', 1), JSON, 400),
+    lambda rng, event: (True, event, {"content-type": rng.choice(["text/plain", "", "x/y"])}, 415),
+    lambda rng, event: (False, event, JSON, 401),
+    lambda rng, event: (False, event, _signed(event, 0, tamper=b" "), 401),
+    lambda rng, event: (False, event, _signed(event, 3600), 401),
+    lambda rng, event: (True, _missing_field(), JSON, 400),
+    lambda rng, event: (True, json.dumps(rng.choice([[], 1, "x", None])).encode(), JSON, 400),
+]
 
 
 def malformed_http(base: str) -> bytes:
@@ -89,7 +80,9 @@ async def hammer(base: str, count: int, seed: int) -> Counter[str]:
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=32), timeout=60) as client:
 
         async def one() -> None:
-            url, body, headers, expected = bad_request(rng, base)
+            event = json.dumps(make_event()).encode()
+            with_token, body, headers, expected = rng.choice(BAD)(rng, event)
+            url = f"{base}/webhooks/kuflow" + (f"/{TOKEN}" if with_token else "")
             status = (await client.post(url, content=body, headers=headers)).status_code
             outcome["5xx" if status >= 500 else "4xx" if status >= 400 else "2xx"] += 1
             outcome["as expected" if status == expected else f"{expected} got {status}"] += 1
