@@ -65,6 +65,16 @@ async def serving(server: Server, context: ssl.SSLContext | None = None) -> Asyn
                 await writer.wait_closed()
 
 
+@pytest.fixture(
+    params=[
+        pytest.param(("asyncio", {}), id="asyncio"),
+        pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop"),  # the worker's loop
+    ]
+)
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, bool]]:
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture
 def ca() -> trustme.CA:
     return trustme.CA()
