@@ -77,7 +77,9 @@ async def load(redis: Redis, event_id: str) -> EventRecord:
 async def begin(redis: Redis, event_id: str, ttl_s: int) -> EventRecord:
     """Mark the event as processing, count the run, and read its record: one round trip."""
     key = keys.event(event_id)
-    async with redis.pipeline(transaction=True) as pipe:
+    # No MULTI: the commands run in order on one connection, and arq runs a job on one worker
+    # at a time, so nothing can come between them that matters.
+    async with redis.pipeline(transaction=False) as pipe:
         pipe.hset(key, "status", PROCESSING)
         pipe.hincrby(key, "runs", 1)
         pipe.expire(key, ttl_s)
@@ -103,7 +105,9 @@ async def save(
 ) -> None:
     """Write fields of the record (and remove `drop`), renewing its time to live."""
     key = keys.event(event_id)
-    async with redis.pipeline(transaction=True) as pipe:
+    # No MULTI: each command is safe alone (begin already set the time to live), and this is
+    # the hottest write of the worker.
+    async with redis.pipeline(transaction=False) as pipe:
         if values:
             pipe.hset(key, mapping=values)
         if drop:
