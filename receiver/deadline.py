@@ -2,9 +2,9 @@
 
 uvicorn closes a keep-alive connection that stays idle, but a client that opens a connection and
 sends nothing, or sends its headers a byte at a time (slowloris), can hold it for ever. This
-protocol gives every request `seconds` from its first byte (or from the connection's opening)
-to the end of its headers; past that it answers 408 and closes. The body's own deadline is the
-app's (receiver/app.py), which can answer it in problem+json.
+protocol gives every request ROUTER_READ_TIMEOUT_S from its first byte (or from the
+connection's opening) to the end of its headers; past that it answers 408 and closes. The
+body's own deadline is the app's (receiver/app.py), which can answer it in problem+json.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ def rejection(exc: RequestRejected, basic_enabled: bool = False) -> JSONResponse
     if isinstance(exc, QueueUnavailable):
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, RequestTimeout):
-        headers["Connection"] = "close"  # the rest of the body may still come: not a request
+        headers["Connection"] = "close"  # a stalled client's connection is not worth keeping
     if exc.status == 401 and basic_enabled:
         headers["WWW-Authenticate"] = 'Basic realm="kuflow-router"'
     errors = [asdict(error) for error in exc.errors]
