@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -180,3 +181,23 @@ def test_without_a_proxy_the_asyncio_transport_is_used(monkeypatch: pytest.Monke
     ):
         monkeypatch.delenv(name, raising=False)
     assert isinstance(worker_transport(4), AsyncioTransport)
+
+
+@pytest.mark.anyio
+async def test_stream_details_and_a_write_after_close() -> None:
+    async with serving(Server()) as url:
+        port = int(url.rsplit(":", 1)[1])
+        keepalive = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+        stream = await AsyncioBackend().connect_tcp(
+            "127.0.0.1", port, timeout=5, socket_options=keepalive
+        )
+        sock = stream.get_extra_info("socket")
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        assert stream.get_extra_info("server_addr")[1] == port
+        assert stream.get_extra_info("client_addr")[0] == "127.0.0.1"
+        assert stream.get_extra_info("ssl_object") is None
+        assert stream.get_extra_info("anything else") is None
+        await stream.write(b"", timeout=5)  # nothing to send is no error
+        await stream.aclose()
+        with pytest.raises(httpcore.WriteError):
+            await stream.write(b"GET / HTTP/1.1\r\n\r\n", timeout=5)
