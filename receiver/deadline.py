@@ -10,8 +10,13 @@ body's own deadline is the app's (receiver/app.py), which can answer it in probl
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from receiver import metrics
+
+log = logging.getLogger("kuflow_router.receiver")
 
 TIMEOUT_ANSWER = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
@@ -54,6 +59,13 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         if self.cycle is None or self.cycle.response_complete:  # never inside another answer
             self.transport.write(TIMEOUT_ANSWER)
         self.transport.close()
+        # Never seen by the app, so counted and logged here: how operators see slow clients.
+        metrics.received(None, "timeout").inc()
+        log.info(
+            "request cut off: its headers did not arrive within %g s",
+            self.header_timeout_s,
+            extra={"outcome": "timeout", "status": 408},
+        )
 
 
 def with_header_deadline(seconds: float) -> type[HeaderDeadlineProtocol]:

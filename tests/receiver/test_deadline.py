@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import redis
 
@@ -96,3 +98,9 @@ def test_slow_clients_are_cut_off_and_others_are_served(redis_url: str, router: 
     client = redis.Redis.from_url(redis_url)
     assert client.zrange(keys.QUEUE, 0, -1) == [event["id"].encode()]
     assert post_event(router.base, make_event(), TOKEN).status_code == 202
+    # Every slow client is counted: the header deadline's own, and the app's for the bodies.
+    scrape = httpx.get(f"{router.base}/metrics").text
+    timeouts = re.search(
+        r'router_events_received_total\{outcome="timeout",type="none"\} (\S+)', scrape
+    )
+    assert timeouts and float(timeouts.group(1)) == 3 * SLOW_CLIENTS + 1
