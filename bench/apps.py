@@ -22,6 +22,7 @@ from kuflow_router.serve_commands import freeze_startup_heap
 from receiver.app import create_app
 from receiver.auth import AuthConfig, check_headers, check_signature
 from receiver.events import parse_event
+from receiver.logs import configure_logging
 from receiver.queue import JOB_FUNCTION, QUEUE
 from receiver.settings import Settings
 
@@ -58,6 +59,8 @@ def main() -> None:
     app = {"bare": bare, "naive": lambda: naive(settings), "router": lambda: create_app(settings)}[
         kind
     ]()
+    if kind == "router":  # one JSON log line per event, as `serve` writes (to /dev/null here)
+        configure_logging("json", "INFO")
     freeze_startup_heap()  # as `kuflow-router serve` does, for all three alike
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
