@@ -105,9 +105,10 @@ def build_worker(settings: Settings, rules: LiveRules, handle_signals: bool = Tr
         # One connection per job slot: a job makes one call at a time, and httpcore's pool
         # costs more per request the more connections it holds (issue 7's measurements).
         slots = settings.worker_concurrency
+        limits = httpx.Limits(max_connections=slots, max_keepalive_connections=slots)
         client = httpx.AsyncClient(
-            transport=worker_transport(slots),
-            limits=httpx.Limits(max_connections=slots, max_keepalive_connections=slots),
+            transport=worker_transport(limits),
+            limits=limits,  # for httpx's own transports, used when a proxy is configured
             timeout=httpx.Timeout(10.0),
             follow_redirects=False,
             cookies=NoCookies(),

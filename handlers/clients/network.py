@@ -129,24 +129,25 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 class AsyncioTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport, with its pool on `AsyncioBackend`."""
 
-    def __init__(self, max_connections: int, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, limits: httpx.Limits, ssl_context: ssl.SSLContext | None = None) -> None:
         context = ssl_context or httpx.create_ssl_context()  # certificates verified by default
-        super().__init__(verify=context)
+        super().__init__(verify=context, limits=limits)
         if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
             # httpx keeps the pool in `_pool` (since 0.18); fail loudly if that ever changes.
             raise RuntimeError("this httpx version keeps no httpcore pool in `_pool`")
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=context,
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=KEEPALIVE_EXPIRY_S,
             network_backend=AsyncioBackend(),
         )
 
 
-def worker_transport(max_connections: int) -> httpx.AsyncBaseTransport | None:
+def worker_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport | None:
     """`AsyncioTransport`, or None when the environment names a proxy (`HTTPS_PROXY`, …):
-    httpx's own transports then route the calls through it, as they always have."""
+    httpx's own transports then route the calls through it, as they always have (give the
+    client the same `limits` for those)."""
     if any(scheme in urllib.request.getproxies() for scheme in ("http", "https", "all")):
         return None
-    return AsyncioTransport(max_connections)
+    return AsyncioTransport(limits)

@@ -16,6 +16,7 @@ import trustme
 
 from handlers.clients.network import AsyncioBackend, AsyncioTransport, worker_transport
 
+LIMITS = httpx.Limits(max_connections=2, max_keepalive_connections=2)
 ANSWER = (
     b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}'
 )
@@ -93,7 +94,7 @@ async def test_tls_with_a_trusted_certificate(ca: trustme.CA) -> None:
     ca.configure_trust(trusting)
     async with (
         serving(Server(), server_context(ca)) as url,
-        httpx.AsyncClient(transport=AsyncioTransport(2, trusting)) as client,
+        httpx.AsyncClient(transport=AsyncioTransport(LIMITS, trusting)) as client,
     ):
         response = await client.get(f"{url}/x")
         assert response.json() == {"ok": True}
@@ -104,7 +105,7 @@ async def test_tls_with_a_trusted_certificate(ca: trustme.CA) -> None:
 async def test_tls_certificates_are_verified_by_default(ca: trustme.CA) -> None:
     async with (
         serving(Server(), server_context(ca)) as url,
-        httpx.AsyncClient(transport=AsyncioTransport(2)) as client,
+        httpx.AsyncClient(transport=AsyncioTransport(LIMITS)) as client,
     ):
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             await client.get(f"{url}/x")
@@ -113,7 +114,10 @@ async def test_tls_certificates_are_verified_by_default(ca: trustme.CA) -> None:
 @pytest.mark.anyio
 async def test_connections_are_kept_alive_and_reused() -> None:
     server = Server()
-    async with serving(server) as url, httpx.AsyncClient(transport=AsyncioTransport(2)) as client:
+    async with (
+        serving(server) as url,
+        httpx.AsyncClient(transport=AsyncioTransport(LIMITS)) as client,
+    ):
         for _ in range(5):
             assert (await client.get(f"{url}/x")).status_code == 200
     assert server.connections == 1
@@ -122,7 +126,10 @@ async def test_connections_are_kept_alive_and_reused() -> None:
 @pytest.mark.anyio
 async def test_a_connection_the_server_closed_is_not_reused() -> None:
     server = Server(close_after_answer=True)
-    async with serving(server) as url, httpx.AsyncClient(transport=AsyncioTransport(2)) as client:
+    async with (
+        serving(server) as url,
+        httpx.AsyncClient(transport=AsyncioTransport(LIMITS)) as client,
+    ):
         assert (await client.get(f"{url}/x")).status_code == 200
         await server.closed.wait()
         for _ in range(100):  # the client's loop reads the FIN on one of its next turns
@@ -154,7 +161,7 @@ async def test_an_idle_stream_reports_readable_once_the_server_closes() -> None:
 async def test_failures_surface_as_httpx_transport_errors() -> None:
     async with (
         serving(Server(silent=True)) as url,
-        httpx.AsyncClient(transport=AsyncioTransport(2)) as client,
+        httpx.AsyncClient(transport=AsyncioTransport(LIMITS)) as client,
     ):
         with pytest.raises(httpx.ReadTimeout):
             await client.get(f"{url}/x", timeout=0.2)
@@ -167,7 +174,7 @@ def test_a_proxy_in_the_environment_keeps_httpx_own_transport(
     monkeypatch: pytest.MonkeyPatch, variable: str
 ) -> None:
     monkeypatch.setenv(variable, "http://proxy.internal:3128")
-    assert worker_transport(4) is None
+    assert worker_transport(LIMITS) is None
 
 
 def test_without_a_proxy_the_asyncio_transport_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -180,7 +187,7 @@ def test_without_a_proxy_the_asyncio_transport_is_used(monkeypatch: pytest.Monke
         "all_proxy",
     ):
         monkeypatch.delenv(name, raising=False)
-    assert isinstance(worker_transport(4), AsyncioTransport)
+    assert isinstance(worker_transport(LIMITS), AsyncioTransport)
 
 
 @pytest.mark.anyio
