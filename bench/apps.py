@@ -22,8 +22,9 @@ from kuflow_router.serve_commands import freeze_startup_heap
 from receiver.app import create_app
 from receiver.auth import AuthConfig, check_headers, check_signature
 from receiver.events import parse_event
+from receiver.job_format import JOB_FUNCTION
 from receiver.logs import configure_logging
-from receiver.queue import JOB_FUNCTION, QUEUE
+from receiver.queue import QUEUE
 from receiver.settings import Settings
 
 

@@ -12,6 +12,7 @@ concurrency (10) and at 50. Goal: the router at >= 50% of the no-op figure.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import tempfile
 import time
@@ -26,7 +27,8 @@ from redis.asyncio import Redis
 from bench.common import api_double, body, event, redis_server, rules_file
 from handlers.rules.reload import LiveRules
 from handlers.worker import build_worker
-from receiver.queue import JOB_FUNCTION, QUEUE, Enqueuer, QueueSettings
+from receiver.job_format import JOB_FUNCTION, encode_result
+from receiver.queue import QUEUE, Enqueuer, QueueSettings
 from receiver.settings import Settings
 
 CONCURRENCIES = (10, 50)  # the default of ROUTER_WORKER_CONCURRENCY, and a high setting
@@ -52,7 +54,7 @@ async def drain(worker: Worker) -> float:
     return time.perf_counter() - started
 
 
-async def no_op(ctx: dict[str, Any], raw: bytes, received_at_ms: int) -> None:
+async def no_op(ctx: dict[str, Any], raw: str, received_at_ms: int) -> None:
     return None
 
 
@@ -63,6 +65,8 @@ async def measure(redis_url: str, rules: Path, count: int, concurrency: int) -> 
     stock = Worker(
         functions=[func(no_op, name=JOB_FUNCTION)],
         queue_name=QUEUE,
+        job_deserializer=json.loads,
+        job_serializer=encode_result,
         redis_settings=RedisSettings.from_dsn(redis_url),
         max_jobs=concurrency,
         poll_delay=0.05,  # arq polls; a shorter delay only helps the baseline

@@ -141,9 +141,20 @@ async def _enrich(
     return "dead", None
 
 
-async def process_event(ctx: dict[str, Any], body: bytes, received_at_ms: int) -> str:
+async def refused_job(ctx: dict[str, Any], reason: str, excerpt: str) -> str:
+    """The arq job for a payload `decode_job` would not read: dead-letter it, run nothing."""
+    deps: Deps = ctx["router"]
+    job_id = str(ctx.get("job_id", ""))
+    await dlq.add(deps.redis, event_id=job_id, event=excerpt, rule="*", action="(job)",
+                  error=f"refused job: {reason}")  # fmt: skip
+    log.error("job refused and dead-lettered", extra={"event_id": job_id, "error": reason})
+    return records.DEAD
+
+
+async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: int) -> str:
     """The arq job: process one event; raise `Retry` while some rule waits to try again."""
     deps: Deps = ctx["router"]
+    body = text.encode() if isinstance(text, str) else text
     try:
         event = json.loads(body)
         event_id = str(UUID(str(event["id"])))

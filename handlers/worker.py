@@ -10,6 +10,8 @@ Settings chosen for this workload (arq's defaults are for long batch jobs):
   job's in-progress mark for job_timeout + 10 s, so the events a killed worker held are picked up
   again within 55 s (arq's default 300 s would mean over five minutes).
 - `max_tries` above `MAX_RUNS`: retries are counted per action by the router, not per job.
+- Jobs are JSON (`receiver/job_format.py`): a payload that is anything else — a pickle written
+  into Redis by hand — is dead-lettered by `refused_job`, never executed.
 - `keep_result` 0: the event log `router:event:{id}` is the record, arq's result is not needed.
 - `job_completion_wait` 25 s on SIGTERM: running jobs finish; what is still running after that
   is cancelled and re-queued by arq, and idempotency makes the re-run safe.
@@ -33,10 +35,11 @@ from redis.exceptions import RedisError
 from handlers.clients.base import Session
 from handlers.clients.network import worker_transport
 from handlers.job import Deps
-from handlers.process import MAX_RUNS, process_event
+from handlers.process import MAX_RUNS, process_event, refused_job
 from handlers.rules.reload import LiveRules
 from receiver import keys
-from receiver.queue import JOB_FUNCTION, QUEUE
+from receiver.job_format import JOB_FUNCTION, REFUSED_FUNCTION, decode_job, encode_result
+from receiver.queue import QUEUE
 from receiver.settings import Settings
 
 log = logging.getLogger("kuflow_router.worker")
@@ -133,8 +136,14 @@ def build_worker(settings: Settings, rules: LiveRules, handle_signals: bool = Tr
             await deps.session.http.aclose()
 
     return RouterWorker(
-        functions=[func(process_event, name=JOB_FUNCTION, max_tries=MAX_RUNS + 10)],
+        functions=[
+            func(process_event, name=JOB_FUNCTION, max_tries=MAX_RUNS + 10),
+            func(refused_job, name=REFUSED_FUNCTION, max_tries=1),
+        ],
         queue_name=QUEUE,
+        # JSON, never pickle: whoever can write to Redis must not be able to run code here.
+        job_deserializer=decode_job,
+        job_serializer=encode_result,
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         max_jobs=settings.worker_concurrency,
         poll_delay=IDLE_WAIT_S,

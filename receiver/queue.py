@@ -1,15 +1,15 @@
 """The queue contract: how an event becomes an arq job, deduplicated and queued in one atomic step.
 
-A job is `process_event(body, received_at_ms)` — the raw body bytes as received (so nothing
-KuFlow sent is lost or re-serialised) and the receive time — with the event id as arq job id.
-It is written in arq's own pickle format, so a stock `arq.Worker(queue_name=QUEUE)` runs it.
+A job is `process_event(body, received_at_ms)` — the raw body as received (so nothing KuFlow
+sent is lost or re-serialised) and the receive time — with the event id as arq job id, written
+as JSON (`receiver/job_format.py`): a stock `arq.Worker(queue_name=QUEUE,
+job_deserializer=json.loads)` runs it, and nothing read from Redis is ever unpickled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import pickle
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +18,10 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
 from receiver import keys
+from receiver.job_format import encode_job
 
 QUEUE = keys.QUEUE
 REDIS_TIMEOUT_S = 5.0  # a round trip that takes longer fails (the sender gets a 503)
-JOB_FUNCTION = "process_event"
 
 # One round trip, atomic: the dedup marker, the job payload, its place in the queue and the
 # event record are written together or not at all (a script runs to completion, and the AOF
@@ -61,18 +61,6 @@ class QueueSettings:
     event_ttl_s: int
 
 
-def job_payload(body: bytes, received_at_ms: int) -> bytes:
-    """Serialise a job exactly as `arq.jobs.serialize_job` does with its default serializer."""
-    data: dict[str, object] = {
-        "t": None,
-        "f": JOB_FUNCTION,
-        "a": (body, received_at_ms),
-        "k": {},
-        "et": received_at_ms,
-    }
-    return pickle.dumps(data)
-
-
 class Enqueuer:
     """Writes events to the queue; one per process, sharing the Redis connection pool.
 
@@ -100,7 +88,7 @@ class Enqueuer:
         # outage of days loses nothing.
         command = [
             keys.seen(event_id), keys.job(event_id), keys.QUEUE, keys.event(event_id), keys.WAKE,
-            now_ms, self._settings.dedup_ttl_s * 1000, ttl_ms, job_payload(body, now_ms),
+            now_ms, self._settings.dedup_ttl_s * 1000, ttl_ms, encode_job(body, now_ms),
             event_id, event_type, ttl_ms, keys.WAKE_TOKENS_MAX - 1,
         ]  # fmt: skip
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -148,7 +136,7 @@ async def requeue(
         keys=[keys.job(event_id), keys.QUEUE, keys.event(event_id), keys.WAKE],
         args=[
             ttl_s * 1000,
-            job_payload(body, received_at_ms),
+            encode_job(body, received_at_ms),
             now_ms,
             event_id,
             keys.WAKE_TOKENS_MAX - 1,

@@ -247,10 +247,10 @@ async def test_a_job_without_a_valid_event_is_dead_lettered(
     from redis.asyncio import Redis
 
     from receiver import keys
-    from receiver.queue import job_payload
+    from receiver.job_format import encode_job
 
     async with make_pipeline() as router, Redis.from_url(redis_url) as redis:
-        await redis.set(keys.job("bogus"), job_payload(b"not json", 0))
+        await redis.set(keys.job("bogus"), encode_job(b"not json", 0))
         await redis.zadd(keys.QUEUE, {"bogus": int(time.time() * 1000)})  # arq skips a 0 score
         await router.work()
         (entry,) = await router.dead()

@@ -13,7 +13,8 @@ from arq.connections import RedisSettings
 from redis.asyncio import Redis
 
 from receiver import keys
-from receiver.queue import JOB_FUNCTION, QUEUE, Enqueuer, QueueSettings
+from receiver.job_format import JOB_FUNCTION
+from receiver.queue import QUEUE, Enqueuer, QueueSettings
 from tests.conftest import make_event
 
 SETTINGS = QueueSettings(dedup_ttl_s=3600, event_ttl_s=7200)
@@ -23,9 +24,9 @@ SETTINGS = QueueSettings(dedup_ttl_s=3600, event_ttl_s=7200)
 async def test_a_stock_arq_worker_runs_the_job(redis_url: str, rdb: redis.Redis) -> None:
     event = make_event(extra_field="kept")
     body = json.dumps(event).encode()
-    seen: list[tuple[bytes, int]] = []
+    seen: list[tuple[str, int]] = []
 
-    async def process_event(ctx: dict[str, Any], raw: bytes, received_at_ms: int) -> str:
+    async def process_event(ctx: dict[str, Any], raw: str, received_at_ms: int) -> str:
         seen.append((raw, received_at_ms))
         return "done"
 
@@ -36,6 +37,8 @@ async def test_a_stock_arq_worker_runs_the_job(redis_url: str, rdb: redis.Redis)
         functions=[process_event],
         queue_name=QUEUE,
         redis_settings=RedisSettings.from_dsn(redis_url),
+        job_deserializer=json.loads,  # as the README tells a stock worker to
+        job_serializer=lambda result: json.dumps(result, default=repr).encode(),
         burst=True,
         poll_delay=0.01,
         handle_signals=False,
@@ -45,7 +48,7 @@ async def test_a_stock_arq_worker_runs_the_job(redis_url: str, rdb: redis.Redis)
     finally:
         await worker.close()
     assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
-    assert seen[0][0] == body  # the raw bytes, unknown fields included
+    assert seen[0][0] == body.decode()  # the raw body, unknown fields included
     assert seen[0][1] == int(rdb.hget(keys.event(event["id"]), "received_at") or 0)
     assert rdb.zcard(QUEUE) == 0
 
