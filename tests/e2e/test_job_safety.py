@@ -14,7 +14,7 @@ import pytest
 from receiver import keys
 from receiver.job_format import JOB_FUNCTION
 from tests.doubles.kuflow import KuflowDouble
-from tests.e2e.test_kuflow_actions import loan_event, make_pipeline  # noqa: F401 (fixture)
+from tests.e2e.conftest import loan_event
 from tests.receiver.test_job_format import planted_pickle
 
 
