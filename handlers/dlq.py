@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from handlers import records
 from receiver import keys
 from receiver.queue import requeue
+from receiver.redact import redact
 
 MAX_ENTRIES = 100_000  # the stream is trimmed (approximately) beyond this
 
@@ -37,7 +38,8 @@ class Entry:
 async def add(redis: Redis, **fields: Any) -> None:
     """Append an entry; `fields` are event_id, event, rule, action, index, attempts, error, …"""
     values = {
-        k: ("" if v is None else v if isinstance(v, bytes) else str(v)) for k, v in fields.items()
+        k: ("" if v is None else v if isinstance(v, bytes) else redact(str(v)))
+        for k, v in fields.items()
     }
     values["time"] = str(time.time())
     await redis.xadd(keys.DLQ, values, maxlen=MAX_ENTRIES, approximate=True)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 
 from receiver import keys
+from receiver.redact import redact
 
 MAX_RESULT_BYTES = 16 * 1024  # a larger result is kept as its id only
 ACTION_PREFIX = "action:"
@@ -43,7 +44,7 @@ class ActionState:
         data["at"] = time.time()
         if len(json.dumps(data["result"], default=str)) > MAX_RESULT_BYTES:
             data["result"] = {"id": self.id}
-        return json.dumps(data, default=str)
+        return redact(json.dumps(data, default=str))
 
     @classmethod
     def decode(cls, raw: bytes | str) -> ActionState:

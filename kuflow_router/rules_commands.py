@@ -14,6 +14,7 @@ from handlers.rules.loader import load_file
 from handlers.rules.model import RuleSet
 from receiver.errors import InvalidEvent
 from receiver.events import parse_event
+from receiver.redact import redact
 from receiver.settings import load_settings
 
 
@@ -67,7 +68,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     process = _read_json(args.process, "the process") if args.process else None
     item = _read_json(args.process_item, "the process item") if args.process_item else None
     reports = dry_run(rules, event, process, item)
-    print(reports_json(reports) if args.json else format_reports(reports))
+    print(redact(reports_json(reports) if args.json else format_reports(reports)))
     return 0
 
 

@@ -30,7 +30,7 @@ _PICKLE_PROTOCOL_MARK = 0x80  # every pickle of protocol 2 or later starts with 
 
 def encode_job(body: bytes, received_at_ms: int) -> bytes:
     """The job that processes one event: its raw body (UTF-8 JSON) and when it was received."""
-    job = {
+    job: dict[str, object] = {
         "t": None,
         "f": JOB_FUNCTION,
         "a": [body.decode(), received_at_ms],

@@ -2,7 +2,7 @@
 
 Call sites pass structured fields through `extra=` (`event_id`, `type`, `rule`, `action`,
 `outcome`, `status`, `duration_ms`, `attempt`); the formatter puts them beside the message.
-Never pass a secret or a whole body.
+Never pass a secret or a whole body; registered secrets are masked anyway (`receiver.redact`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+
+from receiver.redact import redact
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 # uvicorn adds `color_message`, a copy of the message with terminal colours.
@@ -39,7 +41,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return redact(json.dumps(line, default=str))
 
 
 class TextFormatter(logging.Formatter):
@@ -51,7 +53,7 @@ class TextFormatter(logging.Formatter):
         text = f"{time} {record.levelname:<7} {record.name}: {record.getMessage()} {extra}"
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
-        return text.rstrip()
+        return redact(text.rstrip())
 
 
 def configure_logging(log_format: str, level: str) -> None:

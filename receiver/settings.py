@@ -10,10 +10,12 @@ import base64
 import binascii
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from receiver import redact
 from receiver.errors import SettingsError
 
 ENV_PREFIX = "ROUTER_"
@@ -96,10 +98,22 @@ def decode_webhook_secret(secret: str) -> bytes:
     return key
 
 
+def _register_secrets(settings: Settings) -> None:
+    """Every credential in the settings is masked wherever the router writes text."""
+    listed = (*settings.webhook_tokens, *settings.webhook_basic, *settings.webhook_secrets)
+    values: list[str | None] = [s.get_secret_value() for s in listed]
+    values += [pair.partition(":")[2] for pair in values if pair]  # a Basic password alone
+    if settings.admin_token:
+        values.append(settings.admin_token.get_secret_value())
+    if settings.redis_url:
+        values.append(urlsplit(settings.redis_url).password)
+    redact.register(values)
+
+
 def load_settings() -> Settings:
     """Read the environment; on a bad value raise SettingsError naming every offending variable."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         lines = []
         for error in exc.errors(include_input=False, include_url=False):
@@ -107,3 +121,5 @@ def load_settings() -> Settings:
             message = error["msg"].removeprefix("Value error, ")
             lines.append(f"{ENV_PREFIX}{field.upper()}: {message}")
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    _register_secrets(settings)
+    return settings

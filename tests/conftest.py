@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from kuflow_router.redis_server import RedisServer
+from receiver import redact
 from receiver.app import create_app
 from receiver.queue import Enqueuer, QueueSettings
 from receiver.settings import Settings
@@ -40,6 +41,13 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("ROUTER_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _no_registered_secrets() -> Iterator[None]:
+    """Secrets registered by one test's settings or rules do not mask another test's output."""
+    yield
+    redact.forget()
 
 
 @pytest.fixture(scope="session")

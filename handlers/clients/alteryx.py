@@ -28,6 +28,7 @@ from handlers.clients.base import (
 from handlers.clients.errors import PermanentError
 from handlers.clients.send import json_body, send
 from handlers.durations import Duration
+from receiver import redact
 
 
 class AlteryxConnection(Connection):
@@ -106,6 +107,8 @@ async def _token(call: ActionCall, renew: bool = False) -> str:
     token = body.get("access_token") if isinstance(body, dict) else None
     if not isinstance(token, str):
         raise PermanentError("Alteryx's token endpoint answered without an access_token", 200)
+    # A live credential: never into a record or a log (it replaces the connection's last one).
+    redact.register([token], slot=f"alteryx:{call.connection_name}")
     lifetime = body.get("expires_in", 3600)
     expires = time.time() + (float(lifetime) if isinstance(lifetime, int | float) else 3600.0)
     call.session.tokens[call.connection_name] = (token, expires)

@@ -6,8 +6,10 @@ one mistake does not hide the next; the file is accepted only when no problem wa
 
 from __future__ import annotations
 
+import base64
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path as FilePath
 from typing import Any, TypeVar
 
@@ -31,6 +33,7 @@ from handlers.rules.model import (
 )
 from handlers.rules.source import Path, Source, read_yaml
 from handlers.rules.template import Expression, compile_value, expressions
+from receiver import redact
 
 Model = TypeVar("Model", bound=BaseModel)
 ACTION_OPTIONS = ("as", "retry", "timeout")
@@ -59,6 +62,31 @@ def validate(source: Source, model: type[Model], data: Any, at: Path) -> Model |
         return None
 
 
+_NOT_SECRET = ("type", "base_url", "auth")
+
+
+def _secrets(substituted: list[str], connections: Iterable[Connection]) -> frozenset[str]:
+    """Every `${VAR}` value and connection credential, as sent too (e.g. `id:secret` in base64).
+
+    A plain address (a `${VAR}` holding an http(s) URL with no user or password) is not one:
+    error messages name the URL they called.
+    """
+    found = {v for v in substituted if not re.fullmatch(r"https?://[^@\s]*", v)}
+    for connection in connections:
+        fields = connection.model_dump()
+        for name, value in fields.items():
+            if name in _NOT_SECRET:
+                continue
+            if isinstance(value, str):
+                found.add(value)
+            elif isinstance(value, dict):  # the http connection's headers
+                found.update(v for v in value.values() if isinstance(v, str))
+        pair = f"{fields.get('client_id')}:{fields.get('client_secret')}"
+        if "client_secret" in fields:
+            found.add(base64.b64encode(pair.encode()).decode())
+    return frozenset(found)
+
+
 class _Loader:
     def __init__(self, source: Source) -> None:
         self.source = source
@@ -80,7 +108,8 @@ class _Loader:
         if self.source.problems:
             raise RulesLoadError(filename, self.source.problems)
         index = RuleIndex([rule.when for rule in rules])
-        return RuleSet(filename, self.connections, tuple(rules), enrichment, index)
+        secrets = _secrets(self.source.substituted, self.connections.values())
+        return RuleSet(filename, self.connections, tuple(rules), enrichment, index, secrets)
 
     def _top(self, data: dict[str, Any]) -> FileModel:
         """The top level; when it is invalid, its usable parts, so later problems still show."""
@@ -303,7 +332,9 @@ def load_text(text: str, filename: str, environ: Mapping[str, str] | None = None
     source = read_yaml(text, environ)
     if source.problems and source.data is None:
         raise RulesLoadError(filename, source.problems)
-    return _Loader(source).load(filename)
+    rules = _Loader(source).load(filename)
+    redact.register(rules.secrets)  # from now on, never written to a record, a log or a screen
+    return rules
 
 
 def load_file(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> RuleSet:

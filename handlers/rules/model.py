@@ -119,3 +119,4 @@ class RuleSet:
     rules: tuple[Rule, ...]
     enrichment_connection: str | None  # the kuflow connection that fetches process.* data
     index: RuleIndex
+    secrets: frozenset[str] = frozenset()  # values never to be written anywhere (receiver.redact)

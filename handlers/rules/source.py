@@ -34,6 +34,7 @@ class Source:
     data: Any
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    substituted: list[str] = field(default_factory=list)  # every ${VAR} value read: secrets
 
     def position(self, path: Path) -> tuple[int, int]:
         """The position of `path`, or of its nearest recorded ancestor."""
@@ -121,6 +122,7 @@ class _Builder:
                     path, f"environment variable {name} is not set (referenced as ${{{name}}})"
                 )
                 return ""
+            self.source.substituted.append(self.environ[name])
             return self.environ[name]
 
         return _ENV.sub(replace, text) if "$" in text else text
