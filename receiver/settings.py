@@ -21,6 +21,7 @@ from receiver.errors import SettingsError
 ENV_PREFIX = "ROUTER_"
 WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 
+MAX_CONCURRENCY = 1000
 SecretList = Annotated[tuple[SecretStr, ...], NoDecode]
 
 
@@ -50,7 +51,7 @@ class Settings(BaseSettings):
     read_timeout_s: float = Field(default=10.0, gt=0, le=3600)
     dedup_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
     event_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
-    worker_concurrency: int = Field(default=10, gt=0, le=1000)
+    worker_concurrency: int = Field(default=10, gt=0, le=MAX_CONCURRENCY)
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     admin_token: SecretStr | None = None

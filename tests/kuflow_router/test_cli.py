@@ -123,10 +123,18 @@ def test_run_starts_an_embedded_persistent_redis(tmp_path: Path) -> None:
             headers={"content-type": "application/json"},
         )
         assert response.status_code == 202
-        out, _ = router.stop()
+        password = (tmp_path / "var" / "redis" / "router.password").read_text()
+        port = int((tmp_path / "var" / "redis" / "router.port").read_text())
+        with pytest.raises(redis.AuthenticationError):  # a password is required
+            redis.Redis(port=port).ping()
+        assert redis.Redis(port=port, password=password).ping()
+        out, err = router.stop()
     assert "register this webhook URL in KuFlow: http://127.0.0.1:" in out
     assert TOKEN not in out  # not a terminal: the token is not printed
-    assert not redis_answers(embedded_port(out))  # stopped with the router
+    assert password not in out + err
+    assert (tmp_path / "var" / "redis" / "router.password").stat().st_mode & 0o777 == 0o600
+    assert embedded_port(out) == port
+    assert not redis_answers(port, password)  # stopped with the router
     with running_router(["run"], env, tmp_path) as router:
         duplicate = httpx.post(
             f"{router.base}/webhooks/kuflow/{TOKEN}",
@@ -138,14 +146,14 @@ def test_run_starts_an_embedded_persistent_redis(tmp_path: Path) -> None:
 
 
 def embedded_port(stdout: str) -> int:
-    match = re.search(r"embedded Redis at redis://127.0.0.1:(\d+)/0", stdout)
+    match = re.search(r"embedded Redis .* at redis://:\[redacted\]@127.0.0.1:(\d+)/0", stdout)
     assert match, stdout
     return int(match.group(1))
 
 
-def redis_answers(port: int) -> bool:
+def redis_answers(port: int, password: str | None = None) -> bool:
     try:
-        with redis.Redis(port=port, socket_connect_timeout=1) as client:
+        with redis.Redis(port=port, password=password, socket_connect_timeout=1) as client:
             return bool(client.ping())
     except redis.ConnectionError:
         return False
@@ -158,10 +166,11 @@ def test_embedded_redis_dies_with_a_killed_router(tmp_path: Path) -> None:
         router.process.kill()
         router.process.wait()
         port = embedded_port(router.stop()[0])
+    password = (tmp_path / "var" / "redis" / "router.password").read_text()
     deadline = time.monotonic() + 30  # a guard for a busy machine, not a speed assertion
-    while redis_answers(port) and time.monotonic() < deadline:
+    while redis_answers(port, password) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not redis_answers(port)
+    assert not redis_answers(port, password)
 
 
 def test_run_refuses_invalid_rules_listing_every_problem(tmp_path: Path) -> None:
