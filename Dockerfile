@@ -25,7 +25,8 @@ ENV ROUTER_RULES_FILE=/app/rules.yaml \
     PYTHONUNBUFFERED=1
 USER 10001
 EXPOSE 8000
-# The receiver's liveness; a `worker` container has no HTTP port (compose.yaml disables this there).
+# The receiver's liveness; a `worker` container has no HTTP port, and is checked with
+# `kuflow-router worker --check` instead (its heartbeat in Redis; see compose.yaml).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"]
 ENTRYPOINT ["kuflow-router"]
