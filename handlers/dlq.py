@@ -72,8 +72,15 @@ async def replay(redis: Redis, event_id: str, ttl_s: int) -> bool:
     if not found:
         return False
     record = await records.load(redis, event_id)
-    dead = [name for name, state in record.actions.items() if state.state == "dead"]
-    await records.save(redis, event_id, ttl_s, {"status": records.QUEUED}, drop=dead)
+    # A dead action may have acted before it failed (an answer lost to a timeout): its re-run
+    # is marked replayed, so each API's repeat-safety check runs as on any retry, with a fresh
+    # budget of attempts.
+    again = {
+        name: records.ActionState(records.REPLAYED, error=state.error, status=state.status).encode()
+        for name, state in record.actions.items()
+        if state.state == "dead"
+    }
+    await records.save(redis, event_id, ttl_s, {"status": records.QUEUED, **again})
     body = found[-1].fields.get("event", "").encode()
     received_at = int(record.fields.get("received_at") or time.time() * 1000)
     await requeue(redis, event_id, body, received_at, ttl_s)

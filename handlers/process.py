@@ -55,7 +55,10 @@ async def _run_one(
         params=params,
         key=key,
         timeout_s=action.timeout_s,
-        resumed=attempts > 0 or job.run > 1,
+        # A retry, a re-run after a crash, or a replay: the action may already have acted.
+        resumed=attempts > 0
+        or job.run > 1
+        or (state is not None and state.state == records.REPLAYED),
         previous=state.result if state and state.state == "pending" else None,
     )
     if job.completion_unsaved:

@@ -25,13 +25,14 @@ ACTION_PREFIX = "action:"
 # Status of an event: queued → processing → done (every matched rule completed, or none
 # matched) / partial (some rules dead-lettered) / dead (all of them).
 QUEUED, PROCESSING, DONE, PARTIAL, DEAD = "queued", "processing", "done", "partial", "dead"
+REPLAYED = "replayed"  # an action's state: dead, then queued again by `dlq replay`
 
 
 @dataclass
 class ActionState:
     """Where one action of one rule stands for an event."""
 
-    state: str  # done, retrying, pending (waiting on a remote job), dead
+    state: str  # done, retrying, pending (waiting on a remote job), dead, replayed
     attempts: int = 0  # failed tries (a worker crash is not one)
     id: str | None = None  # the remote id it produced
     result: dict[str, Any] = field(default_factory=dict)  # what results.<as> exposes

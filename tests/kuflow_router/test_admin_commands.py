@@ -92,7 +92,8 @@ def test_dlq_list_show_replay(
     assert rdb.zscore(keys.QUEUE, event["id"]) is not None  # queued again, dedup or not
     assert rdb.xlen(keys.DLQ) == 0
     record = rdb.hgetall(keys.event(event["id"]))
-    assert b"action:r:1" not in record  # the dead action will run again …
+    again = json.loads(record[b"action:r:1"])  # the dead action will run again, as one that
+    assert (again["state"], again["attempts"]) == ("replayed", 0)  # may have acted, afresh …
     assert b"action:r:0" in record  # … the completed one stays skipped
     assert main(["dlq", "replay", event["id"]]) == 1  # nothing left to replay
 
