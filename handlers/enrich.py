@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from handlers.clients.base import Session
-from handlers.clients.errors import PermanentError
 from handlers.clients.kuflow import KuflowConnection, auth_headers, enrichment_requests
 from handlers.clients.send import json_body, send
 from handlers.rules.model import RuleSet
@@ -25,7 +24,7 @@ async def fetch(
 
     Raises:
         TransientError: KuFlow did not answer; the event is tried again later.
-        PermanentError: KuFlow refused (e.g. 401, 403); the event is dead-lettered.
+        PermanentError: KuFlow refused (401, 403, 404 …); the event is dead-lettered.
     """
     if not roots or rules.enrichment_connection is None:
         return {}
@@ -40,12 +39,8 @@ async def fetch(
     )
     fetched: dict[str, Any] = {}
     for root in sorted(roots & set(requests)):
-        try:
-            headers = auth_headers(connection)
-            response = await send(session.http, requests[root], headers, TIMEOUT_S)
-        except PermanentError as exc:
-            if exc.status == 404:
-                continue  # deleted since the event: rules that need it cannot match
-            raise
+        # A 404 is a failure like any other, not "no match": a wrong base_url (say, without
+        # KuFlow's version segment) would otherwise switch off every rule on process.* silently.
+        response = await send(session.http, requests[root], auth_headers(connection), TIMEOUT_S)
         fetched[root] = json_body(response)
     return fetched

@@ -117,30 +117,46 @@ async def _run_rule(job: Job, rule: Rule, doc: dict[str, Any]) -> tuple[str, flo
 async def _enrich(
     job: Job, selection: evaluate.Selection
 ) -> dict[str, Any] | tuple[str, float | None]:
+    """The fetched objects; or, when KuFlow did not give them, (outcome, delay) — a failure is
+    recorded, logged, counted and, once it is final, dead-lettered, like any action's."""
     roots = evaluate.needed(selection)
     field = records.action_field(ENRICHMENT, 0)
     state = job.record.actions.get(field)
+    connection = job.rules.enrichment_connection or "kuflow"
     try:
-        return await enrich.fetch(job.rules, job.deps.session, job.event, roots)
+        fetched = await enrich.fetch(job.rules, job.deps.session, job.event, roots)
     except TransientError as exc:
         attempts = (state.attempts if state else 0) + 1
         policy = RetryPolicy()
         if attempts < policy.attempts:
-            await job.save(ENRICHMENT, 0, ActionState("retrying", attempts, error=str(exc)))
+            await job.save(ENRICHMENT, 0, ActionState("retrying", attempts, error=str(exc),
+                                                      status=exc.status))  # fmt: skip
             wait = backoff.delay(attempts, policy, exc.retry_after_s)
-            log.info(
+            metrics.ACTIONS.labels(connection, ENRICHMENT, "retrying").inc()
+            log.warning(
                 "enrichment retrying",
                 extra={"event_id": job.event_id, "outcome": "retrying", "status": exc.status,
                        "error": str(exc), "attempt": attempts, "retry_in_s": round(wait, 2)},
             )  # fmt: skip
             return "retrying", wait
         error: ActionFailed = TransientError(
-            f"gave up after {attempts} attempts: {exc}", exc.status
+            f"gave up after {attempts} attempts: {exc}", exc.status, exc.remote, exc.excerpt
         )
     except PermanentError as exc:
         attempts, error = (state.attempts if state else 0) + 1, exc
-    await job.save(ENRICHMENT, 0, ActionState("dead", attempts, error=str(error)))
-    await job.dead_letter("*", "kuflow enrichment", 0, attempts, error)
+    else:
+        if state is not None:  # an earlier failure is over: the record says so
+            job.unsaved[field] = ActionState("done", state.attempts).encode()
+        return fetched
+    await job.save(ENRICHMENT, 0, ActionState("dead", attempts, error=str(error),
+                                              status=error.status))  # fmt: skip
+    await job.dead_letter("*", f"{connection} enrichment", 0, attempts, error)
+    metrics.ACTIONS.labels(connection, ENRICHMENT, "dead").inc()
+    log.warning(
+        "enrichment failed: event dead-lettered",
+        extra={"event_id": job.event_id, "type": job.event.get("type"), "outcome": "dead",
+               "status": error.status, "error": str(error), "attempt": attempts},
+    )  # fmt: skip
     return "dead", None
 
 
