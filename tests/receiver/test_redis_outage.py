@@ -43,3 +43,22 @@ async def test_receiver_recovers_by_itself_when_redis_returns(own_redis: RedisSe
     assert not_ready.status_code == 503
     assert after.status_code == 202
     assert ready.status_code == 200
+
+
+@pytest.mark.anyio
+async def test_a_wrong_redis_password_is_a_503_that_never_shows_the_password(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = RedisServer(tmp_path, password="the-right-password")
+    server.start()
+    wrong = f"redis://:the-wrong-password@127.0.0.1:{server.port}/0"
+    try:
+        async with serve_app(create_app(make_settings(wrong))) as client:
+            refused = await client.post(URL, content=json.dumps(make_event()), headers=JSON)
+            not_ready = await client.get("/readyz")
+            metrics = await client.get("/metrics")
+    finally:
+        server.stop()
+    assert (refused.status_code, not_ready.status_code, metrics.status_code) == (503, 503, 200)
+    shown = refused.text + not_ready.text + metrics.text + caplog.text
+    assert "the-wrong-password" not in shown and "the-right-password" not in shown
