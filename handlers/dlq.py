@@ -76,7 +76,9 @@ async def replay(redis: Redis, event_id: str, ttl_s: int) -> bool:
     # is marked replayed, so each API's repeat-safety check runs as on any retry, with a fresh
     # budget of attempts.
     again = {
-        name: records.ActionState(records.REPLAYED, error=state.error, status=state.status).encode()
+        name: records.ActionState(
+            records.REPLAYED, error=state.error, status=state.status, action=state.action
+        ).encode()
         for name, state in record.actions.items()
         if state.state == "dead"
     }

@@ -51,7 +51,7 @@ async def transient(
         kept = ActionState("pending", attempts, state.id, state.result, str(exc), exc.status)
     else:
         kept = ActionState("retrying", attempts, error=str(exc), status=exc.status)
-    await job.save(rule.name, action.index, kept)
+    await job.save(rule.name, action.index, kept, action.name)
     metrics.ACTIONS.labels(action.connection, action.operation_name, "retrying").inc()
     duration = round((time.perf_counter() - started) * 1000, 2)
     log_action(
@@ -66,7 +66,7 @@ async def dead(
 ) -> tuple[str, float | None]:
     status = exc.status if isinstance(exc, ActionFailed) else 0
     state = ActionState("dead", attempts, error=str(exc), status=status)
-    await job.save(rule.name, action.index, state)
+    await job.save(rule.name, action.index, state, action.name)
     await job.dead_letter(rule.name, action.name, action.index, attempts, exc)
     metrics.ACTIONS.labels(action.connection, action.operation_name, "dead").inc()
     extra: dict[str, Any] = {"status": status, "error": str(exc), "attempt": attempts}

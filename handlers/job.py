@@ -45,8 +45,9 @@ class Job:
         """An action's completion waits to be written (it must be, before another one starts)."""
         return any(name.startswith(records.ACTION_PREFIX) for name in self.unsaved)
 
-    async def save(self, rule: str, index: int, state: ActionState) -> None:
+    async def save(self, rule: str, index: int, state: ActionState, action: str) -> None:
         """Record an action's state, with any fields waiting to be written: one round trip."""
+        state.action = action
         await self.write({records.action_field(rule, index): state.encode()})
 
     async def write(self, values: dict[str, str]) -> None:

@@ -70,7 +70,7 @@ async def _run_one(
         pending = ActionState(
             "pending", attempts, str(wait.data.get("id") or "") or None, dict(wait.data)
         )
-        await job.save(rule.name, action.index, pending)
+        await job.save(rule.name, action.index, pending, action.name)
         metrics.ACTIONS.labels(action.connection, operation, "pending").inc()
         failures.log_action(job, rule, action, "pending", detail=str(wait), attempt=attempts + 1)
         return "pending", wait.after_s
@@ -83,7 +83,7 @@ async def _run_one(
     data = {**result.data, "id": result.id}
     # Written before the next action starts, or with the event's final status if this was the
     # last: one round trip fewer per event, and no other call can happen in between.
-    done = ActionState("done", attempts, result.id, data)
+    done = ActionState("done", attempts + 1, result.id, data, action=action.name)
     job.unsaved[records.action_field(rule.name, action.index)] = done.encode()
     if action.result_as:
         results[action.result_as] = data
@@ -129,8 +129,8 @@ async def _enrich(
         attempts = (state.attempts if state else 0) + 1
         policy = RetryPolicy()
         if attempts < policy.attempts:
-            await job.save(ENRICHMENT, 0, ActionState("retrying", attempts, error=str(exc),
-                                                      status=exc.status))  # fmt: skip
+            retrying = ActionState("retrying", attempts, error=str(exc), status=exc.status)
+            await job.save(ENRICHMENT, 0, retrying, f"{connection} enrichment")
             wait = backoff.delay(attempts, policy, exc.retry_after_s)
             metrics.ACTIONS.labels(connection, ENRICHMENT, "retrying").inc()
             log.warning(
@@ -146,10 +146,11 @@ async def _enrich(
         attempts, error = (state.attempts if state else 0) + 1, exc
     else:
         if state is not None:  # an earlier failure is over: the record says so
-            job.unsaved[field] = ActionState("done", state.attempts).encode()
+            done = ActionState("done", state.attempts + 1, action=f"{connection} enrichment")
+            job.unsaved[field] = done.encode()
         return fetched
-    await job.save(ENRICHMENT, 0, ActionState("dead", attempts, error=str(error),
-                                              status=error.status))  # fmt: skip
+    dead = ActionState("dead", attempts, error=str(error), status=error.status)
+    await job.save(ENRICHMENT, 0, dead, f"{connection} enrichment")
     await job.dead_letter("*", f"{connection} enrichment", 0, attempts, error)
     metrics.ACTIONS.labels(connection, ENRICHMENT, "dead").inc()
     log.warning(

@@ -33,12 +33,15 @@ class ActionState:
     """Where one action of one rule stands for an event."""
 
     state: str  # done, retrying, pending (waiting on a remote job), dead, replayed
-    attempts: int = 0  # failed tries (a worker crash is not one)
+    # Tries made: failed ones, and the one that succeeded (a worker crash is not one). For a
+    # pending action, the failed checks on the remote job it started.
+    attempts: int = 0
     id: str | None = None  # the remote id it produced
     result: dict[str, Any] = field(default_factory=dict)  # what results.<as> exposes
     error: str = ""
     status: int = 0  # the last HTTP status, when there was one
     at: float = 0.0
+    action: str = ""  # the action's name (`kuflow.create_task`), for people reading the record
 
     def encode(self) -> str:
         data = asdict(self)
@@ -49,7 +52,9 @@ class ActionState:
 
     @classmethod
     def decode(cls, raw: bytes | str) -> ActionState:
-        return cls(**json.loads(raw))
+        data = json.loads(raw)
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**known)
 
 
 def action_field(rule: str, index: int) -> str:

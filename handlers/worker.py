@@ -33,7 +33,7 @@ from arq.connections import RedisSettings, create_pool
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from handlers import heartbeat
+from handlers import heartbeat, probe
 from handlers.clients.base import Session
 from handlers.clients.network import worker_transport
 from handlers.job import Deps
@@ -121,7 +121,7 @@ class RouterWorker(Worker):
 def build_worker(settings: Settings, rules: LiveRules, handle_signals: bool = True) -> Worker:
     """An arq worker for the router's queue, with one shared HTTP client (opened at start-up)."""
     assert settings.redis_url, "the caller resolves ROUTER_REDIS_URL first"
-    watcher: list[asyncio.Task[None]] = []
+    watcher: list[asyncio.Task[Any]] = []
 
     async def startup(ctx: dict[str, Any]) -> None:
         # One connection per job slot: a job makes one call at a time, and httpcore's pool
@@ -138,6 +138,8 @@ def build_worker(settings: Settings, rules: LiveRules, handle_signals: bool = Tr
         redis: Redis = ctx["redis"]
         ctx["router"] = Deps(redis, Session(client), rules, settings.event_ttl_s)
         watcher.append(asyncio.create_task(rules.watch()))
+        # In the background: a KuFlow that is down must not hold up the start.
+        watcher.append(asyncio.create_task(probe.check_connections(client, rules.current)))
         log.info(
             "worker started: %d rules from %s, concurrency %d",
             len(rules.current.rules),

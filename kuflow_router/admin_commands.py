@@ -65,6 +65,42 @@ async def events_list(redis: Redis, settings: Settings, args: argparse.Namespace
     return 0
 
 
+def _action(name: str, state: records.ActionState) -> dict[str, Any]:
+    rule, _, index = name.removeprefix(records.ACTION_PREFIX).rpartition(":")
+    return {
+        "rule": rule,
+        "index": int(index),
+        "action": state.action or None,
+        "state": state.state,
+        "attempts": state.attempts,
+        "remote_id": state.id,
+        "status": state.status or None,
+        "error": state.error or None,
+        "at": _when(str(state.at)) if state.at else None,
+    }
+
+
+def shown_record(record: records.EventRecord) -> dict[str, Any]:
+    """An event's record as typed JSON: one meaning per field (documented in the README)."""
+    fields = record.fields
+    enrichment = record.actions.get(records.action_field("enrichment", 0))
+    actions = {n: s for n, s in record.actions.items() if s is not enrichment}
+    shown: dict[str, Any] = {
+        "event_id": record.event_id,
+        "type": fields.get("type"),
+        "status": fields.get("status"),
+        "received_at": _when(fields["received_at"]) if "received_at" in fields else None,
+        "runs": int(fields.get("runs", 0)),
+        "matched": json.loads(fields["matched"]) if "matched" in fields else None,
+        "enrichment": _action("enrichment:0", enrichment) if enrichment else None,
+        "actions": [_action(n, s) for n, s in sorted(actions.items())],
+    }
+    if shown["enrichment"]:
+        for name in ("rule", "index"):
+            del shown["enrichment"][name]
+    return shown
+
+
 async def events_show(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
     """One event's record: status, matched rules, each action's outcome."""
     record = await records.load(redis, args.event_id)
@@ -74,22 +110,7 @@ async def events_show(redis: Redis, settings: Settings, args: argparse.Namespace
             file=sys.stderr,
         )
         return 1
-    shown: dict[str, Any] = dict(record.fields)
-    if "received_at" in shown:
-        shown["received_at"] = _when(shown["received_at"])
-    if "matched" in shown:
-        shown["matched"] = json.loads(shown["matched"])
-    shown["actions"] = {
-        name.removeprefix(records.ACTION_PREFIX): {
-            "state": s.state,
-            "attempts": s.attempts,
-            "id": s.id,
-            "error": s.error,
-            "status": s.status,
-        }
-        for name, s in sorted(record.actions.items())
-    }
-    print(json.dumps({"event_id": args.event_id, **shown}, indent=2, ensure_ascii=False))
+    print(json.dumps(shown_record(record), indent=2, ensure_ascii=False))
     return 0
 
 
@@ -107,16 +128,41 @@ async def dlq_list(redis: Redis, settings: Settings, args: argparse.Namespace) -
     return 0
 
 
+def shown_entry(entry: dlq.Entry) -> dict[str, Any]:
+    """A dead-letter entry as typed JSON, the event as the object it is."""
+    fields = entry.fields
+
+    def number(name: str) -> int | None:
+        value = fields.get(name, "")
+        return int(value) if value.isdigit() else None
+
+    try:
+        event: Any = json.loads(fields.get("event", ""))
+    except ValueError:
+        event = fields.get("event")  # not JSON (a refused job): shown as the text it is
+    return {
+        "entry": entry.entry_id,
+        "event_id": entry.event_id,
+        "time": _when(fields["time"]) if "time" in fields else None,
+        "rule": fields.get("rule"),
+        "action": fields.get("action"),
+        "index": number("index"),
+        "attempts": number("attempts"),
+        "status": number("status") or None,
+        "error": fields.get("error") or None,
+        "remote": fields.get("remote") or None,
+        "excerpt": fields.get("excerpt") or None,
+        "event": event,
+    }
+
+
 async def dlq_show(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
-    """Every entry of one event, in full (the event body included)."""
+    """Every entry of one event, in full (the event included), as a JSON list."""
     found = await dlq.entries(redis, args.event_id)
     if not found:
         print(f"event {args.event_id} has no dead-letter entry", file=sys.stderr)
         return 1
-    for entry in found:
-        fields = dict(entry.fields)
-        fields["time"] = _when(fields["time"])
-        print(json.dumps({"entry": entry.entry_id, **fields}, indent=2, ensure_ascii=False))
+    print(json.dumps([shown_entry(e) for e in found], indent=2, ensure_ascii=False))
     return 0
 
 

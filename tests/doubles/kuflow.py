@@ -93,6 +93,7 @@ class KuflowDouble(Double):
         self.items: dict[str, dict[str, Any]] = {}
         self.effects: Counter[tuple[str, str]] = Counter()  # (what changed, id): how often
         routes = [
+            Route("/processes", self._find_processes, methods=["GET"]),
             Route("/processes/{id}", self._get_process, methods=["GET"]),
             Route("/processes/{id}/~actions/{action}", self._process_action, methods=["POST"]),
             Route("/processes/{id}/entity", self._entity, methods=["PUT"]),
@@ -166,6 +167,17 @@ class KuflowDouble(Double):
             return _problem(400, f"invalid body: {exc.errors(include_url=False)}")
 
     # -- processes --------------------------------------------------------------------------------
+
+    async def _find_processes(self, request: Request) -> Response:
+        """findProcesses: a ProcessPage (the router's start-up probe asks for one process)."""
+        checked = await self._checked(request, None)
+        if isinstance(checked, Response):
+            return checked
+        size = int(request.query_params.get("size", "25"))
+        found = list(self.processes.values())
+        metadata = {"size": size, "page": 0, "totalElements": len(found),
+                    "totalPages": -(-len(found) // size) if size else 0}  # fmt: skip
+        return JSONResponse({"metadata": metadata, "content": found[:size]})
 
     async def _get_process(self, request: Request) -> Response:
         checked = await self._checked(request, None)

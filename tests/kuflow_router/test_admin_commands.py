@@ -29,12 +29,13 @@ def seed(redis_url: str, event: dict[str, Any], dead: bool = True) -> None:
             )
             await client.zrem(keys.QUEUE, event["id"])  # as if a worker had finished the job
             await client.delete(keys.job(event["id"]))
-            done = ActionState("done", 0, "item-1").encode()
+            done = ActionState("done", 1, "item-1", action="kuflow.create_task").encode()
             await records.save(client, event["id"], 3600, {records.action_field("r", 0): done})
             status = records.PARTIAL if dead else records.DONE
             await records.save(client, event["id"], 3600, {"status": status, "matched": '["r"]'})
             if dead:
-                state = ActionState("dead", 3, error="POST … answered 400: bad", status=400)
+                state = ActionState("dead", 3, error="POST … answered 400: bad", status=400,
+                                    action="kuflow.append_log")  # fmt: skip
                 field = records.action_field("r", 1)
                 await records.save(client, event["id"], 3600, {field: state.encode()})
                 await dlq.add(
@@ -60,11 +61,24 @@ def test_events_list_and_show(env: str, capsys: pytest.CaptureFixture[str]) -> N
     assert "1 of 1 events" in out.err
     assert main(["events", "show", event["id"]]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["status"] == "partial"
+    assert (shown["event_id"], shown["type"], shown["status"]) == (
+        event["id"],
+        event["type"],
+        "partial",
+    )
     assert shown["matched"] == ["r"]
-    assert shown["actions"]["r:0"]["id"] == "item-1"
-    assert shown["actions"]["r:1"] == {
-        "state": "dead", "attempts": 3, "id": None, "error": "POST … answered 400: bad", "status": 400,
+    assert shown["runs"] == 0 and shown["enrichment"] is None
+    assert shown["received_at"].endswith("Z")
+    done, dead = shown["actions"]
+    assert done["at"].endswith("Z")
+    del done["at"], dead["at"]
+    assert done == {
+        "rule": "r", "index": 0, "action": "kuflow.create_task", "state": "done", "attempts": 1,
+        "remote_id": "item-1", "status": None, "error": None,
+    }  # fmt: skip
+    assert dead == {
+        "rule": "r", "index": 1, "action": "kuflow.append_log", "state": "dead", "attempts": 3,
+        "remote_id": None, "status": 400, "error": "POST … answered 400: bad",
     }  # fmt: skip
 
 
@@ -84,9 +98,11 @@ def test_dlq_list_show_replay(
     assert f"{event['id']}  1 entry" in out.out
     assert "r / kuflow.append_log: POST … answered 400: bad" in out.out
     assert main(["dlq", "show", event["id"]]) == 0
-    shown = json.loads(capsys.readouterr().out)
-    assert (shown["rule"], shown["remote"], shown["attempts"]) == ("r", "bad", "3")
-    assert json.loads(shown["event"]) == event
+    (shown,) = json.loads(capsys.readouterr().out)
+    assert (shown["rule"], shown["action"], shown["index"]) == ("r", "kuflow.append_log", 1)
+    assert (shown["attempts"], shown["status"], shown["remote"]) == (3, 400, "bad")
+    assert shown["excerpt"] is None and shown["time"].endswith("Z")
+    assert shown["event"] == event  # the event itself, not escaped text
     assert main(["dlq", "replay", event["id"]]) == 0
     assert "1 event queued again" in capsys.readouterr().out
     assert rdb.zscore(keys.QUEUE, event["id"]) is not None  # queued again, dedup or not
