@@ -9,15 +9,27 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
+from uuid import UUID
 
 from redis.asyncio import Redis
 
 from handlers import dlq, records
 from kuflow_router.redis_server import embedded_url
-from kuflow_router.serve_commands import EMBEDDED_REDIS_DIR
+from kuflow_router.serve_commands import EMBEDDED_REDIS_DIR, whole_number
 from receiver import keys
 from receiver.errors import SettingsError
 from receiver.settings import Settings, load_settings
+
+
+def event_id(text: str) -> str:
+    """An event id as the router keeps it: a UUID in lower-case, hyphenated form.
+
+    Anything else is kept as typed: a refused job is dead-lettered under its job id.
+    """
+    try:
+        return str(UUID(text))
+    except ValueError:
+        return text
 
 
 def _redis_url(settings: Settings) -> str:
@@ -166,15 +178,25 @@ async def dlq_show(redis: Redis, settings: Settings, args: argparse.Namespace) -
     return 0
 
 
+def _one_or_all(args: argparse.Namespace, what: str) -> bool:
+    """Whether exactly one of EVENT_ID and --all was given; if not, say so."""
+    if bool(args.event_id) == bool(args.all):
+        print(f"name an EVENT_ID or --all ({what}), not both or neither", file=sys.stderr)
+        return False
+    return True
+
+
 async def dlq_replay(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
     """Queue dead-lettered events again; their completed actions stay skipped."""
+    if not _one_or_all(args, "every event in the dead-letter queue"):
+        return 2
     if args.all:
         targets = list(dict.fromkeys(e.event_id for e in await dlq.entries(redis)))
-    elif args.event_id:
+    elif await dlq.entries(redis, args.event_id):
         targets = [args.event_id]
     else:
-        print("name an EVENT_ID, or --all", file=sys.stderr)
-        return 2
+        print(f"event {args.event_id} has no dead-letter entry: nothing to replay", file=sys.stderr)
+        return 1
     terminal = sys.stderr.isatty()
     replayed = 0
     for done, event_id in enumerate(targets, start=1):
@@ -189,8 +211,7 @@ async def dlq_replay(redis: Redis, settings: Settings, args: argparse.Namespace)
 
 async def dlq_purge(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
     """Delete the entries of one event, or (with --all) every entry."""
-    if not args.event_id and not args.all:
-        print("name an EVENT_ID, or --all to empty the dead-letter queue", file=sys.stderr)
+    if not _one_or_all(args, "to empty the dead-letter queue"):
         return 2
     removed = await dlq.purge(redis, None if args.all else args.event_id)
     print(f"{removed} entr{'y' if removed == 1 else 'ies'} deleted")
@@ -202,23 +223,25 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     events = commands.add_parser("events", help="the event log: what happened to each event")
     sub = events.add_subparsers(dest="events_command", required=True, metavar="COMMAND")
     listing = sub.add_parser("list", help="the most recent events")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument(
+        "--limit", type=whole_number(1, 100_000), default=50, help="how many (default 50)"
+    )
     listing.set_defaults(handler=_with_redis(events_list))
     show = sub.add_parser("show", help="one event: status, matched rules, each action's outcome")
-    show.add_argument("event_id", metavar="EVENT_ID")
+    show.add_argument("event_id", metavar="EVENT_ID", type=event_id)
     show.set_defaults(handler=_with_redis(events_show))
 
     queue = commands.add_parser("dlq", help="the dead-letter queue: list, show, replay, purge")
     sub = queue.add_subparsers(dest="dlq_command", required=True, metavar="COMMAND")
     sub.add_parser("list", help="dead-lettered events").set_defaults(handler=_with_redis(dlq_list))
     show = sub.add_parser("show", help="one event's entries, with the errors")
-    show.add_argument("event_id", metavar="EVENT_ID")
+    show.add_argument("event_id", metavar="EVENT_ID", type=event_id)
     show.set_defaults(handler=_with_redis(dlq_show))
     for name, handler, help_ in (
         ("replay", dlq_replay, "run an event again (completed actions stay skipped)"),
         ("purge", dlq_purge, "delete entries"),
     ):
         parser = sub.add_parser(name, help=help_)
-        parser.add_argument("event_id", nargs="?", metavar="EVENT_ID")
+        parser.add_argument("event_id", nargs="?", metavar="EVENT_ID", type=event_id)
         parser.add_argument("--all", action="store_true", help="every event in the queue")
         parser.set_defaults(handler=_with_redis(handler))

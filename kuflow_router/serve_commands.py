@@ -234,14 +234,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _concurrency(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_CONCURRENCY:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_CONCURRENCY}, not {value}")
-    return value
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`, or a usage error saying so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
+        return value
+
+    return parse
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -254,12 +259,17 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         sub = commands.add_parser(name, help=help_, description=help_)
         sub.set_defaults(handler=handler)
         if name != "worker":
-            sub.add_argument("--host", default="0.0.0.0", help="default: 0.0.0.0")  # noqa: S104
-            sub.add_argument("--port", type=int, default=8000, help="default: 8000")
+            # `run` is the local trial: it listens on this machine only unless told otherwise;
+            # `serve` is what the image runs, and a container must listen on every interface.
+            host = "127.0.0.1" if name == "run" else "0.0.0.0"  # noqa: S104
+            sub.add_argument("--host", default=host, help=f"default: {host}")
+            sub.add_argument(
+                "--port", type=whole_number(1, 65535), default=8000, help="default: 8000"
+            )
         if name != "serve":
             sub.add_argument(
                 "--concurrency",
-                type=_concurrency,
+                type=whole_number(1, MAX_CONCURRENCY),
                 help="events processed at once, 1 to 1000 (ROUTER_WORKER_CONCURRENCY)",
             )
         if name == "worker":

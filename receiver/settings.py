@@ -61,6 +61,27 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         return _split(value)
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(
+                "must be a Redis URL: redis://[:PASSWORD@]HOST:6379/0, rediss://… for TLS, "
+                "or unix:///path/to/redis.sock"
+            )
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError("has a port that is not a number from 1 to 65535") from None
+        if parts.scheme != "unix" and not parts.hostname:
+            raise ValueError("names no host, e.g. redis://redis:6379/0")
+        if port == 0:
+            raise ValueError("has a port that is not a number from 1 to 65535")
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:

@@ -91,6 +91,7 @@ class _Loader:
     def __init__(self, source: Source) -> None:
         self.source = source
         self.connections: dict[str, Connection] = {}
+        self.broken: dict[str, str] = {}  # connections whose problems were reported: name → type
         self.defaults = DefaultsModel()
 
     def load(self, filename: str) -> RuleSet:
@@ -146,6 +147,8 @@ class _Loader:
         connection = validate(self.source, CONNECTION_TYPES[kind].model, raw, at)
         if connection is not None:
             self.connections[name] = connection
+        else:
+            self.broken[name] = kind
 
     def _enrichment(self, top: FileModel) -> str | None:
         kuflow = [n for n, c in self.connections.items() if c.type == "kuflow"]
@@ -175,7 +178,8 @@ class _Loader:
                 )
             seen.setdefault(model.name, position)
             rule = self._rule(model, at)
-            if rule is not None and rule.needs and enrichment is None:
+            broken_kuflow = "kuflow" in self.broken.values()
+            if rule is not None and rule.needs and enrichment is None and not broken_kuflow:
                 self.source.problem(
                     at,
                     f"rule '{model.name}' uses {', '.join(sorted(rule.needs))}.* but no "
@@ -251,6 +255,8 @@ class _Loader:
 
     def _operation(self, name: str, raw: Any, at: Path, results: set[str]) -> Any:
         connection, _, operation_name = name.partition(".")
+        if connection in self.broken:
+            return None  # the connection's own problems are reported; this is no new one
         if connection not in self.connections:
             choices = list(self.connections) or ["(none defined)"]
             self.source.problem(
@@ -261,7 +267,10 @@ class _Loader:
         kind = CONNECTION_TYPES[type_name]
         if operation_name not in kind.operations:
             hint = paths.suggest(operation_name, kind.operations)
-            message = f"'{operation_name}' is not an operation of a {type_name} connection{hint}"
+            message = (
+                f"'{operation_name}' is not an operation of connection '{connection}' "
+                f"(type {type_name}){hint}"
+            )
             self.source.problem(at, message)
             return None
         operation = kind.operations[operation_name]

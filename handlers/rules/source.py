@@ -35,6 +35,7 @@ class Source:
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     substituted: list[str] = field(default_factory=list)  # every ${VAR} value read: secrets
+    unset: set[Path] = field(default_factory=set)  # where a ${VAR} was not set
 
     def position(self, path: Path) -> tuple[int, int]:
         """The position of `path`, or of its nearest recorded ancestor."""
@@ -43,7 +44,13 @@ class Source:
         return self.positions.get(path, (1, 1))
 
     def problem(self, path: Path, message: str) -> None:
-        """Record a problem at the position of `path`."""
+        """Record a problem at the position of `path`.
+
+        Nothing more is said of a value whose `${VAR}` was not set: that is its problem, and
+        what follows from it ("must be an absolute URL") would only bury the cause.
+        """
+        if any(path[:depth] in self.unset for depth in range(len(path) + 1)):
+            return
         line, column = self.position(path)
         self.problems.append(Problem(line, column, message))
 
@@ -75,7 +82,12 @@ class _Builder:
             if not isinstance(key, str | int | float | bool) or isinstance(key, bool):
                 mark = key_node.start_mark
                 self.source.problems.append(
-                    Problem(mark.line + 1, mark.column + 1, "a key must be a plain string")
+                    Problem(
+                        mark.line + 1,
+                        mark.column + 1,
+                        "a key must be a plain string; a {{ template }} as a value needs "
+                        'quotes: "{{ data.processId }}"',
+                    )
                 )
                 continue
             key = str(key)
@@ -119,13 +131,55 @@ class _Builder:
                 return "${" + name + "}"
             if name not in self.environ:
                 self.source.problem(
-                    path, f"environment variable {name} is not set (referenced as ${{{name}}})"
+                    path,
+                    f"environment variable {name} is not set (referenced as ${{{name}}}); "
+                    "set it, or put it in .env",
                 )
+                self.source.unset.add(path)
                 return ""
             self.source.substituted.append(self.environ[name])
             return self.environ[name]
 
         return _ENV.sub(replace, text) if "$" in text else text
+
+
+# PyYAML's wording of common mistakes → what a person should change, and whether the place to
+# show is where the construct started (the context mark) rather than where parsing gave up.
+_SYNTAX: tuple[tuple[str, str, bool], ...] = (
+    ("mapping values are not allowed here",
+     "a ':' where a value was expected — this line is indented deeper than the one above "
+     "(line it up with its siblings), or a value containing ': ' needs quotes", False),
+    ("found character '\\t' that cannot start any token",
+     "a tab character: YAML is indented with spaces only", False),
+    ("expected <block end>, but found '<block mapping start>'",
+     "this key is indented less than the keys above it but more than their parent: "
+     "line it up with the keys it belongs with", False),
+    ("expected <block end>",
+     "this line does not line up with the lines above it: check its indentation", False),
+    ("could not find expected ':'",
+     "a key without ':' after it (or a line that goes on from the one above)", True),
+    ("found unexpected end of stream",
+     "a quoted value that starts here is never closed", True),
+    ("expected ',' or '}'",
+     "a '{' that starts here is not closed by '}' (or a ',' is missing); a "
+     "{{ template }} as a value needs quotes", True),
+    ("expected ',' or ']'",
+     "a '[' that starts here is not closed by ']' (or a ',' is missing)", True),
+    ("expected the node content, but found '<stream end>'",
+     "the file ends inside a '[' or '{' that is never closed", False),
+)  # fmt: skip
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError) -> Problem:
+    """A YAML syntax error in plain words, at the line a person should look at."""
+    raw = " ".join(part for part in (exc.context, exc.problem) if part)
+    message, at_context = f"YAML syntax: {raw}", False
+    for wording, plain, use_context in _SYNTAX:
+        if wording in raw:
+            message, at_context = plain, use_context
+            break
+    mark = (exc.context_mark if at_context else None) or exc.problem_mark or exc.context_mark
+    return Problem(mark.line + 1, mark.column + 1, message) if mark else Problem(1, 1, message)
 
 
 class _TooLarge(Exception):
@@ -138,10 +192,7 @@ def read_yaml(text: str, environ: Mapping[str, str] | None = None) -> Source:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = " ".join(part for part in (exc.context, exc.problem) if part)
-        source.problems.append(Problem(line, column, f"YAML syntax: {message}"))
+        source.problems.append(_syntax_problem(exc))
         return source
     except (yaml.YAMLError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)

@@ -44,7 +44,7 @@ GOOD_ACTION = """\
     [
         pytest.param(
             "version: 1\nrules: [\n",
-            "3:1: YAML syntax: while parsing a flow node expected the node content",
+            "3:1: the file ends inside a '[' or '{' that is never closed",
             id="yaml-syntax",
         ),
         pytest.param("- just\n- a list\n", "1:1: the file must be a mapping", id="not-a-mapping"),
@@ -71,7 +71,7 @@ GOOD_ACTION = """\
         ),
         pytest.param(
             HEAD.replace("client_secret: secret", "client_secret: ${KUFLOW_SECRET}") + "  []\n",
-            "7:5: environment variable KUFLOW_SECRET is not set (referenced as ${KUFLOW_SECRET})",
+            "7:5: environment variable KUFLOW_SECRET is not set (referenced as ${KUFLOW_SECRET}); set it, or put it in .env",
             id="unset-env",
         ),
         pytest.param(
@@ -164,7 +164,7 @@ GOOD_ACTION = """\
         ),
         pytest.param(
             rule("- name: a\n  when: {type: X}\n  do:\n    - kuflow.complete_tsk: {task_id: x}\n"),
-            "12:9: 'complete_tsk' is not an operation of a kuflow connection — did you mean 'complete_task'?",
+            "12:9: 'complete_tsk' is not an operation of connection 'kuflow' (type kuflow) — did you mean 'complete_task'?",
             id="action-operation",
         ),
         pytest.param(
@@ -326,3 +326,59 @@ def test_literal_parameters_are_checked_at_load() -> None:
         "12:66: level: Input should be 'INFO', 'WARN' or 'ERROR'",
         "13:29: task_id: Input should be a valid UUID, invalid character: found `n` at 0",
     ]
+
+
+def test_an_unset_variable_is_reported_once_not_with_what_follows_from_it() -> None:
+    text = HEAD.replace(
+        "base_url: https://api.kuflow.com/v2024-06-14", "base_url: ${KUFLOW_URL}/v2024-06-14"
+    ) + textwrap.indent(
+        "- name: a\n  when: {type: X, process.state: RUNNING}\n" + GOOD_ACTION, "  "
+    )
+    assert problems(text) == [
+        "5:5: environment variable KUFLOW_URL is not set (referenced as ${KUFLOW_URL}); "
+        "set it, or put it in .env"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "version: 1\nrules:\n  - name: a\n      when: {type: X}\n",
+            "4:11: a ':' where a value was expected — this line is indented deeper",
+            id="indented-deeper",
+        ),
+        pytest.param(
+            "version: 1\nconnections:\n  kuflow:\n    type: kuflow\n   base_url: x\n",
+            "5:4: this key is indented less than the keys above it",
+            id="indented-between",
+        ),
+        pytest.param(
+            "version: 1\nrules:\n\t- name: a\n",
+            "3:1: a tab character: YAML is indented with spaces only",
+            id="tab",
+        ),
+        pytest.param(
+            'version: 1\nrules:\n  - name: "a\n    when: {}\n',
+            "3:11: a quoted value that starts here is never closed",
+            id="unclosed-quote",
+        ),
+        pytest.param(
+            "version: 1\nrules\n  - name: a\n",
+            "2:1: a key without ':' after it",
+            id="missing-colon",
+        ),
+        pytest.param(
+            "version: 1\nrules:\n  - name: a\n    when: {type: X\n    do: []\n",
+            "4:11: a '{' that starts here is not closed by '}'",
+            id="unclosed-brace",
+        ),
+        pytest.param(
+            "version: 1\nrules:\n  - name: a\n    when: {type: X}\n    do:\n      - x: {{ id }}\n",
+            "6:13: a key must be a plain string; a {{ template }} as a value needs quotes",
+            id="unquoted-template",
+        ),
+    ],
+)
+def test_yaml_mistakes_are_told_in_plain_words_at_their_line(text: str, expected: str) -> None:
+    assert any(p.startswith(expected) for p in problems(text)), problems(text)
