@@ -73,7 +73,8 @@ async def events_list(redis: Redis, settings: Settings, args: argparse.Namespace
     rows.sort(reverse=True)
     for received, event_id, kind, status in rows[: args.limit]:
         print(f"{event_id}  {_when(received)}  {status:<10}  {kind}")
-    print(f"{min(len(rows), args.limit)} of {len(rows)} events", file=sys.stderr)
+    print(f"{min(len(rows), args.limit)} of {len(rows)} event{'s' * (len(rows) != 1)}",
+          file=sys.stderr)  # fmt: skip
     return 0
 
 

@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ import redis
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
+from kuflow_router import env_file
 from kuflow_router.redis_server import RedisServer
 from receiver import redact
 from receiver.app import create_app
@@ -36,11 +38,12 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No ROUTER_* variable of the developer's shell leaks into a test."""
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No ROUTER_* variable of the developer's shell, nor their ./.env, leaks into a test."""
     for name in list(os.environ):
         if name.startswith("ROUTER_"):
             monkeypatch.delenv(name)
+    monkeypatch.setattr(env_file, "DEFAULT", tmp_path / "no.env")
 
 
 @pytest.fixture(autouse=True)

@@ -58,7 +58,7 @@ def test_events_list_and_show(env: str, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["events", "list"]) == 0
     out = capsys.readouterr()
     assert event["id"] in out.out and "partial" in out.out
-    assert "1 of 1 events" in out.err
+    assert "1 of 1 event\n" in out.err
     assert main(["events", "show", event["id"]]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert (shown["event_id"], shown["type"], shown["status"]) == (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*router_command(), *args],
         env=router_env(**env),
+        cwd=tempfile.gettempdir(),  # not the checkout: no developer's .env
         capture_output=True,
         text=True,
         timeout=60,
