@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -18,6 +19,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 
+from demo import api as demo_api
+from demo import rules as demo_rules
 from handlers import heartbeat
 from handlers.rules.reload import LiveRules
 from handlers.worker import GRACE_S, build_worker
@@ -208,12 +211,26 @@ def _print_embedded(server: RedisServer) -> None:
         )
 
 
+def _local_base(args: argparse.Namespace) -> str:
+    """Where this process can reach its own server."""
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # noqa: S104
+    return f"http://{f'[{host}]' if ':' in host else host}:{args.port}"
+
+
+def _run_rules(settings: Settings, args: argparse.Namespace) -> LiveRules:
+    if not args.demo:
+        return LiveRules(settings.rules_file)
+    # Demo mode: the stand-ins take any credential, so an unset ${VAR} is no error.
+    environ = demo_rules.DemoEnviron(os.environ)
+    return LiveRules(settings.rules_file, environ, demo_rules.pointed_at(_local_base(args)))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Receiver and worker in one process, on an embedded Redis when ROUTER_REDIS_URL is unset."""
     settings = _settings()
     if args.concurrency:
         settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
-    rules = LiveRules(settings.rules_file)  # invalid rules stop the start, every problem shown
+    rules = _run_rules(settings, args)  # invalid rules stop the start, every problem shown
     embedded: RedisServer | None = None
     if not settings.redis_url:
         embedded = RedisServer.embedded(EMBEDDED_REDIS_DIR.resolve())
@@ -223,6 +240,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         redact.register([embedded.password])
     try:
         app = create_app(settings)
+        if args.demo:
+            app.router.routes.extend(demo_api.routes(demo_api.DemoApis()))
+            print(
+                "kuflow-router: demo mode: every connection of "
+                f"{settings.rules_file} goes to the built-in stand-in APIs at "
+                f"{_local_base(args)}{demo_api.PREFIX}/…, which log what they receive; "
+                "nothing leaves this machine",
+                flush=True,
+            )
         _worker_in(app, settings, rules)
         if embedded is not None:
             _redis_in(app, embedded)
@@ -271,6 +297,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
                 "--concurrency",
                 type=whole_number(1, MAX_CONCURRENCY),
                 help="events processed at once, 1 to 1000 (ROUTER_WORKER_CONCURRENCY)",
+            )
+        if name == "run":
+            sub.add_argument(
+                "--demo",
+                action="store_true",
+                help="send every action to built-in stand-ins of the APIs, which log what they "
+                "receive: try the rules with no credentials and no network",
             )
         if name == "worker":
             sub.add_argument(

@@ -37,16 +37,22 @@ def _stamp(path: Path) -> Stamp:
 class LiveRules:
     """Holds the rules in use; `current` is always a complete, valid rule set."""
 
-    def __init__(self, path: Path, environ: Mapping[str, str] | None = None) -> None:
-        """Load the file once.
+    def __init__(
+        self,
+        path: Path,
+        environ: Mapping[str, str] | None = None,
+        transform: Callable[[RuleSet], RuleSet] | None = None,
+    ) -> None:
+        """Load the file once; `transform` is applied to every rule set loaded (demo mode).
 
         Raises:
             RulesLoadError: the file is invalid at start-up (every problem listed).
         """
         self.path = path
         self._environ = environ
+        self._transform = transform or (lambda rules: rules)
         self._stamp = _stamp(path)
-        self.current: RuleSet = load_file(path, environ)
+        self.current: RuleSet = self._transform(load_file(path, environ))
         self._listeners: list[Callable[[RuleSet], None]] = []
         metrics.RULES_LOADED.set(len(self.current.rules))
 
@@ -58,7 +64,7 @@ class LiveRules:
         """Load the file again; keep the last good rules if it is invalid. True on success."""
         self._stamp = _stamp(self.path)
         try:
-            rules = load_file(self.path, self._environ)
+            rules = self._transform(load_file(self.path, self._environ))
         except RulesLoadError as exc:
             metrics.RULES_RELOAD_FAILURES.inc()
             for problem in exc.problems:
