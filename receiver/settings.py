@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     insecure_no_auth: bool = False
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     read_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    max_headers: int = Field(default=100, ge=10, le=1000)
     dedup_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
     event_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
     worker_concurrency: int = Field(default=10, gt=0, le=MAX_CONCURRENCY)

@@ -104,3 +104,45 @@ def test_slow_clients_are_cut_off_and_others_are_served(redis_url: str, router: 
         r'router_events_received_total\{outcome="timeout",type="none"\} (\S+)', scrape
     )
     assert timeouts and float(timeouts.group(1)) == 3 * SLOW_CLIENTS + 1
+
+
+def rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmRSS:\s+(\d+) kB", status)
+    assert match
+    return int(match.group(1))
+
+
+def test_a_megabyte_of_headers_is_refused_431_and_costs_no_memory(
+    router: Router, rdb: redis.Redis
+) -> None:
+    before = rss_kib(router.process.pid)
+    answers = []
+    for _ in range(20):  # 20 MB of headers in all, each request refused at 16 KiB
+        with connect(router) as sock:
+            sock.sendall(f"POST /webhooks/kuflow/{TOKEN} HTTP/1.1\r\nhost: x\r\n".encode())
+            try:
+                for _ in range(1024):
+                    sock.sendall(b"x-filler: " + b"a" * 1014 + b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # closed by the receiver, as it should be, once it had refused
+            answers.append(sock.recv(4096))
+    assert all(a.startswith(b"HTTP/1.1 431 ") for a in answers), answers[0]
+    assert b'"status":431' in answers[0]
+    assert rss_kib(router.process.pid) - before < 20 * 1024  # not the 20 MB it was sent
+    assert rdb.zcard(keys.QUEUE) == 0
+    assert post_event(router.base, make_event(), TOKEN).status_code == 202  # still serving
+
+
+def test_too_many_headers_are_refused_and_ordinary_ones_pass(router: Router) -> None:
+    many = {f"x-h{i}": "1" for i in range(150)}
+    refused = httpx.post(f"{router.base}/webhooks/kuflow/{TOKEN}", headers=many, content=b"{}")
+    assert refused.status_code == 431
+    fine = {f"x-h{i}": "1" for i in range(50)}
+    event = json.dumps(make_event())
+    accepted = httpx.post(
+        f"{router.base}/webhooks/kuflow/{TOKEN}",
+        headers={**fine, "content-type": "application/json"},
+        content=event,
+    )
+    assert accepted.status_code == 202
