@@ -9,10 +9,12 @@ the action to the dead-letter queue and ends the rule.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
 from arq import Retry
@@ -33,6 +35,8 @@ log = logging.getLogger("kuflow_router.worker")
 JOB_BUDGET_S = 30.0  # no new action starts after this; the job continues in a new run
 MAX_RUNS = 1000  # a job run this often is crash-looping: dead-letter what is left
 ENRICHMENT = "enrichment"
+INLINE_EVALUATION_BYTES = 16 * 1024  # larger events are matched in a thread, off the loop
+T = TypeVar("T")
 
 
 async def _run_one(
@@ -161,6 +165,18 @@ async def _enrich(
     return "dead", None
 
 
+async def _off_loop_if_large(job: Job, function: Callable[..., T], *args: Any) -> T:
+    """Run rule evaluation inline for an ordinary event; for a large one, in a thread.
+
+    Every matcher costs at most linear time in the values it reads, but a large event read by
+    many rules still adds up — and `run` shares its event loop with the receiver, which must
+    keep answering. A thread costs a hop (tens of microseconds): paid only where it matters.
+    """
+    if len(job.body) <= INLINE_EVALUATION_BYTES:
+        return function(*args)
+    return await asyncio.to_thread(function, *args)
+
+
 async def refused_job(ctx: dict[str, Any], reason: str, excerpt: str) -> str:
     """The arq job for a payload `decode_job` would not read: dead-letter it, run nothing."""
     deps: Deps = ctx["router"]
@@ -199,7 +215,7 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
             "*", "(job)", 0, job.run, f"gave up after {job.run} runs of this event's job"
         )
         return await _finish(job, ["dead"], [])
-    selection = evaluate.select(job.rules, evaluate.document(event))
+    selection = await _off_loop_if_large(job, evaluate.select, job.rules, evaluate.document(event))
     fetched = await _enrich(job, selection)
     if isinstance(fetched, tuple):
         outcome, wait = fetched
@@ -207,7 +223,7 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
             return await _finish(job, ["dead"], [])
         raise Retry(defer=wait)
     doc = evaluate.document(event, fetched.get("process"), fetched.get("processItem"))
-    matched = evaluate.matched(job.rules, selection, doc)
+    matched = await _off_loop_if_large(job, evaluate.matched, job.rules, selection, doc)
     job.unsaved["matched"] = json.dumps([r.name for r in matched])  # goes with the next write
     outcomes, waits = [], []
     for rule in matched:

@@ -15,6 +15,7 @@ from typing import Any
 
 from handlers.rules import paths
 from handlers.rules.source import Path, Source
+from handlers.rules.text import MAX_REGEX_CHARS, regex_problem, wildcard, wildcard_matches
 
 SCALAR = (str, int, float, bool, type(None))
 MATCHERS = (
@@ -156,9 +157,9 @@ def _wildcard(source: Source, argument: Any, at: Path) -> Matcher | None:
     text = _string_arg(source, "wildcard", argument, at)
     if text is None:
         return None
-    pattern = re.compile(".*".join(re.escape(part) for part in text.split("*")), re.DOTALL)
+    segments = wildcard(text)  # matched by a scan, never a regex: linear in the value
     return Matcher(
-        f"wildcard {show(text)}", lambda v: isinstance(v, str) and bool(pattern.fullmatch(v))
+        f"wildcard {show(text)}", lambda v: isinstance(v, str) and wildcard_matches(segments, v)
     )
 
 
@@ -171,9 +172,13 @@ def _regex(source: Source, argument: Any, at: Path) -> Matcher | None:
     except re.error as exc:
         source.problem(at, f"invalid regex {show(text)}: {exc}")
         return None
+    slow = regex_problem(text)
+    if slow:
+        source.problem(at, f"regex {show(text)} {slow}")
+        return None
     return Matcher(
         f"regex {show(text)} (full match)",
-        lambda v: isinstance(v, str) and bool(pattern.fullmatch(v)),
+        lambda v: isinstance(v, str) and len(v) <= MAX_REGEX_CHARS and bool(pattern.fullmatch(v)),
     )
 
 
