@@ -17,6 +17,8 @@ from urllib.parse import quote, urlencode, urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from handlers.clients.errors import UnsafePathValue
+
 
 class Connection(BaseModel):
     """Settings common to every connection in `connections:`."""
@@ -149,8 +151,19 @@ def url(base_url: str, template: str, **segments: str) -> str:
     """`base_url` + a fixed path whose `{name}` placeholders are filled URL-encoded.
 
     Every value is encoded with no safe characters, so `../x`, `a/b` or `?q` in event data
-    stays inside its one path segment.
+    stays inside its one path segment. A value of exactly `.` or `..` survives encoding (dots
+    are unreserved) and would be resolved away by the HTTP client (`…/workflows/../jobs` is
+    sent as `…/jobs`), so it is refused; a `%2e%2e` arrives encoded as `%252e%252e`, harmless.
+
+    Raises:
+        UnsafePathValue: a value is `.` or `..`; nothing may be sent.
     """
+    for name, value in segments.items():
+        if value in (".", ".."):
+            raise UnsafePathValue(
+                f"the value of {name} in {template} is {value!r}, which would change the path "
+                "the request goes to; the request was not sent (check the event's data)"
+            )
     return base_url + template.format(**{k: quote(v, safe="") for k, v in segments.items()})
 
 

@@ -3,7 +3,8 @@
 ActionFailed
 ├── TransientError   network errors, timeouts, 408, 425, 429, 5xx: retried with backoff
 └── PermanentError   any other 4xx (409 included: KuFlow uses it for an invalid state), an
-                     answer that says it failed, or an answer that cannot be understood
+    │                answer that says it failed, or an answer that cannot be understood
+    └── UnsafePathValue  a value for a URL path segment is `.` or `..`: nothing is sent
 """
 
 from __future__ import annotations
@@ -37,3 +38,7 @@ class TransientError(ActionFailed):
 
 class PermanentError(ActionFailed):
     """Retrying would fail the same way; the action goes to the dead-letter queue."""
+
+
+class UnsafePathValue(PermanentError):
+    """A URL path segment's value is `.` or `..`, which an HTTP client would resolve away."""

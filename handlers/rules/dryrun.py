@@ -14,6 +14,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from handlers.clients.base import PlannedRequest
+from handlers.clients.errors import UnsafePathValue
 from handlers.idempotency import action_key
 from handlers.rules import evaluate, paths
 from handlers.rules.errors import ParamsError, TemplateError
@@ -61,7 +62,7 @@ def _actions(rules: RuleSet, rule: Rule, doc: Mapping[str, Any]) -> list[ActionR
         try:
             values = evaluate.context(doc, rule, key, results)
             report.requests = evaluate.plan(rules, rule, action, values, key)
-        except (TemplateError, ParamsError) as exc:
+        except (TemplateError, ParamsError, UnsafePathValue) as exc:
             report.error = str(exc)
             reports.append(report)
             break  # a permanent error stops the rule, as in the worker
