@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from ipaddress import ip_address
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
@@ -161,16 +162,25 @@ async def readyz(request: Request) -> Response:
 
 
 def _admin_allowed(receiver: Receiver, headers: Mapping[str, str]) -> bool:
-    if receiver.admin_token is None:
-        return True
+    assert receiver.admin_token is not None
     scheme, _, token = headers.get("authorization", "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), receiver.admin_token)
 
 
+def _from_this_machine(request: Request) -> bool:
+    try:
+        return request.client is not None and ip_address(request.client.host).is_loopback
+    except ValueError:  # not an IP address (a unix socket, a test client's name)
+        return False
+
+
 async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus text format; behind `Authorization: Bearer $ROUTER_ADMIN_TOKEN` when set."""
+    """Prometheus text format: with ROUTER_ADMIN_TOKEN set, for its bearer; else loopback only."""
     receiver: Receiver = request.app.state.receiver
-    if not _admin_allowed(receiver, request.headers):
+    if receiver.admin_token is None and not _from_this_machine(request):
+        detail = "Without ROUTER_ADMIN_TOKEN, /metrics answers only this machine; set it to scrape."
+        return problems.problem(403, "forbidden", "Forbidden", detail)
+    if receiver.admin_token is not None and not _admin_allowed(receiver, request.headers):
         return problems.problem(401, "unauthorized", "Unauthorized", "Send the admin token.")
     try:
         async with asyncio.timeout(REDIS_TIMEOUT_S):

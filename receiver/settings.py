@@ -22,6 +22,7 @@ ENV_PREFIX = "ROUTER_"
 WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 
 MAX_CONCURRENCY = 1000
+MIN_TOKEN_CHARS = 22  # 16 random bytes in URL-safe base64, as secrets.token_urlsafe(16) gives
 SecretList = Annotated[tuple[SecretStr, ...], NoDecode]
 
 
@@ -88,6 +89,18 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("webhook_tokens")
+    @classmethod
+    def _long_tokens(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for index, token in enumerate(value, start=1):
+            if len(token.get_secret_value()) < MIN_TOKEN_CHARS:
+                raise ValueError(
+                    f"item {index} is shorter than {MIN_TOKEN_CHARS} characters (16 random "
+                    "bytes); generate one with: python3 -c 'import secrets; "
+                    "print(secrets.token_urlsafe(24))'"
+                )
+        return value
 
     @field_validator("webhook_basic")
     @classmethod

@@ -8,12 +8,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 import redis
 
 from receiver import keys
+from receiver.app import create_app
 from receiver.auth import sign_headers
-from tests.conftest import BASIC, OLD_SECRET, SECRET, TOKEN, make_event
+from tests.conftest import BASIC, OLD_SECRET, SECRET, TOKEN, make_event, make_settings, serve_app
 
 URL = "/webhooks/kuflow"
 JSON = {"content-type": "application/json"}
@@ -432,3 +434,18 @@ async def test_deeply_nested_json_is_a_400_not_a_crash(
         response = await client.post(f"{URL}/{TOKEN}", content=body, headers=JSON)
     assert response.status_code == 400
     assert rdb.dbsize() == 0
+
+
+@pytest.mark.anyio
+async def test_metrics_without_an_admin_token_answer_only_this_machine(redis_url: str) -> None:
+    app = create_app(make_settings(redis_url))
+    outside = httpx.ASGITransport(app=app, client=("203.0.113.7", 4242))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=outside, base_url="http://router.test") as client,
+    ):
+        refused = await client.get("/metrics")
+    assert refused.status_code == 403
+    assert "ROUTER_ADMIN_TOKEN" in refused.json()["detail"]
+    async with serve_app(app) as local:  # httpx's test client comes from 127.0.0.1
+        assert (await local.get("/metrics")).status_code == 200

@@ -20,12 +20,17 @@ def test_defaults() -> None:
 
 
 def test_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ROUTER_WEBHOOK_TOKENS", " new-token , old-token ,")
+    monkeypatch.setenv(
+        "ROUTER_WEBHOOK_TOKENS", " new-token-0123456789abcdef , old-token-0123456789abcdef ,"
+    )
     monkeypatch.setenv("ROUTER_WEBHOOK_BASIC", "kuflow:pa:ss,ops:x")
     monkeypatch.setenv("ROUTER_WEBHOOK_SECRETS", SECRET)
     monkeypatch.setenv("ROUTER_LOG_LEVEL", "debug")
     settings = load_settings()
-    assert [t.get_secret_value() for t in settings.webhook_tokens] == ["new-token", "old-token"]
+    assert [t.get_secret_value() for t in settings.webhook_tokens] == [
+        "new-token-0123456789abcdef",
+        "old-token-0123456789abcdef",
+    ]
     assert AuthConfig.from_settings(settings).basic == (b"kuflow:pa:ss", b"ops:x")
     assert settings.log_level == "DEBUG"
 
@@ -87,3 +92,14 @@ def test_no_auth_refuses_and_names_the_fixes() -> None:
 def test_insecure_mode_is_explicit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROUTER_INSECURE_NO_AUTH", "true")
     assert AuthConfig.from_settings(load_settings()).modes == []
+
+
+def test_a_short_webhook_token_is_refused_with_how_to_make_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ROUTER_WEBHOOK_TOKENS", "x")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "ROUTER_WEBHOOK_TOKENS: item 1 is shorter than 22 characters" in message
+    assert "secrets.token_urlsafe" in message
