@@ -100,7 +100,7 @@ def env(**variables: str) -> dict[str, str]:
     return {**clean, "ROUTER_LOG_LEVEL": "WARNING", **variables}
 
 
-TOKEN = "bench-token"  # noqa: S105 (a throwaway credential of the benchmark's own router)
+TOKEN = "bench-token-0123456789abcdef"  # noqa: S105 (a throwaway credential of the benchmark's own router)
 
 
 @dataclass
