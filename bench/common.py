@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -32,13 +33,16 @@ rules:
 """
 
 
+NOW = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # older events are refused
+
+
 def event() -> dict[str, object]:
     """A PROCESS.CREATED event with fresh ids (its processId names the double's path)."""
     return {
         "id": str(uuid.uuid4()),
         "version": "1",
         "type": "PROCESS.CREATED",
-        "timestamp": "2024-06-14T10:00:00Z",
+        "timestamp": NOW,
         "data": {"processId": str(uuid.uuid4()), "processState": "RUNNING"},
     }
 

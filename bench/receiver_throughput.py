@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -32,6 +33,7 @@ from receiver.auth import sign_headers
 HERE = Path(__file__).resolve().parent
 SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
 CONNECTIONS, THREADS, SECONDS, REQUESTS = 32, 2, 10, 150_000
+NOW = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # older events are refused
 
 
 def write_requests(path: Path) -> None:
@@ -42,7 +44,7 @@ def write_requests(path: Path) -> None:
                 "id": str(uuid.uuid4()),
                 "version": "1",
                 "type": "PROCESS.CREATED",
-                "timestamp": "2024-06-14T10:00:00Z",
+                "timestamp": NOW,
                 "data": {"processId": str(uuid.uuid4()), "processState": "RUNNING"},
             }
             body = json.dumps(event, separators=(",", ":"))

@@ -120,7 +120,7 @@ def adversarial(baseline: float) -> None:
     event = evaluate.document({"id": "e", "type": "T", "data": {"note": "ab" * 18_000}})
     seconds, _ = per_event_seconds(rules, [(event, event)] * 50)
     # The regex the wildcard used to compile to, on a value a tenth as long (36 KB took 24 s).
-    old = re.compile(".*".join(re.escape(p) for p in "*a*b*c*".split("*")), re.DOTALL)
+    old = re.compile(".*".join(re.escape(p) for p in ["", "a", "b", "c", ""]), re.DOTALL)
     started = time.perf_counter()
     assert not old.fullmatch("ab" * 1_800)
     regex_s = time.perf_counter() - started

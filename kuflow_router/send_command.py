@@ -13,6 +13,7 @@ import json
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,20 @@ def _request(settings: Settings, url: str, body: bytes) -> tuple[str, dict[str, 
     return url, headers, "none"
 
 
+def _sent_now(body: bytes) -> bytes:
+    """The event with its `timestamp` set to now, as if KuFlow sent it this moment: the
+    receiver refuses events older than its dedup window. A body that is not a JSON object is
+    sent as it is (the receiver will say what is wrong with it)."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(event, dict):
+        return body
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return json.dumps({**event, "timestamp": now}, ensure_ascii=False).encode()
+
+
 def cmd_send(args: argparse.Namespace) -> int:
     """Send the event file; exit 0 on a 2xx answer, 1 otherwise."""
     settings = load_settings()
@@ -49,6 +64,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"kuflow-router: cannot read {args.event}: {exc}", file=sys.stderr)
         return 1
+    if not args.as_is:
+        body = _sent_now(body)
     url, headers, mode = _request(settings, args.url, body)
     try:
         response = httpx.post(url, content=body, headers=headers, timeout=args.timeout)
@@ -75,4 +92,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--url", required=True, help="the webhook URL, e.g. http://localhost:8000/webhooks/kuflow"
     )
     send.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+    send.add_argument(
+        "--as-is",
+        action="store_true",
+        help="send the file byte for byte (by default its timestamp is set to now)",
+    )
     send.set_defaults(handler=cmd_send)

@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from ipaddress import ip_address
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -34,6 +35,7 @@ from receiver.errors import (
     RequestRejected,
     RequestTimeout,
     SettingsError,
+    StaleEvent,
     UnsupportedMediaType,
 )
 from receiver.events import parse_event
@@ -56,6 +58,7 @@ class Receiver:
     redis: Redis
     enqueuer: Enqueuer
     admin_token: bytes | None
+    max_age_s: int  # events older than the dedup window are refused: a replay could pass it
 
 
 def connect_redis(url: str) -> Redis:
@@ -93,6 +96,20 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+def _check_age(timestamp: str, max_age_s: int) -> None:
+    """Refuse an event from before the dedup window: a captured request replayed after the
+    window (token and Basic auth carry no time of their own) would otherwise run again."""
+    sent = datetime.fromisoformat(timestamp.upper().replace(" ", "T").replace("Z", "+00:00"))
+    age_s = time.time() - sent.timestamp()
+    if age_s > max_age_s:
+        raise StaleEvent(
+            f"The event's timestamp is {age_s / 86400:.1f} days old, older than the "
+            f"{max_age_s / 86400:g} days in which a repeat would be recognised "
+            "(ROUTER_DEDUP_TTL_S); it is refused as a possible replay. Send events as they "
+            "happen."
+        )
+
+
 async def _ingest(request: Request, receiver: Receiver) -> tuple[str, str, bool]:
     """Run every check and enqueue; return (event id, type, queued now)."""
     token = request.path_params.get("token")
@@ -109,6 +126,7 @@ async def _ingest(request: Request, receiver: Receiver) -> tuple[str, str, bool]
     if verdict is Verdict.NEEDS_SIGNATURE:
         check_signature(receiver.auth, request.headers, body)
     event = parse_event(body)
+    _check_age(event.timestamp, receiver.max_age_s)
     try:
         queued = await receiver.enqueuer.enqueue(event.id, event.type, body)
     except REDIS_DOWN as exc:
@@ -205,7 +223,13 @@ def create_app(settings: Settings) -> Starlette:
     queue_settings = QueueSettings(settings.dedup_ttl_s, settings.event_ttl_s)
     enqueuer = Enqueuer(redis, queue_settings)
     receiver = Receiver(
-        auth, settings.max_body_bytes, settings.read_timeout_s, redis, enqueuer, admin
+        auth,
+        settings.max_body_bytes,
+        settings.read_timeout_s,
+        redis,
+        enqueuer,
+        admin,
+        settings.dedup_ttl_s,
     )
 
     @asynccontextmanager

@@ -8,6 +8,7 @@ ReceiverError
     ├── BodyTooLarge         413: the body is over ROUTER_MAX_BODY_BYTES
     ├── RequestTimeout       408: the body did not arrive within ROUTER_READ_TIMEOUT_S
     ├── InvalidEvent         400: not JSON, or not a KuFlow event envelope
+    │   └── StaleEvent       400: its timestamp is older than the dedup window (a replay?)
     └── QueueUnavailable     503: Redis could not be reached or refused the enqueue
 """
 
@@ -92,6 +93,14 @@ class InvalidEvent(RequestRejected):
     slug = "invalid-event"
     title = "Invalid event"
     outcome = "invalid"
+
+
+class StaleEvent(InvalidEvent):
+    """400: the event is older than ROUTER_DEDUP_TTL_S, so dedup could no longer catch a replay."""
+
+    slug = "stale-event"
+    title = "Stale event"
+    outcome = "stale"
 
 
 class QueueUnavailable(RequestRejected):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 from receiver.events import parse_event
@@ -38,7 +39,9 @@ def test_quick_start_is_two_commands_and_ci_runs_the_second() -> None:
 def test_tour_event_is_a_valid_event() -> None:
     body = re.search(r"-d '(\{.*?\})'", README, flags=re.DOTALL)
     assert body is not None
-    event = parse_event(body.group(1).encode())
+    now = subprocess.run(["date", "-u", "+%Y-%m-%dT%H:%M:%SZ"], capture_output=True, text=True)
+    text = body.group(1).replace("'$(date -u +%Y-%m-%dT%H:%M:%SZ)'", now.stdout.strip())
+    event = parse_event(text.encode())
     assert event.type == "PROCESS.CREATED"
 
 

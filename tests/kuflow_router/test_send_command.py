@@ -80,3 +80,14 @@ def test_send_sample_events_are_accepted(
     for sample in samples:
         assert main(["send", str(sample), "--url", f"{router.base}/webhooks/kuflow/{TOKEN}"]) == 0
     assert capsys.readouterr().out.count("202 Accepted") == len(samples)
+
+
+def test_send_stamps_the_event_now_unless_asked_to_send_it_as_is(
+    router: Router, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = Path(__file__).resolve().parents[2] / "examples" / "events" / "process-created.json"
+    assert json.loads(sample.read_text())["timestamp"].startswith("2024-")  # long past
+    url = f"{router.base}/webhooks/kuflow/{TOKEN}"
+    assert main(["send", str(sample), "--url", url, "--as-is"]) == 1
+    assert "possible replay" in capsys.readouterr().out
+    assert main(["send", str(sample), "--url", url]) == 0

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from prometheus_client import REGISTRY
 
 from receiver import keys
 from receiver.app import create_app
@@ -449,3 +450,37 @@ async def test_metrics_without_an_admin_token_answer_only_this_machine(redis_url
     assert "ROUTER_ADMIN_TOKEN" in refused.json()["detail"]
     async with serve_app(app) as local:  # httpx's test client comes from 127.0.0.1
         assert (await local.get("/metrics")).status_code == 200
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("age_s", "status"),
+    [pytest.param(3600 + 60, 400, id="older-than-the-window"),
+     pytest.param(3600 - 60, 202, id="inside-the-window")],
+)  # fmt: skip
+async def test_an_event_older_than_the_dedup_window_is_refused_as_a_replay(
+    app_client: Callable[..., Any], rdb: redis.Redis, age_s: int, status: int
+) -> None:
+    sent = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - age_s))
+    event = make_event(timestamp=sent)
+    before = (
+        REGISTRY.get_sample_value(
+            "router_events_received_total", {"type": "none", "outcome": "stale"}
+        )
+        or 0.0
+    )
+    async with app_client(dedup_ttl_s=3600) as client:
+        answer = await client.post(f"{URL}/{TOKEN}", content=json.dumps(event), headers=JSON)
+    assert answer.status_code == status
+    after = (
+        REGISTRY.get_sample_value(
+            "router_events_received_total", {"type": "none", "outcome": "stale"}
+        )
+        or 0.0
+    )
+    if status == 400:
+        assert "possible replay" in answer.json()["detail"]
+        assert after == before + 1
+        assert rdb.zcard(keys.QUEUE) == 0 and not rdb.exists(keys.seen(event["id"]))
+    else:
+        assert rdb.zcard(keys.QUEUE) == 1
