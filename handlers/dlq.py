@@ -1,26 +1,44 @@
 """The dead-letter queue: Redis stream `router:dlq`, one entry per action that failed for good.
 
-An entry holds the event (its raw body), the rule, the action, its attempts, the last error —
-HTTP status, the remote API's own error text, a body excerpt — and the time. Entries are
-addressed by event id; replaying an event clears its dead actions and queues it again, and the
-actions it had completed stay skipped.
+An entry holds the event id, the rule, the action, its attempts, the last error — HTTP status,
+the remote API's own error text, a body excerpt, each cut to `MAX_FIELD_CHARS` — and the time.
+The event itself is kept once, beside the stream (`router:dlq:event:{id}`), however many of its
+actions failed. Entries are addressed by event id; replaying an event marks its dead actions
+for a re-run and queues it again, and the actions it had completed stay skipped.
+
+The queue is bounded, so a flood of failing events cannot fill Redis: entries older than
+ROUTER_DLQ_TTL_DAYS, and the oldest beyond ROUTER_DLQ_MAX_BYTES, are removed after each
+addition — counted in `router_dlq_trimmed_total{reason}` and logged, never silently. Every read
+goes through the stream in pages.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from handlers import records
+from handlers import metrics, records
 from receiver import keys
 from receiver.queue import requeue
 from receiver.redact import redact
 
-MAX_ENTRIES = 100_000  # the stream is trimmed (approximately) beyond this
+log = logging.getLogger("kuflow_router.worker")
+
+MAX_FIELD_CHARS = 2000  # error, remote text and excerpt, each
+PAGE = 500  # entries per read
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long and how much the dead-letter queue keeps."""
+
+    ttl_s: int = 30 * 24 * 3600
+    max_bytes: int = 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -34,32 +52,126 @@ class Entry:
     def event_id(self) -> str:
         return self.fields.get("event_id", "")
 
+    @property
+    def time_ms(self) -> int:
+        return int(self.entry_id.split("-", 1)[0])
 
-async def add(redis: Redis, **fields: Any) -> None:
-    """Append an entry; `fields` are event_id, event, rule, action, index, attempts, error, …"""
-    values = {
-        k: ("" if v is None else v if isinstance(v, bytes) else redact(str(v)))
-        for k, v in fields.items()
-    }
+
+def _field(value: Any) -> str:
+    return "" if value is None else redact(str(value))[:MAX_FIELD_CHARS]
+
+
+async def add(redis: Redis, limits: Limits, event: bytes, **fields: Any) -> None:
+    """Append an entry — `fields` are event_id, rule, action, index, attempts, status, error,
+    remote, excerpt — and keep `event` once; then trim to the limits."""
+    event_id = str(fields.get("event_id", ""))
+    values = {k: _field(v) for k, v in fields.items()}
     values["time"] = str(time.time())
-    await redis.xadd(keys.DLQ, values, maxlen=MAX_ENTRIES, approximate=True)  # type: ignore[arg-type]
+    body_key = keys.dlq_event(event_id)
+    stored = await redis.set(body_key, event, ex=limits.ttl_s, nx=True)
+    if not stored:
+        await redis.expire(body_key, limits.ttl_s)
+    size = sum(len(k) + len(v) for k, v in values.items()) + (len(event) if stored else 0)
+    values["bytes"] = str(size)
+    values["holds_event"] = "1" if stored else ""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.xadd(keys.DLQ, values)  # type: ignore[arg-type]
+        pipe.incrby(keys.DLQ_BYTES, size)
+        await pipe.execute()
+    await trim(redis, limits)
 
 
-async def entries(redis: Redis, event_id: str | None = None) -> list[Entry]:
-    """Every entry (oldest first), or those of one event."""
-    raw = await cast(Awaitable[list[tuple[bytes, dict[bytes, bytes]]]], redis.xrange(keys.DLQ))
-    found = [
+async def trim(redis: Redis, limits: Limits) -> int:
+    """Remove the oldest entries while they are too old or the queue is over its bytes."""
+    oldest_kept_ms = int((time.time() - limits.ttl_s) * 1000)
+    removed = {"age": 0, "size": 0}
+    while True:
+        total = int(await redis.get(keys.DLQ_BYTES) or 0)
+        page = await _page(redis, "-", "+", PAGE)
+        doomed: list[Entry] = []
+        for entry in page:
+            if entry.time_ms < oldest_kept_ms:
+                removed["age"] += 1
+            elif total > limits.max_bytes:
+                removed["size"] += 1
+            else:
+                break
+            doomed.append(entry)
+            total -= int(entry.fields.get("bytes") or 0)
+        if not doomed:
+            break
+        await _delete(redis, doomed)
+        if len(doomed) < len(page):
+            break
+    for reason, count in removed.items():
+        if count:
+            metrics.DLQ_TRIMMED.labels(reason).inc(count)
+            log.warning(
+                "dead-letter queue trimmed: %d entries %s",
+                count,
+                "older than ROUTER_DLQ_TTL_DAYS" if reason == "age" else
+                "beyond ROUTER_DLQ_MAX_BYTES",
+                extra={"outcome": "trimmed", "reason": reason, "count": count},
+            )  # fmt: skip
+    return removed["age"] + removed["size"]
+
+
+async def _delete(redis: Redis, doomed: list[Entry]) -> None:
+    size = sum(int(e.fields.get("bytes") or 0) for e in doomed)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.xdel(keys.DLQ, *[e.entry_id for e in doomed])
+        pipe.decrby(keys.DLQ_BYTES, size)
+        bodies = [keys.dlq_event(e.event_id) for e in doomed if e.fields.get("holds_event")]
+        if bodies:
+            pipe.delete(*bodies)
+        await pipe.execute()
+
+
+async def _page(redis: Redis, start: str, end: str, count: int) -> list[Entry]:
+    raw = await cast(
+        Awaitable[list[tuple[bytes, dict[bytes, bytes]]]],
+        redis.xrange(keys.DLQ, start, end, count=count),
+    )
+    return [
         Entry(entry_id.decode(), {k.decode(): v.decode(errors="replace") for k, v in data.items()})
         for entry_id, data in raw
     ]
-    return [e for e in found if event_id is None or e.event_id == event_id]
+
+
+async def iterate(redis: Redis, event_id: str | None = None) -> AsyncIterator[Entry]:
+    """Every entry, oldest first, or those of one event — read a page at a time."""
+    start = "-"
+    while True:
+        page = await _page(redis, start, "+", PAGE)
+        for entry in page:
+            if event_id is None or entry.event_id == event_id:
+                yield entry
+        if len(page) < PAGE:
+            return
+        start = "(" + page[-1].entry_id
+
+
+async def entries(redis: Redis, event_id: str | None = None) -> list[Entry]:
+    """The entries of one event (or all of them: bounded by ROUTER_DLQ_MAX_BYTES)."""
+    return [entry async for entry in iterate(redis, event_id)]
+
+
+async def event_body(redis: Redis, entry: Entry) -> bytes | None:
+    """The event an entry belongs to, as received; None once it is no longer kept."""
+    legacy = entry.fields.get("event")  # entries written before the event was kept apart
+    if legacy:
+        return legacy.encode()
+    body: bytes | None = await redis.get(keys.dlq_event(entry.event_id))
+    return body
 
 
 async def purge(redis: Redis, event_id: str | None = None) -> int:
     """Delete the entries of one event, or all of them; the number deleted."""
     doomed = await entries(redis, event_id)
-    if doomed:
-        await redis.xdel(keys.DLQ, *[e.entry_id for e in doomed])
+    for start in range(0, len(doomed), PAGE):
+        await _delete(redis, doomed[start : start + PAGE])
+    if event_id is not None:
+        await redis.delete(keys.dlq_event(event_id))
     return len(doomed)
 
 
@@ -67,10 +179,19 @@ async def replay(redis: Redis, event_id: str, ttl_s: int) -> bool:
     """Queue a dead-lettered event again; its completed actions stay skipped.
 
     Returns False when the event has no entry (nothing to replay).
+
+    Raises:
+        LookupError: the event's body is no longer kept (trimmed or expired).
     """
     found = await entries(redis, event_id)
     if not found:
         return False
+    body = await event_body(redis, found[-1])
+    if body is None:
+        raise LookupError(
+            f"event {event_id}: its body is no longer kept (the dead-letter queue trimmed or "
+            "expired it), so it cannot be replayed; its entries stay for `dlq show`"
+        )
     record = await records.load(redis, event_id)
     # A dead action may have acted before it failed (an answer lost to a timeout): its re-run
     # is marked replayed, so each API's repeat-safety check runs as on any retry, with a fresh
@@ -83,8 +204,7 @@ async def replay(redis: Redis, event_id: str, ttl_s: int) -> bool:
         if state.state == "dead"
     }
     await records.save(redis, event_id, ttl_s, {"status": records.QUEUED, **again})
-    body = found[-1].fields.get("event", "").encode()
     received_at = int(record.fields.get("received_at") or time.time() * 1000)
     await requeue(redis, event_id, body, received_at, ttl_s)
-    await redis.xdel(keys.DLQ, *[e.entry_id for e in found])
+    await purge(redis, event_id)
     return True

@@ -23,6 +23,7 @@ class Deps:
     session: Session
     rules: LiveRules
     event_ttl_s: int
+    dlq_limits: dlq.Limits
 
 
 @dataclass
@@ -60,8 +61,9 @@ class Job:
         failed = error if isinstance(error, ActionFailed) else None
         await dlq.add(
             self.deps.redis,
+            self.deps.dlq_limits,
+            self.body,
             event_id=self.event_id,
-            event=self.body,
             rule=rule,
             action=action,
             index=index,

@@ -19,6 +19,11 @@ ACTIONS = Counter(
     "Action tries, by connection, operation and outcome (done, retrying, pending, dead, skipped).",
     ["connection", "operation", "outcome"],
 )
+DLQ_TRIMMED = Counter(
+    "router_dlq_trimmed_total",
+    "Dead-letter entries removed to keep the queue within its limits, by reason (age, size).",
+    ["reason"],
+)
 ACTION_DURATION = Histogram(
     "router_action_duration_seconds",
     "How long one try of an action took, outbound calls included.",

@@ -181,8 +181,8 @@ async def refused_job(ctx: dict[str, Any], reason: str, excerpt: str) -> str:
     """The arq job for a payload `decode_job` would not read: dead-letter it, run nothing."""
     deps: Deps = ctx["router"]
     job_id = str(ctx.get("job_id", ""))
-    await dlq.add(deps.redis, event_id=job_id, event=excerpt, rule="*", action="(job)",
-                  error=f"refused job: {reason}")  # fmt: skip
+    await dlq.add(deps.redis, deps.dlq_limits, excerpt.encode(), event_id=job_id, rule="*",
+                  action="(job)", error=f"refused job: {reason}")  # fmt: skip
     log.error("job refused and dead-lettered", extra={"event_id": job_id, "error": reason})
     return records.DEAD
 
@@ -196,7 +196,7 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
         event_id = str(UUID(str(event["id"])))
     except (ValueError, TypeError, KeyError):
         # Not written by our receiver (which validates every event): keep it for a person.
-        await dlq.add(deps.redis, event_id=ctx.get("job_id", ""), event=body, rule="*",
+        await dlq.add(deps.redis, deps.dlq_limits, body, event_id=ctx.get("job_id", ""), rule="*",
                       action="(job)", error="the job does not hold a KuFlow event")  # fmt: skip
         log.error("job without a valid event dead-lettered", extra={"event_id": ctx.get("job_id")})
         return records.DEAD

@@ -33,7 +33,7 @@ from arq.connections import RedisSettings, create_pool
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from handlers import heartbeat, probe
+from handlers import dlq, heartbeat, probe
 from handlers.clients.base import Session
 from handlers.clients.network import worker_transport
 from handlers.job import Deps
@@ -136,7 +136,8 @@ def build_worker(settings: Settings, rules: LiveRules, handle_signals: bool = Tr
             cookies=NoCookies(),
         )
         redis: Redis = ctx["redis"]
-        ctx["router"] = Deps(redis, Session(client), rules, settings.event_ttl_s)
+        kept = dlq.Limits(settings.dlq_ttl_days * 24 * 3600, settings.dlq_max_bytes)
+        ctx["router"] = Deps(redis, Session(client), rules, settings.event_ttl_s, kept)
         watcher.append(asyncio.create_task(rules.watch()))
         # In the background: a KuFlow that is down must not hold up the start.
         watcher.append(asyncio.create_task(probe.check_connections(client, rules.current)))

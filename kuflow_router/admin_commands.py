@@ -130,7 +130,7 @@ async def events_show(redis: Redis, settings: Settings, args: argparse.Namespace
 async def dlq_list(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
     """Dead-lettered events: id, entries, last rule/action and error."""
     by_event: dict[str, list[dlq.Entry]] = {}
-    for entry in await dlq.entries(redis):
+    async for entry in dlq.iterate(redis):  # a page at a time
         by_event.setdefault(entry.event_id, []).append(entry)
     for event_id, found in by_event.items():
         last = found[-1].fields
@@ -141,7 +141,7 @@ async def dlq_list(redis: Redis, settings: Settings, args: argparse.Namespace) -
     return 0
 
 
-def shown_entry(entry: dlq.Entry) -> dict[str, Any]:
+def shown_entry(entry: dlq.Entry, body: bytes | None) -> dict[str, Any]:
     """A dead-letter entry as typed JSON, the event as the object it is."""
     fields = entry.fields
 
@@ -150,9 +150,9 @@ def shown_entry(entry: dlq.Entry) -> dict[str, Any]:
         return int(value) if value.isdigit() else None
 
     try:
-        event: Any = json.loads(fields.get("event", ""))
+        event: Any = json.loads(body) if body is not None else None  # None: no longer kept
     except ValueError:
-        event = fields.get("event")  # not JSON (a refused job): shown as the text it is
+        event = body.decode(errors="replace") if body else None  # a refused job's payload
     return {
         "entry": entry.entry_id,
         "event_id": entry.event_id,
@@ -175,7 +175,8 @@ async def dlq_show(redis: Redis, settings: Settings, args: argparse.Namespace) -
     if not found:
         print(f"event {args.event_id} has no dead-letter entry", file=sys.stderr)
         return 1
-    print(json.dumps([shown_entry(e) for e in found], indent=2, ensure_ascii=False))
+    body = await dlq.event_body(redis, found[-1])
+    print(json.dumps([shown_entry(e, body) for e in found], indent=2, ensure_ascii=False))
     return 0
 
 
@@ -201,7 +202,10 @@ async def dlq_replay(redis: Redis, settings: Settings, args: argparse.Namespace)
     terminal = sys.stderr.isatty()
     replayed = 0
     for done, event_id in enumerate(targets, start=1):
-        replayed += await dlq.replay(redis, event_id, settings.event_ttl_s)
+        try:
+            replayed += await dlq.replay(redis, event_id, settings.event_ttl_s)
+        except LookupError as exc:
+            print(f"kuflow-router: {exc}", file=sys.stderr)
         if terminal:
             print(f"\rreplaying {done}/{len(targets)}", end="", file=sys.stderr, flush=True)
     if terminal and targets:

@@ -11,6 +11,7 @@ from arq.constants import job_key_prefix
 PREFIX = "router:"
 QUEUE = f"{PREFIX}queue"  # arq's queue (a sorted set of job ids scored by run time)
 DLQ = f"{PREFIX}dlq"  # stream of dead-lettered actions
+DLQ_BYTES = f"{PREFIX}dlq:bytes"  # what the dead-letter queue holds, in bytes (entries + events)
 WAKE = f"{PREFIX}wake"  # list: one token per queued event, so an idle worker wakes at once
 WAKE_TOKENS_MAX = 1000  # tokens beyond this are dropped: a backlog wakes workers anyway
 
@@ -33,3 +34,8 @@ def job(job_id: str) -> str:
 def worker(worker_id: str) -> str:
     """A worker's heartbeat (a hash with a time to live): it is alive while this is fresh."""
     return f"{PREFIX}worker:{worker_id}"
+
+
+def dlq_event(event_id: str) -> str:
+    """The body of a dead-lettered event, kept once however many of its actions failed."""
+    return f"{PREFIX}dlq:event:{event_id}"

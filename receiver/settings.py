@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     max_headers: int = Field(default=100, ge=10, le=1000)
     dedup_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
     event_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
+    dlq_ttl_days: int = Field(default=30, gt=0, le=3650)
+    dlq_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024 * 1024)
     worker_concurrency: int = Field(default=10, gt=0, le=MAX_CONCURRENCY)
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -52,6 +52,11 @@ class Pipeline:
     async def dead(self, event_id: str | None = None) -> list[dlq.Entry]:
         return await dlq.entries(self.redis, event_id)
 
+    async def dead_event(self, entry: dlq.Entry) -> str:
+        """The event a dead-letter entry belongs to, as kept beside the stream."""
+        body = await dlq.event_body(self.redis, entry)
+        return body.decode() if body is not None else ""
+
 
 @asynccontextmanager
 async def pipeline(redis_url: str, rules_file: Path) -> AsyncIterator[Pipeline]:

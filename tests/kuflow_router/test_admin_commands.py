@@ -39,7 +39,7 @@ def seed(redis_url: str, event: dict[str, Any], dead: bool = True) -> None:
                 field = records.action_field("r", 1)
                 await records.save(client, event["id"], 3600, {field: state.encode()})
                 await dlq.add(
-                    client, event_id=event["id"], event=body, rule="r", action="kuflow.append_log",
+                    client, dlq.Limits(), body, event_id=event["id"], rule="r", action="kuflow.append_log",
                     index=1, attempts=3, status=400, error="POST … answered 400: bad", remote="bad",
                 )  # fmt: skip
 
