@@ -66,7 +66,8 @@ def clean_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     (wheel,) = (place / "dist").glob("kuflow_router-*.whl")
     subprocess.run([sys.executable, "-m", "venv", str(place / "venv")], check=True)
     pip = [str(place / "venv" / "bin" / "python"), "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "--disable-pip-version-check", str(wheel)], check=True)
+    constraints = ["--constraint", str(ROOT / "constraints.txt")]  # as the Dockerfile installs
+    subprocess.run([*pip, "--disable-pip-version-check", *constraints, str(wheel)], check=True)
     yield place / "venv" / "bin"
 
 
