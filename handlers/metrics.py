@@ -19,6 +19,11 @@ ACTIONS = Counter(
     "Action tries, by connection, operation and outcome (done, retrying, pending, dead, skipped).",
     ["connection", "operation", "outcome"],
 )
+EVENTS_REJECTED = Counter(
+    "router_events_rejected_total",
+    "Events not acted on because KuFlow contradicts them, by reason (unverified).",
+    ["reason"],
+)
 DLQ_TRIMMED = Counter(
     "router_dlq_trimmed_total",
     "Dead-letter entries removed to keep the queue within its limits, by reason (age, size).",

@@ -19,7 +19,7 @@ from uuid import UUID
 
 from arq import Retry
 
-from handlers import backoff, dlq, enrich, failures, metrics, records
+from handlers import backoff, dlq, enrich, failures, metrics, records, verify
 from handlers.actions import run_action
 from handlers.clients.base import ActionCall, Pending
 from handlers.clients.errors import ActionFailed, PermanentError, TransientError
@@ -29,6 +29,7 @@ from handlers.records import ActionState
 from handlers.rules import evaluate
 from handlers.rules.errors import ParamsError, TemplateError
 from handlers.rules.model import Action, RetryPolicy, Rule
+from handlers.verify import Unverified
 
 log = logging.getLogger("kuflow_router.worker")
 
@@ -119,11 +120,14 @@ async def _run_rule(job: Job, rule: Rule, doc: dict[str, Any]) -> tuple[str, flo
 
 
 async def _enrich(
-    job: Job, selection: evaluate.Selection
+    job: Job, roots: set[str], verifying: bool
 ) -> dict[str, Any] | tuple[str, float | None]:
     """The fetched objects; or, when KuFlow did not give them, (outcome, delay) — a failure is
-    recorded, logged, counted and, once it is final, dead-lettered, like any action's."""
-    roots = evaluate.needed(selection)
+    recorded, logged, counted and, once it is final, dead-lettered, like any action's.
+
+    Raises:
+        Unverified: verifying, and KuFlow answered 404: it does not know the event's subject.
+    """
     field = records.action_field(ENRICHMENT, 0)
     state = job.record.actions.get(field)
     connection = job.rules.enrichment_connection or "kuflow"
@@ -147,6 +151,8 @@ async def _enrich(
             f"gave up after {attempts} attempts: {exc}", exc.status, exc.remote, exc.excerpt
         )
     except PermanentError as exc:
+        if verifying and exc.status == 404:
+            raise Unverified(f"KuFlow does not know the event's subject: {exc}") from None
         attempts, error = (state.attempts if state else 0) + 1, exc
     else:
         if state is not None:  # an earlier failure is over: the record says so
@@ -163,6 +169,29 @@ async def _enrich(
                "status": error.status, "error": str(error), "attempt": attempts},
     )  # fmt: skip
     return "dead", None
+
+
+async def _fetch(
+    job: Job, selection: evaluate.Selection
+) -> dict[str, Any] | tuple[str, float | None]:
+    """What the candidate rules need from KuFlow — and, when verifying, the event's subject,
+    checked against the event (`handlers/verify.py`), before any action runs.
+
+    Raises:
+        Unverified: KuFlow's answer contradicts the event, or KuFlow does not know its subject.
+    """
+    roots = evaluate.needed(selection)
+    subject = verify.subject(job.event) if job.rules.verify else None
+    # Only an event some rule may act on is worth a question to KuFlow.
+    verifying = subject is not None and bool(selection.candidates or roots)
+    if subject is not None and verifying:
+        roots = roots | {subject}
+    fetched = await _enrich(job, roots, verifying)
+    if verifying and isinstance(fetched, dict):
+        differs = verify.disagreement(job.event, fetched)
+        if differs:
+            raise Unverified(differs)
+    return fetched
 
 
 async def _off_loop_if_large(job: Job, function: Callable[..., T], *args: Any) -> T:
@@ -216,7 +245,10 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
         )
         return await _finish(job, ["dead"], [])
     selection = await _off_loop_if_large(job, evaluate.select, job.rules, evaluate.document(event))
-    fetched = await _enrich(job, selection)
+    try:
+        fetched = await _fetch(job, selection)
+    except Unverified as exc:
+        return await _reject(job, str(exc))
     if isinstance(fetched, tuple):
         outcome, wait = fetched
         if outcome == "dead":
@@ -236,6 +268,19 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
             await job.write({})
         raise Retry(defer=min(waits))
     return await _finish(job, outcomes, [r.name for r in matched])
+
+
+async def _reject(job: Job, reason: str) -> str:
+    """The event contradicts KuFlow: act on nothing, and say so (there is nothing to replay)."""
+    await job.write({"status": records.REJECTED, "rejected": f"unverified: {reason}"})
+    metrics.EVENTS_PROCESSED.labels(records.REJECTED).inc()
+    metrics.EVENTS_REJECTED.labels("unverified").inc()
+    log.warning(
+        "event rejected: unverified",
+        extra={"event_id": job.event_id, "type": job.event.get("type"),
+               "outcome": records.REJECTED, "reason": reason},
+    )  # fmt: skip
+    return records.REJECTED
 
 
 async def _finish(job: Job, outcomes: list[str], matched: list[str]) -> str:

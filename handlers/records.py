@@ -25,6 +25,7 @@ ACTION_PREFIX = "action:"
 # Status of an event: queued → processing → done (every matched rule completed, or none
 # matched) / partial (some rules dead-lettered) / dead (all of them).
 QUEUED, PROCESSING, DONE, PARTIAL, DEAD = "queued", "processing", "done", "partial", "dead"
+REJECTED = "rejected"  # an event's status: KuFlow contradicts it, nothing was done
 REPLAYED = "replayed"  # an action's state: dead, then queued again by `dlq replay`
 
 

@@ -105,6 +105,7 @@ def shown_record(record: records.EventRecord) -> dict[str, Any]:
         "received_at": _when(fields["received_at"]) if "received_at" in fields else None,
         "runs": int(fields.get("runs", 0)),
         "matched": json.loads(fields["matched"]) if "matched" in fields else None,
+        "rejected": fields.get("rejected"),
         "enrichment": _action("enrichment:0", enrichment) if enrichment else None,
         "actions": [_action(n, s) for n, s in sorted(actions.items())],
     }

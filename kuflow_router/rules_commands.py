@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from handlers.rules.dryrun import dry_run, format_reports, reports_json
+from handlers.rules.dryrun import dry_run, format_reports, reports_json, verification
 from handlers.rules.errors import RulesLoadError
 from handlers.rules.loader import load_file
 from handlers.rules.model import RuleSet
@@ -68,7 +68,11 @@ def cmd_test(args: argparse.Namespace) -> int:
     process = _read_json(args.process, "the process") if args.process else None
     item = _read_json(args.process_item, "the process item") if args.process_item else None
     reports = dry_run(rules, event, process, item)
-    print(redact(reports_json(reports) if args.json else format_reports(reports)))
+    if args.json:
+        print(redact(reports_json(reports)))
+        return 0
+    step = verification(rules, event, process, item)
+    print(redact("\n".join(filter(None, [step, format_reports(reports)]))))
     return 0
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
+from handlers import verify
 from handlers.clients.base import PlannedRequest
 from handlers.clients.errors import UnsafePathValue
 from handlers.idempotency import action_key
@@ -101,6 +102,31 @@ def dry_run(
         else:
             reports.append(RuleReport(rule.name, "matched", actions=_actions(rules, rule, doc)))
     return reports
+
+
+def verification(
+    rules: RuleSet,
+    event: Mapping[str, Any],
+    process: Mapping[str, Any] | None = None,
+    process_item: Mapping[str, Any] | None = None,
+) -> str | None:
+    """The verification step as the worker would take it (`handlers/verify.py`), or None when
+    it does not apply (`verify: false`, no kuflow connection, or an event about no object)."""
+    root = verify.subject(event) if rules.verify else None
+    if root is None:
+        return None
+    given = {"process": process, "processItem": process_item}[root]
+    read = "GET /processes/{processId}" if root == "process" else "GET /process-items/{id}"
+    if given is None:
+        flag = "--process" if root == "process" else "--process-item"
+        return (
+            f"verify: before acting, the worker reads the event's {root} back ({read}) and "
+            f"rejects the event if KuFlow contradicts it — not evaluated: give {flag}"
+        )
+    differs = verify.disagreement(event, {root: given})
+    if differs:
+        return f"verify: REJECTED (unverified): {differs} — no rule would act"
+    return f"verify: the event agrees with KuFlow's {root} ({read})"
 
 
 def format_reports(reports: list[RuleReport]) -> str:

@@ -110,7 +110,8 @@ class _Loader:
             raise RulesLoadError(filename, self.source.problems)
         index = RuleIndex([rule.when for rule in rules])
         secrets = _secrets(self.source.substituted, self.connections.values())
-        return RuleSet(filename, self.connections, tuple(rules), enrichment, index, secrets)
+        verify = top.verify and enrichment is not None
+        return RuleSet(filename, self.connections, tuple(rules), enrichment, index, secrets, verify)
 
     def _top(self, data: dict[str, Any]) -> FileModel:
         """The top level; when it is invalid, its usable parts, so later problems still show."""
@@ -133,6 +134,7 @@ class _Loader:
             connections=connections if usable_connections else {},
             defaults=DefaultsModel(),
             enrichment=None,
+            verify=True,
             rules=rules if usable_rules else [],
         )
 

@@ -41,6 +41,7 @@ class FileModel(_Strict):
     connections: dict[str, dict[str, Any]] = {}
     defaults: DefaultsModel = DefaultsModel()
     enrichment: EnrichmentModel | None = None
+    verify: bool = True  # check each acted-on event against KuFlow first (handlers/verify.py)
     rules: list[dict[str, Any]] = []
 
 
@@ -120,3 +121,4 @@ class RuleSet:
     enrichment_connection: str | None  # the kuflow connection that fetches process.* data
     index: RuleIndex
     secrets: frozenset[str] = frozenset()  # values never to be written anywhere (receiver.redact)
+    verify: bool = False  # `verify:` on and a kuflow connection to ask: events are checked

@@ -19,6 +19,7 @@ connections:
   kuflow: {{type: kuflow, base_url: "{url}", client_id: kuflow-app, client_secret: kuflow-secret}}
 defaults:
   retry: {{attempts: 3, initial: 10ms, max: 50ms}}
+verify: {verify}
 rules:
   - name: open-review
     when:
@@ -39,9 +40,10 @@ rules:
 
 @pytest.fixture
 def make_pipeline(redis_url: str, kuflow: KuflowDouble, tmp_path: Path) -> Callable[..., Any]:
-    def build(extra: str = "") -> Any:
+    def build(extra: str = "", verify: bool = True) -> Any:
         path = tmp_path / "rules.yaml"
-        path.write_text(RULES.format(url=kuflow.url, extra=textwrap.indent(extra, "  ")))
+        extra = textwrap.indent(extra, "  ")
+        path.write_text(RULES.format(url=kuflow.url, extra=extra, verify=str(verify).lower()))
         return pipeline(redis_url, path)
 
     return build

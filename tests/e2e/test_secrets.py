@@ -88,7 +88,7 @@ def test_no_configured_secret_is_stored_logged_or_printed(
     # Only the router's own formatter: a handler an earlier test left on a closed stream would
     # print its records raw to stderr ("--- Logging error ---"), which no deployment does.
     monkeypatch.setattr(logging.getLogger(), "handlers", [handler])
-    event = make_event()
+    event = make_event(data={"processId": kuflow.add_process()["id"], "processState": "RUNNING"})
 
     async def scenario() -> Any:
         async with pipeline(redis_url, rules) as router:

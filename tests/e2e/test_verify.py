@@ -1,0 +1,105 @@
+"""Verify before acting, end to end: a forged event, or one KuFlow does not know, triggers
+nothing — its record says why, a WARNING line and a counter say so — while a true one acts, and
+a KuFlow that cannot answer leads to retries, not to a rejection."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import make_event
+from tests.doubles.kuflow import KuflowDouble
+from tests.e2e.test_kuflow_actions import metric
+
+CLOSE_ON_COMPLETION = """\
+- name: on-completion
+  when: {type: PROCESS.STATE_CHANGED, data.processState: COMPLETED}
+  do:
+    - kuflow.create_message: {process_id: "{{ data.processId }}", text: done}
+"""
+
+
+def completed(process_id: str) -> dict[str, Any]:
+    return make_event(
+        "PROCESS.STATE_CHANGED", data={"processId": process_id, "processState": "COMPLETED"}
+    )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param("forged", id="forged-completion"), pytest.param("unknown", id="unknown-process")],
+)
+async def test_an_event_kuflow_contradicts_triggers_nothing(
+    make_pipeline: Callable[..., Any],
+    kuflow: KuflowDouble,
+    caplog: pytest.LogCaptureFixture,
+    case: str,
+) -> None:
+    process = kuflow.add_process()  # RUNNING: its completion would be a forgery
+    event = completed(process["id"] if case == "forged" else "0b8c7a3e-5d5f-4b7a-9f0e-2f6c1d9e8a11")
+    before = metric("router_events_rejected_total", reason="unverified")
+    async with make_pipeline(CLOSE_ON_COMPLETION) as router:
+        assert (await router.send(event)).status_code == 202
+        with caplog.at_level(logging.WARNING):
+            await router.work()
+        record = await router.record(event["id"])
+        assert await router.dead(event["id"]) == []  # nothing to replay
+    assert record.status == "rejected"
+    expected = "KuFlow says RUNNING" if case == "forged" else "does not know"
+    assert expected in record.fields["rejected"] and record.fields["rejected"].startswith(
+        "unverified: "
+    )
+    assert kuflow.requests("POST", "/process-items") == []
+    assert metric("router_events_rejected_total", reason="unverified") == before + 1
+    assert "event rejected: unverified" in caplog.text
+
+
+@pytest.mark.anyio
+async def test_a_true_event_acts_with_one_read(
+    make_pipeline: Callable[..., Any], kuflow: KuflowDouble
+) -> None:
+    process = kuflow.add_process()
+    process["state"] = "COMPLETED"
+    event = completed(process["id"])
+    async with make_pipeline(CLOSE_ON_COMPLETION) as router:
+        await router.send(event)
+        await router.work()
+        record = await router.record(event["id"])
+    assert record.status == "done"
+    assert len(kuflow.requests("POST", "/process-items")) == 1
+    assert len(kuflow.requests("GET", f"/processes/{process['id']}")) == 1
+
+
+@pytest.mark.anyio
+async def test_a_failed_read_is_retried_not_taken_as_a_no(
+    make_pipeline: Callable[..., Any], kuflow: KuflowDouble
+) -> None:
+    process = kuflow.add_process()
+    process["state"] = "COMPLETED"
+    kuflow.fail("GET", r"/processes/[0-9a-f-]+", status=503, times=1)
+    event = completed(process["id"])
+    async with make_pipeline(CLOSE_ON_COMPLETION) as router:
+        await router.send(event)
+        await router.work()
+        record = await router.record(event["id"])
+    assert record.status == "done"
+    assert len(kuflow.requests("POST", "/process-items")) == 1
+
+
+@pytest.mark.anyio
+async def test_with_verify_off_the_event_is_trusted(
+    make_pipeline: Callable[..., Any], kuflow: KuflowDouble
+) -> None:
+    process = kuflow.add_process()  # RUNNING, but the event says COMPLETED
+    event = completed(process["id"])
+    async with make_pipeline(CLOSE_ON_COMPLETION, verify=False) as router:
+        await router.send(event)
+        await router.work()
+        record = await router.record(event["id"])
+    assert record.status == "done"
+    assert kuflow.requests("GET", f"/processes/{process['id']}") == []
+    assert len(kuflow.requests("POST", "/process-items")) == 1
