@@ -16,7 +16,23 @@ from tests.doubles.kuflow import CLIENT_ID, CLIENT_SECRET, KuflowDouble
 from tests.doubles.ultracart import UltracartDouble
 from tests.e2e.harness import pipeline
 
-ONE_TRY = "defaults: {retry: {attempts: 1}}\n"
+
+def one_try_rules(tmp_path: Path, connection: str, action: str) -> Path:
+    """One rule, one action with one attempt and a short timeout, on one connection."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        f"version: 1\nconnections:\n  {connection}\ndefaults: {{retry: {{attempts: 1}}}}\n"
+        "rules:\n  - name: r\n    when: {type: PROCESS.CREATED}\n    do:\n"
+        f"      - {action}\n        timeout: 300ms\n"
+    )
+    return rules
+
+
+def kuflow_connection(kuflow: KuflowDouble) -> str:
+    return (
+        f"kuflow: {{type: kuflow, base_url: '{kuflow.url}', client_id: {CLIENT_ID}, "
+        f"client_secret: {CLIENT_SECRET}}}"
+    )
 
 
 async def lose_answer_then_replay(redis_url: str, rules: Path, event: dict[str, Any]) -> Any:
@@ -35,13 +51,8 @@ async def test_replayed_ultracart_insert_searches_before_inserting(
     redis_url: str, ultracart: UltracartDouble, tmp_path: Path
 ) -> None:
     ultracart.slow("POST", "/rest/v2/workflow/tasks", delay_s=30, applied=True)
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(
-        "version: 1\nconnections:\n"
-        f"  shop: {{type: ultracart, base_url: '{ultracart.base_url}', api_key: {uc.API_KEY}}}\n"
-        f"{ONE_TRY}rules:\n  - name: r\n    when: {{type: PROCESS.CREATED}}\n    do:\n"
-        "      - shop.insert_task: {task_name: Ship}\n        timeout: 300ms\n"
-    )
+    shop = f"shop: {{type: ultracart, base_url: '{ultracart.base_url}', api_key: {uc.API_KEY}}}"
+    rules = one_try_rules(tmp_path, shop, "shop.insert_task: {task_name: Ship}")
     record = await lose_answer_then_replay(redis_url, rules, make_event())
     assert len(ultracart.requests("POST", "/rest/v2/workflow/tasks/search")) == 1
     assert len(ultracart.requests("POST", "/rest/v2/workflow/tasks")) == 1  # not inserted again
@@ -55,13 +66,8 @@ async def test_replayed_kuflow_state_change_reads_the_state_back(
 ) -> None:
     process = kuflow.add_process()
     kuflow.slow("POST", r"/processes/.*/~actions/cancel", delay_s=30, applied=True)
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(
-        "version: 1\nconnections:\n"
-        f"  kuflow: {{type: kuflow, base_url: '{kuflow.url}', client_id: {CLIENT_ID}, client_secret: {CLIENT_SECRET}}}\n"
-        f"{ONE_TRY}rules:\n  - name: cancel\n    when: {{type: PROCESS.CREATED}}\n    do:\n"
-        "      - kuflow.cancel_process: {process_id: '{{ data.processId }}'}\n        timeout: 300ms\n"
-    )
+    action = "kuflow.cancel_process: {process_id: '{{ data.processId }}'}"
+    rules = one_try_rules(tmp_path, kuflow_connection(kuflow), action)
     event = make_event(data={"processId": process["id"], "processState": "RUNNING"})
     record = await lose_answer_then_replay(redis_url, rules, event)
     assert process["state"] == "CANCELLED"
@@ -75,13 +81,8 @@ async def test_replayed_kuflow_create_sends_the_same_id(
 ) -> None:
     process = kuflow.add_process()
     kuflow.slow("POST", "/process-items", delay_s=30, applied=True)
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(
-        "version: 1\nconnections:\n"
-        f"  kuflow: {{type: kuflow, base_url: '{kuflow.url}', client_id: {CLIENT_ID}, client_secret: {CLIENT_SECRET}}}\n"
-        f"{ONE_TRY}rules:\n  - name: m\n    when: {{type: PROCESS.CREATED}}\n    do:\n"
-        "      - kuflow.create_message: {process_id: '{{ data.processId }}', text: hi}\n        timeout: 300ms\n"
-    )
+    action = "kuflow.create_message: {process_id: '{{ data.processId }}', text: hi}"
+    rules = one_try_rules(tmp_path, kuflow_connection(kuflow), action)
     event = make_event(data={"processId": process["id"], "processState": "RUNNING"})
     record = await lose_answer_then_replay(redis_url, rules, event)
     assert len(kuflow.requests("POST", "/process-items")) == 2

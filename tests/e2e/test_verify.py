@@ -58,18 +58,24 @@ async def test_an_event_kuflow_contradicts_triggers_nothing(
     assert "event rejected: unverified" in caplog.text
 
 
+async def completion_of(
+    make_pipeline: Callable[..., Any], process_id: str, verify: bool = True
+) -> str:
+    """Send a PROCESS.STATE_CHANGED → COMPLETED event, run the worker; the event's status."""
+    event = completed(process_id)
+    async with make_pipeline(CLOSE_ON_COMPLETION, verify=verify) as router:
+        await router.send(event)
+        await router.work()
+        return (await router.record(event["id"])).status
+
+
 @pytest.mark.anyio
 async def test_a_true_event_acts_with_one_read(
     make_pipeline: Callable[..., Any], kuflow: KuflowDouble
 ) -> None:
     process = kuflow.add_process()
     process["state"] = "COMPLETED"
-    event = completed(process["id"])
-    async with make_pipeline(CLOSE_ON_COMPLETION) as router:
-        await router.send(event)
-        await router.work()
-        record = await router.record(event["id"])
-    assert record.status == "done"
+    assert await completion_of(make_pipeline, process["id"]) == "done"
     assert len(kuflow.requests("POST", "/process-items")) == 1
     assert len(kuflow.requests("GET", f"/processes/{process['id']}")) == 1
 
@@ -81,12 +87,7 @@ async def test_a_failed_read_is_retried_not_taken_as_a_no(
     process = kuflow.add_process()
     process["state"] = "COMPLETED"
     kuflow.fail("GET", r"/processes/[0-9a-f-]+", status=503, times=1)
-    event = completed(process["id"])
-    async with make_pipeline(CLOSE_ON_COMPLETION) as router:
-        await router.send(event)
-        await router.work()
-        record = await router.record(event["id"])
-    assert record.status == "done"
+    assert await completion_of(make_pipeline, process["id"]) == "done"
     assert len(kuflow.requests("POST", "/process-items")) == 1
 
 
@@ -95,11 +96,6 @@ async def test_with_verify_off_the_event_is_trusted(
     make_pipeline: Callable[..., Any], kuflow: KuflowDouble
 ) -> None:
     process = kuflow.add_process()  # RUNNING, but the event says COMPLETED
-    event = completed(process["id"])
-    async with make_pipeline(CLOSE_ON_COMPLETION, verify=False) as router:
-        await router.send(event)
-        await router.work()
-        record = await router.record(event["id"])
-    assert record.status == "done"
+    assert await completion_of(make_pipeline, process["id"], verify=False) == "done"
     assert kuflow.requests("GET", f"/processes/{process['id']}") == []
     assert len(kuflow.requests("POST", "/process-items")) == 1
