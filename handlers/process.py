@@ -19,23 +19,22 @@ from uuid import UUID
 
 from arq import Retry
 
-from handlers import backoff, dlq, enrich, failures, metrics, records, verify
+from handlers import dlq, failures, kuflow_data, metrics, records
 from handlers.actions import run_action
 from handlers.clients.base import ActionCall, Pending
-from handlers.clients.errors import ActionFailed, PermanentError, TransientError
+from handlers.clients.errors import PermanentError, TransientError
 from handlers.idempotency import action_key
 from handlers.job import Deps, Job
 from handlers.records import ActionState
 from handlers.rules import evaluate
 from handlers.rules.errors import ParamsError, TemplateError
-from handlers.rules.model import Action, RetryPolicy, Rule
+from handlers.rules.model import Action, Rule
 from handlers.verify import Unverified
 
 log = logging.getLogger("kuflow_router.worker")
 
 JOB_BUDGET_S = 30.0  # no new action starts after this; the job continues in a new run
 MAX_RUNS = 1000  # a job run this often is crash-looping: dead-letter what is left
-ENRICHMENT = "enrichment"
 INLINE_EVALUATION_BYTES = 16 * 1024  # larger events are matched in a thread, off the loop
 T = TypeVar("T")
 
@@ -119,81 +118,6 @@ async def _run_rule(job: Job, rule: Rule, doc: dict[str, Any]) -> tuple[str, flo
     return "done", None
 
 
-async def _enrich(
-    job: Job, roots: set[str], verifying: bool
-) -> dict[str, Any] | tuple[str, float | None]:
-    """The fetched objects; or, when KuFlow did not give them, (outcome, delay) — a failure is
-    recorded, logged, counted and, once it is final, dead-lettered, like any action's.
-
-    Raises:
-        Unverified: verifying, and KuFlow answered 404: it does not know the event's subject.
-    """
-    field = records.action_field(ENRICHMENT, 0)
-    state = job.record.actions.get(field)
-    connection = job.rules.enrichment_connection or "kuflow"
-    try:
-        fetched = await enrich.fetch(job.rules, job.deps.session, job.event, roots)
-    except TransientError as exc:
-        attempts = (state.attempts if state else 0) + 1
-        policy = RetryPolicy()
-        if attempts < policy.attempts:
-            retrying = ActionState("retrying", attempts, error=str(exc), status=exc.status)
-            await job.save(ENRICHMENT, 0, retrying, f"{connection} enrichment")
-            wait = backoff.delay(attempts, policy, exc.retry_after_s)
-            metrics.ACTIONS.labels(connection, ENRICHMENT, "retrying").inc()
-            log.warning(
-                "enrichment retrying",
-                extra={"event_id": job.event_id, "outcome": "retrying", "status": exc.status,
-                       "error": str(exc), "attempt": attempts, "retry_in_s": round(wait, 2)},
-            )  # fmt: skip
-            return "retrying", wait
-        error: ActionFailed = TransientError(
-            f"gave up after {attempts} attempts: {exc}", exc.status, exc.remote, exc.excerpt
-        )
-    except PermanentError as exc:
-        if verifying and exc.status == 404:
-            raise Unverified(f"KuFlow does not know the event's subject: {exc}") from None
-        attempts, error = (state.attempts if state else 0) + 1, exc
-    else:
-        if state is not None:  # an earlier failure is over: the record says so
-            done = ActionState("done", state.attempts + 1, action=f"{connection} enrichment")
-            job.unsaved[field] = done.encode()
-        return fetched
-    dead = ActionState("dead", attempts, error=str(error), status=error.status)
-    await job.save(ENRICHMENT, 0, dead, f"{connection} enrichment")
-    await job.dead_letter("*", f"{connection} enrichment", 0, attempts, error)
-    metrics.ACTIONS.labels(connection, ENRICHMENT, "dead").inc()
-    log.warning(
-        "enrichment failed: event dead-lettered",
-        extra={"event_id": job.event_id, "type": job.event.get("type"), "outcome": "dead",
-               "status": error.status, "error": str(error), "attempt": attempts},
-    )  # fmt: skip
-    return "dead", None
-
-
-async def _fetch(
-    job: Job, selection: evaluate.Selection
-) -> dict[str, Any] | tuple[str, float | None]:
-    """What the candidate rules need from KuFlow — and, when verifying, the event's subject,
-    checked against the event (`handlers/verify.py`), before any action runs.
-
-    Raises:
-        Unverified: KuFlow's answer contradicts the event, or KuFlow does not know its subject.
-    """
-    roots = evaluate.needed(selection)
-    subject = verify.subject(job.event) if job.rules.verify else None
-    # Only an event some rule may act on is worth a question to KuFlow.
-    verifying = subject is not None and bool(selection.candidates or roots)
-    if subject is not None and verifying:
-        roots = roots | {subject}
-    fetched = await _enrich(job, roots, verifying)
-    if verifying and isinstance(fetched, dict):
-        differs = verify.disagreement(job.event, fetched)
-        if differs:
-            raise Unverified(differs)
-    return fetched
-
-
 async def _off_loop_if_large(job: Job, function: Callable[..., T], *args: Any) -> T:
     """Run rule evaluation inline for an ordinary event; for a large one, in a thread.
 
@@ -246,7 +170,7 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
         return await _finish(job, ["dead"], [])
     selection = await _off_loop_if_large(job, evaluate.select, job.rules, evaluate.document(event))
     try:
-        fetched = await _fetch(job, selection)
+        fetched = await kuflow_data.fetch(job, selection)
     except Unverified as exc:
         return await _reject(job, str(exc))
     if isinstance(fetched, tuple):

