@@ -66,8 +66,6 @@ class RouterWorker(Worker):
     """
 
     idle_wait_s = IDLE_WAIT_S  # how long to wait for a token before looking for due retries
-    worker_id = heartbeat.worker_id()
-    _started = time.time()
     _next_beat = 0.0
 
     async def main(self) -> None:
@@ -80,6 +78,7 @@ class RouterWorker(Worker):
                 expires_extra_ms=self.expires_extra_ms,
             )
         self.ctx["redis"] = self.pool
+        self.worker_id, self._started = heartbeat.worker_id(), time.time()
         if self.on_startup:
             await self.on_startup(self.ctx)
         while True:
