@@ -20,6 +20,7 @@ from starlette.routing import Route
 log = logging.getLogger("kuflow_router.demo")
 
 PREFIX = "/demo-api"
+APIS = ("kuflow", "ultracart", "alteryx", "nerm", "http")  # connection types, one method each
 Answer = tuple[int, Any]
 
 
@@ -58,7 +59,6 @@ class DemoApis:
     def __init__(self) -> None:
         self.processes: dict[str, dict[str, Any]] = {}
         self.items: dict[str, dict[str, Any]] = {}
-        self.received: list[tuple[str, str, str, Any]] = []  # (api, method, path, body)
 
     def kuflow(self, method: str, parts: list[str], body: Any) -> Answer:
         if parts[:1] == ["processes"]:
@@ -119,10 +119,9 @@ class DemoApis:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode(errors="replace")  # a form (Alteryx's token request)
-        handler: Callable[[str, list[str], Any], Answer] | None = getattr(self, api, None)
-        if api not in ("kuflow", "ultracart", "alteryx", "nerm", "http") or handler is None:
+        if api not in APIS:
             return JSONResponse({"message": f"no demo API '{api}'"}, status_code=404)
-        self.received.append((api, request.method, "/" + path, body))
+        handler: Callable[[str, list[str], Any], Answer] = getattr(self, api)
         shown = json.dumps(body, ensure_ascii=False) if isinstance(body, dict | list) else ""
         log.info("demo %s API received %s /%s %s", api, request.method, path, shown[:500])
         status, answer = handler(request.method, [p for p in path.split("/") if p], body)
