@@ -1,0 +1,65 @@
+"""The private parts of arq and uvicorn the router builds on still exist, with the shapes it
+expects: an upgrade that moves one fails here, by name, instead of silently in production.
+
+- `handlers/worker.py` replaces `arq.Worker.main`'s fixed poll sleep with a wait on a wake token;
+  it calls `_poll_iteration`, `_jobs_started` and `create_pool`, and reads `_pool`.
+- `receiver/protocol.py` subclasses uvicorn's `HttpToolsProtocol` to bound a request's head in
+  time and bytes; it overrides its parser callbacks and reads `url`, `headers`, `cycle`.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from arq import Worker
+from arq.connections import create_pool
+from uvicorn.protocols.http import httptools_impl
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from handlers.worker import RouterWorker
+from receiver.protocol import RouterProtocol
+
+
+@pytest.mark.parametrize(
+    ("name", "parameters"),
+    [
+        pytest.param("_poll_iteration", ["self"], id="poll"),
+        pytest.param("_jobs_started", ["self"], id="jobs-started"),
+        pytest.param("main", ["self"], id="main"),
+        pytest.param("close", ["self"], id="close"),
+    ],
+)
+def test_arq_worker_methods_the_router_calls(name: str, parameters: list[str]) -> None:
+    method = getattr(Worker, name)
+    assert inspect.iscoroutinefunction(method) or name == "_jobs_started"
+    assert list(inspect.signature(method).parameters) == parameters
+
+
+def test_arq_worker_attributes_the_router_reads() -> None:
+    source = inspect.getsource(Worker.__init__)
+    for attribute in ("self._pool", "self.tasks", "self.allow_pick_jobs", "self.max_burst_jobs",
+                      "self.job_serializer", "self.job_deserializer", "self.expires_extra_ms"):  # fmt: skip
+        assert attribute in source, attribute
+    for keyword in ("job_serializer", "job_deserializer", "default_queue_name", "expires_extra_ms"):
+        assert keyword in inspect.signature(create_pool).parameters, keyword
+    assert RouterWorker.main is not Worker.main  # the one method replaced
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["connection_made", "data_received", "on_message_begin", "on_url", "on_header",
+     "on_headers_complete", "on_body", "on_message_complete", "connection_lost"],
+)  # fmt: skip
+def test_uvicorn_protocol_callbacks_the_router_overrides(name: str) -> None:
+    original = getattr(HttpToolsProtocol, name)
+    ours = getattr(RouterProtocol, name)
+    assert ours is not original
+    assert list(inspect.signature(ours).parameters) == list(inspect.signature(original).parameters)
+
+
+def test_uvicorn_protocol_state_the_router_reads() -> None:
+    source = inspect.getsource(HttpToolsProtocol)
+    for attribute in ("self.url", "self.headers", "self.cycle", "self.transport", "self.loop"):
+        assert attribute in source, attribute
+    assert "self.response_complete" in inspect.getsource(httptools_impl.RequestResponseCycle)
