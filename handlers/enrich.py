@@ -14,8 +14,6 @@ from handlers.clients.kuflow import KuflowConnection, auth_headers, enrichment_r
 from handlers.clients.send import json_body, send
 from handlers.rules.model import RuleSet
 
-TIMEOUT_S = 10.0
-
 
 async def fetch(
     rules: RuleSet, session: Session, event: Mapping[str, Any], roots: set[str]
@@ -41,6 +39,7 @@ async def fetch(
     for root in sorted(roots & set(requests)):
         # A 404 is a failure like any other, not "no match": a wrong base_url (say, without
         # KuFlow's version segment) would otherwise switch off every rule on process.* silently.
-        response = await send(session.http, requests[root], auth_headers(connection), TIMEOUT_S)
+        headers = auth_headers(connection)
+        response = await send(session.http, requests[root], headers, rules.timeout_s)
         fetched[root] = json_body(response)
     return fetched

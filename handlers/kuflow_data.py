@@ -17,7 +17,6 @@ from handlers.clients.errors import ActionFailed, PermanentError, TransientError
 from handlers.job import Job
 from handlers.records import ActionState
 from handlers.rules import evaluate
-from handlers.rules.model import RetryPolicy
 from handlers.verify import Unverified
 
 log = logging.getLogger("kuflow_router.worker")
@@ -41,7 +40,7 @@ async def _enrich(
         fetched = await enrich.fetch(job.rules, job.deps.session, job.event, roots)
     except TransientError as exc:
         attempts = (state.attempts if state else 0) + 1
-        policy = RetryPolicy()
+        policy = job.rules.retry  # the file's `defaults.retry`, as for its actions
         if attempts < policy.attempts:
             retrying = ActionState("retrying", attempts, error=str(exc), status=exc.status)
             await job.save(ENRICHMENT, 0, retrying, f"{connection} enrichment")

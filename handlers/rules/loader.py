@@ -111,7 +111,11 @@ class _Loader:
         index = RuleIndex([rule.when for rule in rules])
         secrets = _secrets(self.source.substituted, self.connections.values())
         verify = top.verify and enrichment is not None
-        return RuleSet(filename, self.connections, tuple(rules), enrichment, index, secrets, verify)
+        retry = RetryPolicy().override(self.defaults.retry)
+        return RuleSet(
+            filename, self.connections, tuple(rules), enrichment, index, secrets, verify,
+            retry, self.defaults.timeout,
+        )  # fmt: skip
 
     def _top(self, data: dict[str, Any]) -> FileModel:
         """The top level; when it is invalid, its usable parts, so later problems still show."""

@@ -122,3 +122,5 @@ class RuleSet:
     index: RuleIndex
     secrets: frozenset[str] = frozenset()  # values never to be written anywhere (receiver.redact)
     verify: bool = False  # `verify:` on and a kuflow connection to ask: events are checked
+    retry: RetryPolicy = RetryPolicy()  # `defaults.retry`: also for reading process.* from KuFlow
+    timeout_s: float = 10.0  # `defaults.timeout`: likewise

@@ -382,3 +382,14 @@ def test_an_unset_variable_is_reported_once_not_with_what_follows_from_it() -> N
 )
 def test_yaml_mistakes_are_told_in_plain_words_at_their_line(text: str, expected: str) -> None:
     assert any(p.startswith(expected) for p in problems(text)), problems(text)
+
+
+def test_the_files_defaults_also_govern_reading_from_kuflow() -> None:
+    from handlers.rules.model import RetryPolicy
+
+    text = HEAD.replace(
+        "rules:\n", "defaults: {retry: {attempts: 3, initial: 10ms}, timeout: 2s}\nrules:\n"
+    )
+    rules = load_text(text + "  []\n", "rules.yaml", {})
+    assert rules.retry == RetryPolicy(3, 0.01, 600.0)
+    assert rules.timeout_s == 2.0
