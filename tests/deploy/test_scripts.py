@@ -36,7 +36,8 @@ def test_first_start_writes_env_names_the_placeholders_and_prints_the_url(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTER_", "CRM_"))}
     env["ROUTER_RULES_FILE"] = "my-rules.yaml"
     result = subprocess.run(
-        ["bash", "scripts/run", "--demo"], cwd=place, env=env, capture_output=True, text=True,
+        ["bash", "scripts/run", "--demo", "--port", "18000"], cwd=place, env=env,
+        capture_output=True, text=True,
         timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
