@@ -49,7 +49,8 @@ def test_first_start_writes_env_names_the_placeholders_and_prints_the_url(
     out = result.stdout
     assert "put real values in .env: CRM_TOKEN" in out
     assert (
-        f"register this webhook URL in KuFlow: http://localhost:18000/webhooks/kuflow/{token}" in out
+        f"register this webhook URL in KuFlow: http://localhost:18000/webhooks/kuflow/{token}"
+        in out
     )
     assert "kuflow-router started with: run --demo --port 18000" in out
     again = subprocess.run(
