@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from ipaddress import ip_address
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -38,7 +37,7 @@ from receiver.errors import (
     StaleEvent,
     UnsupportedMediaType,
 )
-from receiver.events import parse_event
+from receiver.events import parse_event, rfc3339_time
 from receiver.queue import REDIS_TIMEOUT_S, Enqueuer, QueueSettings
 from receiver.settings import Settings
 
@@ -99,8 +98,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 def _check_age(timestamp: str, max_age_s: int) -> None:
     """Refuse an event from before the dedup window: a captured request replayed after the
     window (token and Basic auth carry no time of their own) would otherwise run again."""
-    sent = datetime.fromisoformat(timestamp.upper().replace(" ", "T").replace("Z", "+00:00"))
-    age_s = time.time() - sent.timestamp()
+    age_s = time.time() - rfc3339_time(timestamp).timestamp()
     if age_s > max_age_s:
         raise StaleEvent(
             f"The event's timestamp is {age_s / 86400:.1f} days old, older than the "

@@ -27,11 +27,20 @@ KNOWN_TYPES = (
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
+def rfc3339_time(value: str) -> datetime:
+    """The moment an RFC 3339 date-time (as `_RFC3339` accepts it) names.
+
+    Raises:
+        ValueError: it is not a real date-time.
+    """
+    return datetime.fromisoformat(value.upper().replace(" ", "T"))
+
+
 def _rfc3339(value: str) -> str:
     if not _RFC3339.fullmatch(value):
         raise ValueError("must be an RFC 3339 date-time such as 2024-06-14T10:00:00Z")
     try:
-        datetime.fromisoformat(value.upper().replace(" ", "T"))
+        rfc3339_time(value)
     except ValueError:
         raise ValueError("is not a real date-time (check the month, day and hour)") from None
     return value
