@@ -107,15 +107,19 @@ class RouterProtocol(HttpToolsProtocol):
             self._deadline.cancel()
             self._deadline = None
 
+    def _close_with(self, answer: bytes) -> None:
+        """Send `answer` (unless another answer is under way) and close the connection."""
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.write(answer)
+        self.transport.close()
+
     def _reject_head(self) -> None:
         """Answer 431 and close: nothing more of this connection is read or kept."""
         self._rejected = True
         self._disarm()
         self.url, self.headers = b"", []
         if not self.transport.is_closing():
-            if self.cycle is None or self.cycle.response_complete:  # never inside another answer
-                self.transport.write(TOO_LARGE_ANSWER)
-            self.transport.close()
+            self._close_with(TOO_LARGE_ANSWER)
         # Never seen by the app, so counted and logged here.
         metrics.received(None, "headers_too_large").inc()
         log.info(
@@ -129,9 +133,7 @@ class RouterProtocol(HttpToolsProtocol):
         self._deadline = None
         if self.transport.is_closing():
             return
-        if self.cycle is None or self.cycle.response_complete:  # never inside another answer
-            self.transport.write(TIMEOUT_ANSWER)
-        self.transport.close()
+        self._close_with(TIMEOUT_ANSWER)
         # Never seen by the app, so counted and logged here: how operators see slow clients.
         metrics.received(None, "timeout").inc()
         log.info(
