@@ -141,7 +141,8 @@ def _register_secrets(settings: Settings) -> None:
     """Every credential in the settings is masked wherever the router writes text."""
     listed = (*settings.webhook_tokens, *settings.webhook_basic, *settings.webhook_secrets)
     values: list[str | None] = [s.get_secret_value() for s in listed]
-    values += [pair.partition(":")[2] for pair in values if pair]  # a Basic password alone
+    # A Basic password on its own, too: it travels apart from its user name.
+    values += [pair.get_secret_value().partition(":")[2] for pair in settings.webhook_basic]
     if settings.admin_token:
         values.append(settings.admin_token.get_secret_value())
     if settings.redis_url:
