@@ -87,6 +87,10 @@ async def trim(redis: Redis, limits: Limits) -> int:
     removed = {"age": 0, "size": 0}
     while True:
         total = int(await redis.get(keys.DLQ_BYTES) or 0)
+        # Most additions trim nothing: look at the oldest entry alone before reading a page.
+        oldest = await _page(redis, "-", "+", 1)
+        if not oldest or (oldest[0].time_ms >= oldest_kept_ms and total <= limits.max_bytes):
+            break
         page = await _page(redis, "-", "+", PAGE)
         doomed: list[Entry] = []
         for entry in page:
@@ -168,11 +172,15 @@ async def event_body(redis: Redis, entry: Entry) -> bytes | None:
 async def purge(redis: Redis, event_id: str | None = None) -> int:
     """Delete the entries of one event, or all of them; the number deleted."""
     doomed = await entries(redis, event_id)
+    await _remove(redis, doomed, event_id)
+    return len(doomed)
+
+
+async def _remove(redis: Redis, doomed: list[Entry], event_id: str | None) -> None:
     for start in range(0, len(doomed), PAGE):
         await _delete(redis, doomed[start : start + PAGE])
     if event_id is not None:
         await redis.delete(keys.dlq_event(event_id))
-    return len(doomed)
 
 
 async def replay(redis: Redis, event_id: str, ttl_s: int) -> bool:
@@ -206,5 +214,5 @@ async def replay(redis: Redis, event_id: str, ttl_s: int) -> bool:
     await records.save(redis, event_id, ttl_s, {"status": records.QUEUED, **again})
     received_at = int(record.fields.get("received_at") or time.time() * 1000)
     await requeue(redis, event_id, body, received_at, ttl_s)
-    await purge(redis, event_id)
+    await _remove(redis, found, event_id)
     return True

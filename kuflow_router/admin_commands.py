@@ -196,18 +196,20 @@ async def dlq_replay(redis: Redis, settings: Settings, args: argparse.Namespace)
         return 2
     if args.all:
         targets = list(dict.fromkeys(e.event_id for e in await dlq.entries(redis)))
-    elif await dlq.entries(redis, args.event_id):
-        targets = [args.event_id]
     else:
-        print(f"event {args.event_id} has no dead-letter entry: nothing to replay", file=sys.stderr)
-        return 1
+        targets = [args.event_id]
     terminal = sys.stderr.isatty()
     replayed = 0
     for done, event_id in enumerate(targets, start=1):
         try:
-            replayed += await dlq.replay(redis, event_id, settings.event_ttl_s)
+            queued = await dlq.replay(redis, event_id, settings.event_ttl_s)
         except LookupError as exc:
             print(f"kuflow-router: {exc}", file=sys.stderr)
+            continue
+        if not queued and not args.all:
+            print(f"event {event_id} has no dead-letter entry: nothing to replay", file=sys.stderr)
+            return 1
+        replayed += queued
         if terminal:
             print(f"\rreplaying {done}/{len(targets)}", end="", file=sys.stderr, flush=True)
     if terminal and targets:
