@@ -6,9 +6,11 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md constraints.txt ./
+COPY common common
 COPY receiver receiver
 COPY handlers handlers
 COPY kuflow_router kuflow_router
+COPY demo demo
 # Wheels for the project and every dependency, at the versions pinned in constraints.txt
 # (scripts/lock), so the final stage needs no build tools and installs what CI tested.
 RUN pip wheel --no-cache-dir --constraint constraints.txt --wheel-dir /wheels .

@@ -18,14 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from common.logs import configure_logging
 from kuflow_router.serve_commands import freeze_startup_heap
 from receiver.app import create_app
 from receiver.auth import AuthConfig, check_headers, check_signature
 from receiver.events import parse_event
 from receiver.job_format import JOB_FUNCTION
-from receiver.logs import configure_logging
 from receiver.queue import QUEUE
-from receiver.settings import Settings
+from receiver.settings import ReceiverSettings
 
 
 def bare() -> Starlette:
@@ -36,7 +36,7 @@ def bare() -> Starlette:
     return Starlette(routes=[Route("/webhooks/kuflow", receive, methods=["POST"])])
 
 
-def naive(settings: Settings) -> Starlette:
+def naive(settings: ReceiverSettings) -> Starlette:
     auth = AuthConfig.from_settings(settings)
     pool: list[ArqRedis] = []
 
@@ -56,7 +56,7 @@ def naive(settings: Settings) -> Starlette:
 
 def main() -> None:
     kind, port, redis_url, secret = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-    settings = Settings(redis_url=redis_url, webhook_secrets=secret)
+    settings = ReceiverSettings(redis_url=redis_url, webhook_secrets=secret)
     app = {"bare": bare, "naive": lambda: naive(settings), "router": lambda: create_app(settings)}[
         kind
     ]()

@@ -26,10 +26,10 @@ from redis.asyncio import Redis
 
 from bench.common import api_double, body, event, redis_server, rules_file
 from handlers.rules.reload import LiveRules
-from handlers.worker import build_worker
+from handlers.worker.app import build_worker
+from handlers.worker.settings import WorkerSettings
 from receiver.job_format import JOB_FUNCTION, encode_result
 from receiver.queue import QUEUE, Enqueuer, QueueSettings
-from receiver.settings import Settings
 
 CONCURRENCIES = (10, 50)  # the default of ROUTER_WORKER_CONCURRENCY, and a high setting
 
@@ -77,7 +77,7 @@ async def measure(redis_url: str, rules: Path, count: int, concurrency: int) -> 
     async with Redis.from_url(redis_url) as redis:
         await redis.flushall()
     await fill(redis_url, count)
-    settings = Settings(redis_url=redis_url, worker_concurrency=concurrency, rules_file=rules)
+    settings = WorkerSettings(redis_url=redis_url, worker_concurrency=concurrency, rules_file=rules)
     router = await drain(build_worker(settings, LiveRules(rules), handle_signals=False))
     return {"stock": count / baseline, "router": count / router}
 

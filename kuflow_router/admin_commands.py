@@ -13,13 +13,13 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
-from handlers import dlq, records
+from common.errors import SettingsError
+from common.settings import CommonSettings, load
+from handlers.worker import dlq, records
 from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import embedded_url
 from kuflow_router.serve_commands import EMBEDDED_REDIS_DIR
 from receiver import keys
-from receiver.errors import SettingsError
-from receiver.settings import Settings, load_settings
 
 
 def event_id(text: str) -> str:
@@ -33,16 +33,18 @@ def event_id(text: str) -> str:
         return text
 
 
-def _redis_url(settings: Settings) -> str:
+def _redis_url(settings: CommonSettings) -> str:
     url = settings.redis_url or embedded_url(EMBEDDED_REDIS_DIR.resolve())
     if not url:
         raise SettingsError("ROUTER_REDIS_URL is not set and no embedded Redis was found here.")
     return url
 
 
-def _with_redis(action: Callable[[Redis, Settings, argparse.Namespace], Awaitable[int]]) -> Any:
+def _with_redis(
+    action: Callable[[Redis, CommonSettings, argparse.Namespace], Awaitable[int]],
+) -> Any:
     def handler(args: argparse.Namespace) -> int:
-        settings = load_settings()
+        settings = load(CommonSettings)
 
         async def go() -> int:
             async with Redis.from_url(_redis_url(settings), socket_connect_timeout=5) as redis:
@@ -61,7 +63,7 @@ def _when(value: str) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + "Z"
 
 
-async def events_list(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
+async def events_list(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
     """The most recent events: id, received, type, status."""
     rows = []
     async for key in redis.scan_iter(match=keys.event("*"), count=1000):
@@ -116,7 +118,7 @@ def shown_record(record: records.EventRecord) -> dict[str, Any]:
     return shown
 
 
-async def events_show(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
+async def events_show(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
     """One event's record: status, matched rules, each action's outcome."""
     record = await records.load(redis, args.event_id)
     if not record.fields and not record.actions:
@@ -129,7 +131,7 @@ async def events_show(redis: Redis, settings: Settings, args: argparse.Namespace
     return 0
 
 
-async def dlq_list(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
+async def dlq_list(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
     """Dead-lettered events: id, entries, last rule/action and error."""
     by_event: dict[str, list[dlq.Entry]] = {}
     async for entry in dlq.iterate(redis):  # a page at a time
@@ -171,7 +173,7 @@ def shown_entry(entry: dlq.Entry, body: bytes | None) -> dict[str, Any]:
     }
 
 
-async def dlq_show(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
+async def dlq_show(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
     """Every entry of one event, in full (the event included), as a JSON list."""
     found = await dlq.entries(redis, args.event_id)
     if not found:
@@ -190,7 +192,7 @@ def _one_or_all(args: argparse.Namespace, what: str) -> bool:
     return True
 
 
-async def dlq_replay(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
+async def dlq_replay(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
     """Queue dead-lettered events again; their completed actions stay skipped."""
     if not _one_or_all(args, "every event in the dead-letter queue"):
         return 2
@@ -218,7 +220,7 @@ async def dlq_replay(redis: Redis, settings: Settings, args: argparse.Namespace)
     return 0 if replayed or args.all else 1
 
 
-async def dlq_purge(redis: Redis, settings: Settings, args: argparse.Namespace) -> int:
+async def dlq_purge(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
     """Delete the entries of one event, or (with --all) every entry."""
     if not _one_or_all(args, "to empty the dead-letter queue"):
         return 2

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from redis.exceptions import RedisError
 
+from common.errors import SettingsError
+from common.redact import redact
 from handlers.rules.errors import RulesLoadError
 from kuflow_router import admin_commands, env_file, rules_commands, send_command, serve_commands
 from kuflow_router.redis_server import RedisServerError
-from receiver.errors import SettingsError
-from receiver.redact import redact
 
 
 def _version() -> str:

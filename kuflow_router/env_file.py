@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from receiver.errors import SettingsError
+from common.errors import SettingsError
 
 DEFAULT = Path(".env")
 _LINE = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)")

@@ -8,7 +8,7 @@ import sys
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from handlers import heartbeat
+from handlers.worker import heartbeat
 
 
 def check_worker(redis_url: str) -> int:

@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from common.redact import redact
 from handlers.rules.dryrun import dry_run, format_reports, reports_json, verification
 from handlers.rules.errors import RulesLoadError
 from handlers.rules.loader import load_file
 from handlers.rules.model import RuleSet
+from handlers.worker.settings import load_settings
 from receiver.errors import InvalidEvent
 from receiver.events import parse_event
-from receiver.redact import redact
-from receiver.settings import load_settings
 
 
 def _rules_file(args: argparse.Namespace) -> Path:

@@ -20,10 +20,10 @@ from typing import Any
 import httpx
 
 from receiver.auth import sign_headers
-from receiver.settings import Settings, load_settings
+from receiver.settings import ReceiverSettings, load_settings
 
 
-def _request(settings: Settings, url: str, body: bytes) -> tuple[str, dict[str, str], str]:
+def _request(settings: ReceiverSettings, url: str, body: bytes) -> tuple[str, dict[str, str], str]:
     """The URL and headers to send with, and which mode was used."""
     headers = {"content-type": "application/json"}
     if settings.webhook_secrets:

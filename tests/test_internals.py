@@ -1,7 +1,7 @@
 """The private parts of arq and uvicorn the router builds on still exist, with the shapes it
 expects: an upgrade that moves one fails here, by name, instead of silently in production.
 
-- `handlers/worker.py` replaces `arq.Worker.main`'s fixed poll sleep with a wait on a wake token;
+- `handlers/worker/app.py` replaces `arq.Worker.main`'s fixed poll sleep with a wait on a wake token;
   it calls `_poll_iteration`, `_jobs_started` and `create_pool`, and reads `_pool`.
 - `receiver/protocol.py` subclasses uvicorn's `HttpToolsProtocol` to bound a request's head in
   time and bytes; it overrides its parser callbacks and reads `url`, `headers`, `cycle`.
@@ -17,7 +17,7 @@ from arq.connections import create_pool
 from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from handlers.worker import RouterWorker
+from handlers.worker.app import RouterWorker
 from receiver.protocol import RouterProtocol
 
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from common import redact
 from handlers.clients.base import (
     ActionCall,
     ActionResult,
@@ -26,9 +27,8 @@ from handlers.clients.base import (
     url,
 )
 from handlers.clients.errors import PermanentError
+from handlers.clients.params import Duration
 from handlers.clients.send import json_body, send
-from handlers.durations import Duration
-from receiver import redact
 
 
 class AlteryxConnection(Connection):

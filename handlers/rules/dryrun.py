@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
-from handlers import verify
 from handlers.clients.base import PlannedRequest
 from handlers.clients.errors import UnsafePathValue
-from handlers.idempotency import action_key
-from handlers.rules import evaluate, paths
+from handlers.rules import evaluate, paths, verify
 from handlers.rules.errors import ParamsError, TemplateError
+from handlers.rules.idempotency import action_key
 from handlers.rules.model import Action, Rule, RuleSet
 
 KUFLOW_CREATES = ("create_task", "create_message")
@@ -110,7 +109,7 @@ def verification(
     process: Mapping[str, Any] | None = None,
     process_item: Mapping[str, Any] | None = None,
 ) -> str | None:
-    """The verification step as the worker would take it (`handlers/verify.py`), or None when
+    """The verification step as the worker would take it (`handlers/rules/verify.py`), or None when
     it does not apply (`verify: false`, no kuflow connection, or an event about no object)."""
     root = verify.subject(event) if rules.verify else None
     if root is None:

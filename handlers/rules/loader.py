@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from handlers.actions import CONNECTION_TYPES
+from common import redact
 from handlers.clients.base import Connection, Operation
+from handlers.clients.catalogue import CONNECTION_TYPES
 from handlers.rules import paths
 from handlers.rules.errors import Problem, RulesLoadError
 from handlers.rules.index import RuleIndex
@@ -33,7 +34,6 @@ from handlers.rules.model import (
 )
 from handlers.rules.source import Path, Source, read_yaml
 from handlers.rules.template import Expression, compile_value, expressions
-from receiver import redact
 
 Model = TypeVar("Model", bound=BaseModel)
 ACTION_OPTIONS = ("as", "retry", "timeout")

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.clients.base import Connection, Operation
-from handlers.durations import Duration
+from handlers.clients.params import Duration
 from handlers.rules.index import RuleIndex
 from handlers.rules.match import Node
 
@@ -41,7 +41,7 @@ class FileModel(_Strict):
     connections: dict[str, dict[str, Any]] = {}
     defaults: DefaultsModel = DefaultsModel()
     enrichment: EnrichmentModel | None = None
-    verify: bool = True  # check each acted-on event against KuFlow first (handlers/verify.py)
+    verify: bool = True  # check each acted-on event against KuFlow first (handlers/rules/verify.py)
     rules: list[dict[str, Any]] = []
 
 
@@ -120,7 +120,7 @@ class RuleSet:
     rules: tuple[Rule, ...]
     enrichment_connection: str | None  # the kuflow connection that fetches process.* data
     index: RuleIndex
-    secrets: frozenset[str] = frozenset()  # values never to be written anywhere (receiver.redact)
+    secrets: frozenset[str] = frozenset()  # values never to be written anywhere (common.redact)
     verify: bool = False  # `verify:` on and a kuflow connection to ask: events are checked
     retry: RetryPolicy = RetryPolicy()  # `defaults.retry`: also for reading process.* from KuFlow
     timeout_s: float = 10.0  # `defaults.timeout`: likewise

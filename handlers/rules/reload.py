@@ -15,12 +15,19 @@ import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from handlers import metrics
+from prometheus_client import Counter, Gauge
+
 from handlers.rules.errors import RulesLoadError
 from handlers.rules.loader import load_file
 from handlers.rules.model import RuleSet
 
 log = logging.getLogger("kuflow_router.rules")
+
+RULES_LOADED = Gauge("router_rules_loaded", "Rules in the rule set in use.")
+RULES_RELOAD_FAILURES = Counter(
+    "router_rules_reload_failures_total",
+    "Reloads of the rules file that failed (the last good rules stay in use).",
+)
 
 Stamp = tuple[int, int, int] | None
 POLL_INTERVAL_S = 1.0
@@ -54,7 +61,7 @@ class LiveRules:
         self._stamp = _stamp(path)
         self.current: RuleSet = self._transform(load_file(path, environ))
         self._listeners: list[Callable[[RuleSet], None]] = []
-        metrics.RULES_LOADED.set(len(self.current.rules))
+        RULES_LOADED.set(len(self.current.rules))
 
     def on_reload(self, listener: Callable[[RuleSet], None]) -> None:
         """Call `listener` with each newly loaded rule set."""
@@ -66,7 +73,7 @@ class LiveRules:
         try:
             rules = self._transform(load_file(self.path, self._environ))
         except RulesLoadError as exc:
-            metrics.RULES_RELOAD_FAILURES.inc()
+            RULES_RELOAD_FAILURES.inc()
             for problem in exc.problems:
                 log.error("rules reload failed: %s", problem.format(exc.filename))
             log.error(
@@ -77,7 +84,7 @@ class LiveRules:
             )
             return False
         self.current = rules
-        metrics.RULES_LOADED.set(len(rules.rules))
+        RULES_LOADED.set(len(rules.rules))
         log.info("rules reloaded (%s): %d rules from %s", reason, len(rules.rules), self.path)
         for listener in self._listeners:
             listener(rules)

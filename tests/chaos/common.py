@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from handlers.rules.reload import LiveRules
-from handlers.worker import build_worker
+from handlers.worker.app import build_worker
 from receiver import keys
 from tests.chaos.accounting import Accounting
 from tests.conftest import TOKEN, make_event, make_settings
@@ -48,7 +48,7 @@ def kuflow_events(kuflow: KuflowDouble, count: int) -> list[dict[str, Any]]:
 
 def expected_effects(events: list[dict[str, Any]]) -> set[tuple[str, str]]:
     """A task created and claimed per event (the task's id is the create's idempotency key)."""
-    from handlers.idempotency import action_key
+    from handlers.rules.idempotency import action_key
 
     found = set()
     for event in events:

@@ -27,10 +27,12 @@ with atheris.instrument_imports(include=["receiver", "handlers"]):
     from receiver.auth import AuthConfig, check_signature
     from receiver.errors import InvalidEvent, Unauthorized
     from receiver.events import parse_event
-    from receiver.settings import Settings
+    from receiver.settings import ReceiverSettings
 
 SECRET = "whsec_" + "a" * 43 + "="
-AUTH = AuthConfig.from_settings(Settings(webhook_secrets=SECRET, redis_url="redis://unused"))
+AUTH = AuthConfig.from_settings(
+    ReceiverSettings(webhook_secrets=SECRET, redis_url="redis://unused")
+)
 
 
 def event(data: bytes) -> None:

@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,14 @@ def test_dockerfile_shape() -> None:
     assert "\nUSER 10001" in text and "HEALTHCHECK" in text and "EXPOSE 8000" in text
     assert dockerfile_instruction("ENTRYPOINT") == ["kuflow-router"]
     assert dockerfile_instruction("CMD") == ["serve"]
+
+
+def test_dockerfile_copies_every_package() -> None:
+    """The image builds its wheel from what it copied: a package left out fails at start."""
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    packages = {pattern.removesuffix("*") for pattern in found["find"]["include"]}
+    copied = set(re.findall(r"^COPY (\w+) \1$", (ROOT / "Dockerfile").read_text(), re.MULTILINE))
+    assert packages - copied == set()
 
 
 @pytest.fixture(scope="module")

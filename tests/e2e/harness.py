@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from handlers import dlq, records
-from handlers.records import EventRecord
 from handlers.rules.reload import LiveRules
-from handlers.worker import build_worker
+from handlers.worker import dlq, records
+from handlers.worker.app import build_worker
+from handlers.worker.records import EventRecord
 from receiver.app import create_app
 from tests.conftest import TOKEN, make_settings, serve_app
 

@@ -14,7 +14,7 @@ import pytest
 import handlers.clients.alteryx as alteryx_client
 from handlers.clients.alteryx import ALTERYX, AlteryxConnection, StartJob
 from handlers.clients.base import ActionCall, Session
-from handlers.idempotency import action_key
+from handlers.rules.idempotency import action_key
 from tests.conftest import make_event
 from tests.doubles import alteryx as ayx
 from tests.doubles import http as crm_double

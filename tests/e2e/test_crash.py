@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from handlers import records
+from handlers.worker import records
 from tests.conftest import enqueue_events, make_event
 from tests.doubles.kuflow import KuflowDouble
 from tests.processes import router_command, router_env, wait_for
@@ -69,7 +69,10 @@ def test_killed_worker_resumes_and_does_every_action_once(
     worker = start_worker(env, logs)
     try:
         wait_for(
-            lambda: rdb.hget(f"router:event:{event['id']}", "status") == records.DONE.encode(),
+            lambda: (
+                rdb.hget(f"router:event:{event['id']}", "status")
+                == records.EventStatus.DONE.encode()
+            ),
             "the event to be done",
         )
     finally:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis
 
-from handlers import heartbeat
+from handlers.worker import heartbeat
 from kuflow_router.cli import main
 from receiver import keys
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from handlers.idempotency import action_key
+from handlers.rules.idempotency import action_key
 from tests.conftest import make_event
 from tests.doubles.kuflow import KuflowDouble
 from tests.e2e.conftest import loan_event
@@ -170,7 +170,7 @@ async def test_a_template_error_is_dead_lettered_with_the_path(
 async def test_dlq_replay_after_fixing_the_cause_completes_the_event(
     make_pipeline: Callable[..., Any], kuflow: KuflowDouble
 ) -> None:
-    from handlers import dlq
+    from handlers.worker import dlq
 
     kuflow.fail("POST", r"/process-items/.*/append-log", status=403)
     event = loan_event(kuflow)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from handlers import process
+from handlers.worker import process
 from tests.doubles.kuflow import KuflowDouble
 from tests.e2e.conftest import loan_event
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import redis
 
+from common.logs import JsonFormatter
 from kuflow_router.cli import main
-from receiver.logs import JsonFormatter
 from tests.conftest import make_event
 from tests.doubles import http as crm_double
 from tests.doubles import kuflow as kuflow_double

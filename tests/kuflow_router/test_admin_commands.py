@@ -10,8 +10,8 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
-from handlers import dlq, records
-from handlers.records import ActionState
+from handlers.worker import dlq, records
+from handlers.worker.records import ActionState
 from kuflow_router.cli import main
 from receiver import keys
 from receiver.queue import Enqueuer, QueueSettings
@@ -31,7 +31,7 @@ def seed(redis_url: str, event: dict[str, Any], dead: bool = True) -> None:
             await client.delete(keys.job(event["id"]))
             done = ActionState("done", 1, "item-1", action="kuflow.create_task").encode()
             await records.save(client, event["id"], 3600, {records.action_field("r", 0): done})
-            status = records.PARTIAL if dead else records.DONE
+            status = records.EventStatus.PARTIAL if dead else records.EventStatus.DONE
             await records.save(client, event["id"], 3600, {"status": status, "matched": '["r"]'})
             if dead:
                 state = ActionState("dead", 3, error="POST … answered 400: bad", status=400,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from common.errors import SettingsError
 from receiver.auth import AuthConfig
-from receiver.errors import SettingsError
 from receiver.settings import load_settings
 from tests.conftest import SECRET
 
@@ -16,7 +16,6 @@ def test_defaults() -> None:
     assert settings.dedup_ttl_s == settings.event_ttl_s == 7 * 24 * 3600
     assert settings.signature_tolerance_s == 300
     assert settings.log_format == "json"
-    assert str(settings.rules_file) == "rules.yaml"
 
 
 def test_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,11 +69,11 @@ def test_bad_value_names_the_variable_and_hides_the_value(
 
 def test_every_bad_variable_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROUTER_DEDUP_TTL_S", "-1")
-    monkeypatch.setenv("ROUTER_WORKER_CONCURRENCY", "many")
+    monkeypatch.setenv("ROUTER_MAX_HEADERS", "many")
     with pytest.raises(SettingsError) as caught:
         load_settings()
     assert "ROUTER_DEDUP_TTL_S" in str(caught.value)
-    assert "ROUTER_WORKER_CONCURRENCY" in str(caught.value)
+    assert "ROUTER_MAX_HEADERS" in str(caught.value)
 
 
 def test_no_auth_refuses_and_names_the_fixes() -> None:

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from handlers.clients.base import PlannedRequest
-from handlers.idempotency import action_key
 from handlers.rules import evaluate
 from handlers.rules.errors import ParamsError, TemplateError
+from handlers.rules.idempotency import action_key
 from handlers.rules.loader import load_text
 
 PROCESS_ID = "4c2e1b7a-9d3f-4e6a-8b1c-5f7d9e2a3b4c"

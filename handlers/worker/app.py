@@ -33,16 +33,16 @@ from arq.connections import RedisSettings, create_pool
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from handlers import dlq, heartbeat, probe
 from handlers.clients.base import Session
 from handlers.clients.network import worker_transport
-from handlers.job import Deps
-from handlers.process import MAX_RUNS, process_event, refused_job
 from handlers.rules.reload import LiveRules
+from handlers.worker import dlq, heartbeat, probe
+from handlers.worker.job import Deps
+from handlers.worker.process import MAX_RUNS, process_event, refused_job
+from handlers.worker.settings import WorkerSettings
 from receiver import keys
 from receiver.job_format import JOB_FUNCTION, REFUSED_FUNCTION, decode_job, encode_result
 from receiver.queue import QUEUE
-from receiver.settings import Settings
 
 log = logging.getLogger("kuflow_router.worker")
 
@@ -89,7 +89,7 @@ class RouterWorker(Worker):
             await self._wait_for_work()
 
     async def _beat(self) -> None:
-        """Say in Redis that this loop turns (`handlers/heartbeat.py`), every few seconds."""
+        """Say in Redis that this loop turns (`handlers/worker/heartbeat.py`), every few seconds."""
         if time.monotonic() < self._next_beat:
             return
         self._next_beat = time.monotonic() + heartbeat.INTERVAL_S
@@ -117,7 +117,7 @@ class RouterWorker(Worker):
             await asyncio.sleep(self.idle_wait_s)
 
 
-def build_worker(settings: Settings, rules: LiveRules, handle_signals: bool = True) -> Worker:
+def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: bool = True) -> Worker:
     """An arq worker for the router's queue, with one shared HTTP client (opened at start-up)."""
     assert settings.redis_url, "the caller resolves ROUTER_REDIS_URL first"
     watcher: list[asyncio.Task[Any]] = []

@@ -2,7 +2,7 @@
 
 Call sites pass structured fields through `extra=` (`event_id`, `type`, `rule`, `action`,
 `outcome`, `status`, `duration_ms`, `attempt`); the formatter puts them beside the message.
-Never pass a secret or a whole body; registered secrets are masked anyway (`receiver.redact`).
+Never pass a secret or a whole body; registered secrets are masked anyway (`common.redact`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from receiver.redact import redact
+from common.redact import redact
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 # uvicorn adds `color_message`, a copy of the message with terminal colours.

@@ -8,9 +8,10 @@ import json
 import redis
 from redis.asyncio import Redis
 
-from handlers import records
-from handlers.records import ActionState
-from receiver import keys, redact
+from common import redact
+from handlers.worker import records
+from handlers.worker.records import ActionState
+from receiver import keys
 
 
 def test_a_state_round_trips_and_ignores_fields_it_does_not_know() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from handlers.verify import disagreement, subject
+from handlers.rules.verify import disagreement, subject
 
 P = "4c2e1b7a-9d3f-4e6a-8b1c-5f7d9e2a3b4c"
 OTHER = "11111111-2222-4333-8444-555555555555"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from handlers import backoff
 from handlers.rules.model import RetryModel, RetryPolicy
+from handlers.worker import backoff
 
 POLICY = RetryPolicy(attempts=12, initial_s=2.0, max_s=600.0)
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from handlers.clients.kuflow import KuflowConnection
-from handlers.probe import probe_kuflow
+from handlers.worker.probe import probe_kuflow
 from kuflow_router.redis_server import free_port
 from tests.doubles.kuflow import CLIENT_ID, CLIENT_SECRET, KuflowDouble
 

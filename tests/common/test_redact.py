@@ -7,8 +7,8 @@ from urllib.parse import quote
 
 import pytest
 
-from receiver import redact
-from receiver.settings import load_settings
+from common import redact
+from kuflow_router.settings import load_settings
 
 SECRET = 'p@ss "word"/42'
 

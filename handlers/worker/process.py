@@ -19,17 +19,19 @@ from uuid import UUID
 
 from arq import Retry
 
-from handlers import dlq, failures, kuflow_data, metrics, records
-from handlers.actions import run_action
 from handlers.clients.base import ActionCall, Pending
-from handlers.clients.errors import PermanentError, TransientError
-from handlers.idempotency import action_key
-from handlers.job import Deps, Job
-from handlers.records import ActionState
+from handlers.clients.catalogue import run_action
+from handlers.clients.errors import ActionFailed
 from handlers.rules import evaluate
 from handlers.rules.errors import ParamsError, TemplateError
+from handlers.rules.idempotency import action_key
 from handlers.rules.model import Action, Rule
-from handlers.verify import Unverified
+from handlers.rules.verify import Unverified
+from handlers.worker import dlq, enrich, metrics, records, tries
+from handlers.worker.job import Deps, Job
+from handlers.worker.outcomes import DEAD, DONE, Outcome, Step, event_status
+from handlers.worker.records import ActionState, ActionStatus, EventStatus
+from handlers.worker.tries import Target
 
 log = logging.getLogger("kuflow_router.worker")
 
@@ -41,17 +43,16 @@ T = TypeVar("T")
 
 async def _run_one(
     job: Job, rule: Rule, action: Action, doc: dict[str, Any], results: dict[str, Any]
-) -> tuple[str, float | None]:
-    """Run one action; (outcome, delay before the rule may go on)."""
-    field = records.action_field(rule.name, action.index)
-    state = job.record.actions.get(field)
+) -> Step:
+    """One try of one action."""
+    target = Target.of(rule, action)
+    state = job.record.actions.get(target.field)
     attempts = state.attempts if state else 0
     key = action_key(job.event_id, rule.name, action.index)
-    operation = action.operation_name
     try:
         params = evaluate.prepare(rule, action, evaluate.context(doc, rule, key, results))
     except (TemplateError, ParamsError) as exc:
-        return await failures.dead(job, rule, action, attempts, exc, None)
+        return await tries.dead(job, target, attempts, exc, None)
     call = ActionCall(
         session=job.deps.session,
         connection_name=action.connection,
@@ -62,8 +63,8 @@ async def _run_one(
         # A retry, a re-run after a crash, or a replay: the action may already have acted.
         resumed=attempts > 0
         or job.run > 1
-        or (state is not None and state.state == records.REPLAYED),
-        previous=state.result if state and state.state == "pending" else None,
+        or (state is not None and state.state is ActionStatus.REPLAYED),
+        previous=state.result if state and state.state is ActionStatus.PENDING else None,
     )
     if job.completion_unsaved:
         await job.write({})  # what the previous action did is on record before this one starts
@@ -71,51 +72,37 @@ async def _run_one(
     try:
         result = await run_action(action.operation, call)
     except Pending as wait:
-        pending = ActionState(
-            "pending", attempts, str(wait.data.get("id") or "") or None, dict(wait.data)
-        )
-        await job.save(rule.name, action.index, pending, action.name)
-        metrics.ACTIONS.labels(action.connection, operation, "pending").inc()
-        failures.log_action(job, rule, action, "pending", detail=str(wait), attempt=attempts + 1)
-        return "pending", wait.after_s
-    except TransientError as exc:
-        return await failures.transient(job, rule, action, state, exc, started)
-    except PermanentError as exc:
-        return await failures.dead(job, rule, action, attempts + 1, exc, started)
+        return await tries.pending(job, target, attempts, wait)
+    except ActionFailed as exc:
+        return await tries.failed(job, target, state, exc, started)
     finally:
         metrics.ACTION_DURATION.observe(time.perf_counter() - started)
     data = {**result.data, "id": result.id}
-    # Written before the next action starts, or with the event's final status if this was the
-    # last: one round trip fewer per event, and no other call can happen in between.
-    done = ActionState("done", attempts + 1, result.id, data, action=action.name)
-    job.unsaved[records.action_field(rule.name, action.index)] = done.encode()
     if action.result_as:
         results[action.result_as] = data
-    metrics.ACTIONS.labels(action.connection, operation, "done").inc()
-    duration = round((time.perf_counter() - started) * 1000, 2)
-    failures.log_action(
-        job, rule, action, "done", remote_id=result.id, duration_ms=duration, attempt=attempts + 1
-    )
-    return "done", None
+    # Written before the next action starts, or with the event's final status if this was the
+    # last: one round trip fewer per event, and no other call can happen in between.
+    done = ActionState(ActionStatus.DONE, attempts + 1, result.id, data)
+    return tries.done(job, target, done, started)
 
 
-async def _run_rule(job: Job, rule: Rule, doc: dict[str, Any]) -> tuple[str, float | None]:
-    """Run a rule's remaining actions in order; (rule outcome, delay before coming back)."""
+async def _run_rule(job: Job, rule: Rule, doc: dict[str, Any]) -> Step:
+    """Run a rule's remaining actions in order, until one does not end done."""
     results: dict[str, Any] = {}
     for action in rule.actions:
         state = job.record.actions.get(records.action_field(rule.name, action.index))
-        if state and state.state == "done":
+        if state and state.state is ActionStatus.DONE:
             if action.result_as:
                 results[action.result_as] = state.result
             continue
-        if state and state.state == "dead":
-            return "dead", None
+        if state and state.state is ActionStatus.DEAD:
+            return DEAD
         if time.monotonic() > job.deadline:
-            return "deferred", 0.0  # the job's time is up: go on in a fresh run
-        outcome, wait = await _run_one(job, rule, action, doc, results)
-        if outcome != "done":
-            return outcome, wait
-    return "done", None
+            return Step(Outcome.DEFERRED, 0.0)  # the job's time is up: go on in a fresh run
+        step = await _run_one(job, rule, action, doc, results)
+        if step.outcome is not Outcome.DONE:
+            return step
+    return DONE
 
 
 async def _off_loop_if_large(job: Job, function: Callable[..., T], *args: Any) -> T:
@@ -137,7 +124,7 @@ async def refused_job(ctx: dict[str, Any], reason: str, excerpt: str) -> str:
     await dlq.add(deps.redis, deps.dlq_limits, excerpt.encode(), event_id=job_id, rule="*",
                   action="(job)", error=f"refused job: {reason}")  # fmt: skip
     log.error("job refused and dead-lettered", extra={"event_id": job_id, "error": reason})
-    return records.DEAD
+    return EventStatus.DEAD
 
 
 async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: int) -> str:
@@ -152,7 +139,7 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
         await dlq.add(deps.redis, deps.dlq_limits, body, event_id=ctx.get("job_id", ""), rule="*",
                       action="(job)", error="the job does not hold a KuFlow event")  # fmt: skip
         log.error("job without a valid event dead-lettered", extra={"event_id": ctx.get("job_id")})
-        return records.DEAD
+        return EventStatus.DEAD
     job = Job(
         deps=deps,
         rules=deps.rules.current,
@@ -167,53 +154,44 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
         await job.dead_letter(
             "*", "(job)", 0, job.run, f"gave up after {job.run} runs of this event's job"
         )
-        return await _finish(job, ["dead"], [])
+        return await _finish(job, [Outcome.DEAD], [])
     selection = await _off_loop_if_large(job, evaluate.select, job.rules, evaluate.document(event))
     try:
-        fetched = await kuflow_data.fetch(job, selection)
+        enriched = await enrich.fetch(job, selection)
     except Unverified as exc:
         return await _reject(job, str(exc))
-    if isinstance(fetched, tuple):
-        outcome, wait = fetched
-        if outcome == "dead":
-            return await _finish(job, ["dead"], [])
-        raise Retry(defer=wait)
+    if enriched.step.outcome is Outcome.DEAD:
+        return await _finish(job, [Outcome.DEAD], [])
+    if enriched.step.wait_s is not None:
+        raise Retry(defer=enriched.step.wait_s)
+    fetched = enriched.objects
     doc = evaluate.document(event, fetched.get("process"), fetched.get("processItem"))
     matched = await _off_loop_if_large(job, evaluate.matched, job.rules, selection, doc)
     job.unsaved["matched"] = json.dumps([r.name for r in matched])  # goes with the next write
-    outcomes, waits = [], []
-    for rule in matched:
-        outcome, wait = await _run_rule(job, rule, doc)
-        outcomes.append(outcome)
-        if wait is not None:
-            waits.append(wait)
+    steps = [await _run_rule(job, rule, doc) for rule in matched]
+    waits = [step.wait_s for step in steps if step.wait_s is not None]
     if waits:
         if job.unsaved:
             await job.write({})
         raise Retry(defer=min(waits))
-    return await _finish(job, outcomes, [r.name for r in matched])
+    return await _finish(job, [step.outcome for step in steps], [r.name for r in matched])
 
 
 async def _reject(job: Job, reason: str) -> str:
     """The event contradicts KuFlow: act on nothing, and say so (there is nothing to replay)."""
-    await job.write({"status": records.REJECTED, "rejected": f"unverified: {reason}"})
-    metrics.EVENTS_PROCESSED.labels(records.REJECTED).inc()
+    await job.write({"status": EventStatus.REJECTED, "rejected": f"unverified: {reason}"})
+    metrics.EVENTS_PROCESSED.labels(EventStatus.REJECTED).inc()
     metrics.EVENTS_REJECTED.labels("unverified").inc()
     log.warning(
         "event rejected: unverified",
         extra={"event_id": job.event_id, "type": job.event.get("type"),
-               "outcome": records.REJECTED, "reason": reason},
+               "outcome": EventStatus.REJECTED, "reason": reason},
     )  # fmt: skip
-    return records.REJECTED
+    return EventStatus.REJECTED
 
 
-async def _finish(job: Job, outcomes: list[str], matched: list[str]) -> str:
-    if outcomes and all(o == "dead" for o in outcomes):
-        status = records.DEAD
-    elif "dead" in outcomes:
-        status = records.PARTIAL
-    else:
-        status = records.DONE
+async def _finish(job: Job, outcomes: list[Outcome], matched: list[str]) -> str:
+    status = event_status(outcomes)
     await job.write({"status": status})
     metrics.EVENTS_PROCESSED.labels(status).inc()
     log.info(

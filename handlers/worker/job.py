@@ -7,12 +7,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from handlers import dlq, records
 from handlers.clients.base import Session
 from handlers.clients.errors import ActionFailed
-from handlers.records import ActionState, EventRecord
 from handlers.rules.model import RuleSet
 from handlers.rules.reload import LiveRules
+from handlers.worker import dlq, records
+from handlers.worker.records import EventRecord
 
 
 @dataclass
@@ -46,18 +46,15 @@ class Job:
         """An action's completion waits to be written (it must be, before another one starts)."""
         return any(name.startswith(records.ACTION_PREFIX) for name in self.unsaved)
 
-    async def save(self, rule: str, index: int, state: ActionState, action: str) -> None:
-        """Record an action's state, with any fields waiting to be written: one round trip."""
-        state.action = action
-        await self.write({records.action_field(rule, index): state.encode()})
-
     async def write(self, values: dict[str, str]) -> None:
+        """Write `values` to the event record, with any fields waiting: one round trip."""
         values, self.unsaved = {**self.unsaved, **values}, {}
         await records.save(self.deps.redis, self.event_id, self.deps.event_ttl_s, values)
 
     async def dead_letter(
         self, rule: str, action: str, index: int, attempts: int, error: Any
     ) -> None:
+        """Add an entry for one failed action (or the whole event) to the dead-letter queue."""
         failed = error if isinstance(error, ActionFailed) else None
         await dlq.add(
             self.deps.redis,

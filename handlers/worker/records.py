@@ -12,28 +12,44 @@ import json
 import time
 from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from common.redact import redact
 from receiver import keys
-from receiver.redact import redact
 
 MAX_RESULT_BYTES = 16 * 1024  # a larger result is kept as its id only
 ACTION_PREFIX = "action:"
 
-# Status of an event: queued → processing → done (every matched rule completed, or none
-# matched) / partial (some rules dead-lettered) / dead (all of them).
-QUEUED, PROCESSING, DONE, PARTIAL, DEAD = "queued", "processing", "done", "partial", "dead"
-REJECTED = "rejected"  # an event's status: KuFlow contradicts it, nothing was done
-REPLAYED = "replayed"  # an action's state: dead, then queued again by `dlq replay`
+
+class EventStatus(StrEnum):
+    """An event's `status`: queued → processing → one of the last four."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"  # every matched rule completed, or none matched
+    PARTIAL = "partial"  # some matched rules were dead-lettered
+    DEAD = "dead"  # all of them were
+    REJECTED = "rejected"  # KuFlow contradicts the event: nothing was done
+
+
+class ActionStatus(StrEnum):
+    """Where one action stands for an event."""
+
+    DONE = "done"
+    RETRYING = "retrying"
+    PENDING = "pending"  # waiting on a remote job it started
+    DEAD = "dead"
+    REPLAYED = "replayed"  # dead, then queued again by `dlq replay`
 
 
 @dataclass
 class ActionState:
     """Where one action of one rule stands for an event."""
 
-    state: str  # done, retrying, pending (waiting on a remote job), dead, replayed
+    state: ActionStatus
     # Tries made: failed ones, and the one that succeeded (a worker crash is not one). For a
     # pending action, the failed checks on the remote job it started.
     attempts: int = 0
@@ -55,6 +71,7 @@ class ActionState:
     def decode(cls, raw: bytes | str) -> ActionState:
         data = json.loads(raw)
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        known["state"] = ActionStatus(data["state"])
         return cls(**known)
 
 
@@ -88,7 +105,7 @@ async def begin(redis: Redis, event_id: str, ttl_s: int) -> EventRecord:
     # No MULTI: the commands run in order on one connection, and arq runs a job on one worker
     # at a time, so nothing can come between them that matters.
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.hset(key, "status", PROCESSING)
+        pipe.hset(key, "status", EventStatus.PROCESSING)
         pipe.hincrby(key, "runs", 1)
         pipe.expire(key, ttl_s)
         pipe.hgetall(key)

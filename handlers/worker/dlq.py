@@ -22,10 +22,11 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from handlers import metrics, records
+from common.redact import redact
+from handlers.worker import metrics, records
+from handlers.worker.records import ActionState, ActionStatus, EventStatus
 from receiver import keys
 from receiver.queue import requeue
-from receiver.redact import redact
 
 log = logging.getLogger("kuflow_router.worker")
 
@@ -205,13 +206,13 @@ async def replay(redis: Redis, event_id: str, ttl_s: int) -> bool:
     # is marked replayed, so each API's repeat-safety check runs as on any retry, with a fresh
     # budget of attempts.
     again = {
-        name: records.ActionState(
-            records.REPLAYED, error=state.error, status=state.status, action=state.action
+        name: ActionState(
+            ActionStatus.REPLAYED, error=state.error, status=state.status, action=state.action
         ).encode()
         for name, state in record.actions.items()
-        if state.state == "dead"
+        if state.state is ActionStatus.DEAD
     }
-    await records.save(redis, event_id, ttl_s, {"status": records.QUEUED, **again})
+    await records.save(redis, event_id, ttl_s, {"status": EventStatus.QUEUED, **again})
     received_at = int(record.fields.get("received_at") or time.time() * 1000)
     await requeue(redis, event_id, body, received_at, ttl_s)
     await _remove(redis, found, event_id)

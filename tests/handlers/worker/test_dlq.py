@@ -12,7 +12,7 @@ import redis
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
-from handlers import dlq
+from handlers.worker import dlq
 from receiver import keys
 
 

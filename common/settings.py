@@ -1,0 +1,86 @@
+"""Typed settings from ROUTER_* environment variables: the part every process reads.
+
+Configuration is environment only (SPEC §7). Each role adds its own variables to this base —
+`receiver.settings.ReceiverSettings`, `handlers.worker.settings.WorkerSettings`; `run`, which
+is both, reads `kuflow_router.settings.RouterSettings`. A bad value stops the process at start
+with a message naming the variable — and never echoing its value, which may be a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from common import redact
+from common.errors import SettingsError
+
+ENV_PREFIX = "ROUTER_"
+
+
+class CommonSettings(BaseSettings):
+    """The variables of every role: where Redis is, how long event records live, logging."""
+
+    # An empty variable (as in a copied .env.example) means "use the default".
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, env_ignore_empty=True
+    )
+
+    redis_url: str | None = None
+    event_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(
+                "must be a Redis URL: redis://[:PASSWORD@]HOST:6379/0, rediss://… for TLS, "
+                "or unix:///path/to/redis.sock"
+            )
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError("has a port that is not a number from 1 to 65535") from None
+        if parts.scheme != "unix" and not parts.hostname:
+            raise ValueError("names no host, e.g. redis://redis:6379/0")
+        if port == 0:
+            raise ValueError("has a port that is not a number from 1 to 65535")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    def secrets(self) -> list[str | None]:
+        """The credentials among these settings, to be masked wherever the router writes text."""
+        return [urlsplit(self.redis_url).password] if self.redis_url else []
+
+
+Settings = TypeVar("Settings", bound=CommonSettings)
+
+
+def load(model: type[Settings]) -> Settings:
+    """Read `model`'s variables from the environment and register its secrets for masking.
+
+    Raises:
+        SettingsError: naming every offending variable (never its value).
+    """
+    try:
+        settings = model()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_input=False, include_url=False):
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{ENV_PREFIX}{field.upper()}: {message}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    redact.register(settings.secrets())
+    return settings

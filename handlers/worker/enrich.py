@@ -1,0 +1,108 @@
+"""What an event's rules need from KuFlow, read once per run of its job and checked against it.
+
+Before a job runs any action it reads from KuFlow the process or process item that candidate
+rules refer to (`process.*`, `processItem.*`) — only the roots some candidate needs, through the
+rules' enrichment connection (the first of type kuflow, or `enrichment: {connection: NAME}`) —
+and, when verifying (`handlers/rules/verify.py`), the event's own subject, so both come from one
+read. The read is a step like an action's try (`handlers/worker/tries.py`): a failure is recorded
+as `action:enrichment:0`, counted, logged, retried under the file's `defaults.retry`, and
+dead-lettered once final. KuFlow's own contradiction of the event raises `Unverified`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from handlers.clients.base import Session
+from handlers.clients.errors import ActionFailed, PermanentError
+from handlers.clients.kuflow import KuflowConnection, auth_headers, enrichment_requests
+from handlers.clients.send import json_body, send
+from handlers.rules import evaluate, verify
+from handlers.rules.model import RuleSet
+from handlers.rules.verify import Unverified
+from handlers.worker import tries
+from handlers.worker.job import Job
+from handlers.worker.outcomes import DONE, Step
+from handlers.worker.records import ActionState, ActionStatus
+
+ENRICHMENT = "enrichment"  # the record's name for the read: `action:enrichment:0`
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    """The read's step — done, or why the rules cannot be decided yet (or at all) — and what
+    it fetched, by root (`process`, `processItem`)."""
+
+    step: Step
+    objects: Mapping[str, Any] = field(default_factory=dict)
+
+
+async def read(
+    rules: RuleSet, session: Session, event: Mapping[str, Any], roots: set[str]
+) -> dict[str, Any]:
+    """The fetched objects by root; a root the event cannot have (no processItemId) is left out.
+
+    Raises:
+        TransientError: KuFlow did not answer; the event is tried again later.
+        PermanentError: KuFlow refused (401, 403, 404 …).
+    """
+    if not roots or rules.enrichment_connection is None:
+        return {}
+    raw = event.get("data")
+    data: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+    process_id, item_id = data.get("processId"), data.get("processItemId")
+    if not isinstance(process_id, str):
+        return {}
+    connection = cast(KuflowConnection, rules.connections[rules.enrichment_connection])
+    requests = enrichment_requests(
+        connection, process_id, item_id if isinstance(item_id, str) else None
+    )
+    fetched: dict[str, Any] = {}
+    for root in sorted(roots & set(requests)):
+        # A 404 is a failure like any other, not "no match": a wrong base_url (say, without
+        # KuFlow's version segment) would otherwise switch off every rule on process.* silently.
+        headers = auth_headers(connection)
+        response = await send(session.http, requests[root], headers, rules.timeout_s)
+        fetched[root] = json_body(response)
+    return fetched
+
+
+def _target(rules: RuleSet) -> tries.Target:
+    connection = rules.enrichment_connection or "kuflow"
+    return tries.Target(ENRICHMENT, 0, f"{connection} enrichment", connection, ENRICHMENT,
+                        rules.retry, whole_event=True)  # fmt: skip
+
+
+async def fetch(job: Job, selection: evaluate.Selection) -> Enrichment:
+    """What the candidate rules need from KuFlow — and, when verifying, the event's subject,
+    checked against the event — before any action runs.
+
+    Raises:
+        Unverified: KuFlow's answer contradicts the event, or KuFlow does not know its subject.
+    """
+    roots = evaluate.needed(selection)
+    subject = verify.subject(job.event) if job.rules.verify else None
+    # Only an event some rule may act on is worth a question to KuFlow.
+    verifying = subject is not None and bool(selection.candidates or roots)
+    if subject is not None and verifying:
+        roots = roots | {subject}
+    target = _target(job.rules)
+    state = job.record.actions.get(target.field)
+    started = time.perf_counter()
+    try:
+        fetched = await read(job.rules, job.deps.session, job.event, roots)
+    except ActionFailed as exc:
+        if verifying and isinstance(exc, PermanentError) and exc.status == 404:
+            raise Unverified(f"KuFlow does not know the event's subject: {exc}") from None
+        return Enrichment(await tries.failed(job, target, state, exc, started))
+    if state is not None:  # an earlier failure is over: the record says so
+        done = ActionState(ActionStatus.DONE, state.attempts + 1, action=target.name)
+        job.unsaved[target.field] = done.encode()
+    if verifying:
+        differs = verify.disagreement(job.event, fetched)
+        if differs:
+            raise Unverified(differs)
+    return Enrichment(DONE, fetched)

@@ -1,0 +1,29 @@
+"""The worker's settings: ROUTER_* variables of the rules file, concurrency and the DLQ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from common.settings import CommonSettings, load
+
+MAX_CONCURRENCY = 1000
+
+
+class WorkerSettings(CommonSettings):
+    """The worker's variables: which rules it runs, how many events at once, what it keeps."""
+
+    rules_file: Path = Path("rules.yaml")
+    worker_concurrency: int = Field(default=10, gt=0, le=MAX_CONCURRENCY)
+    dlq_ttl_days: int = Field(default=30, gt=0, le=3650)
+    dlq_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024 * 1024)
+
+
+def load_settings() -> WorkerSettings:
+    """The worker's settings from the environment.
+
+    Raises:
+        SettingsError: naming every offending variable.
+    """
+    return load(WorkerSettings)

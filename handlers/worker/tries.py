@@ -1,0 +1,140 @@
+"""What one try of a step leads to — done, pending, retrying or dead — recorded, counted and
+logged in one place, for an action and for the read of KuFlow alike.
+
+A step that failed for now is tried again with backoff until its retry policy gives up; one that
+failed for good, or gave up, is dead-lettered with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from handlers.clients.base import Pending
+from handlers.clients.errors import ActionFailed, TransientError
+from handlers.rules.model import Action, RetryPolicy, Rule
+from handlers.worker import backoff, metrics, records
+from handlers.worker.job import Job
+from handlers.worker.outcomes import DEAD, DONE, Outcome, Step, gives_up
+from handlers.worker.records import ActionState, ActionStatus
+
+log = logging.getLogger("kuflow_router.worker")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What was tried, as the record, the metrics, the log and the dead-letter queue name it."""
+
+    rule: str  # the rule; `enrichment` for the read of KuFlow
+    index: int
+    name: str  # `kuflow.create_task`; `kuflow enrichment`
+    connection: str
+    operation: str  # `create_task`; `enrichment`
+    retry: RetryPolicy
+    whole_event: bool = False  # the read of KuFlow: its failure stops every rule of the event
+
+    @classmethod
+    def of(cls, rule: Rule, action: Action) -> Target:
+        """An action of a rule."""
+        return cls(rule.name, action.index, action.name, action.connection,
+                   action.operation_name, action.retry)  # fmt: skip
+
+    @property
+    def field(self) -> str:
+        """Its field in the event record."""
+        return records.action_field(self.rule, self.index)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def _log(job: Job, target: Target, outcome: Outcome, **extra: Any) -> None:
+    noun = "enrichment" if target.whole_event else "action"
+    if outcome is Outcome.DEAD:
+        message = (
+            f"{noun} failed: event dead-lettered" if target.whole_event else f"{noun} dead-lettered"
+        )
+    else:
+        message = f"{noun} {outcome}"
+    loud = outcome is Outcome.DEAD or (target.whole_event and outcome is Outcome.RETRYING)
+    log.log(
+        logging.WARNING if loud else logging.INFO,
+        message,
+        extra={"event_id": job.event_id, "type": job.event.get("type"), "rule": target.rule,
+               "action": target.name, "outcome": outcome, **extra},
+    )  # fmt: skip
+
+
+async def _save(job: Job, target: Target, state: ActionState) -> None:
+    state.action = target.name
+    await job.write({target.field: state.encode()})
+
+
+def _count(target: Target, outcome: Outcome) -> None:
+    metrics.ACTIONS.labels(target.connection, target.operation, outcome).inc()
+
+
+def done(job: Job, target: Target, state: ActionState, started: float) -> Step:
+    """A successful try: on record with the next write (before any other action starts)."""
+    state.action = target.name
+    job.unsaved[target.field] = state.encode()
+    _count(target, Outcome.DONE)
+    _log(job, target, Outcome.DONE, remote_id=state.id, duration_ms=_ms_since(started),
+         attempt=state.attempts)  # fmt: skip
+    return DONE
+
+
+async def pending(job: Job, target: Target, attempts: int, wait: Pending) -> Step:
+    """A try that started a remote job: what identifies it is kept for the next check."""
+    remote = str(wait.data.get("id") or "") or None
+    await _save(job, target, ActionState(ActionStatus.PENDING, attempts, remote, dict(wait.data)))
+    _count(target, Outcome.PENDING)
+    _log(job, target, Outcome.PENDING, detail=str(wait), attempt=attempts + 1)
+    return Step(Outcome.PENDING, wait.after_s)
+
+
+async def failed(
+    job: Job, target: Target, state: ActionState | None, exc: ActionFailed, started: float
+) -> Step:
+    """A failed try: tried again later while it is transient and tries are left, else dead."""
+    attempts = (state.attempts if state else 0) + 1
+    if not isinstance(exc, TransientError):
+        return await dead(job, target, attempts, exc, started)
+    if gives_up(attempts, target.retry):
+        message = f"gave up after {attempts} attempts: {exc}"
+        exhausted = TransientError(message, exc.status, exc.remote, exc.excerpt)
+        return await dead(job, target, attempts, exhausted, started)
+    wait = backoff.delay(attempts, target.retry, exc.retry_after_s)
+    if state is not None and state.state is ActionStatus.PENDING:
+        # A check on a started remote job failed: keep what identifies the job, or the next
+        # try would start another one.
+        kept = ActionState(ActionStatus.PENDING, attempts, state.id, state.result, str(exc),
+                           exc.status)  # fmt: skip
+    else:
+        kept = ActionState(ActionStatus.RETRYING, attempts, error=str(exc), status=exc.status)
+    await _save(job, target, kept)
+    _count(target, Outcome.RETRYING)
+    _log(job, target, Outcome.RETRYING, status=exc.status, error=str(exc), attempt=attempts,
+         duration_ms=_ms_since(started), retry_in_s=round(wait, 2))  # fmt: skip
+    return Step(Outcome.RETRYING, wait)
+
+
+async def dead(
+    job: Job, target: Target, attempts: int, exc: Exception, started: float | None
+) -> Step:
+    """A step that failed for good: on record, in the dead-letter queue, counted and logged."""
+    status = exc.status if isinstance(exc, ActionFailed) else 0
+    await _save(
+        job, target, ActionState(ActionStatus.DEAD, attempts, error=str(exc), status=status)
+    )
+    rule = "*" if target.whole_event else target.rule
+    await job.dead_letter(rule, target.name, target.index, attempts, exc)
+    _count(target, Outcome.DEAD)
+    extra: dict[str, Any] = {"status": status, "error": str(exc), "attempt": attempts}
+    if started is not None:
+        extra["duration_ms"] = _ms_since(started)
+    _log(job, target, Outcome.DEAD, **extra)
+    return DEAD

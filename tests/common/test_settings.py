@@ -1,0 +1,57 @@
+"""Each role reads its own variables on the common base; `run` reads them all, errors together."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.errors import SettingsError
+from common.settings import CommonSettings, load
+from handlers.worker.settings import WorkerSettings
+from kuflow_router.settings import RouterSettings
+from receiver.settings import ReceiverSettings
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        pytest.param("http://redis:6379", "must be a Redis URL", id="scheme"),
+        pytest.param("redis://:6379/0", "names no host", id="no-host"),
+        pytest.param("redis://redis:port/0", "port that is not a number", id="port-text"),
+        pytest.param("redis://redis:0/0", "port that is not a number", id="port-zero"),
+    ],
+)
+def test_a_bad_redis_url_is_refused_by_every_role(
+    monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    monkeypatch.setenv("ROUTER_REDIS_URL", value)
+    for model in (CommonSettings, ReceiverSettings, WorkerSettings, RouterSettings):
+        with pytest.raises(SettingsError, match=message):
+            load(model)
+
+
+def test_a_role_reads_only_its_own_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROUTER_WORKER_CONCURRENCY", "many")
+    monkeypatch.setenv("ROUTER_MAX_HEADERS", "many")
+    assert load(CommonSettings).log_level == "INFO"
+    with pytest.raises(SettingsError) as receiver:
+        load(ReceiverSettings)
+    with pytest.raises(SettingsError) as worker:
+        load(WorkerSettings)
+    with pytest.raises(SettingsError) as both:
+        load(RouterSettings)
+    assert "ROUTER_MAX_HEADERS" in str(receiver.value)
+    assert "ROUTER_WORKER_CONCURRENCY" not in str(receiver.value)
+    assert "ROUTER_WORKER_CONCURRENCY" in str(worker.value)
+    assert "ROUTER_MAX_HEADERS" not in str(worker.value)
+    assert "ROUTER_MAX_HEADERS" in str(both.value)
+    assert "ROUTER_WORKER_CONCURRENCY" in str(both.value)
+
+
+def test_run_reads_every_variable_with_its_default() -> None:
+    settings = load(RouterSettings)
+    assert str(settings.rules_file) == "rules.yaml"
+    assert settings.worker_concurrency == 10
+    assert settings.max_body_bytes == 1024 * 1024
+    assert set(RouterSettings.model_fields) == (
+        set(ReceiverSettings.model_fields) | set(WorkerSettings.model_fields)
+    )
