@@ -7,7 +7,7 @@ until it expires. With `wait:`, the action polls `GET /v3/jobs/{id}` until the j
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,7 +18,6 @@ from handlers.clients.base import (
     Connection,
     ConnectionType,
     Operation,
-    Params,
     Pending,
     PlannedRequest,
     as_text,
@@ -27,7 +26,7 @@ from handlers.clients.base import (
     url,
 )
 from handlers.clients.errors import PermanentError
-from handlers.clients.params import Duration
+from handlers.clients.params import Duration, Params
 from handlers.clients.send import json_body, send
 
 
@@ -74,7 +73,15 @@ def job_url(c: AlteryxConnection, job_id: str) -> str:
     return url(c.base_url, "/v3/jobs/{id}", id=job_id)
 
 
-def _start_job(c: AlteryxConnection, p: StartJob, key: str) -> list[PlannedRequest]:
+class Start(NamedTuple):
+    """A token (unless one is cached), the job's start, and with `wait:` the checks on it."""
+
+    token: PlannedRequest
+    start: PlannedRequest
+    poll: PlannedRequest | None
+
+
+def _start_job(c: AlteryxConnection, p: StartJob, key: str) -> Start:
     questions = [{"name": k, "value": as_text(v)} for k, v in (p.questions or {}).items()]
     body = drop_none(
         {
@@ -85,11 +92,11 @@ def _start_job(c: AlteryxConnection, p: StartJob, key: str) -> list[PlannedReque
         }
     )
     path = url(c.base_url, "/v3/workflows/{id}/jobs", id=p.workflow_id)
-    requests = [token_request(c), PlannedRequest("POST", path, body)]
+    poll = None
     if p.wait:
         note = f"repeated until the job ends, at most {p.wait.timeout:g} s"
-        requests.append(PlannedRequest("GET", c.base_url + "/v3/jobs/<job id>", note=note))
-    return requests
+        poll = PlannedRequest("GET", c.base_url + "/v3/jobs/<job id>", note=note)
+    return Start(token_request(c), PlannedRequest("POST", path, body), poll)
 
 
 TOKEN_MARGIN_S = 60  # renew a cached token this long before it expires
@@ -97,7 +104,10 @@ POLL_FIRST_S, POLL_MAX_S = 2.0, 60.0
 FAILED_DISPOSITIONS = frozenset({"Error", "Failed", "Cancelled"})
 
 
-async def _token(call: ActionCall, renew: bool = False) -> str:
+Call = ActionCall[AlteryxConnection, Any]
+
+
+async def _token(call: Call, renew: bool = False) -> str:
     """A client-credentials access token, cached per connection until shortly before expiry."""
     cached = call.session.tokens.get(call.connection_name)
     if cached and not renew and cached[1] > time.time() + TOKEN_MARGIN_S:
@@ -115,11 +125,11 @@ async def _token(call: ActionCall, renew: bool = False) -> str:
     return token
 
 
-async def _headers(call: ActionCall) -> dict[str, str]:
+async def _headers(call: Call) -> dict[str, str]:
     return {"Authorization": f"Bearer {await _token(call)}"}
 
 
-async def _authorized(call: ActionCall, request: PlannedRequest) -> Any:
+async def _authorized(call: Call, request: PlannedRequest) -> Any:
     """Send with the cached token; on a 401, get a new token once and send again."""
     try:
         response = await send(call.session.http, request, await _headers(call), call.timeout_s)
@@ -137,13 +147,12 @@ def _job(body: Any) -> ActionResult:
     return result_from(body)
 
 
-async def _run_start(operation: Operation, call: ActionCall) -> ActionResult:
+async def _run_start(plan: Start, call: ActionCall[AlteryxConnection, StartJob]) -> ActionResult:
     """Queue the job; with `wait:`, come back (without holding a worker) until it ends."""
-    params: StartJob = call.params
+    params = call.params
     previous = call.previous or {}
     if not previous.get("id"):
-        start = operation.plan(call.connection, params, call.key)[1]
-        job = _job(await _authorized(call, start))
+        job = _job(await _authorized(call, plan.start))
         if params.wait is None:
             return job
         state = {**job.data, "started_at": time.time(), "polls": 0}
@@ -170,7 +179,7 @@ async def _run_start(operation: Operation, call: ActionCall) -> ActionResult:
     raise Pending(state, min(POLL_MAX_S, POLL_FIRST_S * 2**polls), f"job {job.id} {status}")
 
 
-OPERATIONS = {
+OPERATIONS: dict[str, Operation[AlteryxConnection, Any, Any]] = {
     "start_job": Operation(StartJob, _start_job, "queue a workflow job", run=_run_start),
 }
 

@@ -2,8 +2,10 @@
 
 An operation is one entry in its API module's `OPERATIONS` table: the model of its parameters
 (validated after templates are rendered) and a `plan` function that turns a connection and
-parameters into the exact requests it sends. The worker sends what `plan` returns, and the dry
-run (`kuflow-router rules test`) prints it, so the two cannot drift apart.
+parameters into the exact requests it sends, as a named tuple (`Single`, or the operation's own:
+`Checked(change, read)`, say). The worker sends what `plan` returns — the one request, or through
+the operation's runner, which gets the plan by name — and the dry run (`kuflow-router rules
+test`) prints it, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from handlers.clients.errors import UnsafePathValue
+from handlers.clients.params import Params
 
 
 class Connection(BaseModel):
@@ -37,12 +40,6 @@ class Connection(BaseModel):
         if parts.query or parts.fragment or parts.username or parts.password:
             raise ValueError("must not carry a query, a fragment or credentials")
         return value.rstrip("/")
-
-
-class Params(BaseModel):
-    """Base of every operation's parameter model: unknown parameters are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass(frozen=True)
@@ -74,6 +71,18 @@ class PlannedRequest:
         return line
 
 
+class Single(NamedTuple):
+    """The plan of an operation that sends one request."""
+
+    request: PlannedRequest
+
+
+C = TypeVar("C", bound=Connection)
+P = TypeVar("P", bound=Params)
+# A plan: the requests an operation sends, by name; None for one it does not send this time.
+R = TypeVar("R", bound=tuple[PlannedRequest | None, ...])
+
+
 @dataclass
 class Session:
     """What all actions of one worker share: the HTTP client and cached access tokens."""
@@ -83,13 +92,13 @@ class Session:
 
 
 @dataclass(frozen=True)
-class ActionCall:
+class ActionCall(Generic[C, P]):
     """Everything one try of an action needs."""
 
     session: Session
     connection_name: str
-    connection: Any
-    params: Any
+    connection: C
+    params: P
     key: str  # the idempotency key
     timeout_s: float
     resumed: bool = False  # an earlier try may have reached the API (a retry, or after a crash)
@@ -113,18 +122,23 @@ class Pending(Exception):
         self.after_s = after_s
 
 
-Runner = Callable[["Operation", ActionCall], Awaitable[ActionResult]]
-
-
 @dataclass(frozen=True)
-class Operation:
+class Operation(Generic[C, P, R]):
     """An action's parameters, the requests it sends, and (for multi-step ones) how to run it."""
 
-    params: type[Params]
-    plan: Callable[[Any, Any, str], list[PlannedRequest]]
+    params: type[P]
+    plan: Callable[[C, P, str], R]
     summary: str
     url_params: frozenset[str] = field(default_factory=frozenset)  # rendered URL-encoded
-    run: Runner | None = None  # None: send the one planned request
+    # None: send the plan's one request (a `Single`) with the connection type's headers.
+    run: Callable[[R, ActionCall[C, P]], Awaitable[ActionResult]] | None = None
+    # The idempotency key is sent as the created object's id, so its id is known before the
+    # call: the dry run shows it as the result, and a repeat is the same object.
+    key_is_id: bool = False
+
+    def requests(self, connection: C, params: P, key: str) -> list[PlannedRequest]:
+        """The plan's requests in the order they may be sent, as the dry run shows them."""
+        return [request for request in self.plan(connection, params, key) if request is not None]
 
     @property
     def names(self) -> list[str]:
@@ -138,12 +152,12 @@ class Operation:
 
 
 @dataclass(frozen=True)
-class ConnectionType:
+class ConnectionType(Generic[C]):
     """A `type:` of connection: its settings, operations, authentication and result shape."""
 
-    model: type[Connection]
-    operations: Mapping[str, Operation]
-    headers: Callable[[ActionCall], Awaitable[dict[str, str]]]
+    model: type[C]
+    operations: Mapping[str, Operation[C, Any, Any]]
+    headers: Callable[[ActionCall[C, Any]], Awaitable[dict[str, str]]]
     result: Callable[[Any], ActionResult]
 
 

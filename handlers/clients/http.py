@@ -17,10 +17,11 @@ from handlers.clients.base import (
     Connection,
     ConnectionType,
     Operation,
-    Params,
     PlannedRequest,
+    Single,
     result_from,
 )
+from handlers.clients.params import Params
 
 _DOT_SEGMENT = re.compile(r"^(\.|%2e){1,2}$", re.IGNORECASE)
 
@@ -70,9 +71,9 @@ class Request(Params):
         return None if value is None else _no_line_breaks(value)
 
 
-def _request(c: HttpConnection, p: Request, key: str) -> list[PlannedRequest]:
+def _request(c: HttpConnection, p: Request, key: str) -> Single:
     query = tuple((k, _query_text(v)) for k, v in (p.query or {}).items())
-    return [PlannedRequest(p.method, c.base_url + p.path, p.body, query=query)]
+    return Single(PlannedRequest(p.method, c.base_url + p.path, p.body, query=query))
 
 
 def _query_text(value: str | int | float | bool) -> str:
@@ -81,12 +82,12 @@ def _query_text(value: str | int | float | bool) -> str:
     return str(value)
 
 
-async def _headers(call: ActionCall) -> dict[str, str]:
+async def _headers(call: ActionCall[HttpConnection, Request]) -> dict[str, str]:
     """The action's headers, then the connection's, which win (credentials stay in control)."""
     return {**(call.params.headers or {}), **call.connection.headers}
 
 
-OPERATIONS = {
+OPERATIONS: dict[str, Operation[HttpConnection, Any, Any]] = {
     "request": Operation(Request, _request, "call an HTTP endpoint", frozenset({"path"})),
 }
 

@@ -8,7 +8,8 @@ crash can never create a second item.
 from __future__ import annotations
 
 import base64
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
 from pydantic import model_validator
@@ -19,14 +20,14 @@ from handlers.clients.base import (
     Connection,
     ConnectionType,
     Operation,
-    Params,
     PlannedRequest,
-    Runner,
+    Single,
     drop_none,
     result_from,
     url,
 )
 from handlers.clients.errors import PermanentError
+from handlers.clients.params import Params
 from handlers.clients.send import json_body, send
 
 
@@ -89,7 +90,7 @@ class UpdateProcessEntity(Params):
     entity: dict[str, Any]
 
 
-def _create_task(c: KuflowConnection, p: CreateTask, key: str) -> list[PlannedRequest]:
+def _create_task(c: KuflowConnection, p: CreateTask, key: str) -> Single:
     body = drop_none(
         {
             "id": key,
@@ -101,86 +102,95 @@ def _create_task(c: KuflowConnection, p: CreateTask, key: str) -> list[PlannedRe
         }
     )
     body["task"] = {"data": {"value": p.data or {}}}
-    return [PlannedRequest("POST", url(c.base_url, "/process-items"), body)]
+    return Single(PlannedRequest("POST", url(c.base_url, "/process-items"), body))
 
 
-def _create_message(c: KuflowConnection, p: CreateMessage, key: str) -> list[PlannedRequest]:
+def _create_message(c: KuflowConnection, p: CreateMessage, key: str) -> Single:
     message = drop_none({"text": p.text, "data": {"value": p.data} if p.data else None})
     body = {"id": key, "type": "MESSAGE", "processId": str(p.process_id), "message": message}
-    return [PlannedRequest("POST", url(c.base_url, "/process-items"), body)]
+    return Single(PlannedRequest("POST", url(c.base_url, "/process-items"), body))
 
 
 VERIFY_NOTE = "only when a retry meets 409: is it already done?"
 
 
-def _task_action(action: str) -> Any:
-    def plan(c: KuflowConnection, p: TaskRef, key: str) -> list[PlannedRequest]:
+class Checked(NamedTuple):
+    """A state change, and the read that tells a change already made from a real conflict."""
+
+    change: PlannedRequest
+    read: PlannedRequest
+
+
+def _task_action(action: str) -> Callable[[KuflowConnection, TaskRef, str], Checked]:
+    def plan(c: KuflowConnection, p: TaskRef, key: str) -> Checked:
         path = f"/process-items/{{id}}/task/~actions/{action}"
         task = str(p.task_id)
-        return [
+        read = url(c.base_url, "/process-items/{id}", id=task)
+        return Checked(
             PlannedRequest("POST", url(c.base_url, path, id=task)),
-            PlannedRequest(
-                "GET", url(c.base_url, "/process-items/{id}", id=task), note=VERIFY_NOTE
-            ),
-        ]
+            PlannedRequest("GET", read, note=VERIFY_NOTE),
+        )
 
     return plan
 
 
-def _assign_task(c: KuflowConnection, p: AssignTask, key: str) -> list[PlannedRequest]:
+def _assign_task(c: KuflowConnection, p: AssignTask, key: str) -> Single:
     body = drop_none(
         {"ownerId": str(p.owner_id) if p.owner_id else None, "ownerEmail": p.owner_email}
     )
     path = url(c.base_url, "/process-items/{id}/task/~actions/assign", id=str(p.task_id))
-    return [PlannedRequest("POST", path, body)]
+    return Single(PlannedRequest("POST", path, body))
 
 
-def _append_log(c: KuflowConnection, p: AppendLog, key: str) -> list[PlannedRequest]:
+def _append_log(c: KuflowConnection, p: AppendLog, key: str) -> Single:
     path = url(c.base_url, "/process-items/{id}/task/~actions/append-log", id=str(p.task_id))
-    return [PlannedRequest("POST", path, {"message": p.message, "level": p.level})]
+    return Single(PlannedRequest("POST", path, {"message": p.message, "level": p.level}))
 
 
-def _update_task_data(c: KuflowConnection, p: UpdateTaskData, key: str) -> list[PlannedRequest]:
+def _update_task_data(c: KuflowConnection, p: UpdateTaskData, key: str) -> Single:
     path = url(c.base_url, "/process-items/{id}/task/data", id=str(p.task_id))
-    return [PlannedRequest("PUT", path, {"data": {"value": p.data}})]
+    return Single(PlannedRequest("PUT", path, {"data": {"value": p.data}}))
 
 
-def _process_action(action: str) -> Any:
-    def plan(c: KuflowConnection, p: ProcessRef, key: str) -> list[PlannedRequest]:
+def _process_action(action: str) -> Callable[[KuflowConnection, ProcessRef, str], Checked]:
+    def plan(c: KuflowConnection, p: ProcessRef, key: str) -> Checked:
         process = str(p.process_id)
         path = url(c.base_url, f"/processes/{{id}}/~actions/{action}", id=process)
         read = url(c.base_url, "/processes/{id}", id=process)
-        return [PlannedRequest("POST", path), PlannedRequest("GET", read, note=VERIFY_NOTE)]
+        return Checked(PlannedRequest("POST", path), PlannedRequest("GET", read, note=VERIFY_NOTE))
 
     return plan
 
 
-def _update_entity(c: KuflowConnection, p: UpdateProcessEntity, key: str) -> list[PlannedRequest]:
+def _update_entity(c: KuflowConnection, p: UpdateProcessEntity, key: str) -> Single:
     path = url(c.base_url, "/processes/{id}/entity", id=str(p.process_id))
-    return [PlannedRequest("PUT", path, {"entity": {"value": p.entity}})]
+    return Single(PlannedRequest("PUT", path, {"entity": {"value": p.entity}}))
 
 
-def _verified(target: str) -> Runner:
-    """Run a state change; when a resumed try meets 409, succeed if the state is already `target`.
+Runner = Callable[[Checked, ActionCall[KuflowConnection, Any]], Awaitable[ActionResult]]
+
+
+def _verified(target: str, on_task: bool) -> Runner:
+    """Run a state change; when a resumed try meets 409, succeed if the state is already `target`
+    (the task's state when `on_task`, else the process's).
 
     A try that reached KuFlow but whose answer was lost (a worker crash, a timeout) leaves the
     task or process already changed, and KuFlow answers the repeat with 409 (invalid state).
     Reading the object back tells a change we made from a real conflict.
     """
 
-    async def run(operation: Operation, call: ActionCall) -> ActionResult:
-        change, read = operation.plan(call.connection, call.params, call.key)
+    async def run(plan: Checked, call: ActionCall[KuflowConnection, Any]) -> ActionResult:
         headers = auth_headers(call.connection)
         http = call.session.http
         try:
-            return result_from(json_body(await send(http, change, headers, call.timeout_s)))
+            return result_from(json_body(await send(http, plan.change, headers, call.timeout_s)))
         except PermanentError as exc:
             if exc.status != 409 or not call.resumed:
                 raise
-            current = json_body(await send(http, read, headers, call.timeout_s))
+            current = json_body(await send(http, plan.read, headers, call.timeout_s))
             if not isinstance(current, dict):
                 raise
-            holder = current.get("task") if "task_id" in type(call.params).model_fields else current
+            holder = current.get("task") if on_task else current
             if not isinstance(holder, dict) or holder.get("state") != target:
                 raise
             return result_from(current)
@@ -188,30 +198,29 @@ def _verified(target: str) -> Runner:
     return run
 
 
-OPERATIONS = {
-    "create_task": Operation(CreateTask, _create_task, "create a task in a process"),
-    "create_message": Operation(CreateMessage, _create_message, "post a message in a process"),
-    "claim_task": Operation(
-        TaskRef, _task_action("claim"), "claim a task", run=_verified("CLAIMED")
+def _task_change(action: str, target: str, summary: str) -> Operation[Any, Any, Any]:
+    return Operation(TaskRef, _task_action(action), summary, run=_verified(target, on_task=True))
+
+
+def _process_change(action: str, target: str, summary: str) -> Operation[Any, Any, Any]:
+    plan = _process_action(action)
+    return Operation(ProcessRef, plan, summary, run=_verified(target, on_task=False))
+
+
+OPERATIONS: dict[str, Operation[KuflowConnection, Any, Any]] = {
+    "create_task": Operation(
+        CreateTask, _create_task, "create a task in a process", key_is_id=True
     ),
-    "complete_task": Operation(
-        TaskRef, _task_action("complete"), "complete a task", run=_verified("COMPLETED")
+    "create_message": Operation(
+        CreateMessage, _create_message, "post a message in a process", key_is_id=True
     ),
+    "claim_task": _task_change("claim", "CLAIMED", "claim a task"),
+    "complete_task": _task_change("complete", "COMPLETED", "complete a task"),
     "assign_task": Operation(AssignTask, _assign_task, "assign a task to a user"),
     "append_log": Operation(AppendLog, _append_log, "append a log entry to a task"),
     "update_task_data": Operation(UpdateTaskData, _update_task_data, "replace a task's data"),
-    "complete_process": Operation(
-        ProcessRef,
-        _process_action("complete"),
-        "complete a process",
-        run=_verified("COMPLETED"),
-    ),
-    "cancel_process": Operation(
-        ProcessRef,
-        _process_action("cancel"),
-        "cancel a process",
-        run=_verified("CANCELLED"),
-    ),
+    "complete_process": _process_change("complete", "COMPLETED", "complete a process"),
+    "cancel_process": _process_change("cancel", "CANCELLED", "cancel a process"),
     "update_process_entity": Operation(
         UpdateProcessEntity, _update_entity, "replace a process's entity data"
     ),
@@ -224,7 +233,7 @@ def auth_headers(c: KuflowConnection) -> dict[str, str]:
     return {"Authorization": f"{'Bearer' if c.auth == 'bearer' else 'Basic'} {pair}"}
 
 
-async def _headers(call: ActionCall) -> dict[str, str]:
+async def _headers(call: ActionCall[KuflowConnection, Any]) -> dict[str, str]:
     return auth_headers(call.connection)
 
 

@@ -6,7 +6,7 @@ lists and objects JSON-encoded.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -17,14 +17,15 @@ from handlers.clients.base import (
     Connection,
     ConnectionType,
     Operation,
-    Params,
     PlannedRequest,
+    Single,
     as_text,
     drop_none,
     result_from,
     url,
 )
 from handlers.clients.errors import PermanentError
+from handlers.clients.params import Params
 from handlers.clients.send import json_body, send
 
 
@@ -78,7 +79,7 @@ def _run(flag: bool) -> tuple[tuple[str, str], ...]:
     return (("run", "true" if flag else "false"),)
 
 
-def _create_session(c: NermConnection, p: CreateSession, key: str) -> list[PlannedRequest]:
+def _create_session(c: NermConnection, p: CreateSession, key: str) -> Single:
     session = drop_none(
         {
             "workflow_id": str(p.workflow_id),
@@ -89,7 +90,7 @@ def _create_session(c: NermConnection, p: CreateSession, key: str) -> list[Plann
         }
     )
     path = url(c.base_url, "/workflow_sessions")
-    return [PlannedRequest("POST", path, {"workflow_session": session}, query=_run(p.run))]
+    return Single(PlannedRequest("POST", path, {"workflow_session": session}, query=_run(p.run)))
 
 
 def find_request(c: NermConnection, find: Find) -> PlannedRequest:
@@ -105,19 +106,27 @@ def patch_request(c: NermConnection, p: UpdateSession, session_id: str) -> Plann
     return PlannedRequest("PATCH", path, {"workflow_session": session}, query=_run(p.run))
 
 
-def _update_session(c: NermConnection, p: UpdateSession, key: str) -> list[PlannedRequest]:
+class Update(NamedTuple):
+    """With `find:`, the list that must hold exactly one session; then the PATCH of it."""
+
+    find: PlannedRequest | None
+    patch: PlannedRequest
+
+
+def _update_session(c: NermConnection, p: UpdateSession, key: str) -> Update:
     if p.session_id is not None:
-        return [patch_request(c, p, str(p.session_id))]
+        return Update(None, patch_request(c, p, str(p.session_id)))
     assert p.find is not None
     patch = patch_request(c, p, "ID")
     shown = patch.url.removesuffix("/ID") + "/<id of the one session found>"
-    return [
+    note = "exactly one must match"
+    return Update(
         find_request(c, p.find),
-        PlannedRequest(patch.method, shown, patch.json, patch.query, note="exactly one must match"),
-    ]
+        PlannedRequest(patch.method, shown, patch.json, patch.query, note=note),
+    )
 
 
-async def _headers(call: ActionCall) -> dict[str, str]:
+async def _headers(call: ActionCall[NermConnection, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {call.connection.token}"}
 
 
@@ -128,21 +137,14 @@ def _result(body: Any) -> ActionResult:
     return result_from(session)
 
 
-async def _run_update(operation: Operation, call: ActionCall) -> ActionResult:
+async def _run_update(
+    plan: Update, call: ActionCall[NermConnection, UpdateSession]
+) -> ActionResult:
     """PATCH the session given by id, or the one session that `find` selects."""
-    params: UpdateSession = call.params
     headers = await _headers(call)
-    session_id = str(params.session_id) if params.session_id else None
-    if session_id is None:
-        assert params.find is not None
-        listing = json_body(
-            await send(
-                call.session.http,
-                find_request(call.connection, params.find),
-                headers,
-                call.timeout_s,
-            )
-        )
+    request = plan.patch
+    if plan.find is not None:
+        listing = json_body(await send(call.session.http, plan.find, headers, call.timeout_s))
         sessions = listing.get("workflow_sessions") if isinstance(listing, dict) else None
         count = len(sessions) if isinstance(sessions, list) else 0
         if count != 1:
@@ -152,11 +154,11 @@ async def _run_update(operation: Operation, call: ActionCall) -> ActionResult:
                 200,
             )
         session_id = str(sessions[0].get("id"))  # type: ignore[index]
-    request = patch_request(call.connection, params, session_id)
+        request = patch_request(call.connection, call.params, session_id)
     return _result(json_body(await send(call.session.http, request, headers, call.timeout_s)))
 
 
-OPERATIONS = {
+OPERATIONS: dict[str, Operation[NermConnection, Any, Any]] = {
     "create_session": Operation(CreateSession, _create_session, "start a workflow session"),
     "update_session": Operation(
         UpdateSession, _update_session, "update a workflow session", run=_run_update

@@ -7,7 +7,7 @@ attempt whose answer was lost is found instead of created twice.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from handlers.clients.base import (
     ActionCall,
@@ -15,7 +15,6 @@ from handlers.clients.base import (
     Connection,
     ConnectionType,
     Operation,
-    Params,
     PlannedRequest,
     as_text,
     drop_none,
@@ -23,6 +22,7 @@ from handlers.clients.base import (
     url,
 )
 from handlers.clients.errors import PermanentError
+from handlers.clients.params import Params
 from handlers.clients.send import json_body, send
 
 API_VERSION = "2017-03-01"
@@ -82,11 +82,18 @@ def search_request(c: UltracartConnection, key: str) -> PlannedRequest:
     )
 
 
-def _insert_task(c: UltracartConnection, p: InsertTask, key: str) -> list[PlannedRequest]:
+class Insert(NamedTuple):
+    """The search for the task an earlier try made (sent on a retry only), then the insert."""
+
+    search: PlannedRequest
+    insert: PlannedRequest
+
+
+def _insert_task(c: UltracartConnection, p: InsertTask, key: str) -> Insert:
     body = p.body()
     body["tags"] = [*(p.tags or []), idempotency_tag(key)]
     insert = PlannedRequest("POST", url(c.base_url, "/workflow/tasks"), body)
-    return [search_request(c, key), insert]
+    return Insert(search_request(c, key), insert)
 
 
 def task_url(c: UltracartConnection, task_uuid: str) -> str:
@@ -94,19 +101,27 @@ def task_url(c: UltracartConnection, task_uuid: str) -> str:
     return url(c.base_url, "/workflow/tasks/{uuid}", uuid=task_uuid)
 
 
-def _update_task(c: UltracartConnection, p: UpdateTask, key: str) -> list[PlannedRequest]:
+class ReadWrite(NamedTuple):
+    """Read the task, then write it back with the given fields merged."""
+
+    read: PlannedRequest
+    write: PlannedRequest
+
+
+def _update_task(c: UltracartConnection, p: UpdateTask, key: str) -> ReadWrite:
     target = task_url(c, p.task_uuid)
     changes = p.body()
     del changes["task_uuid"]
-    return [
-        PlannedRequest("GET", target),
-        PlannedRequest(
-            "PUT", target, changes, note="the task read above, with these fields merged"
-        ),
-    ]
+    note = "the task read above, with these fields merged"
+    return ReadWrite(
+        PlannedRequest("GET", target), PlannedRequest("PUT", target, changes, note=note)
+    )
 
 
-async def _headers(call: ActionCall) -> dict[str, str]:
+Call = ActionCall[UltracartConnection, Any]
+
+
+async def _headers(call: Call) -> dict[str, str]:
     return {
         "x-ultracart-simple-key": call.connection.api_key,
         "X-UltraCart-Api-Version": API_VERSION,
@@ -131,30 +146,29 @@ def _task(body: Any) -> ActionResult:
     return result_from(task, "workflow_task_uuid")
 
 
-async def _run_insert(operation: Operation, call: ActionCall) -> ActionResult:
+async def _run_insert(plan: Insert, call: Call) -> ActionResult:
     """Insert the task, unless a retry finds the one an earlier try already created."""
-    search, insert = operation.plan(call.connection, call.params, call.key)
     headers = await _headers(call)
     http = call.session.http
     if call.resumed:
-        found = json_body(await send(http, search, headers, call.timeout_s))
+        found = json_body(await send(http, plan.search, headers, call.timeout_s))
         tasks = found.get("tasks") if isinstance(found, dict) else None
         if isinstance(tasks, list) and tasks and isinstance(tasks[0], dict):
             return result_from(tasks[0], "workflow_task_uuid")
-    return _task(json_body(await send(http, insert, headers, call.timeout_s)))
+    return _task(json_body(await send(http, plan.insert, headers, call.timeout_s)))
 
 
-async def _run_update(operation: Operation, call: ActionCall) -> ActionResult:
+async def _run_update(plan: ReadWrite, call: Call) -> ActionResult:
     """Read the task, merge the given fields, write it back."""
-    read, write = operation.plan(call.connection, call.params, call.key)
     headers = await _headers(call)
     http = call.session.http
-    current = _task(json_body(await send(http, read, headers, call.timeout_s)))
+    current = _task(json_body(await send(http, plan.read, headers, call.timeout_s)))
+    write = plan.write
     merged = PlannedRequest(write.method, write.url, {**current.data, **write.json})
     return _task(json_body(await send(http, merged, headers, call.timeout_s)))
 
 
-OPERATIONS = {
+OPERATIONS: dict[str, Operation[UltracartConnection, Any, Any]] = {
     "insert_task": Operation(InsertTask, _insert_task, "create a workflow task", run=_run_insert),
     "update_task": Operation(
         UpdateTask, _update_task, "change fields of a workflow task", run=_run_update

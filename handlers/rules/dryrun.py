@@ -20,7 +20,6 @@ from handlers.rules.errors import ParamsError, TemplateError
 from handlers.rules.idempotency import action_key
 from handlers.rules.model import Action, Rule, RuleSet
 
-KUFLOW_CREATES = ("create_task", "create_message")
 _HINTS = {
     "process": "pass the process with --process P.json (GET /processes/{id} from KuFlow)",
     "processItem": "pass the item with --process-item I.json (GET /process-items/{id})",
@@ -46,10 +45,9 @@ class RuleReport:
     actions: list[ActionReport] = field(default_factory=list)
 
 
-def _stand_in(rules: RuleSet, action: Action, key: str) -> dict[str, Any]:
-    kind = rules.connections[action.connection].type
-    if kind == "kuflow" and action.operation_name in KUFLOW_CREATES:
-        return {"id": key}  # KuFlow items are created with the idempotency key as their id
+def _stand_in(action: Action, key: str) -> dict[str, Any]:
+    if action.operation.key_is_id:
+        return {"id": key}  # created with the idempotency key as its id: known in advance
     return {"id": str(uuid5(NAMESPACE_URL, f"dry-run/{key}")), "status": "Completed"}
 
 
@@ -67,7 +65,7 @@ def _actions(rules: RuleSet, rule: Rule, doc: Mapping[str, Any]) -> list[ActionR
             reports.append(report)
             break  # a permanent error stops the rule, as in the worker
         if action.result_as:
-            results[action.result_as] = _stand_in(rules, action, key)
+            results[action.result_as] = _stand_in(action, key)
         reports.append(report)
     return reports
 

@@ -13,7 +13,8 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
-from handlers.clients.base import Params, PlannedRequest
+from handlers.clients.base import PlannedRequest
+from handlers.clients.params import Params
 from handlers.rules import paths
 from handlers.rules.errors import ParamsError
 from handlers.rules.index import Lookup
@@ -109,7 +110,8 @@ def prepare(rule: Rule, action: Action, values: Mapping[str, Any]) -> Params:
         for name, value in action.params.items()
     }
     try:
-        return action.operation.params.model_validate(params)
+        model: type[Params] = action.operation.params
+        return model.model_validate(params)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'parameters'}: "
@@ -128,7 +130,7 @@ def plan(
         TemplateError, ParamsError: as `prepare`.
     """
     params = prepare(rule, action, values)
-    return action.operation.plan(rules.connections[action.connection], params, key)
+    return action.operation.requests(rules.connections[action.connection], params, key)
 
 
 def _encode(text: str) -> str:

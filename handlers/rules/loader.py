@@ -298,7 +298,9 @@ class _Loader:
         self._check_literals(operation, compiled, at)
         return connection, operation, compiled
 
-    def _check_literals(self, operation: Operation, params: dict[str, Any], at: Path) -> None:
+    def _check_literals(
+        self, operation: Operation[Any, Any, Any], params: dict[str, Any], at: Path
+    ) -> None:
         """Validate now the parameters that hold no template (e.g. `level: WARNING` is wrong)."""
         for name, field in operation.params.model_fields.items():
             key = field.alias or name

@@ -88,7 +88,7 @@ class Action:
     index: int
     name: str  # "<connection>.<operation>"
     connection: str
-    operation: Operation
+    operation: Operation[Any, Any, Any]
     params: Any  # the parameters with templates compiled
     result_as: str | None
     retry: RetryPolicy

@@ -14,6 +14,7 @@ import pytest
 import handlers.clients.alteryx as alteryx_client
 from handlers.clients.alteryx import ALTERYX, AlteryxConnection, StartJob
 from handlers.clients.base import ActionCall, Session
+from handlers.clients.catalogue import run_action
 from handlers.rules.idempotency import action_key
 from tests.conftest import make_event
 from tests.doubles import alteryx as ayx
@@ -236,12 +237,10 @@ async def test_alteryx_401_with_a_cached_token_renews_it(make_pipeline: Any, alt
     )
     async with httpx.AsyncClient() as http:
         session = Session(http)
-        operation = ALTERYX.operations["start_job"]
         call = ActionCall(session, "reports", connection, StartJob(workflow_id="w1"), "k", 5.0)
-        assert operation.run is not None
-        first = await operation.run(operation, call)
+        first = await run_action(ALTERYX.operations["start_job"], call)
         alteryx.revoke_tokens()
-        second = await operation.run(operation, call)
+        second = await run_action(ALTERYX.operations["start_job"], call)
     assert first.id != second.id
     assert len(alteryx.requests("POST", "/webapi/oauth2/token")) == 2
     assert [r.path for r in alteryx.requests("POST", "/webapi/v3/.*")] == [
