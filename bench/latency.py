@@ -22,6 +22,7 @@ import httpx
 from redis import Redis
 
 from bench.common import body, deployment, event, rss_mb
+from receiver import keys
 
 RATES = ((50, 10.0), (500, 6.0))  # events per second, seconds
 
@@ -54,7 +55,7 @@ def received_at(redis_url: str, acked: dict[str, str]) -> dict[str, float]:
     """When the receiver queued each event (epoch ms), by processId."""
     client = Redis.from_url(redis_url)
     found = {
-        pid: float(client.hget(f"router:event:{event_id}", "received_at") or 0)
+        pid: float(client.hget(keys.event(event_id), "received_at") or 0)
         for pid, event_id in acked.items()
     }
     client.close()

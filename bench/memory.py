@@ -17,6 +17,7 @@ import httpx
 from redis import Redis
 
 from bench.common import body, deployment, event, rss_mb
+from receiver import keys
 
 
 async def post(url: str, count: int) -> None:
@@ -39,7 +40,7 @@ def main() -> None:
             rows.append((0, rss_mb(router.serve.pid), rss_mb(router.worker.pid)))
             for done in range(step, total + 1, step):
                 asyncio.run(post(router.url, step))
-                while client.zcard("router:queue"):
+                while client.zcard(keys.QUEUE):
                     time.sleep(0.2)
                 rows.append((done, rss_mb(router.serve.pid), rss_mb(router.worker.pid)))
         finally:

@@ -25,6 +25,12 @@ from kuflow_router.redis_server import RedisServer
 from kuflow_router.settings import RouterSettings
 from receiver.app import create_app
 from receiver.queue import Enqueuer, QueueSettings
+from tests.doubles.alteryx import AlteryxDouble
+from tests.doubles.http import HttpDouble
+from tests.doubles.kuflow import KuflowDouble
+from tests.doubles.nerm import NermDouble
+from tests.doubles.server import Double
+from tests.doubles.ultracart import UltracartDouble
 
 TOKEN = "tok-" + "a1" * 12
 BASIC = ("kuflow", "s3cret-pass")
@@ -149,14 +155,10 @@ def make_event(event_type: str = "PROCESS.CREATED", **overrides: Any) -> dict[st
 @pytest.fixture
 def kuflow() -> Iterator[Any]:
     """A KuFlow double on a free port (see tests/doubles/kuflow.py)."""
-    yield from _serve_double("kuflow")
+    yield from _serve(KuflowDouble())
 
 
-def _serve_double(kind: str) -> Iterator[Any]:
-    import importlib
-
-    module = importlib.import_module(f"tests.doubles.{kind}")
-    double = getattr(module, f"{kind.capitalize()}Double")()
+def _serve(double: Double) -> Iterator[Any]:
     double.start()
     yield double
     double.stop()
@@ -164,22 +166,22 @@ def _serve_double(kind: str) -> Iterator[Any]:
 
 @pytest.fixture
 def ultracart() -> Iterator[Any]:
-    yield from _serve_double("ultracart")
+    yield from _serve(UltracartDouble())
 
 
 @pytest.fixture
 def alteryx() -> Iterator[Any]:
-    yield from _serve_double("alteryx")
+    yield from _serve(AlteryxDouble())
 
 
 @pytest.fixture
 def nerm() -> Iterator[Any]:
-    yield from _serve_double("nerm")
+    yield from _serve(NermDouble())
 
 
 @pytest.fixture
 def crm() -> Iterator[Any]:
-    yield from _serve_double("http")
+    yield from _serve(HttpDouble())
 
 
 async def enqueue_events(redis_url: str, events: list[dict[str, Any]]) -> int:

@@ -11,20 +11,18 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path as FilePath
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from typing import Any
 
 from common import redact
-from handlers.clients.base import Connection, Operation
+from handlers.clients.base import Connection
 from handlers.clients.catalogue import CONNECTION_TYPES
 from handlers.rules import paths
+from handlers.rules.actions import ActionLoader
 from handlers.rules.errors import Problem, RulesLoadError
 from handlers.rules.index import RuleIndex
 from handlers.rules.match import compile_when
 from handlers.rules.model import (
     Action,
-    ActionOptions,
     DefaultsModel,
     FileModel,
     RetryPolicy,
@@ -32,35 +30,8 @@ from handlers.rules.model import (
     RuleModel,
     RuleSet,
 )
-from handlers.rules.source import Path, Source, read_yaml
-from handlers.rules.template import Expression, compile_value, expressions
-
-Model = TypeVar("Model", bound=BaseModel)
-ACTION_OPTIONS = ("as", "retry", "timeout")
-
-
-def _message(error: Any, model: type[BaseModel]) -> tuple[Path, str]:
-    loc = tuple(error["loc"])
-    kind, name = error["type"], str(loc[-1]) if loc else ""
-    if kind == "extra_forbidden":
-        fields = [f.alias or n for n, f in model.model_fields.items()]
-        return loc, f"unknown key '{name}'{paths.suggest(name, fields)}"
-    if kind == "missing":
-        return loc[:-1], f"missing required key '{name}'"
-    message = error["msg"].removeprefix("Value error, ")
-    return loc, f"{name}: {message}" if name else message
-
-
-def validate(source: Source, model: type[Model], data: Any, at: Path) -> Model | None:
-    """Validate `data` against `model`; each error becomes a problem at its own position."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        for error in exc.errors(include_url=False, include_input=False):
-            loc, message = _message(error, model)
-            source.problem((*at, *loc), message)
-        return None
-
+from handlers.rules.source import Path, Source, read_yaml, validate
+from handlers.rules.template import expressions
 
 _NOT_SECRET = ("type", "base_url", "auth")
 
@@ -93,6 +64,7 @@ class _Loader:
         self.connections: dict[str, Connection] = {}
         self.broken: dict[str, str] = {}  # connections whose problems were reported: name → type
         self.defaults = DefaultsModel()
+        self.actions = ActionLoader(source, self.connections, self.broken)
 
     def load(self, filename: str) -> RuleSet:
         data = self.source.data
@@ -202,7 +174,7 @@ class _Loader:
         actions: list[Action] = []
         results: set[str] = set()
         for index, raw in enumerate(model.do):
-            action = self._action(
+            action = self.actions.load(
                 model.name, raw, (*at, "do", index), index, results, retry, timeout
             )
             if action is not None:
@@ -214,130 +186,6 @@ class _Loader:
         }
         needs &= set(paths.ENRICHMENT_ROOTS)
         return Rule(model.name, model.description, when, tuple(actions), frozenset(needs))
-
-    def _action(
-        self,
-        rule: str,
-        raw: dict[str, Any],
-        at: Path,
-        index: int,
-        results: set[str],
-        retry: RetryPolicy,
-        timeout: float,
-    ) -> Action | None:
-        names = [key for key in raw if "." in key]
-        for key in raw:
-            if "." not in key and key not in ACTION_OPTIONS:
-                hint = paths.suggest(key, ACTION_OPTIONS)
-                self.source.problem((*at, key), f"unknown key '{key}'{hint}")
-        if len(names) != 1:
-            self.source.problem(
-                at,
-                "each item of `do` is one action, `<connection>.<operation>: {parameters}`"
-                + (f"; found {len(names)}: start each with its own '-'" if names else ""),
-            )
-            return None
-        name = names[0]
-        chosen = {k: v for k, v in raw.items() if k in ACTION_OPTIONS}
-        options = validate(self.source, ActionOptions, chosen, at)
-        compiled = self._operation(name, raw[name], (*at, name), results)
-        if options is None or compiled is None:
-            return None
-        connection, operation, params = compiled
-        if options.as_ is not None:
-            if options.as_ in results:
-                self.source.problem((*at, "as"), f"`as: {options.as_}` is used twice in this rule")
-            results.add(options.as_)
-        return Action(
-            index=index,
-            name=name,
-            connection=connection,
-            operation=operation,
-            params=params,
-            result_as=options.as_,
-            retry=retry.override(options.retry),
-            timeout_s=options.timeout if options.timeout is not None else timeout,
-        )
-
-    def _operation(self, name: str, raw: Any, at: Path, results: set[str]) -> Any:
-        connection, _, operation_name = name.partition(".")
-        if connection in self.broken:
-            return None  # the connection's own problems are reported; this is no new one
-        if connection not in self.connections:
-            choices = list(self.connections) or ["(none defined)"]
-            self.source.problem(
-                at, f"unknown connection '{connection}'{paths.suggest(connection, choices)}"
-            )
-            return None
-        type_name = self.connections[connection].type
-        kind = CONNECTION_TYPES[type_name]
-        if operation_name not in kind.operations:
-            hint = paths.suggest(operation_name, kind.operations)
-            message = (
-                f"'{operation_name}' is not an operation of connection '{connection}' "
-                f"(type {type_name}){hint}"
-            )
-            self.source.problem(at, message)
-            return None
-        operation = kind.operations[operation_name]
-        params = raw if raw is not None else {}
-        if not isinstance(params, dict):
-            self.source.problem(at, f"the parameters of {name} must be a mapping")
-            return None
-        fields = operation.names
-        for key in params:
-            if key not in fields:
-                self.source.problem(
-                    (*at, key), f"unknown parameter '{key}' of {name}{paths.suggest(key, fields)}"
-                )
-        for key in operation.required:
-            if key not in params:
-                self.source.problem(at, f"{name} needs the parameter '{key}'")
-        check = _template_check(results)
-        compiled = compile_value(self.source, params, at, check)
-        self._check_literals(operation, compiled, at)
-        return connection, operation, compiled
-
-    def _check_literals(
-        self, operation: Operation[Any, Any, Any], params: dict[str, Any], at: Path
-    ) -> None:
-        """Validate now the parameters that hold no template (e.g. `level: WARNING` is wrong)."""
-        for name, field in operation.params.model_fields.items():
-            key = field.alias or name
-            if key not in params or expressions(params[key]):
-                continue
-            try:
-                TypeAdapter(field.annotation or Any).validate_python(params[key])
-            except ValidationError as exc:
-                for error in exc.errors(include_url=False, include_input=False):
-                    inner = ".".join(str(p) for p in error["loc"])
-                    message = error["msg"].removeprefix("Value error, ")
-                    self.source.problem(
-                        (*at, key), f"{key}{'.' + inner if inner else ''}: {message}"
-                    )
-
-
-def _template_check(results: set[str]) -> Any:
-    known = frozenset(results)  # only actions before this one
-
-    def check(expression: Expression) -> str | None:
-        root, rest = str(expression.segments[0]), expression.segments[1:]
-        if root not in paths.TEMPLATE_ROOTS:
-            return f"unknown template root '{root}'{paths.suggest(root, paths.TEMPLATE_ROOTS)}"
-        if root == "results" and (not rest or str(rest[0]) not in known):
-            name = str(rest[0]) if rest else ""
-            listed = ", ".join(sorted(known)) or "none yet"
-            return (
-                f"{{{{ {expression.path} }}}}: no earlier action of this rule has "
-                f"`as: {name}` (defined: {listed})"
-            )
-        if root == "rule" and rest != ("name",):
-            return "the only rule field is {{ rule.name }}"
-        if root == "idempotency_key" and rest:
-            return "{{ idempotency_key }} has no fields"
-        return None
-
-    return check
 
 
 def load_text(text: str, filename: str, environ: Mapping[str, str] | None = None) -> RuleSet:

@@ -12,12 +12,14 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from handlers.rules import paths
 from handlers.rules.errors import Problem
 
 Path = tuple[str | int, ...]
@@ -209,3 +211,29 @@ def read_yaml(text: str, environ: Mapping[str, str] | None = None) -> Source:
         )
         source.data = None
     return source
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _message(error: Any, model: type[BaseModel]) -> tuple[Path, str]:
+    loc = tuple(error["loc"])
+    kind, name = error["type"], str(loc[-1]) if loc else ""
+    if kind == "extra_forbidden":
+        fields = [f.alias or n for n, f in model.model_fields.items()]
+        return loc, f"unknown key '{name}'{paths.suggest(name, fields)}"
+    if kind == "missing":
+        return loc[:-1], f"missing required key '{name}'"
+    message = error["msg"].removeprefix("Value error, ")
+    return loc, f"{name}: {message}" if name else message
+
+
+def validate(source: Source, model: type[Model], data: Any, at: Path) -> Model | None:
+    """Validate `data` against `model`; each error becomes a problem at its own position."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False, include_input=False):
+            loc, message = _message(error, model)
+            source.problem((*at, *loc), message)
+        return None

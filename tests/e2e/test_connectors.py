@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-import handlers.clients.alteryx as alteryx_client
+from handlers.clients import alteryx as alteryx_client
 from handlers.clients.alteryx import ALTERYX, AlteryxConnection, StartJob
 from handlers.clients.base import ActionCall, Session
 from handlers.clients.catalogue import run_action
@@ -248,9 +248,15 @@ async def test_alteryx_401_with_a_cached_token_renews_it(make_pipeline: Any, alt
     ] * 3  # 2nd: 401, then again
 
 
+@pytest.fixture
+def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alteryx jobs checked on after 10 ms instead of 2 s."""
+    monkeypatch.setattr(alteryx_client, "POLL_FIRST_S", 0.01)
+
+
 @pytest.mark.anyio
 async def test_alteryx_wait_polls_until_completed_then_later_actions_see_the_status(
-    make_pipeline: Any, alteryx: Any, crm: Any
+    make_pipeline: Any, alteryx: Any, fast_polls: None, crm: Any
 ) -> None:
     action = (
         START
@@ -259,11 +265,7 @@ async def test_alteryx_wait_polls_until_completed_then_later_actions_see_the_sta
             '- crm.request: {method: POST, path: /reports, json: {job: "{{ results.report.id }}", status: "{{ results.report.status }}"}}\n'
         )
     )
-    alteryx_client.POLL_FIRST_S = 0.01  # type: ignore[misc]
-    try:
-        _, record, dead = await run(make_pipeline, rule(action))
-    finally:
-        alteryx_client.POLL_FIRST_S = 2.0  # type: ignore[misc]
+    _, record, dead = await run(make_pipeline, rule(action))
     (job,) = alteryx.jobs.values()
     assert (
         len(alteryx.requests("GET", f"/webapi/v3/jobs/{job['id']}")) == 2
@@ -275,16 +277,10 @@ async def test_alteryx_wait_polls_until_completed_then_later_actions_see_the_sta
 
 @pytest.mark.anyio
 async def test_alteryx_job_ending_in_error_is_dead_lettered(
-    make_pipeline: Any, alteryx: Any
+    make_pipeline: Any, alteryx: Any, fast_polls: None
 ) -> None:
     alteryx.outcome = ("Completed", "Error")
-    alteryx_client.POLL_FIRST_S = 0.01  # type: ignore[misc]
-    try:
-        _, record, (entry,) = await run(
-            make_pipeline, rule(START + "    wait: {until: Completed}\n")
-        )
-    finally:
-        alteryx_client.POLL_FIRST_S = 2.0  # type: ignore[misc]
+    _, record, (entry,) = await run(make_pipeline, rule(START + "    wait: {until: Completed}\n"))
     assert "ended Completed (Error)" in entry.fields["error"]
     assert record.status == "dead"
 
@@ -487,13 +483,9 @@ async def test_nerm_permanent_failure_carries_the_remote_text(
 
 @pytest.mark.anyio
 async def test_alteryx_a_failed_status_check_does_not_start_a_second_job(
-    make_pipeline: Any, alteryx: Any
+    make_pipeline: Any, alteryx: Any, fast_polls: None
 ) -> None:
     alteryx.fail("GET", "/webapi/v3/jobs/.*", status=503)
-    alteryx_client.POLL_FIRST_S = 0.01  # type: ignore[misc]
-    try:
-        _, record, dead = await run(make_pipeline, rule(START + "    wait: {until: Completed}\n"))
-    finally:
-        alteryx_client.POLL_FIRST_S = 2.0  # type: ignore[misc]
+    _, record, dead = await run(make_pipeline, rule(START + "    wait: {until: Completed}\n"))
     assert len(alteryx.jobs) == 1
     assert record.status == "done" and dead == []
