@@ -52,7 +52,7 @@ class Job:
         await records.save(self.deps.redis, self.event_id, self.deps.event_ttl_s, values)
 
     async def dead_letter(
-        self, rule: str, action: str, index: int, attempts: int, error: Any
+        self, rule: str, action: str, index: int, attempts: int, error: Exception | str
     ) -> None:
         """Add an entry for one failed action (or the whole event) to the dead-letter queue."""
         failed = error if isinstance(error, ActionFailed) else None

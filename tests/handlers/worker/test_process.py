@@ -1,0 +1,168 @@
+"""One event's job, called as arq calls it, against a real Redis and the KuFlow double: what it
+returns, what it records, when it asks to come back, and that a re-run never acts twice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from arq import Retry
+from redis.asyncio import Redis
+
+from handlers.clients.base import Session
+from handlers.rules.reload import LiveRules
+from handlers.worker import dlq, process, records
+from handlers.worker.job import Deps
+from tests.conftest import make_event
+from tests.doubles.kuflow import CLIENT_ID, CLIENT_SECRET, KuflowDouble
+
+ASK = "  - name: ask\n    when: {type: PROCESS.CREATED}\n    do:\n      - kuflow.create_task: {process_id: '{{ data.processId }}', task_code: REVIEW}\n"
+BROKEN = "  - name: broken\n    when: {type: PROCESS.CREATED}\n    do:\n      - kuflow.create_task: {process_id: '{{ data.nothing }}', task_code: X}\n"
+
+
+def rules_text(url: str, *rules: str) -> str:
+    return (
+        "version: 1\nverify: false\n"
+        "defaults: {retry: {attempts: 3, initial: 1ms, max: 2ms}}\nconnections:\n"
+        f"  kuflow: {{type: kuflow, base_url: '{url}', client_id: {CLIENT_ID}, client_secret: {CLIENT_SECRET}}}\n"
+        "rules:\n" + "".join(rules)
+    )
+
+
+@pytest.fixture
+async def shared(redis_url: str) -> AsyncIterator[tuple[Redis, Session]]:
+    async with Redis.from_url(redis_url) as redis, httpx.AsyncClient() as http:
+        yield redis, Session(http)
+
+
+@pytest.fixture
+def make_deps(shared: tuple[Redis, Session], tmp_path: Path) -> Callable[[str], Deps]:
+    """What a worker's jobs share, running the rules of the given text."""
+
+    def make(text: str) -> Deps:
+        path = tmp_path / "rules.yaml"
+        path.write_text(text)
+        return Deps(shared[0], shared[1], LiveRules(path), 3600, dlq.Limits())
+
+    return make
+
+
+async def run(deps: Deps, event: dict[str, Any], attempt: int = 1) -> Any:
+    ctx = {"router": deps, "job_try": attempt, "job_id": event.get("id", "j")}
+    return await process.process_event(ctx, json.dumps(event), 0)
+
+
+@pytest.mark.anyio
+async def test_a_matched_rule_acts_once_and_is_on_record(
+    make_deps: Callable[[str], Deps], kuflow: KuflowDouble
+) -> None:
+    deps = make_deps(rules_text(kuflow.url, ASK))
+    event = make_event(data={"processId": kuflow.add_process()["id"], "processState": "RUNNING"})
+    assert await run(deps, event) == "done"
+    record = await records.load(deps.redis, event["id"])
+    (task,) = kuflow.tasks()
+    state = record.actions["action:ask:0"]
+    assert (record.status, record.fields["matched"]) == ("done", '["ask"]')
+    assert (state.state, state.attempts, state.id) == ("done", 1, task["id"])
+    assert await run(deps, event, attempt=2) == "done"  # a re-run (a crash, say) skips it
+    assert len(kuflow.tasks()) == 1
+
+
+@pytest.mark.anyio
+async def test_a_transient_failure_asks_to_come_back_then_goes_on(
+    make_deps: Callable[[str], Deps], kuflow: KuflowDouble
+) -> None:
+    deps = make_deps(rules_text(kuflow.url, ASK))
+    event = make_event(data={"processId": kuflow.add_process()["id"], "processState": "RUNNING"})
+    kuflow.fail("POST", "/process-items", status=503)
+    with pytest.raises(Retry) as retry:
+        await run(deps, event)
+    assert 0 <= (retry.value.defer_score or 0) <= 2  # ms: within the backoff's ceiling
+    state = (await records.load(deps.redis, event["id"])).actions["action:ask:0"]
+    assert (state.state, state.attempts, state.status) == ("retrying", 1, 503)
+    assert await run(deps, event, attempt=2) == "done"
+    assert len(kuflow.tasks()) == 1
+
+
+@pytest.mark.anyio
+async def test_retries_give_up_into_the_dead_letter_queue(
+    make_deps: Callable[[str], Deps], kuflow: KuflowDouble
+) -> None:
+    deps = make_deps(rules_text(kuflow.url, ASK))
+    event = make_event(data={"processId": kuflow.add_process()["id"], "processState": "RUNNING"})
+    kuflow.fail("POST", "/process-items", status=503, times=3)
+    for attempt in (1, 2):
+        with pytest.raises(Retry):
+            await run(deps, event, attempt)
+    assert await run(deps, event, attempt=3) == "dead"
+    (entry,) = await dlq.entries(deps.redis, event["id"])
+    assert entry.fields["error"].startswith("gave up after 3 attempts: ")
+    assert (entry.fields["rule"], entry.fields["attempts"]) == ("ask", "3")
+
+
+@pytest.mark.anyio
+async def test_one_dead_rule_leaves_the_others_and_the_event_partial(
+    make_deps: Callable[[str], Deps], kuflow: KuflowDouble
+) -> None:
+    deps = make_deps(rules_text(kuflow.url, BROKEN, ASK))
+    event = make_event(data={"processId": kuflow.add_process()["id"], "processState": "RUNNING"})
+    assert await run(deps, event) == "partial"
+    record = await records.load(deps.redis, event["id"])
+    assert record.actions["action:broken:0"].state == "dead"
+    assert record.actions["action:ask:0"].state == "done"
+    (entry,) = await dlq.entries(deps.redis, event["id"])
+    assert "data.nothing" in entry.fields["error"]
+
+
+@pytest.mark.anyio
+async def test_a_job_out_of_time_defers_without_acting(
+    make_deps: Callable[[str], Deps], kuflow: KuflowDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deps = make_deps(rules_text(kuflow.url, ASK))
+    event = make_event(data={"processId": kuflow.add_process()["id"], "processState": "RUNNING"})
+    monkeypatch.setattr(process, "JOB_BUDGET_S", -1.0)
+    with pytest.raises(Retry) as retry:
+        await run(deps, event)
+    assert retry.value.defer_score == 0
+    assert kuflow.tasks() == []
+
+
+@pytest.mark.anyio
+async def test_a_crash_looping_job_is_dead_lettered(
+    make_deps: Callable[[str], Deps], kuflow: KuflowDouble
+) -> None:
+    deps = make_deps(rules_text(kuflow.url, ASK))
+    event = make_event(data={"processId": kuflow.add_process()["id"], "processState": "RUNNING"})
+    assert await run(deps, event, attempt=process.MAX_RUNS + 1) == "dead"
+    (entry,) = await dlq.entries(deps.redis, event["id"])
+    assert (entry.fields["rule"], entry.fields["action"]) == ("*", "(job)")
+    assert kuflow.tasks() == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "text", [pytest.param("not json", id="not-json"), pytest.param('{"id": "x"}', id="no-uuid")]
+)
+async def test_a_job_without_an_event_is_dead_lettered(
+    make_deps: Callable[[str], Deps], kuflow: KuflowDouble, text: str
+) -> None:
+    deps = make_deps(rules_text(kuflow.url, ASK))
+    ctx = {"router": deps, "job_try": 1, "job_id": "job-1"}
+    assert await process.process_event(ctx, text, 0) == "dead"
+    (entry,) = await dlq.entries(deps.redis, "job-1")
+    assert entry.fields["error"] == "the job does not hold a KuFlow event"
+
+
+@pytest.mark.anyio
+async def test_a_refused_job_is_dead_lettered_with_its_reason(
+    make_deps: Callable[[str], Deps], kuflow: KuflowDouble
+) -> None:
+    deps = make_deps(rules_text(kuflow.url, ASK))
+    ctx = {"router": deps, "job_id": "job-2"}
+    assert await process.refused_job(ctx, "a pickle", "\\x80\\x04") == "dead"
+    (entry,) = await dlq.entries(deps.redis, "job-2")
+    assert entry.fields["error"] == "refused job: a pickle"
