@@ -51,6 +51,11 @@ def make_deps(shared: tuple[Redis, Session], tmp_path: Path) -> Callable[[str], 
     return make
 
 
+def process_created(kuflow: KuflowDouble) -> dict[str, Any]:
+    """A PROCESS.CREATED event about a process KuFlow knows."""
+    return make_event(data={"processId": kuflow.add_process()["id"], "processState": "RUNNING"})
+
+
 async def run(deps: Deps, event: dict[str, Any], attempt: int = 1) -> Any:
     ctx = {"router": deps, "job_try": attempt, "job_id": event.get("id", "j")}
     return await process.process_event(ctx, json.dumps(event), 0)
@@ -61,7 +66,7 @@ async def test_a_matched_rule_acts_once_and_is_on_record(
     make_deps: Callable[[str], Deps], kuflow: KuflowDouble
 ) -> None:
     deps = make_deps(rules_text(kuflow.url, ASK))
-    event = make_event(data={"processId": kuflow.add_process()["id"], "processState": "RUNNING"})
+    event = process_created(kuflow)
     assert await run(deps, event) == "done"
     record = await records.load(deps.redis, event["id"])
     (task,) = kuflow.tasks()
@@ -77,7 +82,7 @@ async def test_a_transient_failure_asks_to_come_back_then_goes_on(
     make_deps: Callable[[str], Deps], kuflow: KuflowDouble
 ) -> None:
     deps = make_deps(rules_text(kuflow.url, ASK))
-    event = make_event(data={"processId": kuflow.add_process()["id"], "processState": "RUNNING"})
+    event = process_created(kuflow)
     kuflow.fail("POST", "/process-items", status=503)
     with pytest.raises(Retry) as retry:
         await run(deps, event)
@@ -93,7 +98,7 @@ async def test_retries_give_up_into_the_dead_letter_queue(
     make_deps: Callable[[str], Deps], kuflow: KuflowDouble
 ) -> None:
     deps = make_deps(rules_text(kuflow.url, ASK))
-    event = make_event(data={"processId": kuflow.add_process()["id"], "processState": "RUNNING"})
+    event = process_created(kuflow)
     kuflow.fail("POST", "/process-items", status=503, times=3)
     for attempt in (1, 2):
         with pytest.raises(Retry):
@@ -109,7 +114,7 @@ async def test_one_dead_rule_leaves_the_others_and_the_event_partial(
     make_deps: Callable[[str], Deps], kuflow: KuflowDouble
 ) -> None:
     deps = make_deps(rules_text(kuflow.url, BROKEN, ASK))
-    event = make_event(data={"processId": kuflow.add_process()["id"], "processState": "RUNNING"})
+    event = process_created(kuflow)
     assert await run(deps, event) == "partial"
     record = await records.load(deps.redis, event["id"])
     assert record.actions["action:broken:0"].state == "dead"
@@ -123,7 +128,7 @@ async def test_a_job_out_of_time_defers_without_acting(
     make_deps: Callable[[str], Deps], kuflow: KuflowDouble, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deps = make_deps(rules_text(kuflow.url, ASK))
-    event = make_event(data={"processId": kuflow.add_process()["id"], "processState": "RUNNING"})
+    event = process_created(kuflow)
     monkeypatch.setattr(process, "JOB_BUDGET_S", -1.0)
     with pytest.raises(Retry) as retry:
         await run(deps, event)
@@ -136,7 +141,7 @@ async def test_a_crash_looping_job_is_dead_lettered(
     make_deps: Callable[[str], Deps], kuflow: KuflowDouble
 ) -> None:
     deps = make_deps(rules_text(kuflow.url, ASK))
-    event = make_event(data={"processId": kuflow.add_process()["id"], "processState": "RUNNING"})
+    event = process_created(kuflow)
     assert await run(deps, event, attempt=process.MAX_RUNS + 1) == "dead"
     (entry,) = await dlq.entries(deps.redis, event["id"])
     assert (entry.fields["rule"], entry.fields["action"]) == ("*", "(job)")
