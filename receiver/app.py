@@ -126,7 +126,10 @@ async def _ingest(request: Request, receiver: Receiver) -> tuple[str, str, bool]
     event = parse_event(body)
     _check_age(event.timestamp, receiver.max_age_s)
     try:
-        queued = await receiver.enqueuer.enqueue(event.id, event.type, body)
+        process_id = event.data.get("processId")
+        queued = await receiver.enqueuer.enqueue(
+            event.id, event.type, body, process_id if isinstance(process_id, str) else ""
+        )
     except REDIS_DOWN as exc:
         log.warning("enqueue failed: %s", type(exc).__name__, extra={"event_id": event.id})
         raise QueueUnavailable("The event could not be queued; retry later.") from None

@@ -14,6 +14,8 @@ DLQ = f"{PREFIX}dlq"  # stream of dead-lettered actions
 DLQ_BYTES = f"{PREFIX}dlq:bytes"  # what the dead-letter queue holds, in bytes (entries + events)
 WAKE = f"{PREFIX}wake"  # list: one token per queued event, so an idle worker wakes at once
 WAKE_TOKENS_MAX = 1000  # tokens beyond this are dropped: a backlog wakes workers anyway
+EVENTS = f"{PREFIX}events"  # sorted set of event ids by receive time (ms): the console's index
+STATS_TTL_S = 2 * 24 * 3600  # per-minute counts are kept two days (the overview shows one)
 
 
 def seen(event_id: str) -> str:
@@ -39,3 +41,8 @@ def worker(worker_id: str) -> str:
 def dlq_event(event_id: str) -> str:
     """The body of a dead-lettered event, kept once however many of its actions failed."""
     return f"{PREFIX}dlq:event:{event_id}"
+
+
+def stats(minute: int) -> str:
+    """Counts of one minute (epoch minutes): events received, by type, and finished, by status."""
+    return f"{PREFIX}stats:{minute}"

@@ -26,16 +26,25 @@ REDIS_TIMEOUT_S = 5.0  # a round trip that takes longer fails (the sender gets a
 # One round trip, atomic: the dedup marker, the job payload, its place in the queue and the
 # event record are written together or not at all (a script runs to completion, and the AOF
 # records its effects as one MULTI/EXEC block). A token on `router:wake` wakes an idle worker.
+# The record keeps the body as received (the console shows it; arq drops the job once run), and
+# the event joins the time index, whose ids older than the records are dropped as it grows; the
+# minute's counts go up.
 _ENQUEUE = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return 0
 end
 redis.call('PSETEX', KEYS[2], ARGV[3], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[1], ARGV[5])
-redis.call('HSET', KEYS[4], 'received_at', ARGV[1], 'type', ARGV[6], 'status', 'queued')
+redis.call('HSET', KEYS[4], 'received_at', ARGV[1], 'type', ARGV[6], 'status', 'queued',
+           'process_id', ARGV[9], 'event', ARGV[10])
 redis.call('PEXPIRE', KEYS[4], ARGV[7])
 redis.call('LPUSH', KEYS[5], '1')
 redis.call('LTRIM', KEYS[5], 0, ARGV[8])
+redis.call('ZADD', KEYS[6], ARGV[1], ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. (ARGV[1] - ARGV[7]))
+redis.call('HINCRBY', KEYS[7], 'received', 1)
+redis.call('HINCRBY', KEYS[7], 'type:' .. ARGV[6], 1)
+redis.call('EXPIRE', KEYS[7], ARGV[11])
 return 1
 """
 
@@ -76,7 +85,9 @@ class Enqueuer:
         self._pending: list[tuple[list[Any], asyncio.Future[bool]]] = []
         self._sender: asyncio.Task[None] | None = None
 
-    async def enqueue(self, event_id: str, event_type: str, body: bytes) -> bool:
+    async def enqueue(
+        self, event_id: str, event_type: str, body: bytes, process_id: str = ""
+    ) -> bool:
         """Queue the event unless its id was already received; True if it was queued now.
 
         Raises:
@@ -88,8 +99,10 @@ class Enqueuer:
         # outage of days loses nothing.
         command = [
             keys.seen(event_id), keys.job(event_id), keys.QUEUE, keys.event(event_id), keys.WAKE,
+            keys.EVENTS, keys.stats(now_ms // 60_000),
             now_ms, self._settings.dedup_ttl_s * 1000, ttl_ms, encode_job(body, now_ms),
-            event_id, event_type, ttl_ms, keys.WAKE_TOKENS_MAX - 1,
+            event_id, event_type, ttl_ms, keys.WAKE_TOKENS_MAX - 1, process_id, body,
+            keys.STATS_TTL_S,
         ]  # fmt: skip
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((command, answer))
@@ -118,7 +131,7 @@ class Enqueuer:
             self._redis.pipeline(transaction=False) as pipe,
         ):
             for command in commands:
-                pipe.evalsha(self._sha, 5, *command)
+                pipe.evalsha(self._sha, 7, *command)
             results: list[Any] = await pipe.execute(raise_on_error=False)
         if load and any(isinstance(r, NoScriptError) for r in results):
             await self._redis.script_load(_ENQUEUE)  # a restarted Redis forgot the script

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from handlers.clients import exchanges
 from handlers.clients.base import PlannedRequest
 from handlers.clients.errors import PermanentError, TransientError
 
@@ -75,6 +76,7 @@ async def send(
         PermanentError: any other non-2xx status.
     """
     where = f"{request.method} {request.url}"
+    started = time.perf_counter()
     try:
         response = await client.request(
             request.method,
@@ -86,9 +88,14 @@ async def send(
             timeout=timeout_s,
         )
     except httpx.TimeoutException:
-        raise TransientError(f"{where}: no answer within {timeout_s:g} s") from None
+        error = f"{where}: no answer within {timeout_s:g} s"
+        exchanges.note(request, headers, time.perf_counter() - started, error=error)
+        raise TransientError(error) from None
     except httpx.TransportError as exc:
-        raise TransientError(f"{where}: {type(exc).__name__}: {exc}") from None
+        error = f"{where}: {type(exc).__name__}: {exc}"
+        exchanges.note(request, headers, time.perf_counter() - started, error=error)
+        raise TransientError(error) from None
+    exchanges.note(request, headers, time.perf_counter() - started, response)
     if response.is_success:
         return response
     status = response.status_code

@@ -11,11 +11,13 @@ dead-lettered once final. KuFlow's own contradiction of the event raises `Unveri
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from handlers.clients import exchanges
 from handlers.clients.base import Session
 from handlers.clients.errors import ActionFailed, PermanentError
 from handlers.clients.kuflow import KuflowConnection, auth_headers, enrichment_requests
@@ -29,6 +31,7 @@ from handlers.worker.outcomes import DONE, Step
 from handlers.worker.records import ActionState, ActionStatus
 
 ENRICHMENT = "enrichment"  # the record's name for the read: `action:enrichment:0`
+MAX_KEPT_BYTES = 64 * 1024  # what was read is kept in the record up to this size
 
 
 @dataclass(frozen=True)
@@ -92,15 +95,21 @@ async def fetch(job: Job, selection: evaluate.Selection) -> Enrichment:
     target = _target(job.rules)
     state = job.record.actions.get(target.field)
     started = time.perf_counter()
-    try:
-        fetched = await read(job.rules, job.deps.session, job.event, roots)
-    except ActionFailed as exc:
-        if verifying and isinstance(exc, PermanentError) and exc.status == 404:
-            raise Unverified(f"KuFlow does not know the event's subject: {exc}") from None
-        return Enrichment(await tries.failed(job, target, state, exc, started))
-    if state is not None:  # an earlier failure is over: the record says so
-        done = ActionState(ActionStatus.DONE, state.attempts + 1, action=target.name)
-        job.unsaved[target.field] = done.encode()
+    with exchanges.recording():
+        try:
+            fetched = await read(job.rules, job.deps.session, job.event, roots)
+        except ActionFailed as exc:
+            if verifying and isinstance(exc, PermanentError) and exc.status == 404:
+                raise Unverified(f"KuFlow does not know the event's subject: {exc}") from None
+            return Enrichment(await tries.failed(job, target, state, exc, started))
+        if state is not None:  # an earlier failure is over: the record says so
+            done = ActionState(ActionStatus.DONE, state.attempts + 1)
+            job.unsaved[target.field] = tries.remember(job, target, done).encode()
+    if fetched:
+        # What the rules were decided on, for the console (and `rules diff`): with the next write.
+        kept = json.dumps(fetched, default=str)
+        if len(kept) <= MAX_KEPT_BYTES:
+            job.unsaved[ENRICHMENT] = kept
     if verifying:
         differs = verify.disagreement(job.event, fetched)
         if differs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +13,7 @@ from handlers.clients.errors import ActionFailed
 from handlers.rules.model import RuleSet
 from handlers.rules.reload import LiveRules
 from handlers.worker import dlq, records
-from handlers.worker.records import EventRecord
+from handlers.worker.records import EventRecord, EventStatus
 
 
 @dataclass
@@ -50,6 +51,13 @@ class Job:
         """Write `values` to the event record, with any fields waiting: one round trip."""
         values, self.unsaved = {**self.unsaved, **values}, {}
         await records.save(self.deps.redis, self.event_id, self.deps.event_ttl_s, values)
+
+    async def finish(self, status: EventStatus, values: dict[str, str] | None = None) -> None:
+        """Write the event's final status (and `values`), and count it in this minute's stats."""
+        finished = {"status": status, "finished_at": str(int(time.time() * 1000)), **(values or {})}
+        values, self.unsaved = {**self.unsaved, **finished}, {}
+        await records.save(self.deps.redis, self.event_id, self.deps.event_ttl_s, values,
+                           count=status)  # fmt: skip
 
     async def dead_letter(
         self, rule: str, action: str, index: int, attempts: int, error: Exception | str

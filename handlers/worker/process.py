@@ -19,6 +19,7 @@ from uuid import UUID
 
 from arq import Retry
 
+from handlers.clients import exchanges
 from handlers.clients.base import ActionCall, Pending
 from handlers.clients.catalogue import run_action
 from handlers.clients.errors import ActionFailed
@@ -69,21 +70,22 @@ async def _run_one(
     if job.completion_unsaved:
         await job.write({})  # what the previous action did is on record before this one starts
     started = time.perf_counter()
-    try:
-        result = await run_action(action.operation, call)
-    except Pending as wait:
-        return await tries.pending(job, target, attempts, wait)
-    except ActionFailed as exc:
-        return await tries.failed(job, target, state, exc, started)
-    finally:
-        metrics.ACTION_DURATION.observe(time.perf_counter() - started)
-    data = {**result.data, "id": result.id}
-    if action.result_as:
-        results[action.result_as] = data
-    # Written before the next action starts, or with the event's final status if this was the
-    # last: one round trip fewer per event, and no other call can happen in between.
-    done = ActionState(ActionStatus.DONE, attempts + 1, result.id, data)
-    return tries.done(job, target, done, started)
+    with exchanges.recording():
+        try:
+            result = await run_action(action.operation, call)
+        except Pending as wait:
+            return await tries.pending(job, target, attempts, wait)
+        except ActionFailed as exc:
+            return await tries.failed(job, target, state, exc, started)
+        finally:
+            metrics.ACTION_DURATION.observe(time.perf_counter() - started)
+        data = {**result.data, "id": result.id}
+        if action.result_as:
+            results[action.result_as] = data
+        # Written before the next action starts, or with the event's final status if this was
+        # the last: one round trip fewer per event, and no other call can happen in between.
+        done = ActionState(ActionStatus.DONE, attempts + 1, result.id, data)
+        return tries.done(job, target, done, started)
 
 
 async def _run_rule(job: Job, rule: Rule, doc: dict[str, Any]) -> Step:
@@ -179,7 +181,7 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
 
 async def _reject(job: Job, reason: str) -> str:
     """The event contradicts KuFlow: act on nothing, and say so (there is nothing to replay)."""
-    await job.write({"status": EventStatus.REJECTED, "rejected": f"unverified: {reason}"})
+    await job.finish(EventStatus.REJECTED, {"rejected": f"unverified: {reason}"})
     metrics.EVENTS_PROCESSED.labels(EventStatus.REJECTED).inc()
     metrics.EVENTS_REJECTED.labels("unverified").inc()
     log.warning(
@@ -192,7 +194,7 @@ async def _reject(job: Job, reason: str) -> str:
 
 async def _finish(job: Job, outcomes: list[Outcome], matched: list[str]) -> str:
     status = event_status(outcomes)
-    await job.write({"status": status})
+    await job.finish(status)
     metrics.EVENTS_PROCESSED.labels(status).inc()
     log.info(
         "event processed",

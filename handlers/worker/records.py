@@ -59,6 +59,9 @@ class ActionState:
     status: int = 0  # the last HTTP status, when there was one
     at: float = 0.0
     action: str = ""  # the action's name (`kuflow.create_task`), for people reading the record
+    # The last tries (`tries.MAX_KEPT`), oldest first: when, outcome, error, and the exchanges
+    # each made (`handlers/clients/exchanges.py`), for the console's event page.
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     def encode(self) -> str:
         data = asdict(self)
@@ -106,6 +109,7 @@ async def begin(redis: Redis, event_id: str, ttl_s: int) -> EventRecord:
     # at a time, so nothing can come between them that matters.
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hset(key, "status", EventStatus.PROCESSING)
+        pipe.hsetnx(key, "started_at", str(int(time.time() * 1000)))
         pipe.hincrby(key, "runs", 1)
         pipe.expire(key, ttl_s)
         pipe.hgetall(key)
@@ -126,9 +130,15 @@ def _record(event_id: str, raw: dict[bytes, bytes]) -> EventRecord:
 
 
 async def save(
-    redis: Redis, event_id: str, ttl_s: int, values: dict[str, str], drop: list[str] | None = None
+    redis: Redis,
+    event_id: str,
+    ttl_s: int,
+    values: dict[str, str],
+    drop: list[str] | None = None,
+    count: str = "",
 ) -> None:
-    """Write fields of the record (and remove `drop`), renewing its time to live."""
+    """Write fields of the record (and remove `drop`), renewing its time to live; `count` a
+    final status in this minute's stats (`receiver.keys.stats`)."""
     key = keys.event(event_id)
     # No MULTI: each command is safe alone (begin already set the time to live), and this is
     # the hottest write of the worker.
@@ -138,4 +148,8 @@ async def save(
         if drop:
             pipe.hdel(key, *drop)
         pipe.expire(key, ttl_s)
+        if count:
+            stats = keys.stats(int(time.time() // 60))
+            pipe.hincrby(stats, count, 1)
+            pipe.expire(stats, keys.STATS_TTL_S)
         await pipe.execute()

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from handlers.clients import exchanges
 from handlers.clients.base import Pending
 from handlers.clients.errors import ActionFailed, TransientError
 from handlers.rules.model import Action, RetryPolicy, Rule
@@ -21,6 +22,9 @@ from handlers.worker.outcomes import DEAD, DONE, Outcome, Step, gives_up
 from handlers.worker.records import ActionState, ActionStatus
 
 log = logging.getLogger("kuflow_router.worker")
+
+MAX_KEPT = 5  # tries kept in an action's history
+MAX_EXCHANGES = 4  # exchanges kept per try (a token, a search, the call, a check)
 
 
 @dataclass(frozen=True)
@@ -68,9 +72,19 @@ def _log(job: Job, target: Target, outcome: Outcome, **extra: Any) -> None:
     )  # fmt: skip
 
 
-async def _save(job: Job, target: Target, state: ActionState) -> None:
+def remember(job: Job, target: Target, state: ActionState, **details: Any) -> ActionState:
+    """`state` with this try added to the action's history (what it sent and got back)."""
+    earlier = job.record.actions.get(target.field)
+    sent = exchanges.current()[-MAX_EXCHANGES:]
+    this = {"at": time.time(), "outcome": str(state.state), "error": state.error,
+            "status": state.status, "exchanges": sent, **details}  # fmt: skip
+    state.history = [*(earlier.history if earlier else []), this][-MAX_KEPT:]
     state.action = target.name
-    await job.write({target.field: state.encode()})
+    return state
+
+
+async def _save(job: Job, target: Target, state: ActionState, **details: Any) -> None:
+    await job.write({target.field: remember(job, target, state, **details).encode()})
 
 
 def _count(target: Target, outcome: Outcome) -> None:
@@ -79,8 +93,7 @@ def _count(target: Target, outcome: Outcome) -> None:
 
 def done(job: Job, target: Target, state: ActionState, started: float) -> Step:
     """A successful try: on record with the next write (before any other action starts)."""
-    state.action = target.name
-    job.unsaved[target.field] = state.encode()
+    job.unsaved[target.field] = remember(job, target, state).encode()
     _count(target, Outcome.DONE)
     _log(job, target, Outcome.DONE, remote_id=state.id, duration_ms=_ms_since(started),
          attempt=state.attempts)  # fmt: skip
@@ -115,7 +128,7 @@ async def failed(
                            exc.status)  # fmt: skip
     else:
         kept = ActionState(ActionStatus.RETRYING, attempts, error=str(exc), status=exc.status)
-    await _save(job, target, kept)
+    await _save(job, target, kept, retry_in_s=round(wait, 2))
     _count(target, Outcome.RETRYING)
     _log(job, target, Outcome.RETRYING, status=exc.status, error=str(exc), attempt=attempts,
          duration_ms=_ms_since(started), retry_in_s=round(wait, 2))  # fmt: skip

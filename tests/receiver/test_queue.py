@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import anyio
@@ -85,3 +86,33 @@ async def test_enqueue_writes_every_key_with_its_ttl(redis_url: str, rdb: redis.
     record = rdb.hgetall(keys.event(event["id"]))
     assert record[b"status"] == b"queued"
     assert record[b"type"] == b"PROCESS.CREATED"
+
+
+@pytest.mark.anyio
+async def test_enqueue_keeps_the_body_indexes_the_time_and_counts_the_minute(
+    redis_url: str, rdb: redis.Redis
+) -> None:
+    event = make_event()
+    body = json.dumps(event).encode()
+    async with Redis.from_url(redis_url) as client:
+        enqueuer = Enqueuer(client, SETTINGS)
+        await enqueuer.enqueue(event["id"], event["type"], body, "p-1")
+        await enqueuer.enqueue(event["id"], event["type"], body, "p-1")  # a duplicate: no count
+    record = rdb.hgetall(keys.event(event["id"]))
+    assert (record[b"event"], record[b"process_id"]) == (body, b"p-1")
+    ((member, score),) = rdb.zrange(keys.EVENTS, 0, -1, withscores=True)
+    assert member.decode() == event["id"] and score == int(record[b"received_at"])
+    minute = keys.stats(int(score) // 60_000)
+    assert rdb.hgetall(minute) == {b"received": b"1", b"type:PROCESS.CREATED": b"1"}
+    assert 0 < rdb.ttl(minute) <= keys.STATS_TTL_S
+
+
+@pytest.mark.anyio
+async def test_the_time_index_drops_ids_older_than_the_records(
+    redis_url: str, rdb: redis.Redis
+) -> None:
+    rdb.zadd(keys.EVENTS, {"old": 1, "recent": int(time.time() * 1000) - 1000})
+    event = make_event()
+    async with Redis.from_url(redis_url) as client:
+        await Enqueuer(client, SETTINGS).enqueue(event["id"], event["type"], b"{}")
+    assert {m.decode() for m in rdb.zrange(keys.EVENTS, 0, -1)} == {"recent", event["id"]}

@@ -171,3 +171,29 @@ async def test_a_refused_job_is_dead_lettered_with_its_reason(
     assert await process.refused_job(ctx, "a pickle", "\\x80\\x04") == "dead"
     (entry,) = await dlq.entries(deps.redis, "job-2")
     assert entry.fields["error"] == "refused job: a pickle"
+
+
+@pytest.mark.anyio
+async def test_each_try_keeps_what_it_sent_and_got_back_without_credentials(
+    make_deps: Callable[[str], Deps], kuflow: KuflowDouble
+) -> None:
+    deps = make_deps(rules_text(kuflow.url, ASK))
+    event = process_created(kuflow)
+    kuflow.fail("POST", "/process-items", status=503)
+    with pytest.raises(Retry):
+        await run(deps, event)
+    assert await run(deps, event, attempt=2) == "done"
+    record = await records.load(deps.redis, event["id"])
+    first, second = record.actions["action:ask:0"].history
+    assert (first["outcome"], first["status"], second["outcome"]) == ("retrying", 503, "done")
+    assert first["retry_in_s"] >= 0
+    (failed,) = first["exchanges"]
+    (sent,) = second["exchanges"]
+    assert (failed["status"], sent["status"]) == (503, 201)
+    assert (sent["method"], sent["url"]) == ("POST", f"{kuflow.url}/process-items")
+    assert sent["headers"]["Authorization"] == "***"
+    assert '"task_code"' not in sent["body"] and '"REVIEW"' in sent["body"]
+    assert json.loads(sent["answer"])["id"] == kuflow.tasks()[0]["id"]
+    assert CLIENT_SECRET not in json.dumps(record.actions["action:ask:0"].history)
+    assert (record.fields["status"], "started_at" in record.fields) == ("done", True)
+    assert int(record.fields["finished_at"]) >= int(record.fields["started_at"])
