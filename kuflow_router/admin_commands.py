@@ -13,12 +13,10 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
-from common.errors import SettingsError
 from common.settings import CommonSettings, load
 from handlers.worker import dlq, records
 from kuflow_router.arguments import whole_number
-from kuflow_router.redis_server import embedded_url
-from kuflow_router.serve_commands import EMBEDDED_REDIS_DIR
+from kuflow_router.redis_server import tools_url
 from receiver import keys
 
 
@@ -33,13 +31,6 @@ def event_id(text: str) -> str:
         return text
 
 
-def _redis_url(settings: CommonSettings) -> str:
-    url = settings.redis_url or embedded_url(EMBEDDED_REDIS_DIR.resolve())
-    if not url:
-        raise SettingsError("ROUTER_REDIS_URL is not set and no embedded Redis was found here.")
-    return url
-
-
 def _with_redis(
     action: Callable[[Redis, CommonSettings, argparse.Namespace], Awaitable[int]],
 ) -> Any:
@@ -47,7 +38,8 @@ def _with_redis(
         settings = load(CommonSettings)
 
         async def go() -> int:
-            async with Redis.from_url(_redis_url(settings), socket_connect_timeout=5) as redis:
+            url = tools_url(settings.redis_url)
+            async with Redis.from_url(url, socket_connect_timeout=5) as redis:
                 return await action(redis, settings, args)
 
         return asyncio.run(go())

@@ -17,7 +17,14 @@ from redis.exceptions import RedisError
 from common.errors import SettingsError
 from common.redact import redact
 from handlers.rules.errors import RulesLoadError
-from kuflow_router import admin_commands, env_file, rules_commands, send_command, serve_commands
+from kuflow_router import (
+    admin_commands,
+    console_command,
+    env_file,
+    rules_commands,
+    send_command,
+    serve_commands,
+)
 from kuflow_router.redis_server import RedisServerError
 
 
@@ -47,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     rules_commands.add_parser(commands)
     admin_commands.add_parsers(commands)
     send_command.add_parser(commands)
+    console_command.add_parser(commands)
     return parser
 
 

@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from common.errors import SettingsError
+
 
 class RedisServerError(RuntimeError):
     """The redis-server binary is missing, or the server did not come up."""
@@ -128,6 +130,22 @@ def embedded_url(directory: Path) -> str | None:
     except OSError:
         password = None
     return _url(port, password)
+
+
+EMBEDDED_REDIS_DIR = Path("var/redis")  # where `run` keeps its embedded Redis
+
+
+def tools_url(configured: str | None) -> str:
+    """The Redis of the tools (`events`, `dlq`, `console`): ROUTER_REDIS_URL, else the embedded
+    Redis of a `run` in this directory.
+
+    Raises:
+        SettingsError: neither is there.
+    """
+    url = configured or embedded_url(EMBEDDED_REDIS_DIR.resolve())
+    if not url:
+        raise SettingsError("ROUTER_REDIS_URL is not set and no embedded Redis was found here.")
+    return url
 
 
 def _port_free(port: int) -> bool:

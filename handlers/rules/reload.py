@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -60,6 +61,8 @@ class LiveRules:
         self._transform = transform or (lambda rules: rules)
         self._stamp = _stamp(path)
         self.current: RuleSet = self._transform(load_file(path, environ))
+        self.loaded_at = time.time()  # when `current` was loaded
+        self.problems: list[str] = []  # why the last reload failed, if it did
         self._listeners: list[Callable[[RuleSet], None]] = []
         RULES_LOADED.set(len(self.current.rules))
 
@@ -74,6 +77,7 @@ class LiveRules:
             rules = self._transform(load_file(self.path, self._environ))
         except RulesLoadError as exc:
             RULES_RELOAD_FAILURES.inc()
+            self.problems = [problem.format(exc.filename) for problem in exc.problems]
             for problem in exc.problems:
                 log.error("rules reload failed: %s", problem.format(exc.filename))
             log.error(
@@ -83,7 +87,7 @@ class LiveRules:
                 len(self.current.rules),
             )
             return False
-        self.current = rules
+        self.current, self.loaded_at, self.problems = rules, time.time(), []
         RULES_LOADED.set(len(rules.rules))
         log.info("rules reloaded (%s): %d rules from %s", reason, len(rules.rules), self.path)
         for listener in self._listeners:

@@ -96,8 +96,9 @@ class RouterWorker(Worker):
         running = sum(not t.done() for t in self.tasks.values())
         try:
             await heartbeat.beat(
-                self.pool, self.worker_id, self._started, running, self.jobs_complete
-            )
+                self.pool, self.worker_id, self._started, running, self.jobs_complete,
+                self.max_jobs,
+            )  # fmt: skip
         except (RedisError, OSError) as exc:
             log.warning("heartbeat failed: %s", exc)
 

@@ -34,9 +34,12 @@ class Beat:
     age_s: float
     running: int
     finished: int
+    concurrency: int = 0  # 0: a worker of a version that did not say
 
 
-async def beat(redis: Redis, worker: str, started: float, running: int, finished: int) -> None:
+async def beat(
+    redis: Redis, worker: str, started: float, running: int, finished: int, concurrency: int
+) -> None:
     """Write this worker's heartbeat; it expires by itself when the beats stop."""
     host, _, pid = worker.rpartition(":")
     key = keys.worker(worker)
@@ -47,6 +50,7 @@ async def beat(redis: Redis, worker: str, started: float, running: int, finished
         "beat_at": time.time(),
         "running": running,
         "finished": finished,
+        "concurrency": concurrency,
     }
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hset(key, mapping=fields)
@@ -69,6 +73,7 @@ async def beats(redis: Redis, host: str | None = None) -> list[Beat]:
                 age_s=max(0.0, now - float(fields["beat_at"])),
                 running=int(fields.get("running", 0)),
                 finished=int(fields.get("finished", 0)),
+                concurrency=int(fields.get("concurrency", 0)),
             )
         )
     return sorted(found, key=lambda b: b.age_s)

@@ -1,0 +1,79 @@
+"""The Rules page's two parts: where each loaded rule stands in the file, and *try it* — the dry
+run of `kuflow-router rules test` on a pasted event, with no network call."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from common.redact import redact
+from handlers.rules.dryrun import RuleReport, dry_run, format_reports, verification
+from handlers.rules.model import RuleSet
+from handlers.rules.reload import LiveRules
+from handlers.rules.source import read_yaml
+from receiver.errors import InvalidEvent
+from receiver.events import parse_event
+
+
+@dataclass(frozen=True)
+class RuleLine:
+    """A loaded rule and the line of the file where it starts."""
+
+    name: str
+    description: str
+    line: int
+    actions: list[str]
+
+
+def rule_lines(live: LiveRules) -> list[RuleLine]:
+    """The loaded rules with their lines in the file as it is now (1 when it moved on)."""
+    try:
+        source = read_yaml(live.path.read_text(encoding="utf-8"), {})
+    except (OSError, UnicodeDecodeError):
+        source = None
+    found = []
+    for position, rule in enumerate(live.current.rules):
+        line = source.position(("rules", position))[0] if source else 1
+        found.append(RuleLine(rule.name, rule.description, line, [a.name for a in rule.actions]))
+    return found
+
+
+@dataclass
+class Tried:
+    """What *try it* shows: the dry run's text and verdicts, or what is wrong with the input."""
+
+    errors: list[str] = field(default_factory=list)
+    reports: list[RuleReport] = field(default_factory=list)
+    text: str = ""
+
+
+def _json(text: str, what: str, errors: list[str]) -> Any:
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        errors.append(f"The {what} is not JSON: {exc}")
+        return None
+
+
+def try_rules(rules: RuleSet, given: dict[str, str]) -> Tried:
+    """Dry-run the pasted event (and process, process item) against `rules`."""
+    tried = Tried()
+    event = _json(given["event"], "event", tried.errors)
+    process = _json(given["process"], "process", tried.errors)
+    item = _json(given["process_item"], "process item", tried.errors)
+    if event is None and not tried.errors:
+        tried.errors.append("Paste an event (the JSON KuFlow posts), or pick a recent one.")
+    if event is not None:
+        try:
+            parse_event(json.dumps(event).encode())
+        except InvalidEvent as exc:
+            tried.errors += [f"{e.loc}: {e.msg}" for e in exc.errors] or [str(exc)]
+    if tried.errors:
+        return tried
+    tried.reports = dry_run(rules, event, process, item)
+    check = verification(rules, event, process, item)
+    tried.text = redact((check + "\n" if check else "") + format_reports(tried.reports))
+    return tried

@@ -1,0 +1,127 @@
+"""`kuflow-router console`, and the console inside `run`: its own listener, never the webhook's.
+
+On loopback it may run without ROUTER_ADMIN_TOKEN (whoever can reach the port is on this
+machine); bound to any other address it refuses to start without one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+
+from common.errors import SettingsError
+from common.logs import configure_logging
+from console.app import create_console
+from console.settings import ConsoleSettings, load_settings
+from handlers.rules.reload import LiveRules
+from kuflow_router.arguments import whole_number
+from kuflow_router.redis_server import tools_url
+
+DEFAULT_PORT = 8001
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def admin_token(settings: ConsoleSettings, host: str) -> str | None:
+    """The token the console logs in with; refuses a non-loopback address without one.
+
+    Raises:
+        SettingsError: bound beyond loopback without ROUTER_ADMIN_TOKEN.
+    """
+    if settings.admin_token is not None:
+        return settings.admin_token.get_secret_value()
+    if not is_loopback(host):
+        raise SettingsError(
+            f"the console would listen on {host} without a login: set ROUTER_ADMIN_TOKEN "
+            "(python3 -c 'import secrets; print(secrets.token_urlsafe(24))'), or bind it to "
+            "127.0.0.1"
+        )
+    return None
+
+
+def build(settings: ConsoleSettings, redis: Redis, rules: LiveRules, host: str) -> Starlette:
+    """The console app for `settings`, refusing an unsafe binding first."""
+    token = admin_token(settings, host)
+    return create_console(redis, rules, token, settings.event_ttl_s)
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    """The console alone, beside receivers and workers that share its Redis."""
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    port = args.port or settings.console_port
+    admin_token(settings, args.host)  # refuse before anything starts
+    rules = LiveRules(settings.rules_file)
+    redis = Redis.from_url(tools_url(settings.redis_url), socket_connect_timeout=5)
+    app = build(settings, redis, rules, args.host)
+    watching: list[asyncio.Task[None]] = []
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        watching.append(asyncio.create_task(rules.watch()))
+        try:
+            yield
+        finally:
+            watching[0].cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching[0]
+            await redis.aclose()
+
+    app.router.lifespan_context = lifespan
+    print(f"kuflow-router: console at http://{args.host}:{port}/", flush=True)
+    uvicorn.run(app, host=args.host, port=port, log_config=None, access_log=False)
+    return 0
+
+
+class _Embedded(uvicorn.Server):
+    """A second server in a process that already runs one: the outer server owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@asynccontextmanager
+async def running_console(
+    settings: ConsoleSettings, redis_url: str, rules: LiveRules, port: int
+) -> AsyncIterator[None]:
+    """The console on 127.0.0.1:`port` for as long as the block runs (inside `run`)."""
+    redis = Redis.from_url(redis_url, socket_connect_timeout=5)
+    app = build(settings, redis, rules, "127.0.0.1")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                            lifespan="off")  # fmt: skip
+    server = _Embedded(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await redis.aclose()
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register `console`."""
+    help_ = "the operator's web console: events, dead letters, rules (its own port)"
+    sub = commands.add_parser("console", help=help_, description=help_)
+    sub.set_defaults(handler=cmd_console)
+    sub.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (this machine only)")
+    sub.add_argument("--port", type=whole_number(1, 65535),
+                     help=f"default: ROUTER_CONSOLE_PORT, else {DEFAULT_PORT}")  # fmt: skip
