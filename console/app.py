@@ -9,11 +9,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -38,7 +37,25 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 STATUSES = ("queued", "processing", "done", "partial", "dead", "rejected")
+MAX_FORM_BYTES = 1024 * 1024  # a pasted event in *try it* is the largest form
 Page = Callable[[Request, Session], Awaitable[Response]]
+Form = dict[str, str]
+
+
+async def _form(request: Request) -> Form | None:
+    """The urlencoded form of a POST (what the console's pages send); None for anything else.
+
+    Parsed here with the standard library: no multipart, no files, so no extra dependency.
+    """
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    return dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
 
 
 def _iso(ms: int | float | str | None) -> str:
@@ -105,7 +122,7 @@ def page(handler: Page) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-def change(handler: Callable[[Request, Session, FormData], Awaitable[Response]]) -> Any:
+def change(handler: Callable[[Request, Session, Form], Awaitable[Response]]) -> Any:
     """A POST that changes something: a session and its CSRF token are needed."""
 
     async def endpoint(request: Request) -> Response:
@@ -113,8 +130,8 @@ def change(handler: Callable[[Request, Session, FormData], Awaitable[Response]])
         session = access.session(request.cookies.get(COOKIE))
         if session is None:
             return _to_login(request)
-        form = await request.form()
-        if not access.csrf_ok(session, str(form.get("csrf", ""))):
+        form = await _form(request)
+        if form is None or not access.csrf_ok(session, form.get("csrf", "")):
             return Response("The form's CSRF token is missing or wrong: reload the page and try "
                             "again.", status_code=403, headers=SECURITY_HEADERS)  # fmt: skip
         return await handler(request, session, form)
@@ -143,9 +160,9 @@ async def login_form(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     console = _console(request)
-    form = await request.form()
-    target = _safe_next(str(form.get("next", "")))
-    if not console.access.login(str(form.get("token", ""))):
+    form = await _form(request) or {}
+    target = _safe_next(form.get("next", ""))
+    if not console.access.login(form.get("token", "")):
         refused = TEMPLATES.TemplateResponse(
             request, "login.html", {"next": target, "error": "That is not the admin token."},
             status_code=401,
@@ -156,7 +173,7 @@ async def login(request: Request) -> Response:
     return _with_cookie(onward, request, console.access.new_session(), SESSION_S)
 
 
-async def logout(request: Request, session: Session, form: FormData) -> Response:
+async def logout(request: Request, session: Session, form: Form) -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -247,12 +264,12 @@ async def _replay(console: Console, event_id: str) -> str:
     return "queued again" if queued else "nothing to replay: no dead letter for this event"
 
 
-async def replay_event(request: Request, session: Session, form: FormData) -> Response:
+async def replay_event(request: Request, session: Session, form: Form) -> Response:
     event_id = request.path_params["event_id"]
     return _back(f"/events/{quote(event_id)}", await _replay(_console(request), event_id))
 
 
-async def purge_event(request: Request, session: Session, form: FormData) -> Response:
+async def purge_event(request: Request, session: Session, form: Form) -> Response:
     event_id = request.path_params["event_id"]
     removed = await dlq.purge(_console(request).redis, event_id)
     return _back(f"/events/{quote(event_id)}", f"{removed} dead-letter entries removed")
@@ -268,9 +285,9 @@ async def _group(console: Console, key: str) -> reads.Group | None:
     return next((g for g in await reads.groups(console.redis) if g.key == key), None)
 
 
-async def replay_group(request: Request, session: Session, form: FormData) -> Response:
+async def replay_group(request: Request, session: Session, form: Form) -> Response:
     console = _console(request)
-    group = await _group(console, str(form.get("group", "")))
+    group = await _group(console, form.get("group", ""))
     if group is None:
         return _back("/dead", "that group is gone (replayed or purged meanwhile)")
     results = [await _replay(console, event_id) for event_id in group.event_ids]
@@ -278,9 +295,9 @@ async def replay_group(request: Request, session: Session, form: FormData) -> Re
     return _back("/dead", f"{queued} of {len(results)} events queued again")
 
 
-async def purge_group(request: Request, session: Session, form: FormData) -> Response:
+async def purge_group(request: Request, session: Session, form: Form) -> Response:
     console = _console(request)
-    group = await _group(console, str(form.get("group", "")))
+    group = await _group(console, form.get("group", ""))
     if group is None:
         return _back("/dead", "that group is gone (replayed or purged meanwhile)")
     removed = 0
@@ -303,9 +320,9 @@ async def rules_view(request: Request, session: Session) -> Response:
                    form={"event": event_text, "process": "", "process_item": ""})  # fmt: skip
 
 
-async def try_it(request: Request, session: Session, form: FormData) -> Response:
+async def try_it(request: Request, session: Session, form: Form) -> Response:
     console = _console(request)
-    given = {name: str(form.get(name, "")) for name in ("event", "process", "process_item")}
+    given = {name: form.get(name, "") for name in ("event", "process", "process_item")}
     recent = await reads.events(console.redis, reads.Filters())
     return _render(request, session, "rules.html", live=console.rules,
                    lines=rule_lines(console.rules), recent=recent.rows[:20],

@@ -84,6 +84,11 @@ class Double:
         with self._lock:
             self.failures.append(Failure(method, path, **options))
 
+    def heal(self) -> None:
+        """Forget every scripted failure: from now on, answer normally."""
+        with self._lock:
+            self.failures.clear()
+
     def slow(self, method: str, path: str, delay_s: float, applied: bool = False) -> None:
         """Answer the next matching request normally, `delay_s` late (see Failure)."""
         self.fail(method, path, status=0, delay_s=delay_s, applied=applied)

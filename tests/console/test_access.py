@@ -1,0 +1,133 @@
+"""Who may use the console: login with the admin token, a signed session, CSRF on every change;
+each refusal changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from common.errors import SettingsError
+from console.access import COOKIE, SESSION_S, Access
+from console.settings import ConsoleSettings
+from kuflow_router.console_command import admin_token, is_loopback
+from tests.console.conftest import ADMIN
+from tests.doubles.http import HttpDouble
+from tests.doubles.kuflow import KuflowDouble
+from tests.e2e.conftest import loan_event
+
+
+@pytest.mark.anyio
+async def test_a_page_without_a_session_goes_to_the_login(make_stand: Callable[..., Any]) -> None:
+    async with make_stand() as stand:
+        answer = await stand.console.get("/events?status=dead")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/login?next=%2Fevents%3Fstatus%3Ddead"
+
+
+@pytest.mark.anyio
+async def test_a_wrong_token_is_refused_with_401_and_no_session(
+    make_stand: Callable[..., Any],
+) -> None:
+    async with make_stand() as stand:
+        answer = await stand.login("not-the-token")
+        assert answer.status_code == 401
+        assert "That is not the admin token." in answer.text
+        assert COOKIE not in answer.cookies
+        assert (await stand.console.get("/")).status_code == 303
+
+
+@pytest.mark.anyio
+async def test_the_right_token_opens_a_strict_httponly_session(
+    make_stand: Callable[..., Any],
+) -> None:
+    async with make_stand() as stand:
+        answer = await stand.login()
+        cookie = answer.headers["set-cookie"]
+        page = await stand.console.get("/")
+    assert answer.status_code == 303
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and f"Max-Age={SESSION_S}" in cookie
+    assert page.status_code == 200 and "Overview" in page.text
+    assert ADMIN not in page.text and ADMIN not in cookie
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "csrf", [pytest.param(None, id="missing"), pytest.param("x" * 64, id="wrong")]
+)
+async def test_a_change_without_the_csrf_token_is_refused_and_changes_nothing(
+    make_stand: Callable[..., Any], kuflow: KuflowDouble, crm: HttpDouble, csrf: str | None
+) -> None:
+    async with make_stand() as stand:
+        crm.fail("POST", "/api/contacts", status=422)
+        event = loan_event(kuflow)
+        await stand.router.send(event)
+        await stand.router.work()
+        await stand.login()
+        data = {} if csrf is None else {"csrf": csrf}
+        answer = await stand.console.post(f"/events/{event['id']}/purge", data=data)
+        assert answer.status_code == 403
+        assert len(await stand.router.dead(event["id"])) == 1
+
+
+@pytest.mark.anyio
+async def test_an_expired_session_goes_back_to_the_login(make_stand: Callable[..., Any]) -> None:
+    async with make_stand() as stand:
+        access: Access = stand.console._transport.app.state.console.access  # type: ignore[attr-defined]
+        old = access.new_session(now=0)
+        stand.console.cookies.set(COOKIE, old)
+        answer = await stand.console.get("/")
+        change = await stand.console.post("/dead/purge", data={"csrf": "x"})
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+    assert change.status_code == 303
+
+
+@pytest.mark.anyio
+async def test_a_forged_session_is_no_session(make_stand: Callable[..., Any]) -> None:
+    forged = Access("another-token").new_session()
+    async with make_stand() as stand:
+        stand.console.cookies.set(COOKIE, forged)
+        assert (await stand.console.get("/")).status_code == 303
+
+
+@pytest.mark.anyio
+async def test_login_never_redirects_off_site(make_stand: Callable[..., Any]) -> None:
+    async with make_stand() as stand:
+        answer = await stand.console.post(
+            "/login", data={"token": ADMIN, "next": "//evil.example/x"}
+        )
+    assert answer.headers["location"] == "/"
+
+
+@pytest.mark.anyio
+async def test_on_loopback_without_a_token_there_is_no_login(
+    make_stand: Callable[..., Any],
+) -> None:
+    async with make_stand(token=None) as stand:
+        first = await stand.console.get("/")
+        login = await stand.console.get(first.headers["location"])
+        page = await stand.console.get("/")
+    assert login.status_code == 303 and COOKIE in login.cookies
+    assert page.status_code == 200 and "Log out" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),  # noqa: S104
+        ("10.0.0.5", False),
+    ],
+)
+def test_beyond_loopback_the_console_needs_a_token(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+    settings = ConsoleSettings()
+    if loopback:
+        assert admin_token(settings, host) is None
+    else:
+        with pytest.raises(SettingsError, match="ROUTER_ADMIN_TOKEN"):
+            admin_token(settings, host)

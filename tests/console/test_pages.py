@@ -1,0 +1,171 @@
+"""The console's pages over real events: lists and filters, one event with its rules' verdicts and
+every try's request and answer, dead letters by cause, replay, rules and *try it*."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from receiver import keys
+from tests.conftest import make_event
+from tests.console.conftest import Stand
+from tests.doubles.http import HttpDouble
+from tests.doubles.kuflow import KuflowDouble
+from tests.e2e.conftest import loan_event
+
+
+async def failing_run(stand: Stand, kuflow: KuflowDouble, crm: HttpDouble) -> dict[str, Any]:
+    """One event done, one whose CRM call fails for good (422); the failing one is returned."""
+    crm.fail("POST", "/api/contacts", status=422, times=1)
+    bad = loan_event(kuflow)
+    await stand.router.send(bad)
+    await stand.router.work()
+    await stand.router.send(loan_event(kuflow))
+    await stand.router.work()
+    await stand.login()
+    return bad
+
+
+@pytest.mark.anyio
+async def test_events_filter_by_status_and_show_their_rules(
+    make_stand: Callable[..., Any], kuflow: KuflowDouble, crm: HttpDouble
+) -> None:
+    async with make_stand() as stand:
+        bad = await failing_run(stand, kuflow, crm)
+        every = (await stand.console.get("/events")).text
+        partial = (await stand.console.get("/events?status=partial")).text
+        by_rule = (await stand.console.get("/events?rule=notify-crm&since=1h")).text
+        by_process = await stand.console.get(f"/events?process_id={bad['data']['processId']}")
+        unknown = (await stand.console.get("/events?since=tomorrow")).text
+    assert every.count('href="/events/') == 2
+    assert partial.count('href="/events/') == 1 and bad["id"] in partial
+    assert by_rule.count('href="/events/') == 2
+    assert by_process.text.count('href="/events/') == 1
+    assert "is not a duration" in unknown
+
+
+@pytest.mark.anyio
+async def test_the_event_page_shows_every_try_and_why_each_rule_matched(
+    make_stand: Callable[..., Any], kuflow: KuflowDouble, crm: HttpDouble
+) -> None:
+    async with make_stand() as stand:
+        bad = await failing_run(stand, kuflow, crm)
+        page = (await stand.console.get(f"/events/{bad['id']}")).text
+    assert "partial" in page
+    assert f"POST</strong> <code>{crm.base_url}/contacts</code>" in page
+    assert "Answer <strong>422</strong>" in page
+    assert "Authorization: ***" in page and "crm-token" not in page
+    assert "re-evaluated now" in page
+    assert 'on-completion</td><td><span class="verdict not-matched">not matched</span>' in page
+    assert (
+        "type: expected equals &#39;PROCESS.STATE_CHANGED&#39;, actual &#39;PROCESS.CREATED&#39;"
+        in page
+    )
+    assert "At processing time, matched: <strong>open-review, notify-crm</strong>" in page
+    assert bad["data"]["processId"] in page  # the body as received
+
+
+@pytest.mark.anyio
+async def test_event_data_is_shown_as_text_never_as_markup(
+    make_stand: Callable[..., Any], kuflow: KuflowDouble
+) -> None:
+    async with make_stand() as stand:
+        event = loan_event(kuflow)
+        event["data"]["note"] = '<script>alert(1)</script><a href="javascript:alert(2)">x</a>'
+        await stand.router.send(event)
+        await stand.router.work()
+        await stand.login()
+        page = (await stand.console.get(f"/events/{event['id']}")).text
+    assert "<script>alert" not in page and 'href="javascript:' not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+@pytest.mark.anyio
+async def test_dead_letters_are_grouped_by_cause_and_replayed_once(
+    make_stand: Callable[..., Any], kuflow: KuflowDouble, crm: HttpDouble, rdb: Any
+) -> None:
+    async with make_stand() as stand:
+        crm.fail("POST", "/api/contacts", status=422, times=2)
+        events = [loan_event(kuflow), loan_event(kuflow)]
+        for event in events:
+            await stand.router.send(event)
+        await stand.router.work()
+        await stand.login()
+        page = (await stand.console.get("/dead")).text
+        assert "notify-crm · crm.request · HTTP 422" in page
+        assert "2 entries, 2 events" in page and "Replay all 2 events" in page
+        group = json.dumps(["notify-crm", "crm.request", "HTTP 422"])
+        csrf = await stand.csrf("/dead")
+        answer = await stand.console.post("/dead/replay", data={"csrf": csrf, "group": group})
+        assert "2+of+2+events+queued+again" in answer.headers["location"]
+        again = await stand.console.post(
+            f"/events/{events[0]['id']}/replay", data={"csrf": csrf}
+        )  # already queued: not a second time
+        assert "nothing+to+replay" in again.headers["location"]
+        assert rdb.zcard(keys.QUEUE) == 2
+        await stand.router.work()
+        for event in events:
+            assert (await stand.router.record(event["id"])).status == "done"
+        assert len(crm.requests("POST", "/api/contacts")) == 4
+        assert len(kuflow.tasks()) == 2  # completed actions stayed skipped
+        assert "empty" in (await stand.console.get("/dead")).text
+
+
+@pytest.mark.anyio
+async def test_events_are_paged_newest_first_without_repeats(
+    make_stand: Callable[..., Any], redis_url: str
+) -> None:
+    from tests.conftest import enqueue_events
+
+    events = [make_event() for _ in range(60)]
+    async with make_stand() as stand:
+        await enqueue_events(redis_url, events)
+        await stand.login()
+        first = (await stand.console.get("/events")).text
+        marker = 'rel="next"'
+        assert marker in first
+        start = first.rindex('href="', 0, first.index(marker)) + len('href="')
+        link = first[start : first.index('"', start)].replace("&amp;", "&")
+        second = (await stand.console.get(link)).text
+    shown = [e["id"] for e in events if f'href="/events/{e["id"]}"' in first]
+    rest = [e["id"] for e in events if f'href="/events/{e["id"]}"' in second]
+    assert len(shown) == 50 and len(rest) == 10 and not set(shown) & set(rest)
+    assert marker not in second
+
+
+@pytest.mark.anyio
+async def test_try_it_shows_the_dry_run_of_a_pasted_event(
+    make_stand: Callable[..., Any], kuflow: KuflowDouble
+) -> None:
+    async with make_stand() as stand:
+        await stand.login()
+        rules_page = (await stand.console.get("/rules")).text
+        csrf = await stand.csrf("/rules")
+        event = json.dumps(loan_event(kuflow))
+        tried = await stand.console.post(
+            "/rules/try", data={"csrf": csrf, "event": event, "process": "", "process_item": ""}
+        )
+        broken = await stand.console.post(
+            "/rules/try", data={"csrf": csrf, "event": "{", "process": "", "process_item": ""}
+        )
+    assert "open-review" in rules_page and "A task for every new process" in rules_page
+    assert "rule open-review: MATCHED" in tried.text
+    assert "rule on-completion: NOT MATCHED" in tried.text
+    assert "POST " in tried.text and "/contacts" in tried.text
+    assert "The event is not JSON" in broken.text
+
+
+@pytest.mark.anyio
+async def test_the_overview_counts_what_happened(
+    make_stand: Callable[..., Any], kuflow: KuflowDouble, crm: HttpDouble
+) -> None:
+    async with make_stand() as stand:
+        await failing_run(stand, kuflow, crm)
+        page = (await stand.console.get("/")).text
+    assert "Last hour: 2 received" in page
+    assert 'status=partial&since=1h">partial</a></td><td>1<' in page
+    assert 'status=done&since=1h">done</a></td><td>1<' in page
+    assert "PROCESS.CREATED" in page and "<svg" in page
