@@ -19,6 +19,7 @@ from receiver import keys
 PAGE_ROWS = 50
 SCAN_BATCH = 200  # index entries read per round trip while filtering
 SCAN_LIMIT = 5000  # index entries looked at per page at most: a rare filter gives a short page
+BUCKET_MINUTES = 15  # the overview's chart: 96 bars over 24 hours
 LISTED = ("status", "type", "received_at", "finished_at", "process_id", "matched")
 
 
@@ -134,7 +135,7 @@ class Overview:
 
     hour: Counts
     day: Counts
-    series: list[tuple[int, int, int, int]]  # (minute, received, done, dead) for 24 hours
+    series: list[tuple[int, int, int, int]]  # (first minute, received, done, dead) per bucket
     queued: int  # jobs due now
     retrying: int  # jobs waiting for their next try
     dead_letters: int
@@ -170,11 +171,12 @@ async def overview(redis: Redis) -> Overview:
         answers = await pipe.execute()
     minutes = [_decode(raw) for raw in answers[: len(day)]]
     queued, retrying, dead_letters = answers[len(day) :]
-    series = [
-        (m, int(f.get("received", 0)), int(f.get("done", 0)) + int(f.get("partial", 0)),
-         int(f.get("dead", 0)))
-        for m, f in zip(day, minutes, strict=True)
-    ]  # fmt: skip
+    series = []
+    for start in range(0, len(day), BUCKET_MINUTES):
+        bucket = minutes[start : start + BUCKET_MINUTES]
+        received = sum(int(f.get("received", 0)) for f in bucket)
+        done = sum(int(f.get("done", 0)) + int(f.get("partial", 0)) for f in bucket)
+        series.append((day[start], received, done, sum(int(f.get("dead", 0)) for f in bucket)))
     return Overview(
         _counts(minutes[-60:]), _counts(minutes), series, int(queued), int(retrying),
         int(dead_letters), await heartbeat.beats(redis),

@@ -1,0 +1,173 @@
+"""The console in a real browser (Debian's Chromium, driven by Playwright) against a real
+`kuflow-router run` — receiver, worker, embedded Redis — and the API doubles: an operator finds a
+failed event, sees what was sent and answered, fixes the cause and replays it, without a terminal.
+
+Without Chromium the tests are skipped with one line saying what to install; under CI
+(`CI=true`) they must run. `CONSOLE_SCREENSHOTS=DIR` also saves each page as DIR/<page>.png (the
+README's pictures are made so).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from receiver import keys
+from tests.conftest import TOKEN
+from tests.console.conftest import ADMIN, RULES
+from tests.doubles.http import HttpDouble
+from tests.doubles.kuflow import KuflowDouble
+from tests.e2e.conftest import loan_event
+from tests.processes import Router, post_event, router_env, running_router, wait_for
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                f"{CHROMIUM} is missing: CI must run the browser tests (scripts/test installs it)"
+            )
+        pytest.skip("browser tests need Chromium: sudo apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def router(tmp_path: Path, kuflow: KuflowDouble, crm: HttpDouble) -> Iterator[Router]:
+    rules = RULES.replace("KUFLOW_URL", kuflow.url).replace("CRM_URL", crm.base_url)
+    (tmp_path / "rules.yaml").write_text(rules)
+    env = router_env(
+        ROUTER_WEBHOOK_TOKENS=TOKEN, ROUTER_ADMIN_TOKEN=ADMIN, ROUTER_LOG_FORMAT="text"
+    )
+    with running_router(["run"], env, tmp_path) as running:
+        yield running
+
+
+def _redis(cwd: Path) -> redis.Redis:
+    port = int((cwd / "var" / "redis" / "router.port").read_text())
+    password = (cwd / "var" / "redis" / "router.password").read_text().strip()
+    return redis.Redis(port=port, password=password)
+
+
+def _status(client: redis.Redis, event_id: str) -> str:
+    return (client.hget(keys.event(event_id), "status") or b"").decode()
+
+
+def _shoot(page: Any, name: str) -> None:
+    place = os.environ.get("CONSOLE_SCREENSHOTS")
+    if place:
+        Path(place).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(place) / f"{name}.png"), full_page=True)
+
+
+def _log_in(page: Any, console: str, token: str = ADMIN) -> None:
+    page.goto(f"{console}/events")
+    page.get_by_label("Admin token").fill(token)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_an_operator_finds_a_failed_event_fixes_it_and_replays_it(
+    browser: Any, router: Router, kuflow: KuflowDouble, crm: HttpDouble, tmp_path: Path
+) -> None:
+    crm.fail("POST", "/api/contacts", status=422, times=1)
+    failing, fine = loan_event(kuflow), loan_event(kuflow)
+    client = _redis(tmp_path)
+    assert post_event(router.base, failing, TOKEN).status_code == 202
+    wait_for(lambda: _status(client, failing["id"]) == "partial", "the first event to fail")
+    assert post_event(router.base, fine, TOKEN).status_code == 202
+    wait_for(lambda: _status(client, fine["id"]) == "done", "the second event")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+
+    page.goto(router.console)
+    assert page.url.startswith(f"{router.console}/login")
+    _shoot(page, "login")
+    _log_in(page, router.console)
+    assert page.url == f"{router.console}/events"
+    _shoot(page, "events")
+
+    page.get_by_label("Status").select_option("partial")
+    page.get_by_role("button", name="Filter").click()
+    assert "status=partial" in page.url
+    rows = page.locator("table.events tbody tr")
+    assert rows.count() == 1
+    page.get_by_role("link", name=failing["id"]).click()
+    assert page.get_by_text("Answer 422").first.is_visible()
+    assert page.get_by_text(f"{crm.base_url}/contacts").first.is_visible()
+    _shoot(page, "event")
+
+    page.get_by_role("link", name="Dead letters").click()
+    group = page.locator("article.group")
+    assert group.count() == 1 and "notify-crm · crm.request · HTTP 422" in group.inner_text()
+    _shoot(page, "dead-letters")
+    # The CRM is fixed (its scripted failure was used up): replay the group.
+    page.get_by_role("button", name="Replay all 1 events").click()
+    assert dialogs == ["Replay 1 events?"]
+    assert page.get_by_text("1 of 1 events queued again").is_visible()
+    wait_for(lambda: _status(client, failing["id"]) == "done", "the replayed event to be done")
+    page.goto(f"{router.console}/events?status=done")
+    assert page.locator("table.events tbody tr").count() == 2
+    assert len(kuflow.tasks()) == 2  # the completed task was not created again
+
+    page.goto(router.console)
+    assert page.get_by_role("heading", name="Overview").is_visible()
+    _shoot(page, "overview")
+    page.get_by_role("link", name="Rules").first.click()
+    page.get_by_role("link", name=f"PROCESS.CREATED {fine['id'][:8]}").click()
+    page.get_by_role("button", name="Try").click()
+    assert "rule open-review: MATCHED" in page.locator("pre.dry-run").inner_text()
+    _shoot(page, "rules")
+    context.close()
+
+
+def test_event_data_never_runs_as_script(
+    browser: Any, router: Router, kuflow: KuflowDouble, tmp_path: Path
+) -> None:
+    event = loan_event(kuflow)
+    event["data"]["note"] = "<script>alert('x')</script><img src=x onerror=\"alert('y')\">"
+    event["data"]["link"] = "javascript:alert('z')"
+    client = _redis(tmp_path)
+    assert post_event(router.base, event, TOKEN).status_code == 202
+    wait_for(lambda: _status(client, event["id"]) not in ("", "queued", "processing"), "the event")
+    context = browser.new_context()
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _log_in(page, router.console)
+    page.goto(f"{router.console}/events/{event['id']}")
+    assert "<script>alert('x')</script>" in page.locator("pre.json").first.inner_text()
+    page.goto(f"{router.console}/rules?event_id={event['id']}")
+    page.get_by_role("button", name="Try").click()
+    assert dialogs == []
+    assert page.locator("a[href^='javascript']").count() == 0
+    context.close()
+
+
+def test_a_wrong_token_stays_on_the_login_page(browser: Any, router: Router) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    _log_in(page, router.console, token="not-the-token")
+    assert page.get_by_role("alert").inner_text() == "That is not the admin token."
+    assert context.cookies() == []
+    page.goto(f"{router.console}/dead")
+    assert page.url.startswith(f"{router.console}/login")
+    context.close()
+
