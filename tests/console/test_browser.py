@@ -170,4 +170,3 @@ def test_a_wrong_token_stays_on_the_login_page(browser: Any, router: Router) -> 
     page.goto(f"{router.console}/dead")
     assert page.url.startswith(f"{router.console}/login")
     context.close()
-
