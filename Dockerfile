@@ -9,6 +9,7 @@ COPY pyproject.toml README.md constraints.txt ./
 COPY common common
 COPY receiver receiver
 COPY handlers handlers
+COPY console console
 COPY kuflow_router kuflow_router
 COPY demo demo
 # Wheels for the project and every dependency, at the versions pinned in constraints.txt

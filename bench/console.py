@@ -104,7 +104,9 @@ async def main(count: int) -> None:
             app.router.routes.append(Route("/bare", lambda r: PlainTextResponse("ok")))
             session = app.state.console.access.new_session()
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://127.0.0.1"
+            ) as client:
                 client.cookies.set(COOKIE, session)
                 bare = await median_ms(client, "/bare")
                 pages = {

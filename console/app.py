@@ -329,6 +329,31 @@ async def try_it(request: Request, session: Session, form: Form) -> Response:
                    result=try_rules(console.rules.current, given), form=given)  # fmt: skip
 
 
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+class _LocalHostsOnly:
+    """Without a login, answer only requests addressed to this machine by name: a web page
+    that rebinds its own domain to 127.0.0.1 (DNS rebinding) must not read the console."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host", b"").decode(errors="replace")
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name.lower() not in LOCAL_HOSTS:
+                refused = Response(
+                    "This console has no login (ROUTER_ADMIN_TOKEN is unset), so it answers "
+                    "only requests for 127.0.0.1 or localhost.", status_code=421,
+                    headers=SECURITY_HEADERS,
+                )  # fmt: skip
+                await refused(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_console(redis: Redis, rules: LiveRules, admin_token: str | None,
                    event_ttl_s: int) -> Starlette:  # fmt: skip
     """The console app over one Redis and one live rule set."""
@@ -351,4 +376,6 @@ def create_console(redis: Redis, rules: LiveRules, admin_token: str | None,
         ]
     )
     app.state.console = Console(redis, rules, Access(admin_token), event_ttl_s)
+    if admin_token is None:
+        app.add_middleware(_LocalHostsOnly)
     return app

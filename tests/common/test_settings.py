@@ -6,6 +6,7 @@ import pytest
 
 from common.errors import SettingsError
 from common.settings import CommonSettings, load
+from console.settings import ConsoleSettings
 from handlers.worker.settings import WorkerSettings
 from kuflow_router.settings import RouterSettings
 from receiver.settings import ReceiverSettings
@@ -53,5 +54,7 @@ def test_run_reads_every_variable_with_its_default() -> None:
     assert settings.worker_concurrency == 10
     assert settings.max_body_bytes == 1024 * 1024
     assert set(RouterSettings.model_fields) == (
-        set(ReceiverSettings.model_fields) | set(WorkerSettings.model_fields)
+        set(ReceiverSettings.model_fields)
+        | set(WorkerSettings.model_fields)
+        | set(ConsoleSettings.model_fields)
     )

@@ -105,12 +105,15 @@ async def test_login_never_redirects_off_site(make_stand: Callable[..., Any]) ->
 async def test_on_loopback_without_a_token_there_is_no_login(
     make_stand: Callable[..., Any],
 ) -> None:
+    local = {"host": "127.0.0.1:8001"}
     async with make_stand(token=None) as stand:
-        first = await stand.console.get("/")
-        login = await stand.console.get(first.headers["location"])
-        page = await stand.console.get("/")
+        first = await stand.console.get("/", headers=local)
+        login = await stand.console.get(first.headers["location"], headers=local)
+        page = await stand.console.get("/", headers=local)
+        rebound = await stand.console.get("/", headers={"host": "attacker.example:8001"})
     assert login.status_code == 303 and COOKIE in login.cookies
     assert page.status_code == 200 and "Log out" not in page.text
+    assert rebound.status_code == 421  # DNS rebinding: a page of another site gets nothing
 
 
 @pytest.mark.parametrize(
