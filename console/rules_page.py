@@ -24,18 +24,27 @@ class RuleLine:
     description: str
     line: int
     actions: list[str]
+    source: str  # the rule as written, up to the next rule (secrets masked)
 
 
 def rule_lines(live: LiveRules) -> list[RuleLine]:
     """The loaded rules with their lines in the file as it is now (1 when it moved on)."""
     try:
-        source = read_yaml(live.path.read_text(encoding="utf-8"), {})
+        text = live.path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        source = None
+        text = ""
+    source = read_yaml(text, {}) if text else None
+    lines = text.splitlines()
+    starts = [
+        source.position(("rules", p))[0] if source else 1 for p in range(len(live.current.rules))
+    ]
     found = []
     for position, rule in enumerate(live.current.rules):
-        line = source.position(("rules", position))[0] if source else 1
-        found.append(RuleLine(rule.name, rule.description, line, [a.name for a in rule.actions]))
+        start = starts[position]
+        end = starts[position + 1] - 1 if position + 1 < len(starts) else len(lines)
+        written = redact("\n".join(lines[start - 1 : end]).rstrip()) if source else ""
+        actions = [a.name for a in rule.actions]
+        found.append(RuleLine(rule.name, rule.description, start, actions, written))
     return found
 
 

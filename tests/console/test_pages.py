@@ -152,6 +152,7 @@ async def test_try_it_shows_the_dry_run_of_a_pasted_event(
             "/rules/try", data={"csrf": csrf, "event": "{", "process": "", "process_item": ""}
         )
     assert "open-review" in rules_page and "A task for every new process" in rules_page
+    assert "- name: notify-crm\n    when: {type: PROCESS.CREATED}" in rules_page  # as written
     assert "rule open-review: MATCHED" in tried.text
     assert "rule on-completion: NOT MATCHED" in tried.text
     assert "POST " in tried.text and "/contacts" in tried.text
