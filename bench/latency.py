@@ -21,7 +21,7 @@ import time
 import httpx
 from redis import Redis
 
-from bench.common import body, deployment, event, rss_mb
+from bench.harness import body, deployment, event, rss_mb
 from receiver import keys
 
 RATES = ((50, 10.0), (500, 6.0))  # events per second, seconds

@@ -16,7 +16,7 @@ import time
 import httpx
 from redis import Redis
 
-from bench.common import body, deployment, event, rss_mb
+from bench.harness import body, deployment, event, rss_mb
 from receiver import keys
 
 

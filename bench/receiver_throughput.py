@@ -1,6 +1,6 @@
 """Receiver throughput and ack latency against baselines measured in the same run (issue 7 §1).
 
-    .venv/bin/python bench/receiver_throughput.py           # needs wrk (apt-get install wrk)
+    .venv/bin/python -m bench.receiver_throughput         # needs wrk (apt-get install wrk)
 
 Three servers take the same load — HMAC-signed KuFlow events, each a new event id, from wrk with
 32 connections on loopback — one after the other, each on a fresh Redis with the append-only

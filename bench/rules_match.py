@@ -1,6 +1,6 @@
 """Rule matching cost per event with 10, 1,000 and 10,000 rules, measured in one run.
 
-    .venv/bin/python bench/rules_match.py
+    .venv/bin/python -m bench.rules_match
 
 Rules are of a realistic shape: each reacts to one event type and one task or process
 definition code (exact values, which the index uses), most add a condition on data fetched from

@@ -24,7 +24,7 @@ from arq import Worker, func
 from arq.connections import RedisSettings
 from redis.asyncio import Redis
 
-from bench.common import api_double, body, event, redis_server, rules_file
+from bench.harness import api_double, body, event, redis_server, rules_file
 from handlers.rules.reload import LiveRules
 from handlers.worker.app import build_worker
 from handlers.worker.settings import WorkerSettings

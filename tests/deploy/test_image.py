@@ -118,3 +118,12 @@ def test_entrypoint_serves_and_works_from_a_clean_install(
         worker.terminate()
         assert worker.wait(timeout=60) == 0
     assert process["state"] == "CANCELLED"
+
+
+def test_no_bench_script_shadows_a_package() -> None:
+    """A bench script run by path puts bench/ first on sys.path: a bench/common.py would be
+    imported as the `common` package by everything the script starts."""
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    packages = {pattern.removesuffix("*") for pattern in found["find"]["include"]}
+    scripts = {path.stem for path in (ROOT / "bench").glob("*.py")}
+    assert scripts & packages == set()

@@ -1,6 +1,6 @@
 """The console's pages with 100,000 events stored (issue 16): server time per page.
 
-    .venv/bin/python -m bench.console [EVENTS]
+    .venv/bin/python -m bench.console_pages [EVENTS]
 
 Fills a private Redis with EVENTS event records as the receiver and the worker leave them (one
 in 20 partial, with a dead letter), then renders each page in-process through its ASGI app —
@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bench.common import body, event, redis_server
+from bench.harness import body, event, redis_server
 from console.access import COOKIE
 from console.app import create_console
 from handlers.rules.reload import LiveRules
