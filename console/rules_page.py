@@ -25,6 +25,7 @@ class RuleLine:
     line: int
     actions: list[str]
     source: str  # the rule as written, up to the next rule (secrets masked)
+    end: int  # its last line
 
 
 def rule_lines(live: LiveRules) -> list[RuleLine]:
@@ -44,7 +45,8 @@ def rule_lines(live: LiveRules) -> list[RuleLine]:
         end = starts[position + 1] - 1 if position + 1 < len(starts) else len(lines)
         written = redact("\n".join(lines[start - 1 : end]).rstrip()) if source else ""
         actions = [a.name for a in rule.actions]
-        found.append(RuleLine(rule.name, rule.description, start, actions, written))
+        last = start + max(0, written.count("\n"))
+        found.append(RuleLine(rule.name, rule.description, start, actions, written, last))
     return found
 
 

@@ -1,0 +1,122 @@
+"""The console's pages: overview, events, one event, dead letters, rules and *try it*."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from console import reads
+from console.access import Session
+from console.rules_page import rule_lines, try_rules
+from console.web import Form, console_of, render
+from handlers.clients.params import parse_duration
+from handlers.rules.dryrun import dry_run
+
+STATUSES = ("queued", "processing", "done", "partial", "dead", "rejected")
+
+
+async def overview(request: Request, session: Session) -> Response:
+    console = console_of(request)
+    figures = await reads.overview(console.redis)
+    live = console.rules
+    return render(request, session, "overview.html", figures=figures, rules=live.current,
+                  rules_path=str(live.path), loaded_at=live.loaded_at * 1000,
+                  problems=live.problems, now=time.time())  # fmt: skip
+
+
+def _filters(request: Request) -> tuple[reads.Filters, dict[str, str], str]:
+    q = request.query_params
+    names = ("status", "type", "rule", "process_id", "event_id", "since", "from", "to")
+    shown = {name: q.get(name, "").strip() for name in names}
+    error = ""
+    since_ms = until_ms = 0
+    try:
+        if shown["since"]:
+            since_ms = int((time.time() - parse_duration(shown["since"])) * 1000)
+        if shown["from"]:
+            since_ms = max(since_ms, _parse_time(shown["from"]))
+        if shown["to"]:
+            until_ms = _parse_time(shown["to"])
+    except ValueError as exc:
+        error = str(exc)
+    filters = reads.Filters(shown["status"], shown["type"], shown["rule"], shown["process_id"],
+                           shown["event_id"].lower(), since_ms, until_ms)  # fmt: skip
+    return filters, shown, error
+
+
+def _parse_time(text: str) -> int:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a time; write e.g. 2026-11-27T09:30 (UTC) or "
+                        "2026-11-27T09:30+01:00") from None  # fmt: skip
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
+
+
+async def events(request: Request, session: Session) -> Response:
+    console = console_of(request)
+    filters, shown, error = _filters(request)
+    page_ = reads.Page([], None, 0)
+    if not error:
+        page_ = await reads.events(console.redis, filters, request.query_params.get("cursor", ""))
+    kept = {k: v for k, v in shown.items() if v}
+    next_url = (
+        f"/events?{urlencode({**kept, 'cursor': page_.next_cursor})}" if page_.next_cursor else ""
+    )
+    refresh = request.query_params.get("refresh") == "1"
+    return render(request, session, "events.html", page=page_, shown=shown, error=error,
+                  statuses=STATUSES, next_url=next_url, refresh=refresh,
+                  rule_names=[r.name for r in console.rules.current.rules])  # fmt: skip
+
+
+async def event(request: Request, session: Session) -> Response:
+    console = console_of(request)
+    event_id = request.path_params["event_id"]
+    found = await reads.event(console.redis, event_id)
+    if found is None:
+        return render(request, session, "missing.html", status=404, event_id=event_id)
+    reports = []
+    if isinstance(found.body, dict):
+        reports = dry_run(console.rules.current, found.body, found.enrichment.get("process"),
+                         found.enrichment.get("processItem"))  # fmt: skip
+    matched = json.loads(found.record.fields.get("matched") or "null")
+    message = request.query_params.get("message", "")
+    return render(request, session, "event.html", event_id=event_id, found=found,
+                  reports=reports, matched=matched, message=message,
+                  rules_loaded_at=console.rules.loaded_at * 1000)  # fmt: skip
+
+
+async def dead(request: Request, session: Session) -> Response:
+    groups = await reads.groups(console_of(request).redis)
+    return render(request, session, "dead.html", groups=groups,
+                  message=request.query_params.get("message", ""))  # fmt: skip
+
+
+async def rules_view(request: Request, session: Session) -> Response:
+    console = console_of(request)
+    recent = await reads.events(console.redis, reads.Filters())
+    chosen = request.query_params.get("event_id", "")
+    event_text = ""
+    if chosen:
+        found = await reads.event(console.redis, chosen)
+        if found is not None and found.body is not None:
+            event_text = json.dumps(found.body, indent=2, ensure_ascii=False)
+    return render(request, session, "rules.html", live=console.rules,
+                  lines=rule_lines(console.rules), recent=recent.rows[:20], result=None,
+                  form={"event": event_text, "process": "", "process_item": ""})  # fmt: skip
+
+
+async def try_it(request: Request, session: Session, form: Form) -> Response:
+    console = console_of(request)
+    given = {name: form.get(name, "") for name in ("event", "process", "process_item")}
+    recent = await reads.events(console.redis, reads.Filters())
+    return render(request, session, "rules.html", live=console.rules,
+                  lines=rule_lines(console.rules), recent=recent.rows[:20],
+                  result=try_rules(console.rules.current, given), form=given)  # fmt: skip

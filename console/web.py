@@ -1,0 +1,124 @@
+"""What the console's pages share: templates, security headers, the guards that every page
+(a session) and every change (a session and its CSRF token) pass, and the form reader."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
+
+from redis.asyncio import Redis
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from console.access import COOKIE, Access, Session
+from handlers.rules.reload import LiveRules
+
+HERE = Path(__file__).parent
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+    "form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+}
+MAX_FORM_BYTES = 1024 * 1024  # a pasted event in *try it* is the largest form
+Page = Callable[[Request, Session], Awaitable[Response]]
+Form = dict[str, str]
+
+
+async def read_form(request: Request) -> Form | None:
+    """The urlencoded form of a POST (what the console's pages send); None for anything else.
+
+    Parsed here with the standard library: no multipart, no files, so no extra dependency.
+    """
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    return dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
+
+
+def _iso(ms: int | float | str | None) -> str:
+    if not ms:
+        return ""
+    return datetime.fromtimestamp(float(ms) / 1000, UTC).isoformat(timespec="seconds")
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    env = templates.env
+    env.filters["iso"] = _iso
+    env.filters["iso_s"] = lambda s: _iso(float(s) * 1000) if s else ""
+    env.filters["pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
+    env.filters["urlq"] = lambda v: quote(str(v), safe="")
+    return templates
+
+
+TEMPLATES = _templates()
+
+
+class Console:
+    """What the pages share: Redis, the live rules, access control, the event time to live."""
+
+    def __init__(self, redis: Redis, rules: LiveRules, access: Access, event_ttl_s: int) -> None:
+        self.redis, self.rules, self.access, self.event_ttl_s = redis, rules, access, event_ttl_s
+
+
+def console_of(request: Request) -> Console:
+    console: Console = request.app.state.console
+    return console
+
+
+def render(
+    request: Request, session: Session, name: str, status: int = 200, **context: Any
+) -> Response:
+    """A page, with the CSRF token its forms carry and the console's security headers."""
+    context |= {"csrf": console_of(request).access.csrf(session), "path": request.url.path,
+                "open": console_of(request).access.open}  # fmt: skip
+    response = TEMPLATES.TemplateResponse(request, name, context, status_code=status)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def to_login(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+
+
+def page(handler: Page) -> Callable[[Request], Awaitable[Response]]:
+    """A GET page: a session is needed (else the login page)."""
+
+    async def endpoint(request: Request) -> Response:
+        session = console_of(request).access.session(request.cookies.get(COOKIE))
+        if session is None:
+            return to_login(request)
+        return await handler(request, session)
+
+    return endpoint
+
+
+def change(handler: Callable[[Request, Session, Form], Awaitable[Response]]) -> Any:
+    """A POST that changes something: a session and its CSRF token are needed."""
+
+    async def endpoint(request: Request) -> Response:
+        access = console_of(request).access
+        session = access.session(request.cookies.get(COOKIE))
+        if session is None:
+            return to_login(request)
+        form = await read_form(request)
+        if form is None or not access.csrf_ok(session, form.get("csrf", "")):
+            return Response("The form's CSRF token is missing or wrong: reload the page and try "
+                            "again.", status_code=403, headers=SECURITY_HEADERS)  # fmt: skip
+        return await handler(request, session, form)
+
+    return endpoint
