@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from common.redact import redact
+from handlers.rules import schema
 from handlers.rules.dryrun import dry_run, format_reports, reports_json, verification
 from handlers.rules.errors import RulesLoadError
 from handlers.rules.loader import load_file
@@ -76,6 +77,12 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print the JSON Schema of rules.yaml (what `rules.schema.json` holds)."""
+    print(schema.text(), end="")
+    return 0
+
+
 def add_parser(commands: Any) -> None:
     """Register `rules check` and `rules test` under the main parser's sub-commands."""
     rules = commands.add_parser("rules", help="check rules.yaml, or dry-run it on an event")
@@ -94,3 +101,5 @@ def add_parser(commands: Any) -> None:
     )
     test.add_argument("--json", action="store_true", help="print the report as JSON")
     test.set_defaults(handler=cmd_test)
+    described = "print the JSON Schema of rules.yaml, for editors (rules.schema.json)"
+    sub.add_parser("schema", help=described, description=described).set_defaults(handler=cmd_schema)

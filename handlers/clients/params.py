@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -26,7 +26,15 @@ def parse_duration(value: Any) -> float:
     raise ValueError(f"'{value}' is not a duration; write e.g. 250ms, 2s, 10m, 1h or 30")
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+DURATION_SCHEMA = {
+    "description": "A duration: 250ms, 2s, 10m, 1h, or a number of seconds.",
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)\s*$"},
+    ],
+    "examples": ["2s", "10m"],
+}
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(DURATION_SCHEMA)]
 
 
 class Params(BaseModel):
