@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from common.redact import redact
 from handlers.rules import schema
+from handlers.rules.cases import Outcome, load_cases, run_case
 from handlers.rules.dryrun import dry_run, format_reports, reports_json, verification
 from handlers.rules.errors import RulesLoadError
 from handlers.rules.loader import load_file
@@ -24,9 +28,9 @@ def _rules_file(args: argparse.Namespace) -> Path:
     return given if given is not None else load_settings().rules_file
 
 
-def _load(path: Path) -> RuleSet | None:
+def _load(path: Path, environ: Mapping[str, str] | None = None) -> RuleSet | None:
     try:
-        return load_file(path)
+        return load_file(path, environ)
     except RulesLoadError as exc:
         print(exc, file=sys.stderr)
         count = len(exc.problems)
@@ -51,9 +55,69 @@ def _read_json(path: Path, what: str) -> Any:
         raise SystemExit(f"kuflow-router: cannot read {what} {path}: {exc}") from None
 
 
+class _Placeholders(Mapping[str, str]):
+    """The environment, where an unset `${NAME}` reads as `<NAME>`: rule tests send nothing,
+    so a CI job needs no credentials to run them."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def __getitem__(self, name: str) -> str:
+        return self._environ.get(name, f"<{name}>")
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._environ)
+
+    def __len__(self) -> int:
+        return len(self._environ)
+
+
+def _junit(outcomes: list[Outcome], path: Path) -> None:
+    failed = sum(not o.passed for o in outcomes)
+    suite = ElementTree.Element(
+        "testsuite", name="rules", tests=str(len(outcomes)), failures=str(failed)
+    )
+    for outcome in outcomes:
+        case = ElementTree.SubElement(suite, "testcase", classname="rules.cases", name=outcome.name)
+        if not outcome.passed:
+            failure = ElementTree.SubElement(case, "failure", message=outcome.failures[0])
+            failure.text = "\n".join(outcome.failures)
+    ElementTree.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    """Run a cases file against the rules: exit 0 when every case passes, 1 with the differences."""
+    path = _rules_file(args)
+    try:
+        rules = load_file(path, _Placeholders(os.environ))
+        cases = load_cases(args.cases)
+    except RulesLoadError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    outcomes = [run_case(rules, case) for case in cases]
+    for outcome in outcomes:
+        print(f"{'PASS' if outcome.passed else 'FAIL'}  {outcome.name}")
+        for failure in outcome.failures:
+            print(f"      {redact(failure)}")
+    passed = sum(o.passed for o in outcomes)
+    print(f"{passed} of {len(outcomes)} cases passed ({args.cases} against {path})")
+    if args.junit_xml:
+        _junit(outcomes, args.junit_xml)
+    return 0 if passed == len(outcomes) else 1
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     """Dry run: which rules match an event, why not, and the exact requests; no network."""
-    rules = _load(_rules_file(args))
+    if args.cases:
+        return cmd_cases(args)
+    if args.event is None:
+        print("kuflow-router: rules test needs EVENT.json, or --cases FILE", file=sys.stderr)
+        return 2
+    # A dry run sends nothing: an unset ${NAME} shows as <NAME> instead of stopping it.
+    rules = _load(_rules_file(args), _Placeholders(os.environ))
     if rules is None:
         return 1
     try:
@@ -93,13 +157,20 @@ def add_parser(commands: Any) -> None:
     test = sub.add_parser(
         "test", help="which rules an event matches and the requests they would send (no network)"
     )
-    test.add_argument("event", type=Path, metavar="EVENT.json")
+    test.add_argument("event", type=Path, metavar="EVENT.json", nargs="?")
     test.add_argument("--rules", type=Path, metavar="FILE", help="default: $ROUTER_RULES_FILE")
     test.add_argument("--process", type=Path, metavar="P.json", help="the process, for process.*")
     test.add_argument(
         "--process-item", type=Path, metavar="I.json", help="the process item, for processItem.*"
     )
     test.add_argument("--json", action="store_true", help="print the report as JSON")
+    test.add_argument(
+        "--cases",
+        type=Path,
+        metavar="CASES.yaml",
+        help="run the rule tests of a cases file instead (exit 1 when one fails)",
+    )
+    test.add_argument("--junit-xml", type=Path, metavar="OUT", help="with --cases: a JUnit report")
     test.set_defaults(handler=cmd_test)
     described = "print the JSON Schema of rules.yaml, for editors (rules.schema.json)"
     sub.add_parser("schema", help=described, description=described).set_defaults(handler=cmd_schema)
