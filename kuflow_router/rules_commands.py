@@ -6,19 +6,24 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 from common.redact import redact
+from handlers.clients.params import parse_duration
 from handlers.rules import schema
 from handlers.rules.cases import Outcome, load_cases, run_case
-from handlers.rules.dryrun import dry_run, format_reports, reports_json, verification
+from handlers.rules.dryrun import RuleReport, dry_run, format_reports, reports_json, verification
 from handlers.rules.errors import RulesLoadError
 from handlers.rules.loader import load_file
 from handlers.rules.model import RuleSet
 from handlers.worker.settings import load_settings
+from kuflow_router import rules_history
+from kuflow_router.admin_commands import event_id
+from kuflow_router.arguments import whole_number
 from receiver.errors import InvalidEvent
 from receiver.events import parse_event
 
@@ -113,32 +118,97 @@ def cmd_test(args: argparse.Namespace) -> int:
     """Dry run: which rules match an event, why not, and the exact requests; no network."""
     if args.cases:
         return cmd_cases(args)
-    if args.event is None:
-        print("kuflow-router: rules test needs EVENT.json, or --cases FILE", file=sys.stderr)
+    if (args.event is None) == (args.event_id is None):
+        print("kuflow-router: rules test needs EVENT.json or --event-id ID (or --cases FILE)",
+              file=sys.stderr)  # fmt: skip
         return 2
     # A dry run sends nothing: an unset ${NAME} shows as <NAME> instead of stopping it.
     rules = _load(_rules_file(args), _Placeholders(os.environ))
     if rules is None:
         return 1
+    documents = _documents(args)
+    if documents is None:
+        return 1
+    event, process, item = documents
+    for line in _mismatches(event, process, item):
+        print(f"kuflow-router: warning: {line}", file=sys.stderr)
+    reports = dry_run(rules, event, process, item)
+    if args.json:
+        print(redact(reports_json(reports)))
+    else:
+        step = verification(rules, event, process, item)
+        print(redact("\n".join(filter(None, [step, format_reports(reports)]))))
+    return _verdict(reports, args.expect_match)
+
+
+Documents = tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]
+
+
+def _documents(args: argparse.Namespace) -> Documents | None:
+    """The event, process and process item: from files, or as the event log recorded them."""
+    if args.event_id is not None:
+        return rules_history.recorded(event_id(args.event_id))
     try:
         parse_event(args.event.read_bytes())
     except InvalidEvent as exc:
         problems = "; ".join(f"{e.loc}: {e.msg}" for e in exc.errors)
         print(f"{args.event}: not a valid KuFlow event: {problems}", file=sys.stderr)
-        return 1
+        return None
     except OSError as exc:
         print(f"kuflow-router: cannot read {args.event}: {exc}", file=sys.stderr)
-        return 1
+        return None
     event = _read_json(args.event, "the event")
     process = _read_json(args.process, "the process") if args.process else None
     item = _read_json(args.process_item, "the process item") if args.process_item else None
-    reports = dry_run(rules, event, process, item)
-    if args.json:
-        print(redact(reports_json(reports)))
-        return 0
-    step = verification(rules, event, process, item)
-    print(redact("\n".join(filter(None, [step, format_reports(reports)]))))
-    return 0
+    return event, process, item
+
+
+def _mismatches(
+    event: dict[str, Any], process: dict[str, Any] | None, item: dict[str, Any] | None
+) -> list[str]:
+    """Files that are not about the event's own process or item: a dry run of the wrong pair."""
+    raw = event.get("data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    found = []
+    for given, field, what in (
+        (process, "processId", "process"),
+        (item, "processItemId", "process item"),
+    ):
+        wanted = data.get(field)
+        if given is not None and wanted and given.get("id") != wanted:
+            found.append(
+                f"the {what} given has id {given.get('id')}, the event's {field} is {wanted}"
+            )
+    return found
+
+
+def _verdict(reports: list[RuleReport], expect_match: bool) -> int:
+    """1 when a matched rule's action could not be planned, or nothing matched but should have."""
+    failed = [f"{r.name}: {a.name}: {a.error}" for r in reports for a in r.actions if a.error]
+    for line in failed:
+        print(f"kuflow-router: {redact(line)}", file=sys.stderr)
+    if expect_match and not any(r.status == "matched" for r in reports):
+        print("kuflow-router: no rule matched (--expect-match)", file=sys.stderr)
+        return 1
+    return 1 if failed else 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Which recent events the rules in NEW.yaml would treat differently from the ones in use."""
+    new = _load(args.new, _Placeholders(os.environ))
+    if new is None:
+        return 1  # its problems are listed; nothing was evaluated
+    current = _load(_rules_file(args), _Placeholders(os.environ))
+    if current is None:
+        return 1
+    since_ms = 0
+    if args.since:
+        try:
+            since_ms = int((time.time() - parse_duration(args.since)) * 1000)
+        except ValueError as exc:
+            print(f"kuflow-router: --since: {exc}", file=sys.stderr)
+            return 2
+    return rules_history.diff(current, new, args.last, since_ms)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -171,6 +241,24 @@ def add_parser(commands: Any) -> None:
         help="run the rule tests of a cases file instead (exit 1 when one fails)",
     )
     test.add_argument("--junit-xml", type=Path, metavar="OUT", help="with --cases: a JUnit report")
+    test.add_argument(
+        "--event-id",
+        metavar="ID",
+        help="take the event, and what the worker read from KuFlow for it, from the event log",
+    )
+    test.add_argument(
+        "--expect-match", action="store_true", help="exit 1 when no rule matches the event"
+    )
     test.set_defaults(handler=cmd_test)
+    described = "which recent events NEW.yaml would treat differently (no network, no writes)"
+    diff = sub.add_parser("diff", help=described, description=described)
+    diff.add_argument("new", type=Path, metavar="NEW.yaml")
+    diff.add_argument("--rules", type=Path, metavar="FILE", help="the rules in use (default: "
+                      "$ROUTER_RULES_FILE)")  # fmt: skip
+    recent = diff.add_mutually_exclusive_group()
+    recent.add_argument("--last", type=whole_number(1, rules_history.MAX_EVENTS), default=100,
+                        metavar="N", help="the N most recent events (default 100)")  # fmt: skip
+    recent.add_argument("--since", metavar="DURATION", help="the events of the last 1h, 30m …")
+    diff.set_defaults(handler=cmd_diff)
     described = "print the JSON Schema of rules.yaml, for editors (rules.schema.json)"
     sub.add_parser("schema", help=described, description=described).set_defaults(handler=cmd_schema)

@@ -33,6 +33,8 @@ class ActionReport:
     name: str
     requests: list[PlannedRequest] = field(default_factory=list)
     error: str = ""
+    # `results.<as>` for later actions: (name, what the dry run put there, whether it is made up)
+    result: tuple[str, dict[str, Any], bool] | None = None
 
 
 @dataclass
@@ -66,6 +68,8 @@ def _actions(rules: RuleSet, rule: Rule, doc: Mapping[str, Any]) -> list[ActionR
             break  # a permanent error stops the rule, as in the worker
         if action.result_as:
             results[action.result_as] = _stand_in(action, key)
+            made_up = not action.operation.key_is_id
+            report.result = (action.result_as, results[action.result_as], made_up)
         reports.append(report)
     return reports
 
@@ -126,6 +130,15 @@ def verification(
     return f"verify: the event agrees with KuFlow's {root} ({read})"
 
 
+def _result_line(name: str, shown: dict[str, Any], made_up: bool) -> str:
+    if made_up:
+        return (
+            f"as {name}: a STAND-IN {json.dumps(shown)} — the API gives the real one; later "
+            "actions show the stand-in in its place"
+        )
+    return f"as {name}: id {shown['id']} (the idempotency key, kept as the new object's id)"
+
+
 def format_reports(reports: list[RuleReport]) -> str:
     """The human-readable dry run."""
     lines = []
@@ -138,6 +151,8 @@ def format_reports(reports: list[RuleReport]) -> str:
                 lines.append(f"    ERROR {action.error}")
             for request in action.requests:
                 lines.extend("    " + line for line in request.describe().splitlines())
+            if action.result:
+                lines.append("    " + _result_line(*action.result))
     matched = sum(r.status == "matched" for r in reports)
     lines.append(f"{matched} of {len(reports)} rules matched")
     return "\n".join(lines)
@@ -155,6 +170,7 @@ def reports_json(reports: list[RuleReport]) -> str:
                     {
                         "action": a.name,
                         "error": a.error,
+                        "stand_in": a.result[1] if a.result and a.result[2] else None,
                         "requests": [
                             {"method": q.method, "url": q.full_url, "json": q.json, "note": q.note}
                             for q in a.requests

@@ -1,0 +1,122 @@
+"""The event log as the rule author's test data: `rules test --event-id` re-runs one recorded
+event; `rules diff` shows which recent events a rules change would treat differently. Reads
+only; nothing is sent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+from redis.asyncio import Redis
+
+from common.redact import redact
+from common.settings import CommonSettings, load
+from handlers.clients.base import PlannedRequest
+from handlers.rules.dryrun import dry_run
+from handlers.rules.model import RuleSet
+from handlers.worker import records
+from kuflow_router.redis_server import tools_url
+from receiver import keys
+
+MAX_EVENTS = 10_000  # events compared at most, whatever --since says
+
+Documents = tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]
+
+
+async def _recorded(redis: Redis, event_id: str) -> Documents | str:
+    record = await records.load(redis, event_id)
+    if not record.fields:
+        return f"no event {event_id} in the event log (never received here, or expired)"
+    text = record.fields.get("event")
+    if not text:
+        return f"the event log keeps no body for {event_id} (received by an older version)"
+    enrichment = json.loads(record.fields.get("enrichment") or "{}")
+    return json.loads(text), enrichment.get("process"), enrichment.get("processItem")
+
+
+def recorded(event_id: str) -> Documents | None:
+    """The event as received and what the worker read from KuFlow for it; None (said why) if
+    the log does not have them."""
+    settings = load(CommonSettings)
+
+    async def go() -> Documents | str:
+        async with Redis.from_url(tools_url(settings.redis_url), socket_connect_timeout=5) as redis:
+            return await _recorded(redis, event_id)
+
+    found = asyncio.run(go())
+    if isinstance(found, str):
+        print(f"kuflow-router: {found}", file=sys.stderr)
+        return None
+    return found
+
+
+def _line(request: PlannedRequest) -> str:
+    body = "" if request.json is None else " " + json.dumps(request.json, sort_keys=True)
+    return f"{request.method} {request.full_url}{body}"
+
+
+def _plan(rules: RuleSet, documents: Documents) -> dict[str, list[str]]:
+    """What the rules do with one event: for each matched rule, its requests as lines."""
+    event, process, item = documents
+    planned: dict[str, list[str]] = {}
+    for report in dry_run(rules, event, process, item):
+        if report.status != "matched":
+            continue
+        lines = []
+        for action in report.actions:
+            lines += [_line(request) for request in action.requests]
+            if action.error:
+                lines.append(f"ERROR {action.error}")
+        planned[report.name] = lines
+    return planned
+
+
+def differences(current: RuleSet, new: RuleSet, documents: Documents) -> list[str]:
+    """How `new` would treat the event differently from `current` (empty: the same)."""
+    before, after = _plan(current, documents), _plan(new, documents)
+    said: list[str] = []
+    if sorted(before) != sorted(after):
+        said.append(f"matched: now {sorted(before)}, with the change {sorted(after)}")
+    for rule in sorted(set(before) & set(after)):
+        gone = [line for line in before[rule] if line not in after[rule]]
+        added = [line for line in after[rule] if line not in before[rule]]
+        said += [f"{rule}: - {line}" for line in gone] + [f"{rule}: + {line}" for line in added]
+    return said
+
+
+async def _recent(redis: Redis, last: int, since_ms: int) -> list[tuple[str, Documents]]:
+    if since_ms:
+        ids = await redis.zrevrangebyscore(keys.EVENTS, "+inf", since_ms, start=0, num=MAX_EVENTS)
+    else:
+        ids = await redis.zrevrange(keys.EVENTS, 0, last - 1)
+    found = []
+    for raw in ids:
+        documents = await _recorded(redis, raw.decode())
+        if not isinstance(documents, str):
+            found.append((raw.decode(), documents))
+    return found
+
+
+def diff(current: RuleSet, new: RuleSet, last: int, since_ms: int) -> int:
+    """Print the recent events that `new` would treat differently, side by side; 0."""
+    settings = load(CommonSettings)
+
+    async def go() -> list[tuple[str, Documents]]:
+        async with Redis.from_url(tools_url(settings.redis_url), socket_connect_timeout=5) as redis:
+            return await _recent(redis, last, since_ms)
+
+    events = asyncio.run(go())
+    if not events:
+        print("no recent events in the event log to compare (nothing received, or all expired)")
+        return 0
+    changed = 0
+    for event_id, documents in events:
+        said = differences(current, new, documents)
+        if said:
+            changed += 1
+            print(f"event {event_id} ({documents[0].get('type')}):")
+            print("\n".join(f"  {redact(line)}" for line in said))
+    print(f"{changed} of {len(events)} recent events would be handled differently")
+    return 0
