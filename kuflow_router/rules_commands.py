@@ -14,12 +14,13 @@ from xml.etree import ElementTree
 
 from common.redact import redact
 from handlers.clients.params import parse_duration
-from handlers.rules import schema
+from handlers.rules import lint, schema
 from handlers.rules.cases import Outcome, load_cases, run_case
 from handlers.rules.dryrun import RuleReport, dry_run, format_reports, reports_json, verification
 from handlers.rules.errors import RulesLoadError
 from handlers.rules.loader import load_file
 from handlers.rules.model import RuleSet
+from handlers.rules.source import read_yaml
 from handlers.worker.settings import load_settings
 from kuflow_router import rules_history
 from kuflow_router.admin_commands import event_id
@@ -49,8 +50,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     rules = _load(path)
     if rules is None:
         return 1
-    print(f"{path}: OK — {len(rules.rules)} rules, {len(rules.connections)} connections")
-    return 0
+    found = lint.warnings(read_yaml(path.read_text(encoding="utf-8"), os.environ))
+    for problem in found:
+        print(f"{path}:{problem.line}:{problem.column}: warning: {problem.message}",
+              file=sys.stderr)  # fmt: skip
+    print(f"{path}: OK — {len(rules.rules)} rules, {len(rules.connections)} connections"
+          + (f", {len(found)} warnings" if found else ""))  # fmt: skip
+    return 1 if found and args.strict else 0
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -223,6 +229,11 @@ def add_parser(commands: Any) -> None:
     sub = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
     check = sub.add_parser("check", help="validate a rules file (default: $ROUTER_RULES_FILE)")
     check.add_argument("rules", nargs="?", type=Path, metavar="FILE")
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 on a warning too (a type, field or value KuFlow does not send)",
+    )
     check.set_defaults(handler=cmd_check)
     test = sub.add_parser(
         "test", help="which rules an event matches and the requests they would send (no network)"
