@@ -120,6 +120,7 @@ def create_console(
             Route("/dead/purge", change(changes.purge_group), methods=["POST"]),
             Route("/rules", page(views.rules_view)),
             Route("/rules/try", change(views.try_it), methods=["POST"]),
+            Route("/rules/compare", change(views.compare), methods=["POST"]),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ]
     )

@@ -4,11 +4,15 @@ run of `kuflow-router rules test` on a pasted event, with no network call."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from common.redact import redact
+from handlers.rules.compare import Documents, differences
 from handlers.rules.dryrun import RuleReport, dry_run, format_reports, verification
+from handlers.rules.errors import RulesLoadError
+from handlers.rules.loader import load_text
 from handlers.rules.model import RuleSet
 from handlers.rules.reload import LiveRules
 from handlers.rules.source import read_yaml
@@ -88,3 +92,36 @@ def try_rules(rules: RuleSet, given: dict[str, str]) -> Tried:
     check = verification(rules, event, process, item)
     tried.text = redact((check + "\n" if check else "") + format_reports(tried.reports))
     return tried
+
+
+@dataclass
+class Changed:
+    """What *what would change* shows: the proposed file's problems, or the events it changes."""
+
+    problems: list[str] = field(default_factory=list)
+    events: list[tuple[str, list[str]]] = field(default_factory=list)  # (event id, differences)
+    compared: int = 0
+
+
+class _Placeholders(dict[str, str]):
+    """An unset `${NAME}` reads as `<NAME>`: the comparison sends nothing."""
+
+    def __missing__(self, name: str) -> str:
+        return f"<{name}>"
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+def what_would_change(current: RuleSet, text: str, recent: list[tuple[str, Documents]]) -> Changed:
+    """The recent events that the rules in `text` would treat differently from `current`."""
+    try:
+        proposed = load_text(text, "proposed rules", _Placeholders(os.environ))
+    except RulesLoadError as exc:
+        return Changed(problems=[p.format(exc.filename) for p in exc.problems])
+    changed = Changed(compared=len(recent))
+    for event_id, documents in recent:
+        said = differences(current, proposed, documents)
+        if said:
+            changed.events.append((event_id, [redact(line) for line in said]))
+    return changed

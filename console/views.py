@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from console import reads
 from console.access import Session
-from console.rules_page import rule_lines, try_rules
+from console.rules_page import Changed, rule_lines, try_rules, what_would_change
 from console.web import Form, console_of, render
 from handlers.clients.params import parse_duration
 from handlers.rules.dryrun import dry_run
@@ -120,3 +120,21 @@ async def try_it(request: Request, session: Session, form: Form) -> Response:
     return render(request, session, "rules.html", live=console.rules,
                   lines=rule_lines(console.rules), recent=recent.rows[:20],
                   result=try_rules(console.rules.current, given), form=given)  # fmt: skip
+
+
+RECENT_COMPARED = 100  # events *what would change* compares
+
+
+async def compare(request: Request, session: Session, form: Form) -> Response:
+    """*What would change*: the recent events a proposed rules file would treat differently."""
+    console = console_of(request)
+    proposed = form.get("proposed", "")
+    changed = Changed(problems=["Paste the proposed rules file."])
+    if proposed.strip():
+        recent = await reads.recent_documents(console.redis, RECENT_COMPARED)
+        changed = what_would_change(console.rules.current, proposed, recent)
+    rows = (await reads.events(console.redis, reads.Filters())).rows[:20]
+    return render(request, session, "rules.html", live=console.rules,
+                  lines=rule_lines(console.rules), recent=rows, result=None,
+                  form={"event": "", "process": "", "process_item": ""},
+                  proposed=proposed, changed=changed)  # fmt: skip

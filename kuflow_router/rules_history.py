@@ -7,22 +7,18 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import Any
 
 from redis.asyncio import Redis
 
 from common.redact import redact
 from common.settings import CommonSettings, load
-from handlers.clients.base import PlannedRequest
-from handlers.rules.dryrun import dry_run
+from handlers.rules.compare import Documents, differences
 from handlers.rules.model import RuleSet
 from handlers.worker import records
 from kuflow_router.redis_server import tools_url
 from receiver import keys
 
 MAX_EVENTS = 10_000  # events compared at most, whatever --since says
-
-Documents = tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]
 
 
 async def _recorded(redis: Redis, event_id: str) -> Documents | str:
@@ -50,40 +46,6 @@ def recorded(event_id: str) -> Documents | None:
         print(f"kuflow-router: {found}", file=sys.stderr)
         return None
     return found
-
-
-def _line(request: PlannedRequest) -> str:
-    body = "" if request.json is None else " " + json.dumps(request.json, sort_keys=True)
-    return f"{request.method} {request.full_url}{body}"
-
-
-def _plan(rules: RuleSet, documents: Documents) -> dict[str, list[str]]:
-    """What the rules do with one event: for each matched rule, its requests as lines."""
-    event, process, item = documents
-    planned: dict[str, list[str]] = {}
-    for report in dry_run(rules, event, process, item):
-        if report.status != "matched":
-            continue
-        lines = []
-        for action in report.actions:
-            lines += [_line(request) for request in action.requests]
-            if action.error:
-                lines.append(f"ERROR {action.error}")
-        planned[report.name] = lines
-    return planned
-
-
-def differences(current: RuleSet, new: RuleSet, documents: Documents) -> list[str]:
-    """How `new` would treat the event differently from `current` (empty: the same)."""
-    before, after = _plan(current, documents), _plan(new, documents)
-    said: list[str] = []
-    if sorted(before) != sorted(after):
-        said.append(f"matched: now {sorted(before)}, with the change {sorted(after)}")
-    for rule in sorted(set(before) & set(after)):
-        gone = [line for line in before[rule] if line not in after[rule]]
-        added = [line for line in after[rule] if line not in before[rule]]
-        said += [f"{rule}: - {line}" for line in gone] + [f"{rule}: + {line}" for line in added]
-    return said
 
 
 async def _recent(redis: Redis, last: int, since_ms: int) -> list[tuple[str, Documents]]:

@@ -170,3 +170,31 @@ async def test_the_overview_counts_what_happened(
     assert 'status=partial&since=1h">partial</a></td><td>1<' in page
     assert 'status=done&since=1h">done</a></td><td>1<' in page
     assert "PROCESS.CREATED" in page and "<svg" in page
+
+
+@pytest.mark.anyio
+async def test_what_would_change_lists_the_recent_events_a_proposal_treats_differently(
+    make_stand: Callable[..., Any], kuflow: KuflowDouble, crm: HttpDouble
+) -> None:
+    from tests.console.conftest import RULES
+
+    async with make_stand() as stand:
+        event = loan_event(kuflow)
+        await stand.router.send(event)
+        await stand.router.work()
+        await stand.login()
+        csrf = await stand.csrf("/rules")
+        current = RULES.replace("KUFLOW_URL", kuflow.url).replace("CRM_URL", crm.base_url)
+        proposed = current.replace("path: /contacts", "path: /people")
+        changed = await stand.console.post(
+            "/rules/compare", data={"csrf": csrf, "proposed": proposed}
+        )
+        same = await stand.console.post("/rules/compare", data={"csrf": csrf, "proposed": current})
+        broken = await stand.console.post(
+            "/rules/compare", data={"csrf": csrf, "proposed": current.replace("when:", "wen:")}
+        )
+    assert "<strong>1 of 1</strong> recent events" in changed.text
+    assert f'href="/events/{event["id"]}"' in changed.text
+    assert "notify-crm: - POST" in changed.text and "/api/people" in changed.text
+    assert "<strong>0 of 1</strong> recent events" in same.text
+    assert "unknown key &#39;wen&#39;" in broken.text
