@@ -15,7 +15,7 @@ from handlers.rules.errors import RulesLoadError
 from handlers.rules.loader import load_text
 from handlers.rules.model import RuleSet
 from handlers.rules.reload import LiveRules
-from handlers.rules.source import read_yaml
+from handlers.rules.source import Placeholders, read_yaml
 from receiver.errors import InvalidEvent
 from receiver.events import parse_event
 
@@ -103,20 +103,10 @@ class Changed:
     compared: int = 0
 
 
-class _Placeholders(dict[str, str]):
-    """An unset `${NAME}` reads as `<NAME>`: the comparison sends nothing."""
-
-    def __missing__(self, name: str) -> str:
-        return f"<{name}>"
-
-    def __contains__(self, name: object) -> bool:
-        return True
-
-
 def what_would_change(current: RuleSet, text: str, recent: list[tuple[str, Documents]]) -> Changed:
     """The recent events that the rules in `text` would treat differently from `current`."""
     try:
-        proposed = load_text(text, "proposed rules", _Placeholders(os.environ))
+        proposed = load_text(text, "proposed rules", Placeholders(os.environ))
     except RulesLoadError as exc:
         return Changed(problems=[p.format(exc.filename) for p in exc.problems])
     changed = Changed(compared=len(recent))

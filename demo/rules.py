@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 
 from demo.api import PREFIX
 from handlers.rules.model import RuleSet
+from handlers.rules.source import Placeholders
 
 PLACEHOLDER = "demo-placeholder"
 
 
-class DemoEnviron(Mapping[str, str]):
+def demo_environ(environ: Mapping[str, str]) -> Placeholders:
     """The environment, where an unset `${VAR}` reads as a placeholder instead of an error:
     the stand-ins take any credential."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def __getitem__(self, name: str) -> str:
-        return self._environ.get(name, PLACEHOLDER)
-
-    def __contains__(self, name: object) -> bool:
-        return True
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._environ)
-
-    def __len__(self) -> int:
-        return len(self._environ)
+    return Placeholders(environ, lambda name: PLACEHOLDER)
 
 
 def pointed_at(base_url: str) -> Callable[[RuleSet], RuleSet]:

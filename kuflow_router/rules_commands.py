@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -20,7 +20,7 @@ from handlers.rules.dryrun import RuleReport, dry_run, format_reports, reports_j
 from handlers.rules.errors import RulesLoadError
 from handlers.rules.loader import load_file
 from handlers.rules.model import RuleSet
-from handlers.rules.source import read_yaml
+from handlers.rules.source import Placeholders, read_yaml
 from handlers.worker.settings import load_settings
 from kuflow_router import rules_history
 from kuflow_router.admin_commands import event_id
@@ -66,26 +66,6 @@ def _read_json(path: Path, what: str) -> Any:
         raise SystemExit(f"kuflow-router: cannot read {what} {path}: {exc}") from None
 
 
-class _Placeholders(Mapping[str, str]):
-    """The environment, where an unset `${NAME}` reads as `<NAME>`: rule tests send nothing,
-    so a CI job needs no credentials to run them."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def __getitem__(self, name: str) -> str:
-        return self._environ.get(name, f"<{name}>")
-
-    def __contains__(self, name: object) -> bool:
-        return True
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._environ)
-
-    def __len__(self) -> int:
-        return len(self._environ)
-
-
 def _junit(outcomes: list[Outcome], path: Path) -> None:
     failed = sum(not o.passed for o in outcomes)
     suite = ElementTree.Element(
@@ -103,7 +83,7 @@ def cmd_cases(args: argparse.Namespace) -> int:
     """Run a cases file against the rules: exit 0 when every case passes, 1 with the differences."""
     path = _rules_file(args)
     try:
-        rules = load_file(path, _Placeholders(os.environ))
+        rules = load_file(path, Placeholders(os.environ))
         cases = load_cases(args.cases)
     except RulesLoadError as exc:
         print(exc, file=sys.stderr)
@@ -129,7 +109,7 @@ def cmd_test(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     # A dry run sends nothing: an unset ${NAME} shows as <NAME> instead of stopping it.
-    rules = _load(_rules_file(args), _Placeholders(os.environ))
+    rules = _load(_rules_file(args), Placeholders(os.environ))
     if rules is None:
         return 1
     documents = _documents(args)
@@ -201,10 +181,10 @@ def _verdict(reports: list[RuleReport], expect_match: bool) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """Which recent events the rules in NEW.yaml would treat differently from the ones in use."""
-    new = _load(args.new, _Placeholders(os.environ))
+    new = _load(args.new, Placeholders(os.environ))
     if new is None:
         return 1  # its problems are listed; nothing was evaluated
-    current = _load(_rules_file(args), _Placeholders(os.environ))
+    current = _load(_rules_file(args), Placeholders(os.environ))
     if current is None:
         return 1
     since_ms = 0

@@ -205,7 +205,7 @@ def _run_rules(settings: WorkerSettings, args: argparse.Namespace) -> LiveRules:
     if not args.demo:
         return LiveRules(settings.rules_file)
     # Demo mode: the stand-ins take any credential, so an unset ${VAR} is no error.
-    environ = demo_rules.DemoEnviron(os.environ)
+    environ = demo_rules.demo_environ(os.environ)
     return LiveRules(settings.rules_file, environ, demo_rules.pointed_at(_local_base(args)))
 
 

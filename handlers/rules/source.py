@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -27,6 +27,29 @@ Path = tuple[str | int, ...]
 _ENV = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _MAX_NODES = 200_000  # aliases can expand a small file exponentially ("billion laughs")
 _SCALARS = SafeConstructor()
+
+
+class Placeholders(Mapping[str, str]):
+    """The environment, where an unset `${NAME}` reads as `fill(NAME)` instead of an error: for
+    what sends nothing (a dry run, a comparison) or sends only to stand-ins (demo mode)."""
+
+    def __init__(
+        self, environ: Mapping[str, str], fill: Callable[[str], str] = lambda name: f"<{name}>"
+    ) -> None:
+        self._environ = environ
+        self._fill = fill
+
+    def __getitem__(self, name: str) -> str:
+        return self._environ[name] if name in self._environ else self._fill(name)
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._environ)
+
+    def __len__(self) -> int:
+        return len(self._environ)
 
 
 @dataclass
