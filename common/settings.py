@@ -30,6 +30,8 @@ class CommonSettings(BaseSettings):
 
     redis_url: str | None = None
     event_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
+    # process: the events of one KuFlow process run one at a time, in the order accepted.
+    ordering: Literal["process", "none"] = "process"
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

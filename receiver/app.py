@@ -221,7 +221,9 @@ def create_app(settings: ReceiverSettings) -> Starlette:
         raise SettingsError("ROUTER_REDIS_URL is not set: the receiver needs a Redis.")
     redis = connect_redis(settings.redis_url)
     admin = settings.admin_token.get_secret_value().encode() if settings.admin_token else None
-    queue_settings = QueueSettings(settings.dedup_ttl_s, settings.event_ttl_s)
+    queue_settings = QueueSettings(
+        settings.dedup_ttl_s, settings.event_ttl_s, settings.ordering == "process"
+    )
     enqueuer = Enqueuer(redis, queue_settings)
     receiver = Receiver(
         auth,

@@ -6,7 +6,7 @@ The router's own keys start with `router:`; arq's job keys keep arq's names so t
 
 from __future__ import annotations
 
-from arq.constants import job_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix
 
 PREFIX = "router:"
 QUEUE = f"{PREFIX}queue"  # arq's queue (a sorted set of job ids scored by run time)
@@ -16,6 +16,8 @@ WAKE = f"{PREFIX}wake"  # list: one token per queued event, so an idle worker wa
 WAKE_TOKENS_MAX = 1000  # tokens beyond this are dropped: a backlog wakes workers anyway
 EVENTS = f"{PREFIX}events"  # sorted set of event ids by receive time (ms): the console's index
 STATS_TTL_S = 2 * 24 * 3600  # per-minute counts are kept two days (the overview shows one)
+READY = f"{PREFIX}ready"  # list: parked events whose predecessor finished (worker/ordering.py)
+READY_WAKE = f"{PREFIX}ready:wake"  # list: a token per READY entry, to wake a worker for it
 
 
 def seen(event_id: str) -> str:
@@ -46,3 +48,19 @@ def dlq_event(event_id: str) -> str:
 def stats(minute: int) -> str:
     """Counts of one minute (epoch minutes): events received, by type, and finished, by status."""
     return f"{PREFIX}stats:{minute}"
+
+
+def process(process_id: str) -> str:
+    """One KuFlow process's ordering state (a hash): `seq`, the last sequence number given, and
+    `latest`, the newest KuFlow timestamp (ms) of its events handled so far."""
+    return f"{PREFIX}process:{process_id}"
+
+
+def process_line(process_id: str) -> str:
+    """The ids of one process's events not yet finished, in the order they were accepted."""
+    return f"{PREFIX}process:{process_id}:line"
+
+
+def in_progress(job_id: str) -> str:
+    """arq's mark of a job being run."""
+    return f"{in_progress_key_prefix}{job_id}"

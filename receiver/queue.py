@@ -28,7 +28,8 @@ REDIS_TIMEOUT_S = 5.0  # a round trip that takes longer fails (the sender gets a
 # records its effects as one MULTI/EXEC block). A token on `router:wake` wakes an idle worker.
 # The record keeps the body as received (the console shows it; arq drops the job once run), and
 # the event joins the time index, whose ids older than the records are dropped as it grows; the
-# minute's counts go up.
+# minute's counts go up. With ordering, an event of a process joins the end of its process's
+# line and gets the process's next sequence number (handlers/worker/ordering.py).
 _ENQUEUE = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return 0
@@ -45,6 +46,12 @@ redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. (ARGV[1] - ARGV[7]))
 redis.call('HINCRBY', KEYS[7], 'received', 1)
 redis.call('HINCRBY', KEYS[7], 'type:' .. ARGV[6], 1)
 redis.call('EXPIRE', KEYS[7], ARGV[11])
+if ARGV[12] == '1' and ARGV[9] ~= '' then
+  redis.call('RPUSH', KEYS[8], ARGV[5])
+  redis.call('PEXPIRE', KEYS[8], ARGV[7])
+  redis.call('HSET', KEYS[4], 'seq', redis.call('HINCRBY', KEYS[9], 'seq', 1))
+  redis.call('PEXPIRE', KEYS[9], ARGV[7])
+end
 return 1
 """
 
@@ -68,6 +75,7 @@ class QueueSettings:
 
     dedup_ttl_s: int
     event_ttl_s: int
+    ordering: bool = True  # events of one process queue in a line (ROUTER_ORDERING=process)
 
 
 class Enqueuer:
@@ -100,9 +108,10 @@ class Enqueuer:
         command = [
             keys.seen(event_id), keys.job(event_id), keys.QUEUE, keys.event(event_id), keys.WAKE,
             keys.EVENTS, keys.stats(now_ms // 60_000),
+            keys.process_line(process_id), keys.process(process_id),
             now_ms, self._settings.dedup_ttl_s * 1000, ttl_ms, encode_job(body, now_ms),
             event_id, event_type, ttl_ms, keys.WAKE_TOKENS_MAX - 1, process_id, body,
-            keys.STATS_TTL_S,
+            keys.STATS_TTL_S, "1" if self._settings.ordering else "0",
         ]  # fmt: skip
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((command, answer))
@@ -131,7 +140,7 @@ class Enqueuer:
             self._redis.pipeline(transaction=False) as pipe,
         ):
             for command in commands:
-                pipe.evalsha(self._sha, 7, *command)
+                pipe.evalsha(self._sha, 9, *command)
             results: list[Any] = await pipe.execute(raise_on_error=False)
         if load and any(isinstance(r, NoScriptError) for r in results):
             await self._redis.script_load(_ENQUEUE)  # a restarted Redis forgot the script

@@ -44,11 +44,14 @@ def document(
     event: Mapping[str, Any],
     process: Mapping[str, Any] | None = None,
     process_item: Mapping[str, Any] | None = None,
+    ordering: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What `when` paths and templates look into: the event, plus enrichment when fetched."""
+    """What `when` paths and templates look into: the event, what ordering says of it
+    (`ordering.late`, `ordering.seq`), plus enrichment when fetched."""
     doc = dict(event)
-    for key in paths.ENRICHMENT_ROOTS:
-        doc.pop(key, None)  # an event field may not pose as fetched data
+    for key in (*paths.ENRICHMENT_ROOTS, paths.ORDERING_ROOT):
+        doc.pop(key, None)  # an event field may not pose as fetched data or as the router's
+    doc[paths.ORDERING_ROOT] = {"late": False, "seq": 0, **(ordering or {})}
     if process is not None:
         doc["process"] = process
     if process_item is not None:

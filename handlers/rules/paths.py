@@ -11,7 +11,8 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
-EVENT_ROOTS = ("id", "type", "version", "timestamp", "data")
+ORDERING_ROOT = "ordering"  # what the router says of the event's turn: late, seq
+EVENT_ROOTS = ("id", "type", "version", "timestamp", "data", ORDERING_ROOT)
 ENRICHMENT_ROOTS = ("process", "processItem")
 MATCH_ROOTS = EVENT_ROOTS + ENRICHMENT_ROOTS
 TEMPLATE_ROOTS = (*MATCH_ROOTS, "results", "rule", "idempotency_key")

@@ -9,7 +9,8 @@ Settings chosen for this workload (arq's defaults are for long batch jobs):
   its own timeout (10 s by default), so a healthy job ends well within it. arq keeps a running
   job's in-progress mark for job_timeout + 10 s, so the events a killed worker held are picked up
   again within 55 s (arq's default 300 s would mean over five minutes).
-- `max_tries` above `MAX_RUNS`: retries are counted per action by the router, not per job.
+- `max_tries` out of reach: retries are counted per action by the router, runs per event in its
+  record, and a job parked behind an earlier event of its process comes back as an arq try.
 - Jobs are JSON (`receiver/job_format.py`): a payload that is anything else — a pickle written
   into Redis by hand — is dead-lettered by `refused_job`, never executed.
 - `keep_result` 0: the event log `router:event:{id}` is the record, arq's result is not needed.
@@ -36,9 +37,9 @@ from redis.exceptions import RedisError
 from handlers.clients.base import Session
 from handlers.clients.network import worker_transport
 from handlers.rules.reload import LiveRules
-from handlers.worker import dlq, heartbeat, probe
+from handlers.worker import dlq, heartbeat, ordering, probe
 from handlers.worker.job import Deps
-from handlers.worker.process import MAX_RUNS, process_event, refused_job
+from handlers.worker.process import process_event, refused_job
 from handlers.worker.settings import WorkerSettings
 from receiver import keys
 from receiver.job_format import JOB_FUNCTION, REFUSED_FUNCTION, decode_job, encode_result
@@ -47,6 +48,7 @@ from receiver.queue import QUEUE
 log = logging.getLogger("kuflow_router.worker")
 
 IDLE_WAIT_S = 0.5
+ARQ_TRIES = 10**9
 JOB_TIMEOUT_S = 45
 GRACE_S = 25
 
@@ -86,13 +88,15 @@ class RouterWorker(Worker):
             await self._beat()
             if self.burst and await self._burst_done():
                 return
-            await self._wait_for_work()
+            if await self._wait_for_work() == keys.READY_WAKE:
+                await self._promote()
 
     async def _beat(self) -> None:
         """Say in Redis that this loop turns (`handlers/worker/heartbeat.py`), every few seconds."""
         if time.monotonic() < self._next_beat:
             return
         self._next_beat = time.monotonic() + heartbeat.INTERVAL_S
+        await self._promote()  # a release whose token another worker took is seen here too
         running = sum(not t.done() for t in self.tasks.values())
         try:
             await heartbeat.beat(
@@ -108,14 +112,26 @@ class RouterWorker(Worker):
             return True
         return False
 
-    async def _wait_for_work(self) -> None:
+    async def _wait_for_work(self) -> str:
+        """Wait for a token; the list it came from (`router:wake`: an event was queued;
+        `router:ready:wake`: a parked event's turn came), or "" after the idle wait."""
         try:
             # BLPOP takes fractional seconds since Redis 6; redis-py's hint says int.
-            wait = self.pool.blpop([keys.WAKE], timeout=self.idle_wait_s)  # type: ignore[arg-type]
-            await cast(Awaitable[Any], wait)
+            lists = [keys.WAKE, keys.READY_WAKE]
+            wait = self.pool.blpop(lists, timeout=self.idle_wait_s)  # type: ignore[arg-type]
+            token = await cast(Awaitable[Any], wait)
         except (RedisError, OSError) as exc:
             log.warning("waiting for work failed: %s", exc)
             await asyncio.sleep(self.idle_wait_s)
+            return ""
+        return token[0].decode() if token else ""
+
+    async def _promote(self) -> None:
+        """Parked events whose turn came go to the front of the queue (worker/ordering.py)."""
+        try:
+            await ordering.promote(self.pool, int(time.time() * 1000))
+        except (RedisError, OSError) as exc:
+            log.warning("promoting parked events failed: %s", exc)
 
 
 def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: bool = True) -> Worker:
@@ -137,7 +153,8 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
         )
         redis: Redis = ctx["redis"]
         kept = dlq.Limits(settings.dlq_ttl_days * 24 * 3600, settings.dlq_max_bytes)
-        ctx["router"] = Deps(redis, Session(client), rules, settings.event_ttl_s, kept)
+        ordered = settings.ordering == "process"
+        ctx["router"] = Deps(redis, Session(client), rules, settings.event_ttl_s, kept, ordered)
         watcher.append(asyncio.create_task(rules.watch()))
         # In the background: a KuFlow that is down must not hold up the start.
         watcher.append(asyncio.create_task(probe.check_connections(client, rules.current)))
@@ -159,7 +176,9 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
 
     return RouterWorker(
         functions=[
-            func(process_event, name=JOB_FUNCTION, max_tries=MAX_RUNS + 10),
+            # Parks (handlers/worker/ordering.py) come back as arq tries: MAX_RUNS counts the
+            # event's runs in its record instead, so arq's own limit only needs to be out of reach.
+            func(process_event, name=JOB_FUNCTION, max_tries=ARQ_TRIES),
             func(refused_job, name=REFUSED_FUNCTION, max_tries=1),
         ],
         queue_name=QUEUE,

@@ -12,7 +12,7 @@ from handlers.clients.base import Session
 from handlers.clients.errors import ActionFailed
 from handlers.rules.model import RuleSet
 from handlers.rules.reload import LiveRules
-from handlers.worker import dlq, records
+from handlers.worker import dlq, ordering, records
 from handlers.worker.records import EventRecord, EventStatus
 
 
@@ -25,6 +25,7 @@ class Deps:
     rules: LiveRules
     event_ttl_s: int
     dlq_limits: dlq.Limits
+    ordering: bool = True  # ROUTER_ORDERING=process: one event of a process at a time
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Job:
     record: EventRecord
     run: int
     deadline: float
+    turn: ordering.Turn = field(default_factory=lambda: ordering.Turn(go=True))
 
     unsaved: dict[str, str] = field(default_factory=dict)  # fields the next write carries
 

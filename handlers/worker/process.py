@@ -28,11 +28,12 @@ from handlers.rules.errors import ParamsError, TemplateError
 from handlers.rules.idempotency import action_key
 from handlers.rules.model import Action, Rule
 from handlers.rules.verify import Unverified
-from handlers.worker import dlq, enrich, metrics, records, tries
+from handlers.worker import dlq, enrich, metrics, ordering, records, tries
 from handlers.worker.job import Deps, Job
 from handlers.worker.outcomes import DEAD, DONE, Outcome, Step, event_status
 from handlers.worker.records import ActionState, ActionStatus, EventStatus
 from handlers.worker.tries import Target
+from receiver.events import rfc3339_time
 
 log = logging.getLogger("kuflow_router.worker")
 
@@ -142,22 +143,33 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
                       action="(job)", error="the job does not hold a KuFlow event")  # fmt: skip
         log.error("job without a valid event dead-lettered", extra={"event_id": ctx.get("job_id")})
         return EventStatus.DEAD
+    turn = await _turn(deps, event, event_id)
+    if not turn.go:
+        waiting = {"event_id": event_id, "type": event.get("type"), "outcome": "waiting"}
+        log.info("event parked: an earlier event of its process runs first", extra=waiting)
+        raise Retry(defer=ordering.PARK_S)
+    record = await records.begin(deps.redis, event_id, deps.event_ttl_s)
     job = Job(
         deps=deps,
         rules=deps.rules.current,
         event=event,
         event_id=event_id,
         body=body,
-        record=await records.begin(deps.redis, event_id, deps.event_ttl_s),
-        run=int(ctx.get("job_try") or 1),
+        record=record,
+        # Runs of the event, not arq's tries: a parked job's returns are no runs.
+        run=int(record.fields.get("runs") or 1),
         deadline=time.monotonic() + JOB_BUDGET_S,
+        turn=turn,
     )
     if job.run > MAX_RUNS:
         await job.dead_letter(
             "*", "(job)", 0, job.run, f"gave up after {job.run} runs of this event's job"
         )
         return await _finish(job, [Outcome.DEAD], [])
-    selection = await _off_loop_if_large(job, evaluate.select, job.rules, evaluate.document(event))
+    order = {"late": turn.late, "seq": turn.seq}
+    selection = await _off_loop_if_large(
+        job, evaluate.select, job.rules, evaluate.document(event, ordering=order)
+    )
     try:
         enriched = await enrich.fetch(job, selection)
     except Unverified as exc:
@@ -167,7 +179,7 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
     if enriched.step.wait_s is not None:
         raise Retry(defer=enriched.step.wait_s)
     fetched = enriched.objects
-    doc = evaluate.document(event, fetched.get("process"), fetched.get("processItem"))
+    doc = evaluate.document(event, fetched.get("process"), fetched.get("processItem"), order)
     matched = await _off_loop_if_large(job, evaluate.matched, job.rules, selection, doc)
     job.unsaved["matched"] = json.dumps([r.name for r in matched])  # goes with the next write
     steps = [await _run_rule(job, rule, doc) for rule in matched]
@@ -179,9 +191,35 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
     return await _finish(job, [step.outcome for step in steps], [r.name for r in matched])
 
 
+def _process_id(event: dict[str, Any]) -> str:
+    data = event.get("data")
+    process_id = data.get("processId") if isinstance(data, dict) else None
+    return process_id if isinstance(process_id, str) else ""
+
+
+async def _turn(deps: Deps, event: dict[str, Any], event_id: str) -> ordering.Turn:
+    """Whether the event runs now (`handlers/worker/ordering.py`); always, without ordering."""
+    process_id = _process_id(event)
+    if not deps.ordering or not process_id:
+        return ordering.Turn(go=True)
+    try:
+        event_ms = int(rfc3339_time(str(event.get("timestamp"))).timestamp() * 1000)
+    except ValueError:
+        event_ms = 0
+    return await ordering.acquire(deps.redis, process_id, event_id, event_ms)
+
+
+async def _leave_line(job: Job, status: EventStatus) -> None:
+    process_id = _process_id(job.event)
+    if job.deps.ordering and process_id:
+        failed = status in (EventStatus.DEAD, EventStatus.PARTIAL)
+        await ordering.release(job.deps.redis, process_id, job.event_id, failed)
+
+
 async def _reject(job: Job, reason: str) -> str:
     """The event contradicts KuFlow: act on nothing, and say so (there is nothing to replay)."""
     await job.finish(EventStatus.REJECTED, {"rejected": f"unverified: {reason}"})
+    await _leave_line(job, EventStatus.REJECTED)
     metrics.EVENTS_PROCESSED.labels(EventStatus.REJECTED).inc()
     metrics.EVENTS_REJECTED.labels("unverified").inc()
     log.warning(
@@ -195,6 +233,7 @@ async def _reject(job: Job, reason: str) -> str:
 async def _finish(job: Job, outcomes: list[Outcome], matched: list[str]) -> str:
     status = event_status(outcomes)
     await job.finish(status)
+    await _leave_line(job, status)
     metrics.EVENTS_PROCESSED.labels(status).inc()
     log.info(
         "event processed",
