@@ -8,7 +8,7 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -55,21 +55,31 @@ def _when(value: str) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + "Z"
 
 
+LISTED = ["received_at", "type", "status", "process_id", "seq"]
+SCAN_LIMIT = 100_000  # events looked at for --process, newest first
+
+
 async def events_list(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
-    """The most recent events: id, received, type, status."""
+    """The most recent events (id, received, status, type), or one process's in the order run."""
+    wanted = args.limit if not args.process else SCAN_LIMIT
+    ids = [raw.decode() for raw in await redis.zrevrange(keys.EVENTS, 0, wanted - 1)]
+    async with redis.pipeline(transaction=False) as pipe:
+        for listed in ids:
+            pipe.hmget(keys.event(listed), LISTED)
+        values = await pipe.execute()
     rows = []
-    async for key in redis.scan_iter(match=keys.event("*"), count=1000):
-        event_id = key.decode().removeprefix(keys.event(""))
-        fields = await cast(
-            Awaitable[list[bytes | None]], redis.hmget(key, ["received_at", "type", "status"])
-        )
-        received, kind, status = ((v or b"").decode() for v in fields)
-        rows.append((received, event_id, kind, status))
-    rows.sort(reverse=True)
-    for received, event_id, kind, status in rows[: args.limit]:
-        print(f"{event_id}  {_when(received)}  {status:<10}  {kind}")
-    print(f"{min(len(rows), args.limit)} of {len(rows)} event{'s' * (len(rows) != 1)}",
-          file=sys.stderr)  # fmt: skip
+    for listed, raw in zip(ids, values, strict=True):
+        received, kind, status, process, seq = ((v or b"").decode() for v in raw)
+        if not args.process or process == args.process:
+            rows.append((int(seq or 0), received, listed, kind, status))
+    if args.process:
+        rows.sort()  # the process's turns: the order its events run in
+    for seq, received, listed, kind, status in rows[: args.limit]:
+        turn = f"#{seq:<4} " if args.process else ""
+        print(f"{turn}{listed}  {_when(received)}  {status:<10}  {kind}")
+    total = len(rows) if args.process else await redis.zcard(keys.EVENTS)
+    noun = f"event{'s' * (total != 1)}" + (f" of process {args.process}" if args.process else "")
+    print(f"{min(len(rows), args.limit)} of {total} {noun}", file=sys.stderr)
     return 0
 
 
@@ -101,6 +111,11 @@ def shown_record(record: records.EventRecord) -> dict[str, Any]:
         "runs": int(fields.get("runs", 0)),
         "matched": json.loads(fields["matched"]) if "matched" in fields else None,
         "rejected": fields.get("rejected"),
+        "process_id": fields.get("process_id") or None,
+        "seq": int(fields["seq"]) if "seq" in fields else None,
+        "late": fields.get("late") == "1",
+        "after_failed": fields.get("after_failed"),
+        "waiting_for": fields.get("waiting_for"),
         "enrichment": _action("enrichment:0", enrichment) if enrichment else None,
         "actions": [_action(n, s) for n, s in sorted(actions.items())],
     }
@@ -228,6 +243,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     listing = sub.add_parser("list", help="the most recent events")
     listing.add_argument(
         "--limit", type=whole_number(1, 100_000), default=50, help="how many (default 50)"
+    )
+    listing.add_argument(
+        "--process", metavar="PROCESS_ID", help="one process's events, in the order they run"
     )
     listing.set_defaults(handler=_with_redis(events_list))
     show = sub.add_parser("show", help="one event: status, matched rules, each action's outcome")

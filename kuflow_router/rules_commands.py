@@ -118,7 +118,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     event, process, item = documents
     for line in _mismatches(event, process, item):
         print(f"kuflow-router: warning: {line}", file=sys.stderr)
-    reports = dry_run(rules, event, process, item)
+    reports = dry_run(rules, event, process, item, late=args.late)
     if args.json:
         print(redact(reports_json(reports)))
     else:
@@ -239,6 +239,12 @@ def add_parser(commands: Any) -> None:
     )
     test.add_argument(
         "--expect-match", action="store_true", help="exit 1 when no rule matches the event"
+    )
+    test.add_argument(
+        "--late",
+        action="store_true",
+        help="as if KuFlow redelivered the event after a newer one of its process "
+        "(ordering.late: true)",
     )
     test.set_defaults(handler=cmd_test)
     described = "which recent events NEW.yaml would treat differently (no network, no writes)"

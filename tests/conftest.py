@@ -189,6 +189,11 @@ async def enqueue_events(redis_url: str, events: list[dict[str, Any]]) -> int:
     async with Redis.from_url(redis_url) as client:
         enqueuer = Enqueuer(client, QueueSettings(3600, 3600))
         results = await asyncio.gather(
-            *(enqueuer.enqueue(e["id"], e["type"], json.dumps(e).encode()) for e in events)
+            *(
+                enqueuer.enqueue(
+                    e["id"], e["type"], json.dumps(e).encode(), e["data"].get("processId", "")
+                )
+                for e in events
+            )
         )
     return sum(results)

@@ -79,9 +79,11 @@ def dry_run(
     event: Mapping[str, Any],
     process: Mapping[str, Any] | None = None,
     process_item: Mapping[str, Any] | None = None,
+    late: bool = False,
 ) -> list[RuleReport]:
-    """A report per rule of the file, in file order."""
-    doc = evaluate.document(event, process, process_item)
+    """A report per rule of the file, in file order; `late`: as if KuFlow had redelivered the
+    event after a newer one of its process (`ordering.late`)."""
+    doc = evaluate.document(event, process, process_item, {"late": late})
     available = {
         root
         for root, value in (("process", process), ("processItem", process_item))

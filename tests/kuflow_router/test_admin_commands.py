@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ def seed(redis_url: str, event: dict[str, Any], dead: bool = True) -> None:
         async with Redis.from_url(redis_url) as client:
             body = json.dumps(event).encode()
             await Enqueuer(client, QueueSettings(3600, 3600)).enqueue(
-                event["id"], event["type"], body
+                event["id"], event["type"], body, event["data"].get("processId", "")
             )
             await client.zrem(keys.QUEUE, event["id"])  # as if a worker had finished the job
             await client.delete(keys.job(event["id"]))
@@ -80,6 +81,26 @@ def test_events_list_and_show(env: str, capsys: pytest.CaptureFixture[str]) -> N
         "rule": "r", "index": 1, "action": "kuflow.append_log", "state": "dead", "attempts": 3,
         "remote_id": None, "status": 400, "error": "POST … answered 400: bad",
     }  # fmt: skip
+
+
+def test_events_list_of_one_process_in_the_order_run(
+    env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    process = str(uuid.uuid4())
+    first, second = (make_event(data={"processId": process, "processState": "RUNNING"})
+                     for _ in range(2))  # fmt: skip
+    other = make_event()
+    for event in (first, other, second):
+        seed(env, event)
+    assert main(["events", "list", "--process", process]) == 0
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert [line.split()[1] for line in lines] == [first["id"], second["id"]]
+    assert lines[0].startswith("#1 ") and lines[1].startswith("#2 ")
+    assert f"2 of 2 events of process {process}" in out.err
+    assert main(["events", "show", second["id"]]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["process_id"], shown["seq"], shown["late"]) == (process, 2, False)
 
 
 def test_events_show_unknown(env: str, capsys: pytest.CaptureFixture[str]) -> None:

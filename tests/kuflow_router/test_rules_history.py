@@ -161,3 +161,18 @@ def test_made_up_results_are_marked_as_stand_ins(
     event = _event_file(files, make_event("PROCESS.STATE_CHANGED"))
     assert main(["rules", "test", event, "--rules", str(files / "rules.yaml")]) == 0
     assert "as ticket: a STAND-IN" in capsys.readouterr().out
+
+
+def test_late_is_what_rules_on_ordering_late_see(
+    files: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stale = RULES + (
+        "  - name: skip-stale\n    when: {ordering.late: true}\n    do:\n"
+        "      - crm.request: {method: POST, path: /stale}\n"
+    )
+    (files / "rules.yaml").write_text(stale)
+    event = _event_file(files, make_event("PROCESS.STATE_CHANGED"))
+    main(["rules", "test", event, "--rules", str(files / "rules.yaml")])
+    assert "rule skip-stale: NOT MATCHED" in capsys.readouterr().out
+    main(["rules", "test", event, "--rules", str(files / "rules.yaml"), "--late"])
+    assert "rule skip-stale: MATCHED" in capsys.readouterr().out

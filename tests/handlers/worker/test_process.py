@@ -200,3 +200,22 @@ async def test_each_try_keeps_what_it_sent_and_got_back_without_credentials(
     assert CLIENT_SECRET not in json.dumps(record.actions["action:ask:0"].history)
     assert (record.fields["status"], "started_at" in record.fields) == ("done", True)
     assert int(record.fields["finished_at"]) >= int(record.fields["started_at"])
+
+
+LATE = "  - name: stale\n    when: {ordering.late: true}\n    do:\n      - kuflow.create_message: {process_id: '{{ data.processId }}', text: late}\n"
+
+
+@pytest.mark.anyio
+async def test_a_redelivered_older_event_runs_marked_late(
+    make_deps: Callable[[str], Deps], kuflow: KuflowDouble
+) -> None:
+    deps = make_deps(rules_text(kuflow.url, ASK, LATE))
+    process_id = kuflow.add_process()["id"]
+    data = {"processId": process_id, "processState": "RUNNING"}
+    newer = make_event(data=data, timestamp="2026-11-27T10:00:00Z")
+    older = make_event(data=data, timestamp="2026-11-27T09:00:00Z")
+    assert await run(deps, newer) == "done"
+    assert await run(deps, older) == "done"
+    late = await records.load(deps.redis, older["id"])
+    assert (late.fields.get("late"), late.fields["matched"]) == ("1", '["ask", "stale"]')
+    assert "late" not in (await records.load(deps.redis, newer["id"])).fields
