@@ -41,6 +41,7 @@ class Job:
     run: int
     deadline: float
     turn: ordering.Turn = field(default_factory=lambda: ordering.Turn(go=True))
+    process_id: str = ""  # with ordering: the process whose line the event leaves at its end
 
     unsaved: dict[str, str] = field(default_factory=dict)  # fields the next write carries
 
@@ -58,8 +59,13 @@ class Job:
         """Write the event's final status (and `values`), and count it in this minute's stats."""
         finished = {"status": status, "finished_at": str(int(time.time() * 1000)), **(values or {})}
         values, self.unsaved = {**self.unsaved, **finished}, {}
-        await records.save(self.deps.redis, self.event_id, self.deps.event_ttl_s, values,
-                           count=status)  # fmt: skip
+        redis, ttl_s = self.deps.redis, self.deps.event_ttl_s
+        if not self.process_id:
+            await records.save(redis, self.event_id, ttl_s, values, count=status)
+            return
+        # A failed predecessor blocks nobody: its successor runs, and its record says so.
+        failed = status in (EventStatus.DEAD, EventStatus.PARTIAL)
+        await ordering.finish(redis, self.process_id, self.event_id, ttl_s, values, status, failed)
 
     async def dead_letter(
         self, rule: str, action: str, index: int, attempts: int, error: Exception | str

@@ -19,9 +19,13 @@ that runs (in its turn) marked `late`, which rules can match as `ordering.late: 
 
 from __future__ import annotations
 
+import hashlib
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from receiver import keys
 
@@ -30,7 +34,9 @@ PROMOTE_BATCH = 100
 FINAL = ("done", "partial", "dead", "rejected")
 
 # KEYS: line, process hash, record; ARGV: event id, event time (ms), record prefix, job prefix,
-# the final statuses joined by ','. Returns {1 go / 0 park, late 1/0, seq or 0}.
+# the final statuses joined by ',', now (ms), the record's time to live (s). Parks, or begins
+# the run as `records.begin` does — one round trip either way. Returns {1 go / 0 park, late,
+# and when going the record as HGETALL gives it}.
 _ACQUIRE = """
 local final = {}
 for status in string.gmatch(ARGV[5], '[^,]+') do final[status] = true end
@@ -42,7 +48,7 @@ while true do
     redis.call('LPOP', KEYS[1])  -- its job is gone: it can hold nobody up
   elseif redis.call('LPOS', KEYS[1], ARGV[1]) then
     redis.call('HSET', KEYS[3], 'parked', '1', 'status', 'waiting', 'waiting_for', head)
-    return {0, 0, 0}
+    return {0, 0, {}}
   else
     break  -- not in the line (a replay, or ordering was off when it came): no turn to wait for
   end
@@ -56,11 +62,21 @@ if tonumber(ARGV[2]) < latest then
 else
   redis.call('HSET', KEYS[2], 'latest', ARGV[2])
 end
-return {1, late, tonumber(redis.call('HGET', KEYS[3], 'seq') or '0')}
+redis.call('HSET', KEYS[3], 'status', 'processing')
+redis.call('HSETNX', KEYS[3], 'started_at', ARGV[6])
+redis.call('HINCRBY', KEYS[3], 'runs', 1)
+redis.call('EXPIRE', KEYS[3], ARGV[7])
+return {1, late, redis.call('HGETALL', KEYS[3])}
 """
 
-# KEYS: line, ready, wake; ARGV: event id, failed '1'/'0', record prefix.
+# KEYS: line, ready, wake, record, minute stats; ARGV: event id, failed '1'/'0', record prefix,
+# the record's time to live (s), the stats' (s), the final status, then field, value, … to write.
+# Writes the event's final fields as `Job.finish` does and leaves the line — one round trip.
 _RELEASE = """
+redis.call('HSET', KEYS[4], unpack(ARGV, 7))
+redis.call('EXPIRE', KEYS[4], ARGV[4])
+redis.call('HINCRBY', KEYS[5], ARGV[6], 1)
+redis.call('EXPIRE', KEYS[5], ARGV[5])
 if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then
   redis.call('LPOP', KEYS[1])
 else
@@ -106,30 +122,58 @@ class Turn:
     seq: int = 0
 
 
-async def acquire(redis: Redis, process_id: str, event_id: str, event_ms: int) -> Turn:
-    """The event's turn: go when it heads its process's line (or is in no line), else park."""
-    script = redis.register_script(_ACQUIRE)
-    go, late, seq = await script(
-        keys=[keys.process_line(process_id), keys.process(process_id), keys.event(event_id)],
-        args=[event_id, event_ms, keys.event(""), keys.job(""), ",".join(FINAL)],
-    )
-    return Turn(bool(go), bool(late), int(seq))
+async def _run(redis: Redis, script: str, keys_: list[str], args: list[Any]) -> Any:
+    """EVALSHA, loading the script once when Redis does not know it (a restart forgets)."""
+    sha = hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 (Redis's script id)
+    try:
+        return await redis.evalsha(sha, len(keys_), *keys_, *args)  # type: ignore[misc]
+    except NoScriptError:
+        await redis.script_load(script)
+        return await redis.evalsha(sha, len(keys_), *keys_, *args)  # type: ignore[misc]
 
 
-async def release(redis: Redis, process_id: str, event_id: str, failed: bool) -> bool:
-    """The event is finished: leave the line and wake the next if it is parked; True if woken."""
-    script = redis.register_script(_RELEASE)
-    woken = await script(
-        keys=[keys.process_line(process_id), keys.READY, keys.READY_WAKE],
-        args=[event_id, "1" if failed else "0", keys.event("")],
-    )
+async def start(
+    redis: Redis, process_id: str, event_id: str, event_ms: int, ttl_s: int
+) -> tuple[Turn, dict[bytes, bytes] | None]:
+    """The event's turn: when it heads its process's line (or is in no line) its run begins and
+    its record comes back, as `records.begin` gives it; else it parks (None)."""
+    go, late, flat = await _run(
+        redis, _ACQUIRE,
+        [keys.process_line(process_id), keys.process(process_id), keys.event(event_id)],
+        [event_id, event_ms, keys.event(""), keys.job(""), ",".join(FINAL),
+         int(time.time() * 1000), ttl_s],
+    )  # fmt: skip
+    if not go:
+        return Turn(False), None
+    raw = dict(zip(flat[::2], flat[1::2], strict=True))
+    return Turn(True, bool(late), int(raw.get(b"seq") or 0)), raw
+
+
+async def finish(
+    redis: Redis,
+    process_id: str,
+    event_id: str,
+    ttl_s: int,
+    values: dict[str, str],
+    status: str,
+    failed: bool,
+) -> bool:
+    """Write the event's final fields, count its status, leave the line and wake the next if it
+    is parked; True if one was woken."""
+    pairs = [item for name, value in values.items() for item in (name, value)]
+    woken = await _run(
+        redis, _RELEASE,
+        [keys.process_line(process_id), keys.READY, keys.READY_WAKE, keys.event(event_id),
+         keys.stats(int(time.time() // 60))],
+        [event_id, "1" if failed else "0", keys.event(""), ttl_s, keys.STATS_TTL_S, status,
+         *pairs],
+    )  # fmt: skip
     return bool(woken)
 
 
 async def promote(redis: Redis, now_ms: int) -> int:
     """Move ready parked jobs to the front of the queue; how many were moved."""
-    script = redis.register_script(_PROMOTE)
-    moved = await script(
-        keys=[keys.READY, keys.QUEUE], args=[now_ms, keys.in_progress(""), PROMOTE_BATCH]
+    moved = await _run(
+        redis, _PROMOTE, [keys.READY, keys.QUEUE], [now_ms, keys.in_progress(""), PROMOTE_BATCH]
     )
     return int(moved)

@@ -143,12 +143,12 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
                       action="(job)", error="the job does not hold a KuFlow event")  # fmt: skip
         log.error("job without a valid event dead-lettered", extra={"event_id": ctx.get("job_id")})
         return EventStatus.DEAD
-    turn = await _turn(deps, event, event_id)
-    if not turn.go:
+    process_id = _process_id(event) if deps.ordering else ""
+    turn, record = await _begin(deps, event, event_id, process_id)
+    if record is None:
         waiting = {"event_id": event_id, "type": event.get("type"), "outcome": "waiting"}
         log.info("event parked: an earlier event of its process runs first", extra=waiting)
         raise Retry(defer=ordering.PARK_S)
-    record = await records.begin(deps.redis, event_id, deps.event_ttl_s)
     job = Job(
         deps=deps,
         rules=deps.rules.current,
@@ -160,6 +160,7 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
         run=int(record.fields.get("runs") or 1),
         deadline=time.monotonic() + JOB_BUDGET_S,
         turn=turn,
+        process_id=process_id,
     )
     if job.run > MAX_RUNS:
         await job.dead_letter(
@@ -197,29 +198,24 @@ def _process_id(event: dict[str, Any]) -> str:
     return process_id if isinstance(process_id, str) else ""
 
 
-async def _turn(deps: Deps, event: dict[str, Any], event_id: str) -> ordering.Turn:
-    """Whether the event runs now (`handlers/worker/ordering.py`); always, without ordering."""
-    process_id = _process_id(event)
-    if not deps.ordering or not process_id:
-        return ordering.Turn(go=True)
+async def _begin(
+    deps: Deps, event: dict[str, Any], event_id: str, process_id: str
+) -> tuple[ordering.Turn, records.EventRecord | None]:
+    """Begin the run and read the record — unless an earlier event of the process must run
+    first (`handlers/worker/ordering.py`): then no record, and the job parks."""
+    if not process_id:
+        return ordering.Turn(go=True), await records.begin(deps.redis, event_id, deps.event_ttl_s)
     try:
         event_ms = int(rfc3339_time(str(event.get("timestamp"))).timestamp() * 1000)
     except ValueError:
         event_ms = 0
-    return await ordering.acquire(deps.redis, process_id, event_id, event_ms)
-
-
-async def _leave_line(job: Job, status: EventStatus) -> None:
-    process_id = _process_id(job.event)
-    if job.deps.ordering and process_id:
-        failed = status in (EventStatus.DEAD, EventStatus.PARTIAL)
-        await ordering.release(job.deps.redis, process_id, job.event_id, failed)
+    turn, raw = await ordering.start(deps.redis, process_id, event_id, event_ms, deps.event_ttl_s)
+    return turn, records.record_of(event_id, raw) if raw is not None else None
 
 
 async def _reject(job: Job, reason: str) -> str:
     """The event contradicts KuFlow: act on nothing, and say so (there is nothing to replay)."""
     await job.finish(EventStatus.REJECTED, {"rejected": f"unverified: {reason}"})
-    await _leave_line(job, EventStatus.REJECTED)
     metrics.EVENTS_PROCESSED.labels(EventStatus.REJECTED).inc()
     metrics.EVENTS_REJECTED.labels("unverified").inc()
     log.warning(
@@ -233,7 +229,6 @@ async def _reject(job: Job, reason: str) -> str:
 async def _finish(job: Job, outcomes: list[Outcome], matched: list[str]) -> str:
     status = event_status(outcomes)
     await job.finish(status)
-    await _leave_line(job, status)
     metrics.EVENTS_PROCESSED.labels(status).inc()
     log.info(
         "event processed",

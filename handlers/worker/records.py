@@ -99,7 +99,7 @@ class EventRecord:
 async def load(redis: Redis, event_id: str) -> EventRecord:
     """The record of one event (empty if it expired or never existed)."""
     raw = await cast(Awaitable[dict[bytes, bytes]], redis.hgetall(keys.event(event_id)))
-    return _record(event_id, raw)
+    return record_of(event_id, raw)
 
 
 async def begin(redis: Redis, event_id: str, ttl_s: int) -> EventRecord:
@@ -114,10 +114,11 @@ async def begin(redis: Redis, event_id: str, ttl_s: int) -> EventRecord:
         pipe.expire(key, ttl_s)
         pipe.hgetall(key)
         raw: dict[bytes, bytes] = (await pipe.execute())[-1]
-    return _record(event_id, raw)
+    return record_of(event_id, raw)
 
 
-def _record(event_id: str, raw: dict[bytes, bytes]) -> EventRecord:
+def record_of(event_id: str, raw: dict[bytes, bytes]) -> EventRecord:
+    """An event's record from the fields HGETALL gave."""
     fields: dict[str, str] = {}
     actions: dict[str, ActionState] = {}
     for name_b, value_b in raw.items():

@@ -1,0 +1,86 @@
+"""Per-process ordering's price (issue 18): the worker's throughput with ROUTER_ORDERING=process
+against =none, in the same run, for events of 1 process (serial by design: one at a time) and
+of 1,000 processes (the goal: within 10%).
+
+    .venv/bin/python -m bench.ordering [EVENTS]
+
+Each run queues EVENTS events through the receiver's own enqueue (with the lines ordering
+keeps, or without), then one worker at the default concurrency (10) drains them against a local
+API double that answers at once, on uvloop as in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import uvloop
+from redis.asyncio import Redis
+
+from bench.harness import api_double, body, event, redis_server, rules_file
+from handlers.rules.reload import LiveRules
+from handlers.worker.app import build_worker
+from handlers.worker.settings import WorkerSettings
+from receiver.queue import Enqueuer, QueueSettings
+
+PROCESS_COUNTS = (1, 1000)
+
+
+async def fill(redis_url: str, count: int, processes: list[str], ordered: bool) -> None:
+    async with Redis.from_url(redis_url) as redis:
+        await redis.flushall()
+        enqueuer = Enqueuer(redis, QueueSettings(3600, 3600, ordered))
+        for start in range(0, count, 500):
+            batch = []
+            for n in range(start, min(count, start + 500)):
+                payload = event()
+                process = processes[n % len(processes)]
+                payload["data"] = {"processId": process, "processState": "RUNNING"}
+                batch.append(enqueuer.enqueue(str(payload["id"]), "PROCESS.CREATED",
+                                              body(payload), process))  # fmt: skip
+            await asyncio.gather(*batch)
+
+
+async def rate(redis_url: str, rules: Path, count: int, processes: int, ordered: bool) -> float:
+    await fill(redis_url, count, [str(uuid.uuid4()) for _ in range(processes)], ordered)
+    settings = WorkerSettings(redis_url=redis_url, rules_file=rules,
+                              ordering="process" if ordered else "none")  # fmt: skip
+    worker = build_worker(settings, LiveRules(rules), handle_signals=False)
+    worker.burst = True
+    started = time.perf_counter()
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    return count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        redis_server(Path(tmp)) as redis,
+        api_double() as url,
+        asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
+    ):
+        rules = rules_file(Path(tmp), url)
+        rows = []
+        for processes in PROCESS_COUNTS:
+            off = runner.run(rate(redis.url, rules, count, processes, ordered=False))
+            on = runner.run(rate(redis.url, rules, count, processes, ordered=True))
+            rows.append((processes, off, on))
+    print(f"| {count:,} events, concurrency 10 | ordering none | ordering process | on vs off |")
+    print("|---|---:|---:|---:|")
+    for processes, off, on in rows:
+        print(f"| {processes:,} process{'es' * (processes != 1)} | {off:,.0f} | {on:,.0f} "
+              f"| {on / off:.0%} |")  # fmt: skip
+    many = rows[-1][2] / rows[-1][1]
+    print(f"\ngoal: 1,000 processes within 10% of ordering none — {many:.0%}")
+
+
+if __name__ == "__main__":
+    main()
