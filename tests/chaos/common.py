@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis
 from redis.asyncio import Redis
 
 from handlers.rules.reload import LiveRules
@@ -18,6 +21,7 @@ from receiver import keys
 from tests.chaos.accounting import Accounting
 from tests.conftest import TOKEN, make_event, make_settings
 from tests.doubles.kuflow import KuflowDouble
+from tests.processes import router_command, wait_for
 
 SIZES = [pytest.param(100, id="smoke"), pytest.param(2000, id="full", marks=pytest.mark.slow)]
 
@@ -110,3 +114,33 @@ def settle(
     account.observe(double.effects, expected_effects(events))
     account.dead_lettered = asyncio.run(dead_lettered(redis_url))
     print(account.record())
+
+
+def kill_workers_then_drain(redis_url: str, env: dict[str, str], kuflow: KuflowDouble,
+                            kills: int) -> None:  # fmt: skip
+    """SIGKILL `kills` worker processes, each at a random point of its work, then let one
+    healthy worker drain the queue (the double's chaos is switched off for it)."""
+    rng = random.Random(5)
+    with redis.Redis.from_url(redis_url) as client:
+        for _ in range(kills):
+            worker = subprocess.Popen([*router_command(), "worker"], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            seen = len(kuflow.received)
+            wait_for(
+                lambda seen=seen: len(kuflow.received) > seen + rng.randint(5, 40),
+                "the worker to get going",
+            )
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            # What the in-progress marks' expiry (within 55 s) would do, without the wait.
+            stale = list(client.scan_iter("arq:in-progress:*"))
+            if stale:
+                client.delete(*stale)
+        kuflow.chaos_rate = 0.0
+        worker = subprocess.Popen([*router_command(), "worker"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            wait_for(lambda: client.zcard(keys.QUEUE) == 0, "the queue to drain")
+        finally:
+            worker.terminate()
+            worker.wait()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import signal
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -14,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from redis.asyncio import Redis
 
 from kuflow_router.redis_server import RedisServer
@@ -25,6 +22,7 @@ from tests.chaos.common import (
     dead_lettered,
     deliver,
     drain,
+    kill_workers_then_drain,
     kuflow_events,
     processed,
     settle,
@@ -34,7 +32,7 @@ from tests.doubles import http as crm_double
 from tests.doubles.kuflow import KuflowDouble
 from tests.doubles.proxy import ResettingProxy
 from tests.doubles.server import Failure
-from tests.processes import router_command, router_env, running_router, wait_for
+from tests.processes import router_env, running_router
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -269,38 +267,7 @@ def test_worker_killed_at_random_points_resumes_without_duplicates(
     env = router_env(
         ROUTER_REDIS_URL=redis_url, ROUTER_RULES_FILE=str(rules), ROUTER_WORKER_CONCURRENCY="20"
     )
-    rng = random.Random(5)
-    with redis.Redis.from_url(redis_url) as client:
-        for _ in range(kills):
-            worker = subprocess.Popen(
-                [*router_command(), "worker"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            seen = len(kuflow.received)
-            wait_for(
-                lambda seen=seen: len(kuflow.received) > seen + rng.randint(5, 40),
-                "the worker to get going",
-            )
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
-            # What the in-progress marks' expiry (within 55 s) would do, without the wait.
-            stale = list(client.scan_iter("arq:in-progress:*"))
-            if stale:
-                client.delete(*stale)
-        kuflow.chaos_rate = 0.0
-        worker = subprocess.Popen(
-            [*router_command(), "worker"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_for(lambda: client.zcard("router:queue") == 0, "the queue to drain")
-        finally:
-            worker.terminate()
-            worker.wait()
+    kill_workers_then_drain(redis_url, env, kuflow, kills)
     settle(account, redis_url, kuflow, events)
     assert account.processed == account.sent
     assert (account.duplicates, account.lost, account.dead_lettered) == (0, 0, 0)
