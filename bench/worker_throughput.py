@@ -39,9 +39,17 @@ async def fill(redis_url: str, count: int) -> None:
         enqueuer = Enqueuer(redis, QueueSettings(3600, 3600))
         for start in range(0, count, 500):
             batch = [event() for _ in range(min(500, count - start))]
-            await asyncio.gather(
-                *(enqueuer.enqueue(str(e["id"]), "PROCESS.CREATED", body(e)) for e in batch)
-            )
+            # As the receiver queues them: each event in its process's line (ordering is on).
+            await asyncio.gather(*(
+                enqueuer.enqueue(str(e["id"]), "PROCESS.CREATED", body(e), process_of(e))
+                for e in batch
+            ))  # fmt: skip
+
+
+def process_of(payload: dict[str, Any]) -> str:
+    data = payload["data"]
+    assert isinstance(data, dict)
+    return str(data["processId"])
 
 
 async def drain(worker: Worker) -> float:
