@@ -21,7 +21,7 @@ PAGE_ROWS = 50
 SCAN_BATCH = 200  # index entries read per round trip while filtering
 SCAN_LIMIT = 5000  # index entries looked at per page at most: a rare filter gives a short page
 BUCKET_MINUTES = 15  # the overview's chart: 96 bars over 24 hours
-LISTED = ("status", "type", "received_at", "finished_at", "process_id", "matched")
+LISTED = ("status", "type", "received_at", "finished_at", "process_id", "matched", "seq")
 
 
 @dataclass(frozen=True)

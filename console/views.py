@@ -66,6 +66,8 @@ async def events(request: Request, session: Session) -> Response:
     page_ = reads.Page([], None, 0)
     if not error:
         page_ = await reads.events(console.redis, filters, request.query_params.get("cursor", ""))
+    if filters.process_id:  # one process: its events in the order they run (ordering's seq)
+        page_.rows.sort(key=lambda row: int(row.fields.get("seq") or 0))
     kept = {k: v for k, v in shown.items() if v}
     next_url = (
         f"/events?{urlencode({**kept, 'cursor': page_.next_cursor})}" if page_.next_cursor else ""

@@ -198,3 +198,25 @@ async def test_what_would_change_lists_the_recent_events_a_proposal_treats_diffe
     assert "notify-crm: - POST" in changed.text and "/api/people" in changed.text
     assert "<strong>0 of 1</strong> recent events" in same.text
     assert "unknown key &#39;wen&#39;" in broken.text
+
+
+@pytest.mark.anyio
+async def test_one_process_is_listed_in_the_order_it_runs(
+    make_stand: Callable[..., Any], kuflow: KuflowDouble
+) -> None:
+    async with make_stand() as stand:
+        process = kuflow.add_process()["id"]
+        events = [
+            make_event(
+                "PROCESS.STATE_CHANGED", data={"processId": process, "processState": "RUNNING"}
+            )
+            for _ in range(3)
+        ]
+        for event in events:
+            await stand.router.send(event)
+        await stand.router.work()
+        await stand.login()
+        page = (await stand.console.get(f"/events?process_id={process}")).text
+    positions = [page.index(f'href="/events/{e["id"]}"') for e in events]
+    assert positions == sorted(positions)  # first accepted, first listed
+    assert "<td>#1</td>" in page and "<td>#3</td>" in page
