@@ -205,6 +205,9 @@ async def metrics_endpoint(request: Request) -> Response:
         async with asyncio.timeout(REDIS_TIMEOUT_S):
             metrics.QUEUE_DEPTH.set(await receiver.redis.zcard(keys.QUEUE))
             metrics.DLQ_SIZE.set(await receiver.redis.xlen(keys.DLQ))
+            # A heartbeat key expires when its worker stops beating: the keys are the live ones.
+            alive = [k async for k in receiver.redis.scan_iter(match=keys.worker("*"), count=100)]
+            metrics.WORKERS_ALIVE.set(len(alive))
     except REDIS_DOWN:
         pass  # the gauges keep their last value; /readyz reports the outage
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -16,6 +16,10 @@ EVENTS_RECEIVED = Counter(
 )
 QUEUE_DEPTH = Gauge("router_queue_depth", "Jobs waiting in the queue (refreshed on scrape).")
 DLQ_SIZE = Gauge("router_dlq_size", "Entries in the dead-letter queue (refreshed on scrape).")
+WORKERS_ALIVE = Gauge(
+    "router_workers_alive",
+    "Workers whose heartbeat is fresh (`router:worker:*`, refreshed on scrape).",
+)
 
 
 def type_label(event_type: str | None) -> str:
