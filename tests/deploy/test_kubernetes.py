@@ -1,0 +1,97 @@
+"""deploy/kubernetes/: every manifest valid for Kubernetes 1.32 (strict, with kubernetes-validate),
+and consistent with the code — commands the CLI knows, the ports it listens on, variables it
+reads, probe paths it serves, a grace period above the worker's, non-root, read-only root."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from handlers.rules.loader import load_text
+from handlers.rules.source import Placeholders
+from handlers.worker.app import GRACE_S
+from kuflow_router.cli import _parser
+from kuflow_router.console_command import DEFAULT_PORT
+from kuflow_router.settings import RouterSettings
+from receiver.app import create_app
+from tests.conftest import make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+KUBERNETES = "1.32.0"
+DOCUMENTS = [
+    (path.name, document)
+    for path in sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml"))
+    for document in yaml.safe_load_all(path.read_text())
+]
+
+
+def _containers() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    return [
+        (name, doc, container)
+        for name, doc in DOCUMENTS
+        if doc["kind"] == "Deployment"
+        for container in doc["spec"]["template"]["spec"]["containers"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "document"), DOCUMENTS, ids=[f"{n}:{d['kind']}" for n, d in DOCUMENTS]
+)
+def test_every_manifest_is_valid_kubernetes(name: str, document: dict[str, Any]) -> None:
+    kubernetes_validate.validate(document, KUBERNETES, strict=True)
+
+
+def test_the_containers_run_what_the_code_has() -> None:
+    parser = _parser()
+    ports = {"serve": 8000, "console": DEFAULT_PORT}
+    images = set()
+    for _, doc, container in _containers():
+        images.add(container["image"])
+        args = parser.parse_args(container["args"])  # a command and flags the CLI knows
+        command = container["args"][0]
+        if command in ports:
+            assert [p["containerPort"] for p in container["ports"]] == [ports[command]]
+        security = container["securityContext"]
+        assert security["readOnlyRootFilesystem"] and not security["allowPrivilegeEscalation"]
+        assert doc["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"]
+        assert args.handler is not None
+    assert len(images) == 1  # one image, every role
+
+
+def test_the_probes_are_paths_the_receiver_serves() -> None:
+    served = {route.path for route in create_app(make_settings("redis://unused")).routes}  # type: ignore[attr-defined]
+    for _, _, container in _containers():
+        for probe in ("readinessProbe", "livenessProbe"):
+            path = container.get(probe, {}).get("httpGet", {}).get("path")
+            if path:
+                assert path in served
+    (worker,) = [c for _, _, c in _containers() if c["args"][0] == "worker"]
+    assert worker["livenessProbe"]["exec"]["command"] == ["kuflow-router", "worker", "--check"]
+
+
+def test_every_variable_is_one_the_router_or_the_rules_read() -> None:
+    (rules,) = [d for _, d in DOCUMENTS if d["kind"] == "ConfigMap"]
+    text = rules["data"]["rules.yaml"]
+    load_text(text, "rules.yaml", Placeholders({}))  # the example rules load
+    read_by_rules = set(re.findall(r"\$\{([A-Z_]+)\}", text))
+    settings = {"ROUTER_" + name.upper() for name in RouterSettings.model_fields}
+    (secret,) = [d for _, d in DOCUMENTS if d["kind"] == "Secret"]
+    names = set(secret["stringData"])
+    for _, _, container in _containers():
+        names |= {e["name"] for e in container.get("env", [])}
+    names -= {"PYTHONDONTWRITEBYTECODE"}
+    assert {n for n in names if not n.startswith("ROUTER_")} == read_by_rules
+    assert {n for n in names if n.startswith("ROUTER_")} <= settings
+
+
+def test_the_worker_has_time_to_finish_and_the_receiver_a_budget() -> None:
+    (worker,) = [
+        d for _, d in DOCUMENTS if d["kind"] == "Deployment" and "worker" in d["metadata"]["name"]
+    ]
+    assert worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > GRACE_S
+    assert any(d["kind"] == "PodDisruptionBudget" for _, d in DOCUMENTS)
