@@ -5,6 +5,11 @@ expects: an upgrade that moves one fails here, by name, instead of silently in p
   it calls `_poll_iteration`, `_jobs_started` and `create_pool`, and reads `_pool`.
 - `receiver/protocol.py` subclasses uvicorn's `HttpToolsProtocol` to bound a request's head in
   time and bytes; it overrides its parser callbacks and reads `url`, `headers`, `cycle`.
+- `kuflow_router/console_command.py` runs the console inside `run` as a second `uvicorn.Server`
+  whose `capture_signals` does nothing (the outer server owns the signals); it sets
+  `should_exit` to stop it.
+- `handlers/worker/ordering.py` relies on arq re-scheduling a retried job with ZINCRBY in
+  `finish_job`, and deleting the in-progress mark in the same transaction.
 """
 
 from __future__ import annotations
@@ -63,3 +68,19 @@ def test_uvicorn_protocol_state_the_router_reads() -> None:
     for attribute in ("self.url", "self.headers", "self.cycle", "self.transport", "self.loop"):
         assert attribute in source, attribute
     assert "self.response_complete" in inspect.getsource(httptools_impl.RequestResponseCycle)
+
+
+def test_uvicorn_server_parts_the_embedded_console_uses() -> None:
+    import uvicorn
+
+    from kuflow_router.console_command import _Embedded
+
+    assert "capture_signals" in vars(uvicorn.Server)
+    assert list(inspect.signature(uvicorn.Server.capture_signals).parameters) == ["self"]
+    assert "should_exit" in inspect.getsource(uvicorn.Server.__init__)
+    assert issubclass(_Embedded, uvicorn.Server)
+
+
+def test_arq_reschedules_a_retry_by_increment_and_drops_its_mark_with_it() -> None:
+    source = inspect.getsource(Worker.finish_job)
+    assert "zincrby" in source and "in_progress_key" in source and "transaction=True" in source
