@@ -17,7 +17,7 @@ from console.web import Form, console_of, render
 from handlers.clients.params import parse_duration
 from handlers.rules.dryrun import dry_run
 
-STATUSES = ("queued", "processing", "done", "partial", "dead", "rejected")
+STATUSES = ("queued", "waiting", "processing", "done", "partial", "dead", "rejected")
 
 
 async def overview(request: Request, session: Session) -> Response:

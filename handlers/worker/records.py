@@ -28,6 +28,7 @@ class EventStatus(StrEnum):
     """An event's `status`: queued → processing → one of the last four."""
 
     QUEUED = "queued"
+    WAITING = "waiting"  # parked: an earlier event of its process runs first (ordering.py)
     PROCESSING = "processing"
     DONE = "done"  # every matched rule completed, or none matched
     PARTIAL = "partial"  # some matched rules were dead-lettered
