@@ -116,3 +116,13 @@ async def test_the_time_index_drops_ids_older_than_the_records(
     async with Redis.from_url(redis_url) as client:
         await Enqueuer(client, SETTINGS).enqueue(event["id"], event["type"], b"{}")
     assert {m.decode() for m in rdb.zrange(keys.EVENTS, 0, -1)} == {"recent", event["id"]}
+
+
+@pytest.mark.anyio
+async def test_the_minute_counts_an_unknown_type_as_other(redis_url: str, rdb: redis.Redis) -> None:
+    event = make_event("SOMETHING.NEW")
+    async with Redis.from_url(redis_url) as client:
+        await Enqueuer(client, SETTINGS).enqueue(event["id"], event["type"], b"{}")
+    (minute,) = rdb.keys(keys.stats(0).replace(":0", ":*"))
+    assert rdb.hget(minute, "type:other") == b"1"
+    assert rdb.hget(keys.event(event["id"]), "type") == b"SOMETHING.NEW"
