@@ -38,13 +38,15 @@ async def read_form(request: Request) -> Form | None:
     Parsed here with the standard library: no multipart, no files, so no extra dependency.
     """
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
-        return None
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             return None
+    if not body:
+        return {}  # nothing sent: no token either (403 follows)
+    if kind != "application/x-www-form-urlencoded":
+        return None
     return dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
 
 
@@ -116,7 +118,11 @@ def change(handler: Callable[[Request, Session, Form], Awaitable[Response]]) -> 
         if session is None:
             return to_login(request)
         form = await read_form(request)
-        if form is None or not access.csrf_ok(session, form.get("csrf", "")):
+        if form is None:
+            return Response(f"The form could not be read: send the page's own form, of at most "
+                            f"{MAX_FORM_BYTES // 1024} KB.", status_code=400,
+                            headers=SECURITY_HEADERS)  # fmt: skip
+        if not access.csrf_ok(session, form.get("csrf", "")):
             return Response("The form's CSRF token is missing or wrong: reload the page and try "
                             "again.", status_code=403, headers=SECURITY_HEADERS)  # fmt: skip
         return await handler(request, session, form)

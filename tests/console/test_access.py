@@ -134,3 +134,16 @@ def test_beyond_loopback_the_console_needs_a_token(host: str, loopback: bool) ->
     else:
         with pytest.raises(SettingsError, match="ROUTER_ADMIN_TOKEN"):
             admin_token(settings, host)
+
+
+@pytest.mark.anyio
+async def test_a_form_too_large_or_of_another_kind_is_refused(
+    make_stand: Callable[..., Any],
+) -> None:
+    async with make_stand() as stand:
+        await stand.login()
+        csrf = await stand.csrf("/rules")
+        huge = await stand.console.post("/rules/try", data={"csrf": csrf, "event": "x" * 1_100_000})
+        json_body = await stand.console.post("/rules/try", json={"csrf": csrf})
+    assert huge.status_code == 400 and "at most 1024 KB" in huge.text
+    assert json_body.status_code == 400
