@@ -33,6 +33,7 @@ class ResettingProxy:
         self.port = free_port()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._writers: set[asyncio.StreamWriter] = set()  # every open connection, both sides
 
     @property
     def url(self) -> str:
@@ -61,11 +62,13 @@ class ResettingProxy:
             sink.close()
 
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        self._writers.add(client_w)
         try:
             server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
             _reset(client_w)
             return
+        self._writers.add(server_w)
         await asyncio.gather(
             self._pipe(client_r, server_w, client_w),  # a reset before the double sees it
             self._pipe(server_r, client_w, client_w),  # a reset after the double answered
@@ -81,6 +84,14 @@ class ResettingProxy:
     def stop(self) -> None:
         async def close() -> None:
             self._server.close()
+            # Connections still open (a client keeping one alive) are cut, and their handlers
+            # end here: left to the garbage collector, they warn in a later test.
+            for writer in self._writers:
+                writer.transport.abort()
+            handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in handlers:
+                task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
             await self._server.wait_closed()
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
