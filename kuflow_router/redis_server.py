@@ -148,7 +148,8 @@ def tools_url(configured: str | None) -> str:
     return url
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:`port`."""
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", port))
@@ -164,7 +165,7 @@ class RedisServer:
     def embedded(cls, directory: Path) -> RedisServer:
         """The persistent server of `run`: same data and, when free, the same port as last time."""
         port = _saved_port(directory)
-        free = port if port and _port_free(port) else None
+        free = port if port and port_free(port) else None
         server = cls(directory, free, persistent=True, password=_password(directory))
         directory.mkdir(parents=True, exist_ok=True)
         (directory / PORT_FILE).write_text(str(server.port))

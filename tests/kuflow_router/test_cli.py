@@ -226,3 +226,26 @@ def test_an_event_queued_before_a_restart_is_processed_after_it(tmp_path: Path) 
             wait_for(lambda: process["state"] == "CANCELLED", "the process to be cancelled")
     finally:
         kuflow.stop()
+
+
+def test_run_refuses_a_console_port_it_cannot_have(tmp_path: Path) -> None:
+    import socket
+
+    (tmp_path / "rules.yaml").write_text(EMPTY_RULES)
+    env = router_env(ROUTER_WEBHOOK_TOKENS=TOKEN)
+    same = subprocess.run([*router_command(), "run", "--port", "18555", "--console-port", "18555"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          check=False)  # fmt: skip
+    assert same.returncode == 2 and "would share port 18555" in same.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = subprocess.run([*router_command(), "run", "--console-port", str(port)], env=env,
+                              cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                              check=False)  # fmt: skip
+    assert (
+        busy.returncode == 2
+        and f"port {port} on 127.0.0.1, the console's, is in use" in busy.stderr
+    )
+    assert not (tmp_path / "var").exists()  # nothing was started
