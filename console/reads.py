@@ -13,7 +13,6 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from handlers.rules.compare import Documents
 from handlers.worker import dlq, heartbeat, records
 from receiver import keys
 
@@ -255,15 +254,3 @@ async def groups(redis: Redis) -> list[Group]:
         key = (rule, action, cause(entry))
         found.setdefault(key, Group(*key)).entries.append(entry)
     return sorted(found.values(), key=lambda g: g.last_ms, reverse=True)
-
-
-async def recent_documents(redis: Redis, count: int) -> list[tuple[str, Documents]]:
-    """The `count` most recent events that still have their body, with what was read for them."""
-    found = []
-    for raw in await redis.zrevrange(keys.EVENTS, 0, count - 1):
-        kept = await event(redis, raw.decode())
-        if kept is not None and isinstance(kept.body, dict):
-            enrichment = kept.enrichment
-            found.append((raw.decode(), (kept.body, enrichment.get("process"),
-                                         enrichment.get("processItem"))))  # fmt: skip
-    return found

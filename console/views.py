@@ -16,6 +16,7 @@ from console.rules_page import Changed, rule_lines, try_rules, what_would_change
 from console.web import Form, console_of, render
 from handlers.clients.params import parse_duration
 from handlers.rules.dryrun import dry_run
+from handlers.worker import records
 
 STATUSES = ("queued", "waiting", "processing", "done", "partial", "dead", "rejected")
 
@@ -133,7 +134,7 @@ async def compare(request: Request, session: Session, form: Form) -> Response:
     proposed = form.get("proposed", "")
     changed = Changed(problems=["Paste the proposed rules file."])
     if proposed.strip():
-        recent = await reads.recent_documents(console.redis, RECENT_COMPARED)
+        recent = await records.recent(console.redis, RECENT_COMPARED)
         changed = what_would_change(console.rules.current, proposed, recent)
     rows = (await reads.events(console.redis, reads.Filters())).rows[:20]
     return render(request, session, "rules.html", live=console.rules,

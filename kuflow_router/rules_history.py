@@ -5,7 +5,6 @@ only; nothing is sent."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 
 from redis.asyncio import Redis
@@ -16,7 +15,6 @@ from handlers.rules.compare import Documents, differences
 from handlers.rules.model import RuleSet
 from handlers.worker import records
 from kuflow_router.redis_server import tools_url
-from receiver import keys
 
 MAX_EVENTS = 10_000  # events compared at most, whatever --since says
 
@@ -25,11 +23,10 @@ async def _recorded(redis: Redis, event_id: str) -> Documents | str:
     record = await records.load(redis, event_id)
     if not record.fields:
         return f"no event {event_id} in the event log (never received here, or expired)"
-    text = record.fields.get("event")
-    if not text:
+    kept = records.documents(record)
+    if kept is None:
         return f"the event log keeps no body for {event_id} (received by an older version)"
-    enrichment = json.loads(record.fields.get("enrichment") or "{}")
-    return json.loads(text), enrichment.get("process"), enrichment.get("processItem")
+    return kept
 
 
 def recorded(event_id: str) -> Documents | None:
@@ -48,26 +45,13 @@ def recorded(event_id: str) -> Documents | None:
     return found
 
 
-async def _recent(redis: Redis, last: int, since_ms: int) -> list[tuple[str, Documents]]:
-    if since_ms:
-        ids = await redis.zrevrangebyscore(keys.EVENTS, "+inf", since_ms, start=0, num=MAX_EVENTS)
-    else:
-        ids = await redis.zrevrange(keys.EVENTS, 0, last - 1)
-    found = []
-    for raw in ids:
-        documents = await _recorded(redis, raw.decode())
-        if not isinstance(documents, str):
-            found.append((raw.decode(), documents))
-    return found
-
-
 def diff(current: RuleSet, new: RuleSet, last: int, since_ms: int) -> int:
     """Print the recent events that `new` would treat differently, side by side; 0."""
     settings = load(CommonSettings)
 
     async def go() -> list[tuple[str, Documents]]:
         async with Redis.from_url(tools_url(settings.redis_url), socket_connect_timeout=5) as redis:
-            return await _recent(redis, last, since_ms)
+            return await records.recent(redis, last, since_ms, MAX_EVENTS)
 
     events = asyncio.run(go())
     if not events:

@@ -18,6 +18,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 
 from common.redact import redact
+from handlers.rules.compare import Documents
 from receiver import keys
 
 MAX_RESULT_BYTES = 16 * 1024  # a larger result is kept as its id only
@@ -155,3 +156,38 @@ async def save(
             pipe.hincrby(stats, count, 1)
             pipe.expire(stats, keys.STATS_TTL_S)
         await pipe.execute()
+
+
+def documents(record: EventRecord) -> Documents | None:
+    """The event as the receiver kept it and what the worker read from KuFlow for it (process,
+    process item); None when the record keeps no body (expired, or from an older version)."""
+    try:
+        event = json.loads(record.fields.get("event") or "null")
+    except ValueError:
+        return None
+    if not isinstance(event, dict):
+        return None
+    enrichment = json.loads(record.fields.get("enrichment") or "{}")
+    return event, enrichment.get("process"), enrichment.get("processItem")
+
+
+async def recent(
+    redis: Redis, last: int, since_ms: int = 0, most: int = 10_000
+) -> list[tuple[str, Documents]]:
+    """The recent events that still have their body, newest first, through the time index:
+    the `last` ones, or those received since `since_ms` (at most `most`). One round trip for
+    the index, one for the records."""
+    if since_ms:
+        ids = await redis.zrevrangebyscore(keys.EVENTS, "+inf", since_ms, start=0, num=most)
+    else:
+        ids = await redis.zrevrange(keys.EVENTS, 0, last - 1)
+    async with redis.pipeline(transaction=False) as pipe:
+        for raw in ids:
+            pipe.hgetall(keys.event(raw.decode()))
+        records = await pipe.execute()
+    found = []
+    for raw, fields in zip(ids, records, strict=True):
+        kept = documents(record_of(raw.decode(), fields))
+        if kept is not None:
+            found.append((raw.decode(), kept))
+    return found
