@@ -122,9 +122,13 @@ class Turn:
     seq: int = 0
 
 
+# Redis's id of each script, computed once: `_run` is on every event's path.
+_SHA = {s: hashlib.sha1(s.encode()).hexdigest() for s in (_ACQUIRE, _RELEASE, _PROMOTE)}  # noqa: S324
+
+
 async def _run(redis: Redis, script: str, keys_: list[str], args: list[Any]) -> Any:
     """EVALSHA, loading the script once when Redis does not know it (a restart forgets)."""
-    sha = hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 (Redis's script id)
+    sha = _SHA[script]
     try:
         return await redis.evalsha(sha, len(keys_), *keys_, *args)  # type: ignore[misc]
     except NoScriptError:
