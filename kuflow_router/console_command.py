@@ -55,21 +55,15 @@ def admin_token(settings: ConsoleSettings, host: str) -> str | None:
     return None
 
 
-def build(settings: ConsoleSettings, redis: Redis, rules: LiveRules, host: str) -> Starlette:
-    """The console app for `settings`, refusing an unsafe binding first."""
-    token = admin_token(settings, host)
-    return create_console(redis, rules, token, settings.event_ttl_s)
-
-
 def cmd_console(args: argparse.Namespace) -> int:
     """The console alone, beside receivers and workers that share its Redis."""
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
     port = args.port or settings.console_port
-    admin_token(settings, args.host)  # refuse before anything starts
+    token = admin_token(settings, args.host)  # refuse before anything starts
     rules = LiveRules(settings.rules_file)
     redis = Redis.from_url(tools_url(settings.redis_url), socket_connect_timeout=5)
-    app = build(settings, redis, rules, args.host)
+    app = create_console(redis, rules, token, settings.event_ttl_s)
     watching: list[asyncio.Task[None]] = []
 
     @asynccontextmanager
@@ -103,7 +97,7 @@ async def running_console(
 ) -> AsyncIterator[None]:
     """The console on 127.0.0.1:`port` for as long as the block runs (inside `run`)."""
     redis = Redis.from_url(redis_url, socket_connect_timeout=5)
-    app = build(settings, redis, rules, "127.0.0.1")
+    app = create_console(redis, rules, admin_token(settings, "127.0.0.1"), settings.event_ttl_s)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
                             lifespan="off")  # fmt: skip
     server = _Embedded(config)
