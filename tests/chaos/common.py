@@ -16,10 +16,9 @@ import redis
 from redis.asyncio import Redis
 
 from handlers.rules.reload import LiveRules
-from handlers.worker.app import build_worker
 from receiver import keys
 from tests.chaos.accounting import Accounting
-from tests.conftest import TOKEN, make_event, make_settings
+from tests.conftest import TOKEN, make_event, make_settings, run_worker_until_idle
 from tests.doubles.kuflow import KuflowDouble
 from tests.processes import router_command, wait_for
 
@@ -82,17 +81,8 @@ async def deliver(
 
 async def drain(redis_url: str, rules_file: Path) -> None:
     """A real worker in burst mode: returns once every queued event is finished."""
-    worker = build_worker(
-        make_settings(redis_url, rules_file=rules_file, worker_concurrency=50),
-        LiveRules(rules_file),
-        handle_signals=False,
-    )
-    worker.burst = True
-    worker.idle_wait_s = 0.02
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
+    settings = make_settings(redis_url, rules_file=rules_file, worker_concurrency=50)
+    await run_worker_until_idle(settings, LiveRules(rules_file))
 
 
 async def processed(redis_url: str, events: list[dict[str, Any]]) -> int:

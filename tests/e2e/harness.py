@@ -14,10 +14,9 @@ from redis.asyncio import Redis
 
 from handlers.rules.reload import LiveRules
 from handlers.worker import dlq, records
-from handlers.worker.app import build_worker
 from handlers.worker.records import EventRecord
 from receiver.app import create_app
-from tests.conftest import TOKEN, make_settings, serve_app
+from tests.conftest import TOKEN, make_settings, run_worker_until_idle, serve_app
 
 
 @dataclass
@@ -38,13 +37,7 @@ class Pipeline:
 
     async def work(self) -> None:
         """A real arq worker, in burst mode: it returns once every job is finished."""
-        worker = build_worker(self.settings, self.rules, handle_signals=False)
-        worker.burst = True
-        worker.idle_wait_s = 0.02  # retries come due in milliseconds here
-        try:
-            await worker.main()
-        finally:
-            await worker.close()
+        await run_worker_until_idle(self.settings, self.rules)
 
     async def record(self, event_id: str) -> EventRecord:
         return await records.load(self.redis, event_id)

@@ -18,10 +18,9 @@ from redis.asyncio import Redis
 
 from handlers.rules.reload import LiveRules
 from handlers.worker import records
-from handlers.worker.app import build_worker
 from receiver import keys
 from receiver.app import create_app
-from tests.conftest import TOKEN, make_event, make_settings, serve_app
+from tests.conftest import TOKEN, make_event, make_settings, run_worker_until_idle, serve_app
 from tests.doubles import http as crm_double
 from tests.doubles.http import HttpDouble
 from tests.doubles.server import Failure
@@ -39,16 +38,6 @@ rules:
       - crm.request: {method: POST, path: /log, json: {process: "{{ data.processId }}", event: "{{ id }}"}}
 """
 PROCESSES, PER_PROCESS = 50, 6
-
-
-async def _work(settings: Any, rules: LiveRules) -> None:
-    worker = build_worker(settings, rules, handle_signals=False)
-    worker.burst = True
-    worker.idle_wait_s = 0.02
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
 
 
 def _collapsed(ids: list[str]) -> list[str]:
@@ -87,7 +76,9 @@ async def test_each_process_runs_in_order_while_processes_run_side_by_side(
 
         statuses = await asyncio.gather(*(deliver(n, e) for n, e in enumerate(deliveries)))
     assert set(statuses) == {202}  # a duplicate is acknowledged too, and queued once
-    await asyncio.gather(_work(settings, rules), _work(settings, rules))
+    await asyncio.gather(
+        run_worker_until_idle(settings, rules), run_worker_until_idle(settings, rules)
+    )
 
     async with Redis.from_url(redis_url) as redis:
         kept = {e["id"]: await records.load(redis, e["id"]) for e in events}
