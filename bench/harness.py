@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -16,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import uvloop
+from arq import Worker
 
 from kuflow_router.redis_server import RedisServer, free_port
 
@@ -145,3 +148,27 @@ def deployment() -> Iterator[Deployment]:
             for process in (serve, worker):
                 process.terminate()
                 process.wait()
+
+
+@contextmanager
+def worker_stage() -> Iterator[tuple[str, Path, asyncio.Runner]]:
+    """What a worker bench runs on: a private Redis, the local API double with rules pointing at
+    it, and a uvloop event loop as in production — (Redis URL, rules file, runner)."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        redis_server(Path(tmp)) as redis,
+        api_double() as url,
+        asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
+    ):
+        yield redis.url, rules_file(Path(tmp), url), runner
+
+
+async def drain(worker: Worker) -> float:
+    """Run `worker` in burst mode until the queue is empty; the seconds it took."""
+    worker.burst = True
+    started = time.perf_counter()
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    return time.perf_counter() - started

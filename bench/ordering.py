@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import tempfile
-import time
 import uuid
 from pathlib import Path
 
-import uvloop
 from redis.asyncio import Redis
 
-from bench.harness import api_double, body, event, redis_server, rules_file
+from bench.harness import body, drain, event, worker_stage
 from handlers.rules.reload import LiveRules
 from handlers.worker.app import build_worker
 from handlers.worker.settings import WorkerSettings
@@ -49,29 +46,16 @@ async def rate(redis_url: str, rules: Path, count: int, processes: int, ordered:
     await fill(redis_url, count, [str(uuid.uuid4()) for _ in range(processes)], ordered)
     settings = WorkerSettings(redis_url=redis_url, rules_file=rules,
                               ordering="process" if ordered else "none")  # fmt: skip
-    worker = build_worker(settings, LiveRules(rules), handle_signals=False)
-    worker.burst = True
-    started = time.perf_counter()
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
-    return count / (time.perf_counter() - started)
+    return count / await drain(build_worker(settings, LiveRules(rules), handle_signals=False))
 
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        redis_server(Path(tmp)) as redis,
-        api_double() as url,
-        asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
-    ):
-        rules = rules_file(Path(tmp), url)
+    with worker_stage() as (redis_url, rules, runner):
         rows = []
         for processes in PROCESS_COUNTS:
-            off = runner.run(rate(redis.url, rules, count, processes, ordered=False))
-            on = runner.run(rate(redis.url, rules, count, processes, ordered=True))
+            off = runner.run(rate(redis_url, rules, count, processes, ordered=False))
+            on = runner.run(rate(redis_url, rules, count, processes, ordered=True))
             rows.append((processes, off, on))
     print(f"| {count:,} events, concurrency 10 | ordering none | ordering process | on vs off |")
     print("|---|---:|---:|---:|")

@@ -14,17 +14,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import uvloop
 from arq import Worker, func
 from arq.connections import RedisSettings
 from redis.asyncio import Redis
 
-from bench.harness import api_double, body, event, redis_server, rules_file
+from bench.harness import body, drain, event, worker_stage
 from handlers.rules.reload import LiveRules
 from handlers.worker.app import build_worker
 from handlers.worker.settings import WorkerSettings
@@ -50,16 +47,6 @@ def process_of(payload: dict[str, Any]) -> str:
     data = payload["data"]
     assert isinstance(data, dict)
     return str(data["processId"])
-
-
-async def drain(worker: Worker) -> float:
-    worker.burst = True
-    started = time.perf_counter()
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
-    return time.perf_counter() - started
 
 
 async def no_op(ctx: dict[str, Any], raw: str, received_at_ms: int) -> None:
@@ -92,14 +79,8 @@ async def measure(redis_url: str, rules: Path, count: int, concurrency: int) -> 
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        redis_server(Path(tmp)) as redis,
-        api_double() as url,
-        asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
-    ):
-        rules = rules_file(Path(tmp), url)
-        rows = [(c, runner.run(measure(redis.url, rules, count, c))) for c in CONCURRENCIES]
+    with worker_stage() as (redis_url, rules, runner):
+        rows = [(c, runner.run(measure(redis_url, rules, count, c))) for c in CONCURRENCIES]
     print(f"| worker ({count:,} events each) | stock arq, no-op jobs | kuflow-router | vs no-op |")
     print("|---|---:|---:|---:|")
     for concurrency, figures in rows:
