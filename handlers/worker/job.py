@@ -40,7 +40,6 @@ class Job:
     record: EventRecord
     run: int
     deadline: float
-    turn: ordering.Turn = field(default_factory=lambda: ordering.Turn(go=True))
     process_id: str = ""  # with ordering: the process whose line the event leaves at its end
 
     unsaved: dict[str, str] = field(default_factory=dict)  # fields the next write carries

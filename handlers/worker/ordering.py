@@ -27,11 +27,12 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from handlers.worker.records import EventStatus
 from receiver import keys
 
 PARK_S = 60.0  # a parked job looks again after this, should its wake-up be missed
 PROMOTE_BATCH = 100
-FINAL = ("done", "partial", "dead", "rejected")
+FINAL = (EventStatus.DONE, EventStatus.PARTIAL, EventStatus.DEAD, EventStatus.REJECTED)
 
 # KEYS: line, process hash, record; ARGV: event id, event time (ms), record prefix, job prefix,
 # the final statuses joined by ',', now (ms), the record's time to live (s). Parks, or begins

@@ -159,7 +159,6 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
         # Runs of the event, not arq's tries: a parked job's returns are no runs.
         run=int(record.fields.get("runs") or 1),
         deadline=time.monotonic() + JOB_BUDGET_S,
-        turn=turn,
         process_id=process_id,
     )
     if job.run > MAX_RUNS:
