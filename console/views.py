@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -102,30 +103,34 @@ async def dead(request: Request, session: Session) -> Response:
                   message=request.query_params.get("message", ""))  # fmt: skip
 
 
+RECENT_LINKS = 20  # recent events offered to *try it*
+RECENT_COMPARED = 100  # events *what would change* compares
+NO_DOCUMENTS = {"event": "", "process": "", "process_item": ""}
+
+
+async def _rules_page(
+    request: Request, session: Session, form: dict[str, str], **shown: Any
+) -> Response:
+    """The Rules page: the loaded rules, recent events to try, and what `shown` adds."""
+    console = console_of(request)
+    recent = (await reads.events(console.redis, reads.Filters())).rows[:RECENT_LINKS]
+    context = {"result": None, **shown}
+    return render(request, session, "rules.html", live=console.rules,
+                  lines=rule_lines(console.rules), recent=recent, form=form, **context)  # fmt: skip
+
+
 async def rules_view(request: Request, session: Session) -> Response:
     console = console_of(request)
-    recent = await reads.events(console.redis, reads.Filters())
     chosen = request.query_params.get("event_id", "")
-    event_text = ""
-    if chosen:
-        found = await reads.event(console.redis, chosen)
-        if found is not None and found.body is not None:
-            event_text = json.dumps(found.body, indent=2, ensure_ascii=False)
-    return render(request, session, "rules.html", live=console.rules,
-                  lines=rule_lines(console.rules), recent=recent.rows[:20], result=None,
-                  form={"event": event_text, "process": "", "process_item": ""})  # fmt: skip
+    kept = records.documents(await records.load(console.redis, chosen)) if chosen else None
+    event_text = json.dumps(kept[0], indent=2, ensure_ascii=False) if kept else ""
+    return await _rules_page(request, session, {**NO_DOCUMENTS, "event": event_text})
 
 
 async def try_it(request: Request, session: Session, form: Form) -> Response:
-    console = console_of(request)
-    given = {name: form.get(name, "") for name in ("event", "process", "process_item")}
-    recent = await reads.events(console.redis, reads.Filters())
-    return render(request, session, "rules.html", live=console.rules,
-                  lines=rule_lines(console.rules), recent=recent.rows[:20],
-                  result=try_rules(console.rules.current, given), form=given)  # fmt: skip
-
-
-RECENT_COMPARED = 100  # events *what would change* compares
+    given = {name: form.get(name, "") for name in NO_DOCUMENTS}
+    tried = try_rules(console_of(request).rules.current, given)
+    return await _rules_page(request, session, given, result=tried)
 
 
 async def compare(request: Request, session: Session, form: Form) -> Response:
@@ -136,8 +141,4 @@ async def compare(request: Request, session: Session, form: Form) -> Response:
     if proposed.strip():
         recent = await records.recent(console.redis, RECENT_COMPARED)
         changed = what_would_change(console.rules.current, proposed, recent)
-    rows = (await reads.events(console.redis, reads.Filters())).rows[:20]
-    return render(request, session, "rules.html", live=console.rules,
-                  lines=rule_lines(console.rules), recent=rows, result=None,
-                  form={"event": "", "process": "", "process_item": ""},
-                  proposed=proposed, changed=changed)  # fmt: skip
+    return await _rules_page(request, session, NO_DOCUMENTS, proposed=proposed, changed=changed)
