@@ -69,6 +69,7 @@ class RouterWorker(Worker):
 
     idle_wait_s = IDLE_WAIT_S  # how long to wait for a token before looking for due retries
     _next_beat = 0.0
+    ordered = True  # ROUTER_ORDERING=process: parked events may need promoting
 
     async def main(self) -> None:
         if self._pool is None:
@@ -96,7 +97,8 @@ class RouterWorker(Worker):
         if time.monotonic() < self._next_beat:
             return
         self._next_beat = time.monotonic() + heartbeat.INTERVAL_S
-        await self._promote()  # a release whose token another worker took is seen here too
+        if self.ordered:
+            await self._promote()  # a release whose token another worker took is seen here too
         running = sum(not t.done() for t in self.tasks.values())
         try:
             await heartbeat.beat(
@@ -174,7 +176,7 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
         if deps is not None:
             await deps.session.http.aclose()
 
-    return RouterWorker(
+    worker = RouterWorker(
         functions=[
             # Parks (handlers/worker/ordering.py) come back as arq tries: MAX_RUNS counts the
             # event's runs in its record instead, so arq's own limit only needs to be out of reach.
@@ -195,3 +197,5 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
         on_startup=startup,
         on_shutdown=shutdown,
     )
+    worker.ordered = settings.ordering == "process"
+    return worker
