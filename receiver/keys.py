@@ -64,3 +64,23 @@ def process_line(process_id: str) -> str:
 def in_progress(job_id: str) -> str:
     """arq's mark of a job being run."""
     return f"{in_progress_key_prefix}{job_id}"
+
+
+def connection(name: str) -> str:
+    """One connection's shared state (a hash): its breaker, its pause after a 429, its rate."""
+    return f"{PREFIX}connection:{name}"
+
+
+def connection_slots(name: str) -> str:
+    """The calls of one connection in flight (a sorted set: token → lease end, ms)."""
+    return f"{PREFIX}connection:{name}:slots"
+
+
+def connection_minute(name: str, minute: int) -> str:
+    """One connection's counts of one minute (epoch minutes): calls, failures, held."""
+    return f"{PREFIX}connection:{name}:minute:{minute}"
+
+
+def alert(name: str, cause: str) -> str:
+    """One alert's window for one cause: present while later ones are folded into a count."""
+    return f"{PREFIX}alert:{name}:{cause}"

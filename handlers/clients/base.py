@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from handlers.clients.errors import UnsafePathValue
 from handlers.clients.params import Params
+from handlers.clients.policy import Breaker, BreakerSetting, Limits
 
 
 class Connection(BaseModel):
@@ -30,6 +31,8 @@ class Connection(BaseModel):
 
     type: str
     base_url: str
+    limits: Limits | None = None  # none: as fast and as many at once as the worker goes
+    breaker: BreakerSetting = Breaker()  # None: never opens
 
     @field_validator("base_url")
     @classmethod

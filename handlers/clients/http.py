@@ -1,4 +1,5 @@
-"""Generic HTTP: `request` against a connection's fixed `base_url`.
+"""Generic HTTP: `request` against a connection's fixed `base_url`; `slack` and `teams` post a
+message to a Slack incoming webhook or a Microsoft Teams workflow webhook.
 
 The path is a template whose values are URL-encoded, and the rendered path may not leave the
 base path: `..` or `.` segments, `//`, a backslash, `@` or a scheme are refused, so event data
@@ -14,6 +15,7 @@ from pydantic import Field, field_validator
 
 from handlers.clients.base import (
     ActionCall,
+    ActionResult,
     Connection,
     ConnectionType,
     Operation,
@@ -22,6 +24,7 @@ from handlers.clients.base import (
     result_from,
 )
 from handlers.clients.params import Params
+from handlers.clients.send import send
 
 _DOT_SEGMENT = re.compile(r"^(\.|%2e){1,2}$", re.IGNORECASE)
 
@@ -45,6 +48,19 @@ def _no_line_breaks(values: dict[str, str]) -> dict[str, str]:
     return values
 
 
+def _under_base(path: str) -> str:
+    """`path` if appending it to a base_url cannot leave that base."""
+    if not path.startswith("/"):
+        raise ValueError("must start with '/' (it is appended to the connection's base_url)")
+    if "//" in path or "\\" in path or "@" in path or ":" in path.split("/", 2)[1]:
+        raise ValueError("must not contain '//', '\\', '@' or a scheme")
+    if "?" in path or "#" in path:
+        raise ValueError("must not contain '?' or '#'; use `query:` for parameters")
+    if any(_DOT_SEGMENT.match(segment) for segment in path.split("/")):
+        raise ValueError("must not contain '.' or '..' segments")
+    return path
+
+
 class Request(Params):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
@@ -55,15 +71,7 @@ class Request(Params):
     @field_validator("path")
     @classmethod
     def _stays_under_base(cls, path: str) -> str:
-        if not path.startswith("/"):
-            raise ValueError("must start with '/' (it is appended to the connection's base_url)")
-        if "//" in path or "\\" in path or "@" in path or ":" in path.split("/", 2)[1]:
-            raise ValueError("must not contain '//', '\\', '@' or a scheme")
-        if "?" in path or "#" in path:
-            raise ValueError("must not contain '?' or '#'; use `query:` for parameters")
-        if any(_DOT_SEGMENT.match(segment) for segment in path.split("/")):
-            raise ValueError("must not contain '.' or '..' segments")
-        return path
+        return _under_base(path)
 
     @field_validator("headers")
     @classmethod
@@ -87,8 +95,53 @@ async def _headers(call: ActionCall[HttpConnection, Request]) -> dict[str, str]:
     return {**(call.params.headers or {}), **call.connection.headers}
 
 
+class Message(Params):
+    text: str = Field(min_length=1)
+    path: str = ""  # the webhook's URL is usually the whole base_url
+
+    @field_validator("path")
+    @classmethod
+    def _stays_under_base(cls, path: str) -> str:
+        return _under_base(path) if path else path
+
+
+def _slack(c: HttpConnection, p: Message, key: str) -> Single:
+    """Slack's incoming webhook: `{"text": …}`, answered with the text `ok`."""
+    return Single(PlannedRequest("POST", c.base_url + p.path, {"text": p.text}))
+
+
+def _teams(c: HttpConnection, p: Message, key: str) -> Single:
+    """A Teams workflow webhook ("Post to a channel when a webhook request is received"):
+    a message with one Adaptive Card holding the text, answered 202 with no body."""
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": [{"type": "TextBlock", "text": p.text, "wrap": True}],
+    }
+    message = {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
+             "content": card}
+        ],
+    }  # fmt: skip
+    return Single(PlannedRequest("POST", c.base_url + p.path, message))
+
+
+async def _post_message(plan: Single, call: ActionCall[HttpConnection, Message]) -> ActionResult:
+    """Post; a chat webhook answers in plain text (or nothing), so only the status counts."""
+    response = await send(call.session.http, plan.request, call.connection.headers, call.timeout_s)
+    return ActionResult(None, {"status": response.status_code})
+
+
+CHAT_OPERATIONS = ("slack", "teams")
 OPERATIONS: dict[str, Operation[HttpConnection, Any, Any]] = {
     "request": Operation(Request, _request, "call an HTTP endpoint", frozenset({"path"})),
-}
+    "slack": Operation(Message, _slack, "post a message to a Slack incoming webhook",
+                       frozenset({"path"}), run=_post_message),
+    "teams": Operation(Message, _teams, "post a message to a Microsoft Teams workflow webhook",
+                       frozenset({"path"}), run=_post_message),
+}  # fmt: skip
 
 HTTP = ConnectionType(HttpConnection, OPERATIONS, _headers, result_from)

@@ -6,7 +6,7 @@ Every problem is reported at its own `file:line:column` through the file's `Sour
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from handlers.clients.base import Connection, Operation
 from handlers.clients.catalogue import CONNECTION_TYPES
 from handlers.rules import paths
-from handlers.rules.model import Action, ActionOptions, RetryPolicy
+from handlers.rules.model import ALERT_FIELDS, Action, ActionOptions, RetryPolicy
 from handlers.rules.source import Path, Source, validate
 from handlers.rules.template import Expression, compile_value, expressions
 
@@ -40,8 +40,13 @@ class ActionLoader:
         results: set[str],
         retry: RetryPolicy,
         timeout: float,
+        check: Callable[[Expression], str | None] | None = None,
     ) -> Action | None:
-        """Action `index` of `rule`; None (with its problems reported) when it is invalid."""
+        """Action `index` of `rule`; None (with its problems reported) when it is invalid.
+
+        `check` vets each template expression; by default, a rule's (event, enrichment, earlier
+        results, rule name, idempotency key).
+        """
         names = [key for key in raw if "." in key]
         for key in raw:
             if "." not in key and key not in ACTION_OPTIONS:
@@ -57,7 +62,8 @@ class ActionLoader:
         name = names[0]
         chosen = {k: v for k, v in raw.items() if k in ACTION_OPTIONS}
         options = validate(self.source, ActionOptions, chosen, at)
-        compiled = self._operation(name, raw[name], (*at, name), results)
+        check = check or _template_check(results)
+        compiled = self._operation(name, raw[name], (*at, name), check)
         if options is None or compiled is None:
             return None
         connection, operation, params = compiled
@@ -77,7 +83,7 @@ class ActionLoader:
         )
 
     def _operation(
-        self, name: str, raw: Any, at: Path, results: set[str]
+        self, name: str, raw: Any, at: Path, check: Callable[[Expression], str | None]
     ) -> tuple[str, Operation[Any, Any, Any], dict[str, Any]] | None:
         connection, _, operation_name = name.partition(".")
         if connection in self.broken:
@@ -112,7 +118,6 @@ class ActionLoader:
         for key in operation.required:
             if key not in params:
                 self.source.problem(at, f"{name} needs the parameter '{key}'")
-        check = _template_check(results)
         compiled = compile_value(self.source, params, at, check)
         self._check_literals(operation, compiled, at)
         return connection, operation, compiled
@@ -134,6 +139,16 @@ class ActionLoader:
                     self.source.problem(
                         (*at, key), f"{key}{'.' + inner if inner else ''}: {message}"
                     )
+
+
+def alert_check(expression: Expression) -> str | None:
+    """An alert's templates see only `alert` (the failure it reports), not an event's fields."""
+    root, rest = str(expression.segments[0]), expression.segments[1:]
+    if root != "alert":
+        return f"an alert's templates use only alert.*, e.g. {{{{ alert.text }}}}; not '{root}'"
+    if rest and str(rest[0]) not in ALERT_FIELDS:
+        return f"unknown field 'alert.{rest[0]}'{paths.suggest(str(rest[0]), ALERT_FIELDS)}"
+    return None
 
 
 def _template_check(results: set[str]) -> Any:

@@ -95,14 +95,15 @@ def context(
     return {**doc, "results": dict(results), "rule": {"name": rule.name}, "idempotency_key": key}
 
 
-def prepare(rule: Rule, action: Action, values: Mapping[str, Any]) -> Params:
-    """Render an action's parameters and validate them for its operation.
+def prepare(owner: str, action: Action, values: Mapping[str, Any]) -> Params:
+    """Render an action's parameters and validate them for its operation; `owner` names what
+    the action belongs to in messages (`rule 'notify'`, `alert 'ops'`).
 
     Raises:
         TemplateError: a template refers to a missing path.
         ParamsError: the rendered parameters are not valid for the operation.
     """
-    where = f"rule '{rule.name}', action {action.index} ({action.name})"
+    where = f"{owner}, action {action.index} ({action.name})"
     params = {
         name: render(
             value,
@@ -132,8 +133,13 @@ def plan(
     Raises:
         TemplateError, ParamsError: as `prepare`.
     """
-    params = prepare(rule, action, values)
+    params = prepare(owner(rule), action, values)
     return action.operation.requests(rules.connections[action.connection], params, key)
+
+
+def owner(rule: Rule) -> str:
+    """A rule as messages about its actions name it."""
+    return f"rule '{rule.name}'"
 
 
 def _encode(text: str) -> str:

@@ -16,13 +16,16 @@ from typing import Any
 from common import redact
 from handlers.clients.base import Connection
 from handlers.clients.catalogue import CONNECTION_TYPES
+from handlers.clients.http import CHAT_OPERATIONS
 from handlers.rules import paths
-from handlers.rules.actions import ActionLoader
+from handlers.rules.actions import ActionLoader, alert_check
 from handlers.rules.errors import Problem, RulesLoadError
 from handlers.rules.index import RuleIndex
 from handlers.rules.match import compile_when
 from handlers.rules.model import (
     Action,
+    Alert,
+    AlertModel,
     DefaultsModel,
     FileModel,
     RetryPolicy,
@@ -31,9 +34,9 @@ from handlers.rules.model import (
     RuleSet,
 )
 from handlers.rules.source import Path, Source, read_yaml, validate
-from handlers.rules.template import expressions
+from handlers.rules.template import compile_value, expressions
 
-_NOT_SECRET = ("type", "base_url", "auth")
+_NOT_SECRET = ("type", "base_url", "auth", "limits", "breaker")
 
 
 def _secrets(substituted: list[str], connections: Iterable[Connection]) -> frozenset[str]:
@@ -78,6 +81,7 @@ class _Loader:
             self._connection(name, raw)
         enrichment = self._enrichment(top)
         rules = self._rules(top.rules, enrichment)
+        alerts = self._alerts(top.alerts)
         if self.source.problems:
             raise RulesLoadError(filename, self.source.problems)
         index = RuleIndex([rule.when for rule in rules])
@@ -86,7 +90,7 @@ class _Loader:
         retry = RetryPolicy().override(self.defaults.retry)
         return RuleSet(
             filename, self.connections, tuple(rules), enrichment, index, secrets, verify,
-            retry, self.defaults.timeout,
+            retry, self.defaults.timeout, alerts,
         )  # fmt: skip
 
     def _top(self, data: dict[str, Any]) -> FileModel:
@@ -112,6 +116,7 @@ class _Loader:
             enrichment=None,
             verify=True,
             rules=rules if usable_rules else [],
+            alerts=[],
         )
 
     def _connection(self, name: str, raw: dict[str, Any]) -> None:
@@ -167,6 +172,29 @@ class _Loader:
                 rules.append(rule)
         return rules
 
+    def _alerts(self, raws: list[dict[str, Any]]) -> tuple[Alert, ...]:
+        alerts: list[Alert] = []
+        seen: set[str] = set()
+        for position, raw in enumerate(raws):
+            at: Path = ("alerts", position)
+            model = validate(self.source, AlertModel, raw, at)
+            if model is None:
+                continue
+            if model.name in seen:
+                self.source.problem((*at, "name"), f"duplicate alert name '{model.name}'")
+            seen.add(model.name)
+            # One try, never retried: an alert must not hold anything up (worker/alerts.py).
+            action = self.actions.load(
+                f"alert {model.name}", _default_text(model.send), (*at, "send"), 0, set(),
+                RetryPolicy(attempts=1), self.defaults.timeout, check=alert_check,
+            )  # fmt: skip
+            text = None
+            if model.text is not None:
+                text = compile_value(self.source, model.text, (*at, "text"), alert_check)
+            if action is not None:
+                alerts.append(Alert(model.name, frozenset(model.when), model.window, text, action))
+        return tuple(alerts)
+
     def _rule(self, model: RuleModel, at: Path) -> Rule | None:
         when = compile_when(self.source, model.when, (*at, "when"))
         retry = RetryPolicy().override(self.defaults.retry).override(model.retry)
@@ -186,6 +214,16 @@ class _Loader:
         }
         needs &= set(paths.ENRICHMENT_ROOTS)
         return Rule(model.name, model.description, when, tuple(actions), frozenset(needs))
+
+
+def _default_text(send: dict[str, Any]) -> dict[str, Any]:
+    """A chat message without `text:` says the alert's own text."""
+    names = [key for key in send if "." in key]
+    if len(names) == 1 and names[0].rpartition(".")[2] in CHAT_OPERATIONS:
+        params = send[names[0]]
+        if params is None or (isinstance(params, dict) and "text" not in params):
+            return {**send, names[0]: {**(params or {}), "text": "{{ alert.text }}"}}
+    return send
 
 
 def load_text(text: str, filename: str, environ: Mapping[str, str] | None = None) -> RuleSet:

@@ -34,6 +34,27 @@ class EnrichmentModel(_Strict):
     connection: str
 
 
+AlertKind = Literal["dead_letter", "breaker_opened", "breaker_closed", "reload_failed"]
+ALERT_KINDS: tuple[AlertKind, ...] = ("dead_letter", "breaker_opened", "breaker_closed",
+                                      "reload_failed")  # fmt: skip
+# What an alert's templates can use: {{ alert.text }}, {{ alert.rule }} … (worker/alerts.py).
+ALERT_FIELDS = ("kind", "title", "text", "rule", "action", "connection", "error", "status",
+                "event_id", "event_type", "process_id", "attempts", "count", "link",
+                "at")  # fmt: skip
+
+
+class AlertModel(_Strict):
+    """One item of `alerts:` — on which failures (`when`), through which action (`send`), how
+    often at most (`window`)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
+    # `when:`, not `on:`: YAML 1.1 reads a bare `on` as the boolean true.
+    when: list[AlertKind] = Field(default=list(ALERT_KINDS), min_length=1)
+    window: Duration = 600.0
+    text: str | None = None
+    send: dict[str, Any]
+
+
 class FileModel(_Strict):
     """The top level of rules.yaml; connections and rules are checked piece by piece."""
 
@@ -43,6 +64,7 @@ class FileModel(_Strict):
     enrichment: EnrichmentModel | None = None
     verify: bool = True  # check each acted-on event against KuFlow first (handlers/rules/verify.py)
     rules: list[dict[str, Any]] = []
+    alerts: list[dict[str, Any]] = []
 
 
 class RuleModel(_Strict):
@@ -112,6 +134,17 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Alert:
+    """A compiled item of `alerts:`."""
+
+    name: str
+    when: frozenset[str]
+    window_s: float  # one alert per cause per window; the rest are counted into the next
+    text: Any  # the compiled `text:` template; None: the router's own words
+    action: Action  # what sends it, its templates over `alert.*`
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """Everything loaded from one rules file."""
 
@@ -124,3 +157,4 @@ class RuleSet:
     verify: bool = False  # `verify:` on and a kuflow connection to ask: events are checked
     retry: RetryPolicy = RetryPolicy()  # `defaults.retry`: also for reading process.* from KuFlow
     timeout_s: float = 10.0  # `defaults.timeout`: likewise
+    alerts: tuple[Alert, ...] = ()

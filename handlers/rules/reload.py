@@ -64,11 +64,18 @@ class LiveRules:
         self.loaded_at = time.time()  # when `current` was loaded
         self.problems: list[str] = []  # why the last reload failed, if it did
         self._listeners: list[Callable[[RuleSet], None]] = []
+        self._failure_listeners: list[Callable[[list[str]], None]] = []
         RULES_LOADED.set(len(self.current.rules))
 
     def on_reload(self, listener: Callable[[RuleSet], None]) -> None:
         """Call `listener` with each newly loaded rule set."""
         self._listeners.append(listener)
+
+    def on_failure(self, listener: Callable[[list[str]], None]) -> Callable[[], None]:
+        """Call `listener` with the problems of each reload that failed, until the function
+        this returns is called."""
+        self._failure_listeners.append(listener)
+        return lambda: self._failure_listeners.remove(listener)
 
     def reload(self, reason: str = "requested") -> bool:
         """Load the file again; keep the last good rules if it is invalid. True on success."""
@@ -86,6 +93,8 @@ class LiveRules:
                 len(exc.problems),
                 len(self.current.rules),
             )
+            for failure_listener in self._failure_listeners:
+                failure_listener(self.problems)
             return False
         self.current, self.loaded_at, self.problems = rules, time.time(), []
         RULES_LOADED.set(len(rules.rules))

@@ -19,7 +19,13 @@ from handlers.clients.catalogue import CONNECTION_TYPES
 from handlers.clients.params import DURATION_SCHEMA
 from handlers.rules import help as words
 from handlers.rules.matchers import COMBINATORS, MATCHERS, NUMERIC_OPERATORS
-from handlers.rules.model import ActionOptions, DefaultsModel, RetryModel, RuleModel
+from handlers.rules.model import (
+    ActionOptions,
+    AlertModel,
+    DefaultsModel,
+    RetryModel,
+    RuleModel,
+)
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 TEMPLATE = {
@@ -90,7 +96,19 @@ def _connection(kind: str, defs: dict[str, Any]) -> dict[str, Any]:
         if text:
             prop["description"] = text
     schema["properties"]["type"] = {"const": kind, "description": words.SETTINGS["type"]}
+    breaker = schema["properties"]["breaker"]
+    breaker["anyOf"] = [{"$ref": "#/$defs/Breaker"}, {"const": False}]
+    breaker.pop("default", None)
     schema["description"] = (model.__doc__ or "").strip()
+    return schema
+
+
+def _described(schema: dict[str, Any], words_: dict[str, str]) -> dict[str, Any]:
+    """`schema` with each property's description from `words_`, its pydantic title gone."""
+    schema.pop("title", None)
+    for name, prop in schema.get("properties", {}).items():
+        prop.pop("title", None)
+        prop["description"] = words_[name]
     return schema
 
 
@@ -176,7 +194,11 @@ def build() -> dict[str, Any]:
     defs["when"] = _when()
     defs["RetryModel"] = _model(RetryModel, defs)
     connections = [_connection(kind, defs) for kind in CONNECTION_TYPES]
+    for policy in ("Limits", "Breaker"):
+        _described(defs[policy], words.POLICY)
     defaults = _model(DefaultsModel, defs)
+    alert = _described(_model(AlertModel, defs), words.ALERT)
+    alert["properties"]["send"] = {**action, "description": words.ALERT["send"]}
     return {
         "$schema": DIALECT,
         "$id": "https://kuflow-router.example/rules.schema.json",
@@ -207,6 +229,12 @@ def build() -> dict[str, Any]:
                 "KuFlow before acting (default true).",
             },
             "rules": {"type": "array", "items": rule, "description": "The rules, in order."},
+            "alerts": {
+                "type": "array",
+                "items": alert,
+                "description": "Who is told when an action is dead-lettered, a connection's "
+                "breaker opens or closes, or a rules reload fails.",
+            },
         },
         "$defs": defs,
     }

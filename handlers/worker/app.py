@@ -25,7 +25,7 @@ import contextlib
 import http.cookiejar
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import httpx
@@ -38,6 +38,7 @@ from handlers.clients.base import Session
 from handlers.clients.network import worker_transport
 from handlers.rules.reload import LiveRules
 from handlers.worker import dlq, heartbeat, ordering, probe
+from handlers.worker.alerts import Alerts
 from handlers.worker.job import Deps
 from handlers.worker.process import process_event, refused_job
 from handlers.worker.settings import WorkerSettings
@@ -140,6 +141,7 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
     """An arq worker for the router's queue, with one shared HTTP client (opened at start-up)."""
     assert settings.redis_url, "the caller resolves ROUTER_REDIS_URL first"
     watcher: list[asyncio.Task[Any]] = []
+    stop_listening: list[Callable[[], None]] = []
 
     async def startup(ctx: dict[str, Any]) -> None:
         # One connection per job slot: a job makes one call at a time, and httpcore's pool
@@ -156,7 +158,10 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
         redis: Redis = ctx["redis"]
         kept = dlq.Limits(settings.dlq_ttl_days * 24 * 3600, settings.dlq_max_bytes)
         ordered = settings.ordering == "process"
-        ctx["router"] = Deps(redis, Session(client), rules, settings.event_ttl_s, kept, ordered)
+        session = Session(client)
+        alerts = Alerts(redis, session, rules, settings.console_url)
+        stop_listening.append(rules.on_failure(alerts.reload_failed))
+        ctx["router"] = Deps(redis, session, rules, settings.event_ttl_s, kept, ordered, alerts)
         watcher.append(asyncio.create_task(rules.watch()))
         # In the background: a KuFlow that is down must not hold up the start.
         watcher.append(asyncio.create_task(probe.check_connections(client, rules.current)))
@@ -168,12 +173,16 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        for stop in stop_listening:
+            stop()
         for task in watcher:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         deps: Deps | None = ctx.get("router")
         if deps is not None:
+            if deps.alerts is not None:
+                await deps.alerts.close()
             await deps.session.http.aclose()
 
     worker = RouterWorker(

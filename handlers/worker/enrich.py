@@ -4,7 +4,8 @@ Before a job runs any action it reads from KuFlow the process or process item th
 rules refer to (`process.*`, `processItem.*`) — only the roots some candidate needs, through the
 rules' enrichment connection (the first of type kuflow, or `enrichment: {connection: NAME}`) —
 and, when verifying (`handlers/rules/verify.py`), the event's own subject, so both come from one
-read. The read is a step like an action's try (`handlers/worker/tries.py`): a failure is recorded
+read. The read is a step like an action's try (`handlers/worker/tries.py`), through the
+connection's gate (its limits and breaker) like any call: a failure is recorded
 as `action:enrichment:0`, counted, logged, retried under the file's `defaults.retry`, and
 dead-lettered once final. KuFlow's own contradiction of the event raises `Unverified`.
 """
@@ -25,7 +26,7 @@ from handlers.clients.send import json_body, send
 from handlers.rules import evaluate, verify
 from handlers.rules.model import RuleSet
 from handlers.rules.verify import Unverified
-from handlers.worker import tries
+from handlers.worker import connections, gate, tries
 from handlers.worker.job import Job
 from handlers.worker.outcomes import DONE, Step
 from handlers.worker.records import ActionState, ActionStatus
@@ -79,6 +80,35 @@ def _target(rules: RuleSet) -> tries.Target:
                         rules.retry, whole_event=True)  # fmt: skip
 
 
+async def _read(
+    job: Job, target: tries.Target, roots: set[str], verifying: bool
+) -> dict[str, Any] | Step:
+    """The read, through the enrichment connection's gate: what it fetched, or the step it
+    came to when it did not (held, retrying, dead)."""
+    state = job.record.actions.get(target.field)
+    admission = gate.OPEN_GATE
+    if roots and job.rules.enrichment_connection:
+        admission = await connections.turn(
+            job, job.rules.enrichment_connection, job.rules.timeout_s
+        )
+        if not admission.go:
+            return tries.held(job, target, admission)
+    started = time.perf_counter()
+    with exchanges.recording():
+        try:
+            fetched = await read(job.rules, job.deps.session, job.event, roots)
+        except ActionFailed as exc:
+            await connections.settle(job, admission, exc)
+            if verifying and isinstance(exc, PermanentError) and exc.status == 404:
+                raise Unverified(f"KuFlow does not know the event's subject: {exc}") from None
+            return await tries.failed(job, target, state, exc, started, not admission.probe)
+        await connections.settle(job, admission, None)
+        if state is not None:  # an earlier failure is over: the record says so
+            done = ActionState(ActionStatus.DONE, state.attempts + 1)
+            job.unsaved[target.field] = tries.remember(job, target, done).encode()
+    return fetched
+
+
 async def fetch(job: Job, selection: evaluate.Selection) -> Enrichment:
     """What the candidate rules need from KuFlow — and, when verifying, the event's subject,
     checked against the event — before any action runs.
@@ -93,18 +123,10 @@ async def fetch(job: Job, selection: evaluate.Selection) -> Enrichment:
     if subject is not None and verifying:
         roots = roots | {subject}
     target = _target(job.rules)
-    state = job.record.actions.get(target.field)
-    started = time.perf_counter()
-    with exchanges.recording():
-        try:
-            fetched = await read(job.rules, job.deps.session, job.event, roots)
-        except ActionFailed as exc:
-            if verifying and isinstance(exc, PermanentError) and exc.status == 404:
-                raise Unverified(f"KuFlow does not know the event's subject: {exc}") from None
-            return Enrichment(await tries.failed(job, target, state, exc, started))
-        if state is not None:  # an earlier failure is over: the record says so
-            done = ActionState(ActionStatus.DONE, state.attempts + 1)
-            job.unsaved[target.field] = tries.remember(job, target, done).encode()
+    read_or_step = await _read(job, target, roots, verifying)
+    if isinstance(read_or_step, Step):
+        return Enrichment(read_or_step)
+    fetched = read_or_step
     if fetched:
         # What the rules were decided on, for the console (and `rules diff`): with the next write.
         kept = json.dumps(fetched, default=str)

@@ -13,6 +13,7 @@ from handlers.clients.errors import ActionFailed
 from handlers.rules.model import RuleSet
 from handlers.rules.reload import LiveRules
 from handlers.worker import dlq, ordering, records
+from handlers.worker.alerts import Alerts
 from handlers.worker.records import EventRecord, EventStatus
 
 
@@ -26,6 +27,7 @@ class Deps:
     event_ttl_s: int
     dlq_limits: dlq.Limits
     ordering: bool = True  # ROUTER_ORDERING=process: one event of a process at a time
+    alerts: Alerts | None = None  # rules.yaml's `alerts:` (handlers/worker/alerts.py)
 
 
 @dataclass
@@ -85,3 +87,5 @@ class Job:
             remote=failed.remote if failed else "",
             excerpt=failed.excerpt if failed else "",
         )
+        if self.deps.alerts is not None:
+            self.deps.alerts.dead_letter(self.event, rule, action, attempts, error)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_PROCESSED = Counter(
     "router_events_processed_total",
@@ -28,4 +28,26 @@ ACTION_DURATION = Histogram(
     "router_action_duration_seconds",
     "How long one try of an action took, outbound calls included.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+CONNECTION_STATE = Gauge(
+    "router_connection_state",
+    "Each connection's circuit breaker as this worker last saw it: 0 closed, 1 open, 2 half-open.",
+    ["connection"],
+)
+CONNECTION_TRANSITIONS = Counter(
+    "router_connection_transitions_total",
+    "Changes of a connection's breaker this worker caused, by connection and what it became "
+    "(opened, half_open, reopened, closed).",
+    ["connection", "to"],
+)
+CALLS_HELD = Counter(
+    "router_calls_held_total",
+    "Calls held back by a connection's gate (not attempts), by connection and reason (paused, "
+    "open, probing, concurrency, rate).",
+    ["connection", "reason"],
+)
+ALERTS = Counter(
+    "router_alerts_total",
+    "Alerts of rules.yaml's `alerts:`, by alert and outcome (sent, folded, failed).",
+    ["alert", "outcome"],
 )

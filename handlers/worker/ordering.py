@@ -19,14 +19,12 @@ that runs (in its turn) marked `late`, which rules can match as `ordering.late: 
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
+from handlers.worker import lua
 from handlers.worker.records import EventStatus
 from receiver import keys
 
@@ -123,26 +121,12 @@ class Turn:
     seq: int = 0
 
 
-# Redis's id of each script, computed once: `_run` is on every event's path.
-_SHA = {s: hashlib.sha1(s.encode()).hexdigest() for s in (_ACQUIRE, _RELEASE, _PROMOTE)}  # noqa: S324
-
-
-async def _run(redis: Redis, script: str, keys_: list[str], args: list[Any]) -> Any:
-    """EVALSHA, loading the script once when Redis does not know it (a restart forgets)."""
-    sha = _SHA[script]
-    try:
-        return await redis.evalsha(sha, len(keys_), *keys_, *args)  # type: ignore[misc]
-    except NoScriptError:
-        await redis.script_load(script)
-        return await redis.evalsha(sha, len(keys_), *keys_, *args)  # type: ignore[misc]
-
-
 async def start(
     redis: Redis, process_id: str, event_id: str, event_ms: int, ttl_s: int
 ) -> tuple[Turn, dict[bytes, bytes] | None]:
     """The event's turn: when it heads its process's line (or is in no line) its run begins and
     its record comes back, as `records.begin` gives it; else it parks (None)."""
-    go, late, flat = await _run(
+    go, late, flat = await lua.run(
         redis, _ACQUIRE,
         [keys.process_line(process_id), keys.process(process_id), keys.event(event_id)],
         [event_id, event_ms, keys.event(""), keys.job(""), ",".join(FINAL),
@@ -166,7 +150,7 @@ async def finish(
     """Write the event's final fields, count its status, leave the line and wake the next if it
     is parked; True if one was woken."""
     pairs = [item for name, value in values.items() for item in (name, value)]
-    woken = await _run(
+    woken = await lua.run(
         redis, _RELEASE,
         [keys.process_line(process_id), keys.READY, keys.READY_WAKE, keys.event(event_id),
          keys.stats(int(time.time() // 60))],
@@ -178,7 +162,7 @@ async def finish(
 
 async def promote(redis: Redis, now_ms: int) -> int:
     """Move ready parked jobs to the front of the queue; how many were moved."""
-    moved = await _run(
+    moved = await lua.run(
         redis, _PROMOTE, [keys.READY, keys.QUEUE], [now_ms, keys.in_progress(""), PROMOTE_BATCH]
     )
     return int(moved)

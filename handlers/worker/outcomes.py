@@ -22,6 +22,7 @@ class Outcome(StrEnum):
     RETRYING = "retrying"  # failed for now: tried again after a delay
     PENDING = "pending"  # started a remote job: checked on after a delay
     DEFERRED = "deferred"  # not tried: the job's time was up; it goes on in a fresh run
+    HELD = "held"  # not tried: its connection's limit, pause or open breaker holds it
     DEAD = "dead"  # failed for good: dead-lettered
 
 

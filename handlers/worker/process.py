@@ -28,7 +28,7 @@ from handlers.rules.errors import ParamsError, TemplateError
 from handlers.rules.idempotency import action_key
 from handlers.rules.model import Action, Rule
 from handlers.rules.verify import Unverified
-from handlers.worker import dlq, enrich, metrics, ordering, records, tries
+from handlers.worker import connections, dlq, enrich, metrics, ordering, records, tries
 from handlers.worker.job import Deps, Job
 from handlers.worker.outcomes import DEAD, DONE, Outcome, Step, event_status
 from handlers.worker.records import ActionState, ActionStatus, EventStatus
@@ -52,7 +52,9 @@ async def _run_one(
     attempts = state.attempts if state else 0
     key = action_key(job.event_id, rule.name, action.index)
     try:
-        params = evaluate.prepare(rule, action, evaluate.context(doc, rule, key, results))
+        params = evaluate.prepare(
+            evaluate.owner(rule), action, evaluate.context(doc, rule, key, results)
+        )
     except (TemplateError, ParamsError) as exc:
         return await tries.dead(job, target, attempts, exc, None)
     call = ActionCall(
@@ -70,16 +72,22 @@ async def _run_one(
     )
     if job.completion_unsaved:
         await job.write({})  # what the previous action did is on record before this one starts
+    admission = await connections.turn(job, action.connection, action.timeout_s)
+    if not admission.go:
+        return tries.held(job, target, admission)
     started = time.perf_counter()
     with exchanges.recording():
         try:
             result = await run_action(action.operation, call)
         except Pending as wait:
+            await connections.settle(job, admission, None)
             return await tries.pending(job, target, attempts, wait)
         except ActionFailed as exc:
-            return await tries.failed(job, target, state, exc, started)
+            await connections.settle(job, admission, exc)
+            return await tries.failed(job, target, state, exc, started, spent=not admission.probe)
         finally:
             metrics.ACTION_DURATION.observe(time.perf_counter() - started)
+        await connections.settle(job, admission, None)
         data = {**result.data, "id": result.id}
         if action.result_as:
             results[action.result_as] = data

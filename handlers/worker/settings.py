@@ -18,6 +18,7 @@ class WorkerSettings(CommonSettings):
     worker_concurrency: int = Field(default=10, gt=0, le=MAX_CONCURRENCY)
     dlq_ttl_days: int = Field(default=30, gt=0, le=3650)
     dlq_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024 * 1024)
+    console_url: str = ""  # where operators reach the console: alerts link to its pages
 
 
 def load_settings() -> WorkerSettings:

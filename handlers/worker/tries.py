@@ -8,6 +8,7 @@ failed for good, or gave up, is dead-lettered with its reason.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from handlers.clients.base import Pending
 from handlers.clients.errors import ActionFailed, TransientError
 from handlers.rules.model import Action, RetryPolicy, Rule
 from handlers.worker import backoff, metrics, records
+from handlers.worker.gate import Admission
 from handlers.worker.job import Job
 from handlers.worker.outcomes import DEAD, DONE, Outcome, Step, gives_up
 from handlers.worker.records import ActionState, ActionStatus
@@ -110,17 +112,28 @@ async def pending(job: Job, target: Target, attempts: int, wait: Pending) -> Ste
 
 
 async def failed(
-    job: Job, target: Target, state: ActionState | None, exc: ActionFailed, started: float
+    job: Job,
+    target: Target,
+    state: ActionState | None,
+    exc: ActionFailed,
+    started: float,
+    spent: bool = True,
 ) -> Step:
-    """A failed try: tried again later while it is transient and tries are left, else dead."""
+    """A failed try: tried again later while it is transient and tries are left, else dead.
+
+    A try that was its connection's probe (`spent` false) costs no attempt when it fails for
+    now: it failed for the connection, which is open again, not for this action.
+    """
     attempts = (state.attempts if state else 0) + 1
+    if isinstance(exc, TransientError) and not spent:
+        attempts -= 1
     if not isinstance(exc, TransientError):
         return await dead(job, target, attempts, exc, started)
     if gives_up(attempts, target.retry):
         message = f"gave up after {attempts} attempts: {exc}"
         exhausted = TransientError(message, exc.status, exc.remote, exc.excerpt)
         return await dead(job, target, attempts, exhausted, started)
-    wait = backoff.delay(attempts, target.retry, exc.retry_after_s)
+    wait = backoff.delay(max(attempts, 1), target.retry, exc.retry_after_s)
     if state is not None and state.state is ActionStatus.PENDING:
         # A check on a started remote job failed: keep what identifies the job, or the next
         # try would start another one.
@@ -133,6 +146,15 @@ async def failed(
     _log(job, target, Outcome.RETRYING, status=exc.status, error=str(exc), attempt=attempts,
          duration_ms=_ms_since(started), retry_in_s=round(wait, 2))  # fmt: skip
     return Step(Outcome.RETRYING, wait)
+
+
+def held(job: Job, target: Target, admission: Admission) -> Step:
+    """A try that did not happen: its connection's gate holds it. Not an attempt; the job
+    comes back when the gate said, a little later for some, so they do not all come at once."""
+    wait = admission.wait_s * random.uniform(1.0, 1.2)  # noqa: S311 (jitter, not security)
+    _log(job, target, Outcome.HELD, connection=admission.connection, reason=str(admission.held),
+         retry_in_s=round(wait, 2))  # fmt: skip
+    return Step(Outcome.HELD, wait)
 
 
 async def dead(

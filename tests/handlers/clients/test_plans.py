@@ -41,7 +41,9 @@ def plan(action: str, event: dict[str, Any] = EVENT) -> Any:
     (rule,) = rules.rules
     (compiled,) = rule.actions
     key = action_key(event["id"], rule.name, 0)
-    params = evaluate.prepare(rule, compiled, evaluate.context(event, rule, key, {}))
+    params = evaluate.prepare(
+        evaluate.owner(rule), compiled, evaluate.context(event, rule, key, {})
+    )
     return compiled.operation.plan(rules.connections[compiled.connection], params, key)
 
 

@@ -75,6 +75,7 @@ def test_every_example_rules_file_passes(text: str) -> None:
     )
 
 
+ALERT = "alerts:\n  - name: ops\n    when: [dead_letter]\n    send:\n      kuflow.append_log: {task_id: '{{ alert.process_id }}', message: '{{ alert.text }}'}\n"
 RULE = "  - name: r\n    when: {type: PROCESS.CREATED}\n    do:\n      - "
 BROKEN = {
     "unknown top-level key": HEAD.replace("rules:", "rulez: []\nrules:") + GOOD_RULE,
@@ -93,6 +94,12 @@ BROKEN = {
     "a rule without do": HEAD + "  - name: r\n    when: {type: X}\n",
     "a rule name with a space": HEAD + GOOD_RULE.replace("name: r", "name: my rule"),
     "an unknown action option": HEAD + RULE + "kuflow.claim_task: {task_id: '{{ data.x }}'}\n        retries: 3\n",
+    "a rate in words": HEAD.replace("client_secret: s}", "client_secret: s, limits: {rate: fast}}") + GOOD_RULE,
+    "an unknown limit": HEAD.replace("client_secret: s}", "client_secret: s, limits: {rps: 5}}") + GOOD_RULE,
+    "a breaker that opens at once": HEAD.replace("client_secret: s}", "client_secret: s, breaker: {open_after: 0}}") + GOOD_RULE,
+    "an alert on an unknown failure": HEAD + GOOD_RULE + ALERT.replace("when: [dead_letter]", "when: [dead_letters]"),
+    "an alert with on: (YAML reads it as true)": HEAD + GOOD_RULE + ALERT.replace("when:", "on:"),
+    "an alert without send": HEAD + GOOD_RULE + ALERT.split("    send:")[0],
 }  # fmt: skip
 
 
@@ -113,6 +120,7 @@ LOADER_ONLY = {
     "a duplicate rule name": HEAD + GOOD_RULE + GOOD_RULE,
     "a regex that could backtrack": HEAD + "  - name: r\n    when: {data.x: {regex: '(a+)+b'}}\n    do:\n      - kuflow.claim_task: {task_id: '{{ data.x }}'}\n",
     "a literal that is no UUID": HEAD + RULE + "kuflow.claim_task: {task_id: not-a-uuid}\n",
+    "an alert's template on event data": HEAD + GOOD_RULE + ALERT.replace("{{ alert.text }}", "{{ data.processId }}"),
 }  # fmt: skip
 
 

@@ -29,4 +29,4 @@ def test_the_last_try_is_the_policys_attempts() -> None:
 
 
 def test_outcomes_are_the_words_records_metrics_and_logs_use() -> None:
-    assert [str(o) for o in Outcome] == ["done", "retrying", "pending", "deferred", "dead"]
+    assert [str(o) for o in Outcome] == ["done", "retrying", "pending", "deferred", "held", "dead"]

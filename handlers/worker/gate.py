@@ -1,0 +1,339 @@
+"""The gate every call to a connection passes: its limits and its circuit breaker, in Redis.
+
+Before a call, `admit` decides in one atomic step (a Lua script) whether it may go now:
+- a connection *paused* by a `Retry-After` (429, or 503 with the header) holds every call;
+- an *open* breaker holds every call until its cooldown ends; then it is *half-open*, and the
+  one call admitted next is the probe that decides (one probe at a time, on a lease);
+- `limits.concurrency` counts calls in flight (each holds a slot on a lease, so a worker that
+  dies mid-call frees it);
+- `limits.rate` and `burst` are a GCRA (the generic cell rate algorithm): one timestamp per
+  connection, the "theoretical arrival time", moved on by one interval per admitted call.
+A held call is told how long to wait; waiting is not an attempt and not a failure. After the
+call, `settle` frees the slot and feeds the breaker: transient failures in a row open it,
+a success closes it. Every worker process shares the one state, so they agree and the limit
+holds across them. The clock is Redis's own (`TIME`), or one the caller passes (tests).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+from redis.asyncio import Redis
+
+from handlers.clients.base import Connection
+from handlers.worker import lua
+from receiver import keys
+
+STATS_TTL_S = 2 * 3600  # per-minute counts of a connection, for `kuflow-router connections`
+CONCURRENCY_POLL_MS = 25  # a call waiting for a slot in flight looks again after this
+PROBING_WAIT_MS = 1000  # while a probe is out, others look again after at most this
+LEASE_MARGIN_S = 5.0  # a slot or a probe is held this much longer than the call's timeout
+
+
+class State(IntEnum):
+    """A connection's breaker, as `router_connection_state` reports it."""
+
+    CLOSED = 0
+    OPEN = 1
+    HALF_OPEN = 2
+
+
+class Held(StrEnum):
+    """Why a call may not go now."""
+
+    PAUSED = "paused"  # the API said Retry-After
+    OPEN = "open"  # the breaker is open
+    PROBING = "probing"  # half-open, and another call is the probe
+    CONCURRENCY = "concurrency"
+    RATE = "rate"
+
+
+class Transition(StrEnum):
+    """A change of a breaker's state, as logs, metrics and alerts name it."""
+
+    OPENED = "opened"
+    HALF_OPEN = "half_open"
+    REOPENED = "reopened"  # the probe failed: open again, for twice as long
+    CLOSED = "closed"
+
+
+# KEYS: state, slots, this minute's counts; ARGV: now (ms, 0: Redis's clock), token, rate
+# interval (ms, 0: no rate), burst, concurrency (0: none), slot lease (ms), breaker on '1'/'0',
+# probe lease (ms), stats ttl (s), wait while probing (ms), wait for a slot (ms), how far ahead
+# a call may reserve its turn under the rate (ms).
+# Returns {verdict ('go' or a Held), wait (ms: held, how long; go, until its reserved turn),
+# state, probe 1/0, failures in a row}.
+_ADMIT = """
+local now = tonumber(ARGV[1])
+if now == 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local f = redis.call('HMGET', KEYS[1], 'state', 'until', 'probe_until', 'paused_until', 'tat',
+                     'failures')
+local state = tonumber(f[1]) or 0
+local failures = tonumber(f[6]) or 0
+local function held(reason, wait)
+  redis.call('HINCRBY', KEYS[3], 'held', 1)
+  redis.call('EXPIRE', KEYS[3], ARGV[9])
+  return {reason, math.max(1, math.ceil(wait)), state, 0, failures}
+end
+local paused = tonumber(f[4]) or 0
+if paused > now then return held('paused', paused - now) end
+local probe = 0
+if ARGV[7] == '1' and state ~= 0 then
+  if state == 1 and (tonumber(f[2]) or 0) > now then return held('open', tonumber(f[2]) - now) end
+  local probe_until = tonumber(f[3]) or 0
+  if state == 2 and probe_until > now then
+    return held('probing', math.min(probe_until - now, tonumber(ARGV[10])))
+  end
+  probe = 1
+end
+local limit = tonumber(ARGV[5])
+if limit > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  if redis.call('ZCARD', KEYS[2]) >= limit then return held('concurrency', ARGV[11]) end
+end
+local interval = tonumber(ARGV[3])
+local tat = nil
+local wait = 0
+if interval > 0 then
+  tat = math.max(tonumber(f[5]) or 0, now)
+  local fits_at = tat + interval - interval * tonumber(ARGV[4])
+  if fits_at - now > tonumber(ARGV[12]) then
+    return held('rate', fits_at - now - tonumber(ARGV[12]))
+  end
+  wait = math.max(0, fits_at - now)
+end
+if tat then redis.call('HSET', KEYS[1], 'tat', tat + interval) end
+if limit > 0 then redis.call('ZADD', KEYS[2], now + wait + tonumber(ARGV[6]), ARGV[2]) end
+if probe == 1 then
+  redis.call('HSET', KEYS[1], 'state', 2, 'probe', ARGV[2],
+             'probe_until', now + wait + tonumber(ARGV[8]))
+  redis.call('HINCRBY', KEYS[1], 'probes', 1)
+  if state == 1 then redis.call('HSET', KEYS[1], 'changed_at', now) end
+end
+redis.call('HINCRBY', KEYS[3], 'calls', 1)
+redis.call('EXPIRE', KEYS[3], ARGV[9])
+return {'go', math.ceil(wait), state, probe, failures}
+"""
+
+# KEYS: state, slots, this minute's counts; ARGV: now (ms, 0: Redis's clock), token, outcome
+# ('ok': the API answered; 'failed': a transient failure that counts; 'limited': a 429), pause
+# (ms, 0: none), breaker on '1'/'0', open after, cooldown (ms), max cooldown (ms), stats ttl.
+# Returns the breaker's transition, or ''.
+_SETTLE = """
+local now = tonumber(ARGV[1])
+if now == 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+redis.call('ZREM', KEYS[2], ARGV[2])
+local outcome = ARGV[3]
+if outcome ~= 'ok' then
+  redis.call('HINCRBY', KEYS[3], 'failures', 1)
+  redis.call('EXPIRE', KEYS[3], ARGV[9])
+end
+local pause = tonumber(ARGV[4])
+if pause > 0 then
+  local paused = tonumber(redis.call('HGET', KEYS[1], 'paused_until') or '0')
+  if now + pause > paused then redis.call('HSET', KEYS[1], 'paused_until', now + pause) end
+end
+if ARGV[5] ~= '1' then return '' end
+local f = redis.call('HMGET', KEYS[1], 'state', 'failures', 'probe', 'cooldown')
+local state = tonumber(f[1]) or 0
+local cooldown = tonumber(ARGV[7])
+if state == 2 and f[3] == ARGV[2] then
+  if outcome == 'failed' then
+    local longer = math.min((tonumber(f[4]) or cooldown) * 2, math.max(cooldown, tonumber(ARGV[8])))
+    redis.call('HSET', KEYS[1], 'state', 1, 'until', now + longer, 'cooldown', longer,
+               'probe', '', 'changed_at', now)
+    return 'reopened'
+  end
+  redis.call('HSET', KEYS[1], 'state', 0, 'failures', 0, 'cooldown', cooldown, 'probe', '',
+             'changed_at', now)
+  return 'closed'
+end
+if outcome == 'failed' then
+  local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+  if state == 0 and failures >= tonumber(ARGV[6]) then
+    redis.call('HSET', KEYS[1], 'state', 1, 'until', now + cooldown, 'cooldown', cooldown,
+               'failures', 0, 'changed_at', now)
+    redis.call('HINCRBY', KEYS[1], 'opened', 1)
+    return 'opened'
+  end
+elseif outcome == 'ok' and tonumber(f[2] or '0') > 0 then
+  redis.call('HSET', KEYS[1], 'failures', 0)
+end
+return ''
+"""
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What the gate said of one call: go (after `wait_s`, its reserved turn), or held for
+    `wait_s`."""
+
+    connection: str
+    held: Held | None
+    wait_s: float
+    state: State
+    probe: bool = False  # this call decides whether a half-open breaker closes
+    token: str = ""
+    failures: int = 0  # transient failures in a row before this call
+    concurrency: bool = False  # a slot is held: `settle` must free it
+
+    @property
+    def go(self) -> bool:
+        """The call may be sent now."""
+        return self.held is None
+
+    @property
+    def half_opened(self) -> bool:
+        """This call's admission moved an open breaker to half-open."""
+        return self.probe and self.state is State.OPEN
+
+
+OPEN_GATE = Admission("", None, 0.0, State.CLOSED)
+
+
+def gated(connection: Connection) -> bool:
+    """Whether calls of `connection` pass the gate at all (a limit or a breaker is set)."""
+    return connection.limits is not None or connection.breaker is not None
+
+
+def _minute(now_ms: int) -> int:
+    return int((now_ms or time.time() * 1000) // 60_000)
+
+
+async def admit(
+    redis: Redis,
+    name: str,
+    connection: Connection,
+    timeout_s: float,
+    reserve_s: float = 0.0,
+    now_ms: int = 0,
+) -> Admission:
+    """May a call of connection `name` (taking up to `timeout_s`) go? One round trip; none
+    when the connection has no limits and no breaker.
+
+    Under a rate, a call whose turn comes within `reserve_s` is admitted with that turn
+    reserved: `wait_s` says how long to sleep before sending. A later turn is not reserved
+    (the call is held), so a job that goes back to the queue takes no turn with it."""
+    if not gated(connection):
+        return OPEN_GATE
+    limits, token = connection.limits, uuid.uuid4().hex
+    rate = limits.rate if limits else None
+    concurrency = limits.concurrency if limits else None
+    lease_ms = int((timeout_s + LEASE_MARGIN_S) * 1000)
+    verdict, wait_ms, state, probe, failures = await lua.run(
+        redis, _ADMIT,
+        [keys.connection(name), keys.connection_slots(name),
+         keys.connection_minute(name, _minute(now_ms))],
+        [now_ms, token, 1000.0 / rate if rate else 0, limits.burst_calls if limits else 1,
+         concurrency or 0, lease_ms, "1" if connection.breaker else "0", lease_ms, STATS_TTL_S,
+         PROBING_WAIT_MS, CONCURRENCY_POLL_MS, int(reserve_s * 1000)],
+    )  # fmt: skip
+    verdict = verdict.decode() if isinstance(verdict, bytes) else str(verdict)
+    held = None if verdict == "go" else Held(verdict)
+    return Admission(name, held, int(wait_ms) / 1000, State(int(state)), bool(probe), token,
+                     int(failures), bool(concurrency))  # fmt: skip
+
+
+class Answer(StrEnum):
+    """How a call ended, as the breaker counts it."""
+
+    OK = "ok"  # the API answered (a 4xx too: it is up)
+    FAILED = "failed"  # a transient failure: network, timeout, 5xx
+    LIMITED = "limited"  # 429: the API is up but wants less; pauses, does not open the breaker
+
+
+def answer_of(status: int, transient: bool) -> Answer:
+    """The breaker's view of a call that ended with `status` (0: none came back)."""
+    if not transient:
+        return Answer.OK
+    return Answer.LIMITED if status == 429 else Answer.FAILED
+
+
+async def settle(
+    redis: Redis,
+    connection: Connection,
+    admission: Admission,
+    answer: Answer,
+    pause_s: float | None = None,
+    now_ms: int = 0,
+) -> Transition | None:
+    """After the call: free its slot, pause the connection for `pause_s` (Retry-After), feed
+    the breaker. Returns the breaker's transition, if this call caused one. No round trip
+    for a success that changes nothing (no slot, no failures in a row, not a probe)."""
+    if not admission.token:
+        return None
+    quiet = not (admission.concurrency or admission.probe or admission.failures)
+    if answer is Answer.OK and quiet and not pause_s:
+        return None
+    breaker = connection.breaker
+    name = admission.connection
+    changed = await lua.run(
+        redis, _SETTLE,
+        [keys.connection(name), keys.connection_slots(name),
+         keys.connection_minute(name, _minute(now_ms))],
+        [now_ms, admission.token, answer, int((pause_s or 0) * 1000), "1" if breaker else "0",
+         breaker.open_after if breaker else 0, int((breaker.cooldown if breaker else 0) * 1000),
+         int((breaker.max_cooldown if breaker else 0) * 1000), STATS_TTL_S],
+    )  # fmt: skip
+    changed = changed.decode() if isinstance(changed, bytes) else str(changed)
+    return Transition(changed) if changed else None
+
+
+@dataclass(frozen=True)
+class Status:
+    """One connection's shared state, as `kuflow-router connections` shows it."""
+
+    state: State
+    failures: int  # transient failures in a row
+    open_until_ms: int
+    paused_until_ms: int
+    in_flight: int
+    changed_at_ms: int
+    opened: int  # how often it opened
+    probes: int
+
+
+async def status(redis: Redis, name: str) -> Status:
+    """The shared state of connection `name`."""
+    fields = ["state", "failures", "until", "paused_until", "changed_at", "opened", "probes"]
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hmget(keys.connection(name), fields)
+        pipe.zcount(keys.connection_slots(name), int(time.time() * 1000), "+inf")
+        values, in_flight = await pipe.execute()
+    state, failures, until, paused, changed, opened, probes = (int(v or 0) for v in values)
+    return Status(State(state), failures, until, paused, int(in_flight), changed, opened, probes)
+
+
+async def recent(redis: Redis, name: str, minutes: int) -> dict[str, int]:
+    """Calls, failures and held calls of connection `name` in the last `minutes` minutes."""
+    now = int(time.time() // 60)
+    async with redis.pipeline(transaction=False) as pipe:
+        for minute in range(now - minutes + 1, now + 1):
+            pipe.hgetall(keys.connection_minute(name, minute))
+        counts = await pipe.execute()
+    total = {"calls": 0, "failures": 0, "held": 0}
+    for count in counts:
+        for field, value in count.items():
+            name_ = field.decode() if isinstance(field, bytes) else field
+            if name_ in total:
+                total[name_] += int(value)
+    return total
+
+
+async def reset(redis: Redis, name: str) -> None:
+    """Close connection `name`'s breaker and lift a pause, by hand (`connections reset`)."""
+    now = int(time.time() * 1000)
+    fields = {"state": 0, "failures": 0, "until": 0, "paused_until": 0, "changed_at": now}
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.connection(name), mapping=fields)
+        pipe.hdel(keys.connection(name), "probe", "cooldown")
+        await pipe.execute()
