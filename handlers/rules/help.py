@@ -40,8 +40,7 @@ POLICY = {
 # The keys of an item of `alerts:`.
 ALERT = {
     "name": "The alert's name, in logs, metrics and the deduplication key.",
-    "when": "On what: dead_letter, breaker_opened, breaker_closed, reload_failed (default: "
-    "all).",
+    "when": "On what: dead_letter, breaker_opened, breaker_closed, reload_failed (default: all).",
     "window": "At most one alert per cause in this time (default 10m); the rest are counted "
     "into the next one ({{ alert.count }}).",
     "text": "The message; templates see alert.* (text, rule, action, connection, error, "

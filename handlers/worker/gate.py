@@ -29,7 +29,7 @@ from receiver import keys
 
 STATS_TTL_S = 2 * 3600  # per-minute counts of a connection, for `kuflow-router connections`
 CONCURRENCY_POLL_MS = 25  # a call waiting for a slot in flight looks again after this
-PROBING_WAIT_MS = 1000  # while a probe is out, others look again after at most this
+PROBING_WAIT_MS = 250  # while a probe is out, others look again after at most this
 LEASE_MARGIN_S = 5.0  # a slot or a probe is held this much longer than the call's timeout
 
 
