@@ -19,6 +19,7 @@ from common.redact import redact
 from handlers.rules.errors import RulesLoadError
 from kuflow_router import (
     admin_commands,
+    connections_command,
     console_command,
     env_file,
     rules_commands,
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_commands.add_parsers(commands)
     rules_commands.add_parser(commands)
     admin_commands.add_parsers(commands)
+    connections_command.add_parser(commands)
     send_command.add_parser(commands)
     console_command.add_parser(commands)
     return parser

@@ -29,12 +29,14 @@ from receiver.errors import InvalidEvent
 from receiver.events import parse_event
 
 
-def _rules_file(args: argparse.Namespace) -> Path:
+def rules_file_of(args: argparse.Namespace) -> Path:
+    """`--rules FILE`, else ROUTER_RULES_FILE."""
     given: Path | None = args.rules
     return given if given is not None else load_settings().rules_file
 
 
-def _load(path: Path, environ: Mapping[str, str] | None = None) -> RuleSet | None:
+def load_reporting(path: Path, environ: Mapping[str, str] | None = None) -> RuleSet | None:
+    """The rules of `path`, or None with every problem printed."""
     try:
         return load_file(path, environ)
     except RulesLoadError as exc:
@@ -46,8 +48,8 @@ def _load(path: Path, environ: Mapping[str, str] | None = None) -> RuleSet | Non
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate a rules file: exit 0, or 1 with every problem as file:line:column: message."""
-    path = _rules_file(args)
-    rules = _load(path)
+    path = rules_file_of(args)
+    rules = load_reporting(path)
     if rules is None:
         return 1
     found = lint.warnings(read_yaml(path.read_text(encoding="utf-8"), os.environ))
@@ -81,7 +83,7 @@ def _junit(outcomes: list[Outcome], path: Path) -> None:
 
 def cmd_cases(args: argparse.Namespace) -> int:
     """Run a cases file against the rules: exit 0 when every case passes, 1 with the differences."""
-    path = _rules_file(args)
+    path = rules_file_of(args)
     try:
         rules = load_file(path, Placeholders(os.environ))
         cases = load_cases(args.cases)
@@ -109,7 +111,7 @@ def cmd_test(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     # A dry run sends nothing: an unset ${NAME} shows as <NAME> instead of stopping it.
-    rules = _load(_rules_file(args), Placeholders(os.environ))
+    rules = load_reporting(rules_file_of(args), Placeholders(os.environ))
     if rules is None:
         return 1
     documents = _documents(args)
@@ -181,10 +183,10 @@ def _verdict(reports: list[RuleReport], expect_match: bool) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """Which recent events the rules in NEW.yaml would treat differently from the ones in use."""
-    new = _load(args.new, Placeholders(os.environ))
+    new = load_reporting(args.new, Placeholders(os.environ))
     if new is None:
         return 1  # its problems are listed; nothing was evaluated
-    current = _load(_rules_file(args), Placeholders(os.environ))
+    current = load_reporting(rules_file_of(args), Placeholders(os.environ))
     if current is None:
         return 1
     since_ms = 0

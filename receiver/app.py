@@ -193,6 +193,16 @@ def _from_this_machine(request: Request) -> bool:
         return False
 
 
+async def _connection_states(redis: Redis) -> dict[str, int]:
+    """Each connection's breaker as the workers keep it (handlers/worker/gate.py)."""
+    names = sorted(n.decode() for n in await redis.smembers(keys.CONNECTIONS))  # type: ignore[misc]
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.hget(keys.connection(name), "state")
+        values = await pipe.execute()
+    return {name: int(value or 0) for name, value in zip(names, values, strict=True)}
+
+
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus text format: with ROUTER_ADMIN_TOKEN set, for its bearer; else loopback only."""
     receiver: Receiver = request.app.state.receiver
@@ -208,6 +218,8 @@ async def metrics_endpoint(request: Request) -> Response:
             # A heartbeat key expires when its worker stops beating: the keys are the live ones.
             alive = [k async for k in receiver.redis.scan_iter(match=keys.worker("*"), count=100)]
             metrics.WORKERS_ALIVE.set(len(alive))
+            for name, state in (await _connection_states(receiver.redis)).items():
+                metrics.CONNECTION_STATE.labels(name).set(state)
     except REDIS_DOWN:
         pass  # the gauges keep their last value; /readyz reports the outage
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

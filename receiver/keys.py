@@ -17,6 +17,7 @@ WAKE_TOKENS_MAX = 1000  # tokens beyond this are dropped: a backlog wakes worker
 EVENTS = f"{PREFIX}events"  # sorted set of event ids by receive time (ms): the console's index
 STATS_TTL_S = 2 * 24 * 3600  # per-minute counts are kept two days (the overview shows one)
 READY = f"{PREFIX}ready"  # list: parked events whose predecessor finished (worker/ordering.py)
+CONNECTIONS = f"{PREFIX}connections"  # set: the names of connections that passed the gate
 READY_WAKE = f"{PREFIX}ready:wake"  # list: a token per READY entry, to wake a worker for it
 
 

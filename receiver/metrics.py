@@ -16,6 +16,12 @@ EVENTS_RECEIVED = Counter(
 )
 QUEUE_DEPTH = Gauge("router_queue_depth", "Jobs waiting in the queue (refreshed on scrape).")
 DLQ_SIZE = Gauge("router_dlq_size", "Entries in the dead-letter queue (refreshed on scrape).")
+CONNECTION_STATE = Gauge(
+    "router_connection_state",
+    "Each connection's circuit breaker, shared by every worker: 0 closed, 1 open, 2 half-open "
+    "(`router:connection:*`, refreshed on scrape).",
+    ["connection"],
+)
 WORKERS_ALIVE = Gauge(
     "router_workers_alive",
     "Workers whose heartbeat is fresh (`router:worker:*`, refreshed on scrape).",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
-from handlers.clients.base import PlannedRequest
+from handlers.clients.base import Connection, PlannedRequest
 from handlers.clients.errors import UnsafePathValue
 from handlers.rules import evaluate, paths, verify
 from handlers.rules.errors import ParamsError, TemplateError
@@ -33,6 +33,7 @@ class ActionReport:
     name: str
     requests: list[PlannedRequest] = field(default_factory=list)
     error: str = ""
+    gate: str = ""  # the limits and breaker its calls go through
     # `results.<as>` for later actions: (name, what the dry run put there, whether it is made up)
     result: tuple[str, dict[str, Any], bool] | None = None
 
@@ -58,7 +59,7 @@ def _actions(rules: RuleSet, rule: Rule, doc: Mapping[str, Any]) -> list[ActionR
     results: dict[str, Any] = {}
     for action in rule.actions:
         key = action_key(str(doc.get("id", "")), rule.name, action.index)
-        report = ActionReport(action.name)
+        report = ActionReport(action.name, gate=gate_text(rules.connections[action.connection]))
         try:
             values = evaluate.context(doc, rule, key, results)
             report.requests = evaluate.plan(rules, rule, action, values, key)
@@ -72,6 +73,13 @@ def _actions(rules: RuleSet, rule: Rule, doc: Mapping[str, Any]) -> list[ActionR
             report.result = (action.result_as, results[action.result_as], made_up)
         reports.append(report)
     return reports
+
+
+def gate_text(connection: Connection) -> str:
+    """The limits and breaker a connection's calls go through, in words."""
+    limits = f"limits {connection.limits.describe()}" if connection.limits else "no limits"
+    breaker = connection.breaker
+    return f"{limits}; " + (f"breaker {breaker.describe()}" if breaker else "no breaker")
 
 
 def dry_run(
@@ -148,7 +156,7 @@ def format_reports(reports: list[RuleReport]) -> str:
         head = f"rule {report.name}: {report.status.upper()}"
         lines.append(head + (f" — {report.reason}" if report.reason else ""))
         for action in report.actions:
-            lines.append(f"  {action.name}")
+            lines.append(f"  {action.name}   ({action.gate})")
             if action.error:
                 lines.append(f"    ERROR {action.error}")
             for request in action.requests:
@@ -172,6 +180,7 @@ def reports_json(reports: list[RuleReport]) -> str:
                     {
                         "action": a.name,
                         "error": a.error,
+                        "gate": a.gate,
                         "stand_in": a.result[1] if a.result and a.result[2] else None,
                         "requests": [
                             {"method": q.method, "url": q.full_url, "json": q.json, "note": q.note}

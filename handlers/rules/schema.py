@@ -10,12 +10,14 @@ roots and `as:` names, regexes that could backtrack, rule names unique.
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 from pydantic import BaseModel
 
 from handlers.clients.catalogue import CONNECTION_TYPES
+from handlers.clients.http import CHAT_OPERATIONS
 from handlers.clients.params import DURATION_SCHEMA
 from handlers.rules import help as words
 from handlers.rules.matchers import COMBINATORS, MATCHERS, NUMERIC_OPERATORS
@@ -130,6 +132,15 @@ def _operations(defs: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+def _alert_send(action: dict[str, Any]) -> dict[str, Any]:
+    """An action's schema, where a chat message's text may be left out (it is the alert's)."""
+    send = copy.deepcopy(action)
+    for pattern, params in send["patternProperties"].items():
+        if pattern.endswith(tuple(rf"\.{name}$" for name in CHAT_OPERATIONS)):
+            params["required"] = [r for r in params.get("required", []) if r != "text"]
+    return send
+
+
 def _when() -> dict[str, Any]:
     matchers = []
     for kind in MATCHERS:
@@ -198,7 +209,7 @@ def build() -> dict[str, Any]:
         _described(defs[policy], words.POLICY)
     defaults = _model(DefaultsModel, defs)
     alert = _described(_model(AlertModel, defs), words.ALERT)
-    alert["properties"]["send"] = {**action, "description": words.ALERT["send"]}
+    alert["properties"]["send"] = {**_alert_send(action), "description": words.ALERT["send"]}
     return {
         "$schema": DIALECT,
         "$id": "https://kuflow-router.example/rules.schema.json",

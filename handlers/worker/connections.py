@@ -17,20 +17,13 @@ from redis.exceptions import RedisError
 
 from handlers.clients.errors import ActionFailed, TransientError
 from handlers.worker import gate, metrics
-from handlers.worker.gate import Admission, Answer, State, Transition
+from handlers.worker.gate import Admission, Answer, Transition
 from handlers.worker.job import Job
 
 log = logging.getLogger("kuflow_router.worker")
 
 INLINE_WAIT_S = 2.0  # holds up to this are waited out in place
 PAUSING_STATUSES = (429, 503)  # a Retry-After with these pauses the whole connection
-
-_STATE_AFTER = {
-    Transition.OPENED: State.OPEN,
-    Transition.REOPENED: State.OPEN,
-    Transition.HALF_OPEN: State.HALF_OPEN,
-    Transition.CLOSED: State.CLOSED,
-}
 
 
 async def turn(job: Job, name: str, timeout_s: float) -> Admission:
@@ -45,14 +38,10 @@ async def turn(job: Job, name: str, timeout_s: float) -> Admission:
         if admission.go:
             if admission.half_opened:
                 _changed(job, name, Transition.HALF_OPEN, None)
-            elif not admission.probe:
-                metrics.CONNECTION_STATE.labels(name).set(admission.state)
             if admission.wait_s:
                 await asyncio.sleep(admission.wait_s)  # its turn under the rate is reserved
             return admission
         metrics.CALLS_HELD.labels(name, admission.held).inc()
-        if admission.held is gate.Held.OPEN:
-            metrics.CONNECTION_STATE.labels(name).set(State.OPEN)
         if admission.wait_s > min(INLINE_WAIT_S, left):
             return admission
         await asyncio.sleep(admission.wait_s)
@@ -87,7 +76,6 @@ async def settle(job: Job, admission: Admission, error: ActionFailed | None) -> 
 
 def _changed(job: Job, name: str, transition: Transition, error: ActionFailed | None) -> None:
     metrics.CONNECTION_TRANSITIONS.labels(name, transition).inc()
-    metrics.CONNECTION_STATE.labels(name).set(_STATE_AFTER[transition])
     breaker = job.rules.connections[name].breaker
     extra = {"connection": name, "to": str(transition), "event_id": job.event_id}
     if error is not None:

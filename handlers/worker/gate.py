@@ -60,10 +60,10 @@ class Transition(StrEnum):
     CLOSED = "closed"
 
 
-# KEYS: state, slots, this minute's counts; ARGV: now (ms, 0: Redis's clock), token, rate
-# interval (ms, 0: no rate), burst, concurrency (0: none), slot lease (ms), breaker on '1'/'0',
-# probe lease (ms), stats ttl (s), wait while probing (ms), wait for a slot (ms), how far ahead
-# a call may reserve its turn under the rate (ms).
+# KEYS: state, slots, this minute's counts, the set of connection names; ARGV: now (ms, 0:
+# Redis's clock), token, rate interval (ms, 0: no rate), burst, concurrency (0: none), slot
+# lease (ms), breaker on '1'/'0', probe lease (ms), stats ttl (s), wait while probing (ms), wait
+# for a slot (ms), how far ahead a call may reserve its turn under the rate (ms), the name.
 # Returns {verdict ('go' or a Held), wait (ms: held, how long; go, until its reserved turn),
 # state, probe 1/0, failures in a row}.
 _ADMIT = """
@@ -72,6 +72,7 @@ if now == 0 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+redis.call('SADD', KEYS[4], ARGV[13])
 local f = redis.call('HMGET', KEYS[1], 'state', 'until', 'probe_until', 'paused_until', 'tat',
                      'failures')
 local state = tonumber(f[1]) or 0
@@ -232,10 +233,10 @@ async def admit(
     verdict, wait_ms, state, probe, failures = await lua.run(
         redis, _ADMIT,
         [keys.connection(name), keys.connection_slots(name),
-         keys.connection_minute(name, _minute(now_ms))],
+         keys.connection_minute(name, _minute(now_ms)), keys.CONNECTIONS],
         [now_ms, token, 1000.0 / rate if rate else 0, limits.burst_calls if limits else 1,
          concurrency or 0, lease_ms, "1" if connection.breaker else "0", lease_ms, STATS_TTL_S,
-         PROBING_WAIT_MS, CONCURRENCY_POLL_MS, int(reserve_s * 1000)],
+         PROBING_WAIT_MS, CONCURRENCY_POLL_MS, int(reserve_s * 1000), name],
     )  # fmt: skip
     verdict = verdict.decode() if isinstance(verdict, bytes) else str(verdict)
     held = None if verdict == "go" else Held(verdict)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 EVENTS_PROCESSED = Counter(
     "router_events_processed_total",
@@ -28,11 +28,6 @@ ACTION_DURATION = Histogram(
     "router_action_duration_seconds",
     "How long one try of an action took, outbound calls included.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
-CONNECTION_STATE = Gauge(
-    "router_connection_state",
-    "Each connection's circuit breaker as this worker last saw it: 0 closed, 1 open, 2 half-open.",
-    ["connection"],
 )
 CONNECTION_TRANSITIONS = Counter(
     "router_connection_transitions_total",

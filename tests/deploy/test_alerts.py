@@ -41,3 +41,17 @@ async def test_the_workers_alive_gauge_counts_fresh_heartbeats(app_client: Any, 
     async with app_client() as client:
         text = (await client.get("/metrics")).text
     assert "router_workers_alive 2.0" in text
+
+
+@pytest.mark.anyio
+async def test_the_connection_state_gauge_reads_every_breaker_from_redis(
+    app_client: Any, rdb: Any
+) -> None:
+    from receiver import keys
+
+    rdb.sadd(keys.CONNECTIONS, "crm", "kuflow")
+    rdb.hset(keys.connection("crm"), "state", 1)
+    async with app_client() as client:
+        text = (await client.get("/metrics")).text
+    assert 'router_connection_state{connection="crm"} 1.0' in text
+    assert 'router_connection_state{connection="kuflow"} 0.0' in text

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[3]
 VALIDATOR = jsonschema.Draft202012Validator(schema.build())
 ENV = {"KUFLOW_CLIENT_ID": "i", "KUFLOW_CLIENT_SECRET": "s", "ULTRACART_SIMPLE_KEY": "k",
        "ALTERYX_CLIENT_ID": "i", "ALTERYX_CLIENT_SECRET": "s", "NERM_TOKEN": "t",
-       "CRM_TOKEN": "t"}  # fmt: skip
+       "CRM_TOKEN": "t", "NERM_API_TOKEN": "t", "SLACK_WEBHOOK_PATH": "/services/T0/B0/X"}  # fmt: skip
 HEAD = """\
 version: 1
 connections:
@@ -53,21 +53,24 @@ def test_the_schema_is_valid_draft_2020_12() -> None:
     jsonschema.Draft202012Validator.check_schema(schema.build())
 
 
-def _readme_rules() -> str:
-    readme = (ROOT / "README.md").read_text()
-    return readme.split("## Writing rules", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+def _readme_rules() -> list[str]:
+    """Every whole rules file in the README's "Writing rules"."""
+    section = (ROOT / "README.md").read_text().split("## Writing rules", 1)[1].split("\n## ")[0]
+    blocks = [block.split("```", 1)[0] for block in section.split("```yaml\n")[1:]]
+    return [block for block in blocks if block.startswith("version: 1")]
 
 
 @pytest.mark.parametrize(
     "text",
     [
         pytest.param((ROOT / "rules.yaml").read_text(), id="rules.yaml"),
-        pytest.param(_readme_rules(), id="README"),
+        *(pytest.param(text, id=f"README {n}") for n, text in enumerate(_readme_rules())),
         pytest.param(HEAD + GOOD_RULE, id="minimal"),
     ],
 )
 def test_every_example_rules_file_passes(text: str) -> None:
     assert errors(text) == []
+    assert not loader_refuses(text)
     assert (
         (ROOT / "rules.yaml")
         .read_text()
