@@ -17,18 +17,24 @@ from console.rules_page import Changed, rule_lines, try_rules, what_would_change
 from console.web import Form, console_of, render
 from handlers.clients.params import parse_duration
 from handlers.rules.dryrun import dry_run
-from handlers.worker import records
+from handlers.worker import gate, records
 
 STATUSES = ("queued", "waiting", "processing", "done", "partial", "dead", "rejected")
+CONNECTION_MINUTES = 15  # the overview's recent calls per connection
 
 
 async def overview(request: Request, session: Session) -> Response:
     console = console_of(request)
     figures = await reads.overview(console.redis)
     live = console.rules
+    connections = [
+        await gate.report(console.redis, name, connection, CONNECTION_MINUTES)
+        for name, connection in live.current.connections.items()
+    ]
     return render(request, session, "overview.html", figures=figures, rules=live.current,
                   rules_path=str(live.path), loaded_at=live.loaded_at * 1000,
-                  problems=live.problems, now=time.time())  # fmt: skip
+                  problems=live.problems, now=time.time(), connections=connections,
+                  now_ms=int(time.time() * 1000))  # fmt: skip
 
 
 def _filters(request: Request) -> tuple[reads.Filters, dict[str, str], str]:

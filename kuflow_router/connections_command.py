@@ -19,61 +19,42 @@ from handlers.clients.base import Connection
 from handlers.rules import paths
 from handlers.rules.source import Placeholders
 from handlers.worker import gate
-from handlers.worker.gate import State
 from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import tools_url
 from kuflow_router.rules_commands import load_reporting, rules_file_of
 
-STATE_WORDS = {State.CLOSED: "closed", State.OPEN: "open", State.HALF_OPEN: "half-open"}
 
-
-def _state_text(status: gate.Status, now_ms: int) -> str:
-    text = STATE_WORDS[status.state]
-    if status.state is State.OPEN and status.open_until_ms > now_ms:
-        text += f" ({(status.open_until_ms - now_ms) / 1000:.0f} s left)"
-    if status.paused_until_ms > now_ms:
-        text += f", paused {(status.paused_until_ms - now_ms) / 1000:.0f} s (Retry-After)"
-    return text
-
-
-async def _describe(
-    redis: Redis, name: str, connection: Connection, minutes: int, now_ms: int
-) -> dict[str, Any]:
-    status = await gate.status(redis, name)
-    recent = await gate.recent(redis, name, minutes)
-    breaker = connection.breaker
+def _json(row: gate.Report) -> dict[str, Any]:
+    status = row.status
     return {
-        "connection": name,
-        "type": connection.type,
-        "state": STATE_WORDS[status.state],
-        "shown": _state_text(status, now_ms),
+        "connection": row.name,
+        "type": row.type,
+        "state": status.state.word,
         "failures_in_a_row": status.failures,
         "open_until": status.open_until_ms or None,
-        "paused_until": status.paused_until_ms if status.paused_until_ms > now_ms else None,
+        "paused_until": status.paused_until_ms or None,
         "opened": status.opened,
         "probes": status.probes,
         "in_flight": status.in_flight,
-        "limits": connection.limits.describe() if connection.limits else "none",
-        "breaker": breaker.describe() if breaker else "off",
-        f"last_{minutes}_min": recent,
+        "limits": row.limits,
+        "breaker": row.breaker,
+        f"last_{row.minutes}_min": row.recent,
     }
 
 
 async def _list(redis: Redis, args: argparse.Namespace, connections: dict[str, Connection]) -> int:
-    now_ms = int(time.time() * 1000)
-    rows = [await _describe(redis, n, c, args.minutes, now_ms) for n, c in connections.items()]
+    rows = [await gate.report(redis, n, c, args.minutes) for n, c in connections.items()]
     if args.json:
-        for row in rows:
-            del row["shown"]
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([_json(row) for row in rows], indent=2))
         return 0
+    now_ms = int(time.time() * 1000)
     for row in rows:
-        recent = row[f"last_{args.minutes}_min"]
-        print(f"{row['connection']} ({row['type']}): {row['shown']}")
-        print(f"  limits: {row['limits']}; breaker: {row['breaker']}")
-        print(f"  last {args.minutes} min: {recent['calls']} calls, {recent['failures']} "
-              f"failed, {recent['held']} held; in flight now: {row['in_flight']}; failures in "
-              f"a row: {row['failures_in_a_row']}; opened {row['opened']} times")  # fmt: skip
+        status, recent = row.status, row.recent
+        print(f"{row.name} ({row.type}): {row.state_text(now_ms)}")
+        print(f"  limits: {row.limits}; breaker: {row.breaker}")
+        print(f"  last {row.minutes} min: {recent['calls']} calls, {recent['failures']} failed, "
+              f"{recent['held']} held; in flight now: {status.in_flight}; failures in a row: "
+              f"{status.failures}; opened {status.opened} times")  # fmt: skip
     return 0
 
 
@@ -98,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     async def go() -> int:
         url = tools_url(settings.redis_url)
         async with Redis.from_url(url, socket_connect_timeout=5) as redis:
-            if getattr(args, "name", None) is not None:
+            if args.name is not None:
                 return await _reset(redis, args, rules.connections)
             return await _list(redis, args, rules.connections)
 

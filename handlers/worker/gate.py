@@ -40,6 +40,11 @@ class State(IntEnum):
     OPEN = 1
     HALF_OPEN = 2
 
+    @property
+    def word(self) -> str:
+        """`closed`, `open`, `half-open`."""
+        return self.name.lower().replace("_", "-")
+
 
 class Held(StrEnum):
     """Why a call may not go now."""
@@ -123,7 +128,8 @@ return {'go', math.ceil(wait), state, probe, failures}
 """
 
 # KEYS: state, slots, this minute's counts; ARGV: now (ms, 0: Redis's clock), token, outcome
-# ('ok': the API answered; 'failed': a transient failure that counts; 'limited': a 429), pause
+# ('ok': a success; 'refused': the API answered with a permanent failure, so it is up;
+# 'failed': a transient failure, which counts; 'limited': a 429), pause
 # (ms, 0: none), breaker on '1'/'0', open after, cooldown (ms), max cooldown (ms), stats ttl.
 # Returns the breaker's transition, or ''.
 _SETTLE = """
@@ -166,7 +172,7 @@ if outcome == 'failed' then
     redis.call('HINCRBY', KEYS[1], 'opened', 1)
     return 'opened'
   end
-elseif outcome == 'ok' and tonumber(f[2] or '0') > 0 then
+elseif outcome ~= 'limited' and tonumber(f[2] or '0') > 0 then
   redis.call('HSET', KEYS[1], 'failures', 0)
 end
 return ''
@@ -247,15 +253,16 @@ async def admit(
 class Answer(StrEnum):
     """How a call ended, as the breaker counts it."""
 
-    OK = "ok"  # the API answered (a 4xx too: it is up)
+    OK = "ok"
+    REFUSED = "refused"  # a permanent failure (a 4xx): the API is up; counted, not a breaker's
     FAILED = "failed"  # a transient failure: network, timeout, 5xx
     LIMITED = "limited"  # 429: the API is up but wants less; pauses, does not open the breaker
 
 
 def answer_of(status: int, transient: bool) -> Answer:
-    """The breaker's view of a call that ended with `status` (0: none came back)."""
+    """The breaker's view of a failed call that ended with `status` (0: none came back)."""
     if not transient:
-        return Answer.OK
+        return Answer.REFUSED
     return Answer.LIMITED if status == 429 else Answer.FAILED
 
 
@@ -328,6 +335,36 @@ async def recent(redis: Redis, name: str, minutes: int) -> dict[str, int]:
             if name_ in total:
                 total[name_] += int(value)
     return total
+
+
+@dataclass(frozen=True)
+class Report:
+    """One connection as operators see it: its shared state, its settings, its recent calls."""
+
+    name: str
+    type: str
+    status: Status
+    recent: dict[str, int]  # calls, failures, held
+    minutes: int  # of `recent`
+    limits: str  # in words: `rate 20/s, burst 40, concurrency 5`, or `none`
+    breaker: str  # in words, or `off`
+
+    def state_text(self, now_ms: int) -> str:
+        """`closed`, `open (24 s left)`, `half-open`, with a pause if one is on."""
+        text = self.status.state.word
+        if self.status.state is State.OPEN and self.status.open_until_ms > now_ms:
+            text += f" ({(self.status.open_until_ms - now_ms) / 1000:.0f} s left)"
+        if self.status.paused_until_ms > now_ms:
+            text += f", paused {(self.status.paused_until_ms - now_ms) / 1000:.0f} s (Retry-After)"
+        return text
+
+
+async def report(redis: Redis, name: str, connection: Connection, minutes: int) -> Report:
+    """Connection `name` as `kuflow-router connections` and the console show it."""
+    limits = connection.limits.describe() if connection.limits else "none"
+    breaker = connection.breaker.describe() if connection.breaker else "off"
+    return Report(name, connection.type, await status(redis, name),
+                  await recent(redis, name, minutes), minutes, limits, breaker)  # fmt: skip
 
 
 async def reset(redis: Redis, name: str) -> None:

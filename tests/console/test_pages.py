@@ -170,6 +170,9 @@ async def test_the_overview_counts_what_happened(
     assert 'status=partial&since=1h">partial</a></td><td>1<' in page
     assert 'status=done&since=1h">done</a></td><td>1<' in page
     assert "PROCESS.CREATED" in page and "<svg" in page
+    # Each connection's breaker and its calls of the last 15 minutes (the 422 counts as failed).
+    assert "<td>crm <small>(http)</small></td><td>closed</td><td>2</td><td>1</td><td>0</td>" in page
+    assert "<td>kuflow <small>(kuflow)</small></td><td>closed</td><td>2</td><td>0</td>" in page
 
 
 @pytest.mark.anyio

@@ -158,7 +158,7 @@ async def test_a_success_or_a_refusal_between_failures_starts_the_count_over(
     redis: Redis,
 ) -> None:
     conn = connection(breaker={"open_after": 2})
-    for answer in (Answer.FAILED, Answer.OK, Answer.FAILED):
+    for answer in (Answer.FAILED, Answer.OK, Answer.FAILED, Answer.REFUSED, Answer.FAILED):
         call = await admit(redis, conn, T0)
         assert await settle(redis, conn, call, answer, T0) is None
     assert (await gate.status(redis, "api")).failures == 1
