@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common import redact
+from common import redis_url as urls
 from common.errors import SettingsError
 
 ENV_PREFIX = "ROUTER_"
@@ -40,11 +41,14 @@ class CommonSettings(BaseSettings):
     def _redis_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        if urls.is_sentinel(value):
+            urls.parse_sentinel(value)
+            return value
         parts = urlsplit(value)
         if parts.scheme not in ("redis", "rediss", "unix"):
             raise ValueError(
                 "must be a Redis URL: redis://[:PASSWORD@]HOST:6379/0, rediss://… for TLS, "
-                "or unix:///path/to/redis.sock"
+                "unix:///path/to/redis.sock, or redis+sentinel://HOST:26379[,HOST:26379]/SERVICE/0"
             )
         try:
             port = parts.port
@@ -63,7 +67,7 @@ class CommonSettings(BaseSettings):
 
     def secrets(self) -> list[str | None]:
         """The credentials among these settings, to be masked wherever the router writes text."""
-        return [urlsplit(self.redis_url).password] if self.redis_url else []
+        return urls.secrets(self.redis_url) if self.redis_url else []
 
 
 Settings = TypeVar("Settings", bound=CommonSettings)

@@ -150,6 +150,8 @@ def _counts(minutes: list[dict[str, str]]) -> Counts:
         for name, value in fields.items():
             if name == "received":
                 received += int(value)
+            elif name == "duplicates":  # deliveries refused as already received
+                continue
             elif name.startswith("type:"):
                 by_type[name[5:]] = by_type.get(name[5:], 0) + int(value)
             else:

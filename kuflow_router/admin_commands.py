@@ -13,6 +13,7 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
+from common.redis_url import client as redis_client
 from common.settings import CommonSettings, load
 from handlers.worker import dlq, records
 from kuflow_router.arguments import whole_number
@@ -39,7 +40,7 @@ def _with_redis(
 
         async def go() -> int:
             url = tools_url(settings.redis_url)
-            async with Redis.from_url(url, socket_connect_timeout=5) as redis:
+            async with redis_client(url, socket_connect_timeout=5) as redis:
                 return await action(redis, settings, args)
 
         return asyncio.run(go())

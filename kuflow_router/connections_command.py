@@ -14,6 +14,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from common.redis_url import client as redis_client
 from common.settings import CommonSettings, load
 from handlers.clients.base import Connection
 from handlers.rules import paths
@@ -78,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
 
     async def go() -> int:
         url = tools_url(settings.redis_url)
-        async with Redis.from_url(url, socket_connect_timeout=5) as redis:
+        async with redis_client(url, socket_connect_timeout=5) as redis:
             if args.name is not None:
                 return await _reset(redis, args, rules.connections)
             return await _list(redis, args, rules.connections)

@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 import uvicorn
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from common.errors import SettingsError
 from common.logs import configure_logging
+from common.redis_url import client as redis_client
 from console.app import create_console
 from console.settings import ConsoleSettings, load_settings
 from handlers.rules.reload import LiveRules
@@ -62,7 +62,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     port = args.port or settings.console_port
     token = admin_token(settings, args.host)  # refuse before anything starts
     rules = LiveRules(settings.rules_file)
-    redis = Redis.from_url(tools_url(settings.redis_url), socket_connect_timeout=5)
+    redis = redis_client(tools_url(settings.redis_url), socket_connect_timeout=5)
     app = create_console(redis, rules, token, settings.event_ttl_s)
     watching: list[asyncio.Task[None]] = []
 
@@ -96,7 +96,7 @@ async def running_console(
     settings: ConsoleSettings, redis_url: str, rules: LiveRules, port: int
 ) -> AsyncIterator[None]:
     """The console on 127.0.0.1:`port` for as long as the block runs (inside `run`)."""
-    redis = Redis.from_url(redis_url, socket_connect_timeout=5)
+    redis = redis_client(redis_url, socket_connect_timeout=5)
     app = create_console(redis, rules, admin_token(settings, "127.0.0.1"), settings.event_ttl_s)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
                             lifespan="off")  # fmt: skip

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from common.redis_url import client as redis_client
 from handlers.worker import heartbeat
 
 
@@ -16,7 +16,7 @@ def check_worker(redis_url: str) -> int:
     host = heartbeat.worker_id().rpartition(":")[0]
 
     async def fresh() -> list[heartbeat.Beat]:
-        async with Redis.from_url(redis_url, socket_timeout=5) as redis:
+        async with redis_client(redis_url, socket_timeout=5) as redis:
             return await heartbeat.beats(redis, host)
 
     try:

@@ -10,6 +10,7 @@ import sys
 from redis.asyncio import Redis
 
 from common.redact import redact
+from common.redis_url import client as redis_client
 from common.settings import CommonSettings, load
 from handlers.rules.compare import Documents, differences
 from handlers.rules.model import RuleSet
@@ -35,7 +36,7 @@ def recorded(event_id: str) -> Documents | None:
     settings = load(CommonSettings)
 
     async def go() -> Documents | str:
-        async with Redis.from_url(tools_url(settings.redis_url), socket_connect_timeout=5) as redis:
+        async with redis_client(tools_url(settings.redis_url), socket_connect_timeout=5) as redis:
             return await _recorded(redis, event_id)
 
     found = asyncio.run(go())
@@ -50,7 +51,7 @@ def diff(current: RuleSet, new: RuleSet, last: int, since_ms: int) -> int:
     settings = load(CommonSettings)
 
     async def go() -> list[tuple[str, Documents]]:
-        async with Redis.from_url(tools_url(settings.redis_url), socket_connect_timeout=5) as redis:
+        async with redis_client(tools_url(settings.redis_url), socket_connect_timeout=5) as redis:
             return await records.recent(redis, last, since_ms, MAX_EVENTS)
 
     events = asyncio.run(go())

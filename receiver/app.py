@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from common import redis_url
 from common.errors import SettingsError
 from receiver import keys, metrics, problems
 from receiver.auth import AuthConfig, Verdict, check_headers, check_signature
@@ -67,8 +68,7 @@ def connect_redis(url: str) -> Redis:
     `asyncio.timeout(REDIS_TIMEOUT_S)` instead — one timer per round trip rather than one per
     reply parsed, which is a tenth of the receiver's time under load.
     """
-    client: Redis = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=None)
-    return client
+    return redis_url.client(url, socket_connect_timeout=2, socket_timeout=None)
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -237,7 +237,11 @@ def create_app(settings: ReceiverSettings) -> Starlette:
     redis = connect_redis(settings.redis_url)
     admin = settings.admin_token.get_secret_value().encode() if settings.admin_token else None
     queue_settings = QueueSettings(
-        settings.dedup_ttl_s, settings.event_ttl_s, settings.ordering == "process"
+        settings.dedup_ttl_s,
+        settings.event_ttl_s,
+        settings.ordering == "process",
+        settings.redis_min_replicas,
+        settings.redis_replica_timeout_ms,
     )
     enqueuer = Enqueuer(redis, queue_settings)
     receiver = Receiver(

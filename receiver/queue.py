@@ -33,6 +33,9 @@ REDIS_TIMEOUT_S = 5.0  # a round trip that takes longer fails (the sender gets a
 # line and gets the process's next sequence number (handlers/worker/ordering.py).
 _ENQUEUE = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  -- A write even here: WAIT then covers the first copy's write too (it waits for this
+  -- connection's latest write), so a retried delivery is answered only once it is replicated.
+  redis.call('HINCRBY', KEYS[7], 'duplicates', 1)
   return 0
 end
 redis.call('PSETEX', KEYS[2], ARGV[3], ARGV[4])
@@ -72,11 +75,17 @@ return 1
 
 @dataclass(frozen=True)
 class QueueSettings:
-    """How long the router remembers things, in seconds."""
+    """How long the router remembers things, in seconds, and how durable an enqueue must be."""
 
     dedup_ttl_s: int
     event_ttl_s: int
     ordering: bool = True  # events of one process queue in a line (ROUTER_ORDERING=process)
+    min_replicas: int = 0  # replicas that must have an enqueue before it is acknowledged
+    replica_timeout_ms: int = 500  # how long to wait for them (Redis's WAIT)
+
+
+class NotReplicated(RedisError):
+    """Fewer replicas than ROUTER_REDIS_MIN_REPLICAS acknowledged the write in time."""
 
 
 class Enqueuer:
@@ -138,16 +147,27 @@ class Enqueuer:
                     answer.set_result(bool(result))
 
     async def _round_trip(self, commands: list[list[Any]], load: bool = True) -> list[Any]:
+        """One pipeline: every script call, then — with ROUTER_REDIS_MIN_REPLICAS — one WAIT
+        for all of them (group commit keeps working: one WAIT per round trip)."""
+        wanted = self._settings.min_replicas
         async with (
             asyncio.timeout(REDIS_TIMEOUT_S),
             self._redis.pipeline(transaction=False) as pipe,
         ):
             for command in commands:
                 pipe.evalsha(self._sha, 9, *command)
+            if wanted:
+                pipe.execute_command("WAIT", wanted, self._settings.replica_timeout_ms)
             results: list[Any] = await pipe.execute(raise_on_error=False)
         if load and any(isinstance(r, NoScriptError) for r in results):
             await self._redis.script_load(_ENQUEUE)  # a restarted Redis forgot the script
             return await self._round_trip(commands, load=False)
+        if wanted:
+            acknowledged = results.pop()
+            if isinstance(acknowledged, Exception) or int(acknowledged) < wanted:
+                got = acknowledged if isinstance(acknowledged, int) else 0
+                failure = NotReplicated(f"{got} of {wanted} replicas acknowledged the enqueue")
+                return [failure] * len(results)
         return results
 
 

@@ -2,7 +2,8 @@
 expects: an upgrade that moves one fails here, by name, instead of silently in production.
 
 - `handlers/worker/app.py` replaces `arq.Worker.main`'s fixed poll sleep with a wait on a wake token;
-  it calls `_poll_iteration`, `_jobs_started` and `create_pool`, and reads `_pool`.
+  it calls `_poll_iteration` and `_jobs_started`, and reads `_pool`. It makes arq's client itself
+  (one Redis or through Sentinel) and sets the attributes arq's `create_pool` would.
 - `receiver/protocol.py` subclasses uvicorn's `HttpToolsProtocol` to bound a request's head in
   time and bytes; it overrides its parser callbacks and reads `url`, `headers`, `cycle`.
 - `kuflow_router/console_command.py` runs the console inside `run` as a second `uvicorn.Server`
@@ -18,7 +19,7 @@ import inspect
 
 import pytest
 from arq import Worker
-from arq.connections import create_pool
+from arq.connections import ArqRedis, create_pool
 from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -46,8 +47,10 @@ def test_arq_worker_attributes_the_router_reads() -> None:
     for attribute in ("self._pool", "self.tasks", "self.allow_pick_jobs", "self.max_burst_jobs",
                       "self.job_serializer", "self.job_deserializer", "self.expires_extra_ms"):  # fmt: skip
         assert attribute in source, attribute
-    for keyword in ("job_serializer", "job_deserializer", "default_queue_name", "expires_extra_ms"):
+    for keyword in ("job_serializer", "job_deserializer", "default_queue_name"):
         assert keyword in inspect.signature(create_pool).parameters, keyword
+        assert f"self.{keyword} = {keyword}" in inspect.getsource(ArqRedis.__init__), keyword
+    assert "redis_pool" in inspect.signature(Worker.__init__).parameters
     assert RouterWorker.main is not Worker.main  # the one method replaced
 
 

@@ -30,10 +30,14 @@ from typing import Any, cast
 
 import httpx
 from arq import Worker, func
-from arq.connections import RedisSettings, create_pool
+from arq.connections import ArqRedis
+from redis import exceptions as redis_errors
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
+from common import redis_url
 from handlers.clients.base import Session
 from handlers.clients.network import worker_transport
 from handlers.rules.reload import LiveRules
@@ -52,6 +56,8 @@ IDLE_WAIT_S = 0.5
 ARQ_TRIES = 10**9
 JOB_TIMEOUT_S = 45
 GRACE_S = 25
+CONNECT_TIMEOUT_S = 2.0
+RETRIES = 30  # of one Redis command on a lost connection: about 25 s, backing off to 1 s
 
 
 class NoCookies(http.cookiejar.CookieJar):
@@ -73,20 +79,18 @@ class RouterWorker(Worker):
     ordered = True  # ROUTER_ORDERING=process: parked events may need promoting
 
     async def main(self) -> None:
-        if self._pool is None:
-            self._pool = await create_pool(
-                self.redis_settings,
-                job_deserializer=self.job_deserializer,
-                job_serializer=self.job_serializer,
-                default_queue_name=self.queue_name,
-                expires_extra_ms=self.expires_extra_ms,
-            )
-        self.ctx["redis"] = self.pool
+        self.ctx["redis"] = self.pool  # made by `build_worker`: one Redis or through Sentinel
         self.worker_id, self._started = heartbeat.worker_id(), time.time()
         if self.on_startup:
             await self.on_startup(self.ctx)
         while True:
-            await self._poll_iteration()
+            try:
+                await self._poll_iteration()
+            except (RedisError, OSError) as exc:
+                # Redis went away (a failover takes seconds): keep the loop, look again soon.
+                log.warning("picking jobs failed: %s", exc)
+                await asyncio.sleep(self.idle_wait_s)
+                continue
             await self._beat()
             if self.burst and await self._burst_done():
                 return
@@ -135,6 +139,24 @@ class RouterWorker(Worker):
             await ordering.promote(self.pool, int(time.time() * 1000))
         except (RedisError, OSError) as exc:
             log.warning("promoting parked events failed: %s", exc)
+
+
+def redis_pool(url: str) -> ArqRedis:
+    """arq's client of the Redis `url` names: one Redis, or the primary through Sentinel,
+    followed across a failover (common/redis_url.py)."""
+    # A command that meets a dead connection is sent again, on a new connection — through
+    # Sentinel, to whichever server is primary by then: a failover of a few seconds is ridden
+    # out inside the running jobs instead of failing them.
+    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), RETRIES)
+    pool = redis_url.client(
+        url, ArqRedis, socket_connect_timeout=CONNECT_TIMEOUT_S, retry=retry,
+        retry_on_error=[redis_errors.ConnectionError, redis_errors.TimeoutError],
+    )  # fmt: skip
+    # As arq's own create_pool sets them: JSON, never pickle.
+    pool.job_serializer = encode_result
+    pool.job_deserializer = decode_job
+    pool.default_queue_name = QUEUE
+    return pool
 
 
 def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: bool = True) -> Worker:
@@ -196,7 +218,7 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
         # JSON, never pickle: whoever can write to Redis must not be able to run code here.
         job_deserializer=decode_job,
         job_serializer=encode_result,
-        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        redis_pool=redis_pool(settings.redis_url),
         max_jobs=settings.worker_concurrency,
         poll_delay=IDLE_WAIT_S,
         job_timeout=JOB_TIMEOUT_S,

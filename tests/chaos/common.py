@@ -27,7 +27,13 @@ SIZES = [pytest.param(100, id="smoke"), pytest.param(2000, id="full", marks=pyte
 RULES = """\
 version: 1
 connections:
-  kuflow: {{type: kuflow, base_url: "{url}", client_id: kuflow-app, client_secret: kuflow-secret}}
+  kuflow:
+    type: kuflow
+    base_url: "{url}"
+    client_id: kuflow-app
+    client_secret: kuflow-secret
+    # 30% failures open a breaker of five in a row now and then: its cooldown is kept short.
+    breaker: {{open_after: 5, cooldown: 100ms, max_cooldown: 1s}}
 defaults:
   retry: {{attempts: 30, initial: 10ms, max: 200ms}}
   timeout: 500ms

@@ -39,8 +39,8 @@ def test_three_workers_hold_one_shared_rate_limit(
     redis_url: str, kuflow: KuflowDouble, tmp_path: Path, size: int
 ) -> None:
     rules = tmp_path / "rules.yaml"
-    limited = f"client_secret: kuflow-secret, limits: {{rate: {RATE}/s, burst: {BURST}}}}}"
-    rules.write_text(RULES.format(url=kuflow.url).replace("client_secret: kuflow-secret}", limited))
+    limited = f"client_secret: kuflow-secret\n    limits: {{rate: {RATE}/s, burst: {BURST}}}"
+    rules.write_text(RULES.format(url=kuflow.url).replace("client_secret: kuflow-secret", limited))
     events = kuflow_events(kuflow, size)
     account = Accounting(f"three workers sharing {RATE}/s", sent=len(events))
     account.acknowledged = asyncio.run(enqueue_events(redis_url, events))

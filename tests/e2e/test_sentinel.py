@@ -1,0 +1,117 @@
+"""The router on Redis Sentinel: receiver, worker and tools find the primary through the
+sentinels; with ROUTER_REDIS_MIN_REPLICAS a 202 means a replica has the event; a failover is
+followed without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from common.redis_url import client
+from handlers.rules.reload import LiveRules
+from receiver import keys
+from receiver.app import create_app
+from tests.conftest import make_event, make_settings, run_worker_until_idle, serve_app
+from tests.e2e.harness import Pipeline
+from tests.ha import Cluster, in_sync, sentinel_cluster, wait
+
+pytestmark = pytest.mark.anyio
+
+RULES = """\
+version: 1
+connections:
+  crm: {{type: http, base_url: "{url}", headers: {{Authorization: "Bearer crm-token"}}}}
+rules:
+  - name: sync
+    when: {{type: PROCESS.CREATED}}
+    do:
+      - crm.request: {{method: POST, path: /orders, json: {{event: "{{{{ id }}}}"}}}}
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    with sentinel_cluster(tmp_path_factory.mktemp("sentinel")) as running:
+        yield running
+
+
+async def test_receiver_worker_and_tools_run_through_the_sentinels(
+    cluster: Cluster, tmp_path: Path, crm: Any
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.format(url=crm.base_url))
+    settings = make_settings(cluster.url, rules_file=rules, redis_min_replicas=1)
+    event = make_event()
+    async with serve_app(create_app(settings)) as http, client(cluster.url) as redis:
+        pipeline = Pipeline(http, redis, LiveRules(rules), settings)
+        answer = await pipeline.send(event)
+        assert answer.status_code == 202, answer.text
+        await run_worker_until_idle(settings, pipeline.rules)
+        assert (await pipeline.record(event["id"])).status == "done"
+    # What was acknowledged is on the replica too.
+    with cluster.replica.client() as replica:
+        assert replica.exists(keys.event(event["id"]))
+    assert len(crm.requests("POST", "/api/orders")) == 1
+
+
+async def test_without_the_replica_a_202_is_not_given_and_the_retry_queues_once(
+    cluster: Cluster, tmp_path: Path, crm: Any
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.format(url=crm.base_url))
+    settings = make_settings(
+        cluster.url, rules_file=rules, redis_min_replicas=1, redis_replica_timeout_ms=100
+    )
+    event = make_event()
+    async with serve_app(create_app(settings)) as http, client(cluster.url) as redis:
+        pipeline = Pipeline(http, redis, LiveRules(rules), settings)
+        cluster.replica.kill()
+        try:
+            refused = await pipeline.send(event)
+        finally:
+            cluster.replica.start()
+            wait(lambda: in_sync(cluster.replica), "the replica to catch up")
+        assert refused.status_code == 503 and refused.headers["retry-after"]
+        retried = await pipeline.send(event)  # KuFlow's retry: the event is there already
+        assert retried.status_code == 202 and retried.json()["status"] == "duplicate"
+        assert await redis.zscore(keys.QUEUE, event["id"]) is not None  # queued, once
+
+
+async def test_a_failover_is_followed_without_a_restart(
+    cluster: Cluster, tmp_path: Path, crm: Any
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.format(url=crm.base_url))
+    settings = make_settings(cluster.url, rules_file=rules)
+    before, after = make_event(), make_event()
+    async with serve_app(create_app(settings)) as http, client(cluster.url) as redis:
+        pipeline = Pipeline(http, redis, LiveRules(rules), settings)
+        assert (await pipeline.send(before)).status_code == 202
+        wait(lambda: _replicated(cluster, before["id"]), "the replica to have the event")
+        old = cluster.primary
+        old.kill()
+        wait(lambda: cluster.primary_port() != old.port, "the sentinels to promote the replica")
+        # The same receiver and clients, no restart: they ask the sentinels again.
+        answers = []
+        for _ in range(50):
+            answers.append((await pipeline.send(after)).status_code)
+            if answers[-1] == 202:
+                break
+            await asyncio.sleep(0.2)
+        assert answers[-1] == 202, answers
+        assert set(answers) <= {202, 503}  # never another answer, never a 2xx it cannot keep
+        assert (await http.get("/readyz")).status_code == 200
+        await run_worker_until_idle(settings, pipeline.rules)
+        assert (await pipeline.record(before["id"])).status == "done"
+        assert (await pipeline.record(after["id"])).status == "done"
+        old.start()  # back, as a replica of the new primary (the sentinels reconfigure it)
+        cluster.primary, cluster.replica = cluster.replica, old
+        wait(lambda: in_sync(cluster.replica), "the old primary to follow the new one")
+
+
+def _replicated(cluster: Cluster, event_id: str) -> bool:
+    with cluster.replica.client() as replica:
+        return bool(replica.exists(keys.event(event_id)))
