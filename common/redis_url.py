@@ -1,6 +1,7 @@
 """ROUTER_REDIS_URL: one Redis, or a primary found through Redis Sentinel — and a client for it.
 
-    redis://[[USER]:PASSWORD@]HOST:6379/0      rediss://… (TLS, certificates verified)
+    redis://[[USER]:PASSWORD@]HOST:6379/0
+    rediss://…[?ssl_ca_certs=/path/ca.pem]      (TLS: the certificate and its host name verified)
     unix:///path/to/redis.sock
     redis+sentinel://[[USER]:PASSWORD@]HOST:26379[,HOST:26379…]/SERVICE[/DB][?sentinel_password=…]
     rediss+sentinel://…                         (TLS to the sentinels and to Redis)
@@ -126,6 +127,10 @@ def client(url: str, redis_class: type[Redis] = Redis, **options: Any) -> Redis:
     With Sentinel, the client finds the primary at its first command and again after any
     connection error or READONLY answer (redis-py's `SentinelConnectionPool`).
     """
+    if url.startswith("rediss"):
+        # The certificate must be valid and name the host (redis-py checks only the chain by
+        # default); `?ssl_check_hostname=false` in the URL turns the name check off.
+        options.setdefault("ssl_check_hostname", True)
     if not is_sentinel(url):
         plain: Redis = redis_class.from_url(url, **options)
         return plain

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from redis.asyncio import Redis
 
+from common.redis_url import client
 from handlers.rules.reload import LiveRules
 from receiver import keys
 from tests.chaos.accounting import Accounting
@@ -92,13 +92,13 @@ async def drain(redis_url: str, rules_file: Path) -> None:
 
 
 async def processed(redis_url: str, events: list[dict[str, Any]]) -> int:
-    async with Redis.from_url(redis_url) as redis:
+    async with client(redis_url) as redis:
         statuses = [await redis.hget(keys.event(e["id"]), "status") for e in events]
     return sum(status == b"done" for status in statuses)
 
 
 async def dead_lettered(redis_url: str) -> int:
-    async with Redis.from_url(redis_url) as redis:
+    async with client(redis_url) as redis:
         return int(await redis.xlen(keys.DLQ))
 
 
