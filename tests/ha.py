@@ -74,6 +74,12 @@ class Cluster:
                 counts.append(len(sentinel.sentinel_slaves(SERVICE)))
         return min(counts)
 
+    def set_down_after(self, ms: int) -> None:
+        """How long the sentinels wait before they call the primary down (and fail over)."""
+        for node in self.sentinels:
+            with node.client() as sentinel:
+                sentinel.execute_command("SENTINEL", "SET", SERVICE, "down-after-milliseconds", ms)
+
     def stop(self) -> None:
         for node in (*self.sentinels, self.primary, self.replica):
             node.kill()

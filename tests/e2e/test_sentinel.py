@@ -16,7 +16,7 @@ from receiver import keys
 from receiver.app import create_app
 from tests.conftest import make_event, make_settings, run_worker_until_idle, serve_app
 from tests.e2e.harness import Pipeline
-from tests.ha import Cluster, in_sync, sentinel_cluster, wait
+from tests.ha import DOWN_AFTER_MS, SERVICE, Cluster, in_sync, sentinel_cluster, wait
 
 pytestmark = pytest.mark.anyio
 
@@ -92,7 +92,14 @@ async def test_a_failover_is_followed_without_a_restart(
         assert (await pipeline.send(before)).status_code == 202
         wait(lambda: _replicated(cluster, before["id"]), "the replica to have the event")
         old = cluster.primary
-        old.kill()
+        cluster.set_down_after(60_000)  # no failover can begin yet
+        try:
+            old.kill()
+            # Between the primary's death and the promotion: not ready, and no 2xx.
+            assert (await http.get("/readyz")).status_code == 503
+            assert (await pipeline.send(after)).status_code == 503
+        finally:
+            cluster.set_down_after(DOWN_AFTER_MS)
         wait(lambda: cluster.primary_port() != old.port, "the sentinels to promote the replica")
         # The same receiver and clients, no restart: they ask the sentinels again.
         answers = []
@@ -115,3 +122,33 @@ async def test_a_failover_is_followed_without_a_restart(
 def _replicated(cluster: Cluster, event_id: str) -> bool:
     with cluster.replica.client() as replica:
         return bool(replica.exists(keys.event(event_id)))
+
+
+async def test_a_demoted_primary_answering_readonly_means_reconnect(
+    cluster: Cluster, tmp_path: Path, crm: Any
+) -> None:
+    """A switchover (SENTINEL FAILOVER): the old primary lives on as a replica, and a client
+    still connected to it is answered READONLY — the receiver and worker ask the sentinels
+    again instead of taking it for a bad event."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.format(url=crm.base_url))
+    settings = make_settings(cluster.url, rules_file=rules)
+    before, after = make_event(), make_event()
+    async with serve_app(create_app(settings)) as http, client(cluster.url) as redis:
+        pipeline = Pipeline(http, redis, LiveRules(rules), settings)
+        assert (await pipeline.send(before)).status_code == 202  # connected to the primary
+        old_port = cluster.primary_port()
+        with cluster.sentinels[0].client() as sentinel:
+            sentinel.execute_command("SENTINEL", "FAILOVER", SERVICE)
+        wait(lambda: cluster.primary_port() != old_port, "the switchover")
+        cluster.primary, cluster.replica = cluster.replica, cluster.primary
+        wait(lambda: in_sync(cluster.replica), "the old primary to follow the new one")
+        answers = []
+        for _ in range(50):
+            answers.append((await pipeline.send(after)).status_code)
+            if answers[-1] == 202:
+                break
+            await asyncio.sleep(0.2)
+        assert answers[-1] == 202 and set(answers) <= {202, 503}, answers
+        await run_worker_until_idle(settings, pipeline.rules)
+        assert (await pipeline.record(after["id"])).status == "done"
