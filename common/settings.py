@@ -30,6 +30,10 @@ class CommonSettings(BaseSettings):
     )
 
     redis_url: str | None = None
+    # Replicas that must have a write before it counts (Redis's WAIT): the receiver's enqueue
+    # before its 202, the worker's start of a run before any action is sent.
+    redis_min_replicas: int = Field(default=0, ge=0, le=16)
+    redis_replica_timeout_ms: int = Field(default=500, gt=0, le=60_000)
     event_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
     # process: the events of one KuFlow process run one at a time, in the order accepted.
     ordering: Literal["process", "none"] = "process"

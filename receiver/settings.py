@@ -38,9 +38,6 @@ class ReceiverSettings(CommonSettings):
     max_headers: int = Field(default=100, ge=10, le=1000)
     dedup_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
     admin_token: SecretStr | None = None
-    # A 202 only once this many replicas have the event (Redis's WAIT), else a 503.
-    redis_min_replicas: int = Field(default=0, ge=0, le=16)
-    redis_replica_timeout_ms: int = Field(default=500, gt=0, le=60_000)
 
     @field_validator("webhook_tokens", "webhook_basic", "webhook_secrets", mode="before")
     @classmethod

@@ -43,6 +43,16 @@ class Node:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
+    def pause(self) -> None:
+        """SIGSTOP: alive, but answering nobody (a data node only: a sentinel stopped for over
+        two seconds distrusts its clock and does nothing for 30 s, its TILT mode)."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGCONT)
+
     def client(self) -> redis.Redis:
         return redis.Redis(port=self.port, socket_timeout=2)
 

@@ -183,7 +183,10 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
         session = Session(client)
         alerts = Alerts(redis, session, rules, settings.console_url)
         stop_listening.append(rules.on_failure(alerts.reload_failed))
-        ctx["router"] = Deps(redis, session, rules, settings.event_ttl_s, kept, ordered, alerts)
+        ctx["router"] = Deps(
+            redis, session, rules, settings.event_ttl_s, kept, ordered, alerts,
+            settings.redis_min_replicas, settings.redis_replica_timeout_ms,
+        )  # fmt: skip
         watcher.append(asyncio.create_task(rules.watch()))
         # In the background: a KuFlow that is down must not hold up the start.
         watcher.append(asyncio.create_task(probe.check_connections(client, rules.current)))

@@ -28,6 +28,8 @@ class Deps:
     dlq_limits: dlq.Limits
     ordering: bool = True  # ROUTER_ORDERING=process: one event of a process at a time
     alerts: Alerts | None = None  # rules.yaml's `alerts:` (handlers/worker/alerts.py)
+    min_replicas: int = 0  # ROUTER_REDIS_MIN_REPLICAS: a run starts acting once they have it
+    replica_timeout_ms: int = 500
 
 
 @dataclass

@@ -40,6 +40,7 @@ log = logging.getLogger("kuflow_router.worker")
 JOB_BUDGET_S = 30.0  # no new action starts after this; the job continues in a new run
 MAX_RUNS = 1000  # a job run this often is crash-looping: dead-letter what is left
 INLINE_EVALUATION_BYTES = 16 * 1024  # larger events are matched in a thread, off the loop
+REPLICA_WAIT_S = 1.0  # a run whose start no replica has yet comes back after this
 T = TypeVar("T")
 
 
@@ -157,6 +158,10 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
         waiting = {"event_id": event_id, "type": event.get("type"), "outcome": "waiting"}
         log.info("event parked: an earlier event of its process runs first", extra=waiting)
         raise Retry(defer=ordering.PARK_S)
+    if not await _begun_on_replicas(deps):
+        log.warning("run postponed: no replica has its start yet",
+                    extra={"event_id": event_id, "outcome": "waiting"})  # fmt: skip
+        raise Retry(defer=REPLICA_WAIT_S)
     job = Job(
         deps=deps,
         rules=deps.rules.current,
@@ -197,6 +202,16 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
             await job.write({})
         raise Retry(defer=min(waits))
     return await _finish(job, [step.outcome for step in steps], [r.name for r in matched])
+
+
+async def _begun_on_replicas(deps: Deps) -> bool:
+    """With ROUTER_REDIS_MIN_REPLICAS, whether the run's start (its `runs` count) is on that
+    many replicas. Then a failover can lose what an action did, but never that a run began: a
+    run after it knows it is a repeat (`resumed`), so every client checks before it acts again."""
+    if not deps.min_replicas:
+        return True
+    acknowledged = await deps.redis.wait(deps.min_replicas, deps.replica_timeout_ms)
+    return int(acknowledged) >= deps.min_replicas
 
 
 def _process_id(event: dict[str, Any]) -> str:

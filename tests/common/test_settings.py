@@ -19,6 +19,11 @@ from receiver.settings import ReceiverSettings
         pytest.param("redis://:6379/0", "names no host", id="no-host"),
         pytest.param("redis://redis:port/0", "port that is not a number", id="port-text"),
         pytest.param("redis://redis:0/0", "port that is not a number", id="port-zero"),
+        pytest.param("redis+sentinel://s1:26379", "must name the service", id="no-service"),
+        pytest.param("redis+sentinel:///mymaster", "names no sentinel", id="no-sentinel"),
+        pytest.param("redis+sentinel://s1:x/mymaster", "sentinel port", id="sentinel-port"),
+        pytest.param("redis+sentinel://s1/mymaster/zero", "database that is not", id="db"),
+        pytest.param("redis+sentinel://s1/mymaster?ssl=1", "unknown options", id="option"),
     ],
 )
 def test_a_bad_redis_url_is_refused_by_every_role(
