@@ -2,18 +2,17 @@
 4 worker processes, where the CPU goes, Redis commands per event, and the enqueue script's own
 ceiling on one primary.
 
-    .venv/bin/python -m bench.scale [EVENTS]
+    .venv/bin/python -m bench.scale          # needs wrk (apt-get install wrk)
 
 Each configuration runs `kuflow-router serve` and `worker` processes as the image does, on a
-private Redis with the append-only file on, against the local API double; a sender process
-posts EVENTS events (64 at a time, round robin over the receivers) and the clock runs from its
-first post until the last event is done. The CPU each process used in that time is read from
+private Redis with the append-only file on, against the local API double; wrk posts new events
+for 8 s with 32 connections split over the receivers, and the clock runs from its first post
+until the last acknowledged event is done. The CPU each process used in that time is read from
 /proc. Figures are ratios to the first configuration of the same run (the machine is shared).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import subprocess
@@ -22,18 +21,21 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import httpx
 from redis import Redis
 
-from bench.harness import TOKEN, api_double, body, env, event, redis_server, rules_file, wait_http
+from bench.harness import HERE, TOKEN, api_double, env, redis_server, rules_file, wait_http
 from kuflow_router.redis_server import free_port
 from receiver import keys
 from receiver.queue import _ENQUEUE
 
 CONFIGURATIONS = ((1, 1), (1, 2), (1, 4), (2, 1), (2, 2), (2, 4))  # (receivers, workers)
-SENDERS = 64
+CONNECTIONS = 32  # wrk's, split between the receivers
+SECONDS = 8  # of sending, per configuration
+NOW = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # older events are refused
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -43,26 +45,33 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-async def send(urls: list[str], count: int) -> int:
-    """Post `count` events over `urls`, SENDERS at a time; how many were acknowledged."""
-    acked = 0
-    left = iter(range(count))
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=SENDERS), timeout=30) as http:
+def send(urls: list[str], seconds: int) -> list[subprocess.Popen[str]]:
+    """wrk against each receiver for `seconds`, CONNECTIONS split between them."""
+    per = max(1, CONNECTIONS // len(urls))
+    script = str(HERE / "scale.lua")
+    return [
+        subprocess.Popen(["wrk", "-t1", f"-c{per}", f"-d{seconds}s", "-s", script, url, "--", NOW],
+                         stdout=subprocess.PIPE, text=True)
+        for url in urls
+    ]  # fmt: skip
 
-        async def sender(n: int) -> None:
-            nonlocal acked
-            for _ in left:
-                answer = await http.post(urls[n % len(urls)], content=body(event()),
-                                         headers={"content-type": "application/json"})  # fmt: skip
-                acked += answer.status_code == 202
 
-        await asyncio.gather(*(sender(n) for n in range(SENDERS)))
-    return acked
+def acknowledged(processes: list[subprocess.Popen[str]]) -> int:
+    """2xx answers, from wrk's summaries."""
+    total = 0
+    for process in processes:
+        out, _ = process.communicate()
+        requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+        refused = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        total += requests - (int(refused.group(1)) if refused else 0)
+    return total
 
 
 def done_count(redis: Redis) -> int:
+    """Events finished `done` in the last few minutes (the minute counts the console reads)."""
     minute = int(time.time() // 60)
-    return sum(int(redis.hget(keys.stats(m), "done") or 0) for m in range(minute - 5, minute + 1))
+    counts: list[Any] = [redis.hget(keys.stats(m), "done") for m in range(minute - 5, minute + 1)]
+    return sum(int(count) for count in counts if count)
 
 
 @contextmanager
@@ -93,7 +102,7 @@ def routers(
             process.wait()
 
 
-def measure(redis_url: str, rules: Path, receivers: int, workers: int, count: int,
+def measure(redis_url: str, rules: Path, receivers: int, workers: int,
             fixed: dict[str, int]) -> dict[str, float]:  # fmt: skip
     """One configuration: events/s end to end, Redis commands per event, CPU shares."""
     with Redis.from_url(redis_url) as redis:
@@ -105,27 +114,22 @@ def measure(redis_url: str, rules: Path, receivers: int, workers: int, count: in
             everyone = pids + [(role, pid) for role, pid in fixed.items()]
             before = {pid: cpu_seconds(pid) for _, pid in everyone}
             calls_before = int(redis.info("stats")["total_commands_processed"])
-            sender = subprocess.Popen([sys.executable, "-m", "bench.scale", "--send",
-                                       variables["URLS"], str(count)])  # fmt: skip
             started = time.perf_counter()
-            before[sender.pid] = cpu_seconds(sender.pid)
-            everyone.append(("sender", sender.pid))
+            senders = send(variables["URLS"].split(","), SECONDS)
             sent_cpu = 0.0
+            while any(p.poll() is None for p in senders):
+                sent_cpu = sum(cpu_seconds(p.pid) for p in senders if p.poll() is None)
+                time.sleep(0.05)
+            count = acknowledged(senders)
             while done_count(redis) < count:
-                if sender.poll() is None:
-                    sent_cpu = cpu_seconds(sender.pid) - before[sender.pid]
                 time.sleep(0.05)
             elapsed = time.perf_counter() - started
-            sender.wait()
-            used = {
-                pid: cpu_seconds(pid) - before[pid] for role, pid in everyone if role != "sender"
-            }
+            used = {pid: cpu_seconds(pid) - before[pid] for _, pid in everyone}
             commands = int(redis.info("stats")["total_commands_processed"]) - calls_before
     shares: dict[str, float] = {"sender": sent_cpu / elapsed}
     for role, pid in everyone:
-        if role != "sender":
-            shares[role] = shares.get(role, 0.0) + used[pid] / elapsed
-    return {"rate": count / elapsed, "commands": commands / count, **shares}
+        shares[role] = shares.get(role, 0.0) + used[pid] / elapsed
+    return {"rate": count / elapsed, "events": count, "commands": commands / count, **shares}
 
 
 def enqueue_ceiling(redis_url: str) -> float:
@@ -150,7 +154,6 @@ def enqueue_ceiling(redis_url: str) -> float:
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
     rows = []
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -162,19 +165,18 @@ def main() -> None:
             fixed = {"redis": int(client.info("server")["process_id"])}
         for receivers, workers in CONFIGURATIONS:
             rows.append(((receivers, workers),
-                         measure(redis.url, rules, receivers, workers, count, fixed)))  # fmt: skip
+                         measure(redis.url, rules, receivers, workers, fixed)))  # fmt: skip
         ceiling = enqueue_ceiling(redis.url)
     base = rows[0][1]["rate"]
-    print(
-        f"| {count:,} events | events/s | vs 1+1 | Redis commands/event | CPU (of 2 cores): "
-        "receivers / workers / Redis / sender |"
-    )
-    print("|---|---:|---:|---:|---|")
+    print(f"| wrk {SECONDS} s, then drain | events | events/s | vs 1+1 | Redis commands/event "
+          "| CPU (of 2 cores): receivers / workers / Redis / wrk |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---|")
     for (receivers, workers), figures in rows:
         cpu = " / ".join(f"{figures.get(role, 0.0):.0%}"
                          for role in ("receivers", "workers", "redis", "sender"))  # fmt: skip
         print(f"| {receivers} receiver{'s' * (receivers > 1)}, {workers} worker"
-              f"{'s' * (workers > 1)} | {figures['rate']:,.0f} | {figures['rate'] / base:.2f}x "
+              f"{'s' * (workers > 1)} | {figures['events']:,.0f} | {figures['rate']:,.0f} "
+              f"| {figures['rate'] / base:.2f}x "
               f"| {figures['commands']:.1f} | {cpu} |")  # fmt: skip
     print(
         f"\nenqueue script alone on this Redis (redis-benchmark, 50 clients, pipeline 16): "
@@ -183,7 +185,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--send"]:
-        asyncio.run(send(sys.argv[2].split(","), int(sys.argv[3])))
-    else:
-        main()
+    main()
