@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -239,11 +239,37 @@ def read_yaml(text: str, environ: Mapping[str, str] | None = None) -> Source:
 Model = TypeVar("Model", bound=BaseModel)
 
 
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model an annotation holds: `X`, `X | None`, `Annotated[X | None, …]`, `list[X]`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for inner in get_args(annotation):
+        found = _model_in(inner)
+        if found is not None:
+            return found
+    return None
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel]:
+    """The model whose keys are at `loc` inside `model` (`limits` → Limits), else `model`."""
+    current = model
+    for segment in loc:
+        if isinstance(segment, int):
+            continue  # an item of a list: the list's model is the item's
+        field = next((f for n, f in current.model_fields.items() if segment in (n, f.alias)), None)
+        found = _model_in(field.annotation) if field is not None else None
+        if found is None:
+            return model
+        current = found
+    return current
+
+
 def _message(error: Any, model: type[BaseModel]) -> tuple[Path, str]:
     loc = tuple(error["loc"])
     kind, name = error["type"], str(loc[-1]) if loc else ""
     if kind == "extra_forbidden":
-        fields = [f.alias or n for n, f in model.model_fields.items()]
+        owner = _model_at(model, loc[:-1])
+        fields = [f.alias or n for n, f in owner.model_fields.items()]
         return loc, f"unknown key '{name}'{paths.suggest(name, fields)}"
     if kind == "missing":
         return loc[:-1], f"missing required key '{name}'"

@@ -65,18 +65,24 @@ class Transition(StrEnum):
     CLOSED = "closed"
 
 
+# Both scripts start with the time: ARGV[1] in ms, or, when it is 0, Redis's own clock.
+_CLOCK = """
+local now = tonumber(ARGV[1])
+if now == 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+"""
+
 # KEYS: state, slots, this minute's counts, the set of connection names; ARGV: now (ms, 0:
 # Redis's clock), token, rate interval (ms, 0: no rate), burst, concurrency (0: none), slot
 # lease (ms), breaker on '1'/'0', probe lease (ms), stats ttl (s), wait while probing (ms), wait
 # for a slot (ms), how far ahead a call may reserve its turn under the rate (ms), the name.
 # Returns {verdict ('go' or a Held), wait (ms: held, how long; go, until its reserved turn),
 # state, probe 1/0, failures in a row}.
-_ADMIT = """
-local now = tonumber(ARGV[1])
-if now == 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+_ADMIT = (
+    _CLOCK
+    + """
 redis.call('SADD', KEYS[4], ARGV[13])
 local f = redis.call('HMGET', KEYS[1], 'state', 'until', 'probe_until', 'paused_until', 'tat',
                      'failures')
@@ -126,18 +132,16 @@ redis.call('HINCRBY', KEYS[3], 'calls', 1)
 redis.call('EXPIRE', KEYS[3], ARGV[9])
 return {'go', math.ceil(wait), state, probe, failures}
 """
+)
 
 # KEYS: state, slots, this minute's counts; ARGV: now (ms, 0: Redis's clock), token, outcome
 # ('ok': a success; 'refused': the API answered with a permanent failure, so it is up;
 # 'failed': a transient failure, which counts; 'limited': a 429), pause
 # (ms, 0: none), breaker on '1'/'0', open after, cooldown (ms), max cooldown (ms), stats ttl.
 # Returns the breaker's transition, or ''.
-_SETTLE = """
-local now = tonumber(ARGV[1])
-if now == 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+_SETTLE = (
+    _CLOCK
+    + """
 redis.call('ZREM', KEYS[2], ARGV[2])
 local outcome = ARGV[3]
 if outcome ~= 'ok' then
@@ -177,6 +181,7 @@ elseif outcome ~= 'limited' and tonumber(f[2] or '0') > 0 then
 end
 return ''
 """
+)
 
 
 @dataclass(frozen=True)

@@ -393,3 +393,52 @@ def test_the_files_defaults_also_govern_reading_from_kuflow() -> None:
     rules = load_text(text + "  []\n", "rules.yaml", {})
     assert rules.retry == RetryPolicy(3, 0.01, 600.0)
     assert rules.timeout_s == 2.0
+
+
+def test_limits_breakers_and_alerts_are_checked_at_their_positions() -> None:
+    text = """\
+version: 1
+connections:
+  crm:
+    type: http
+    base_url: https://crm.example
+    limits: {rate: fast, concurency: 5}
+    breaker: {open_after: 0}
+  chat: {type: http, base_url: https://hooks.slack.com}
+alerts:
+  - name: ops
+    send: {chat.slack: {}}
+  - name: ops
+    text: "{{ data.processId }} {{ alert.eror }}"
+    send: {chat.slak: {}}
+  - name: other
+    when: [dead_letter, breaker_open]
+    send: {chat.teams: {}}
+rules: []
+"""
+    assert problems(text) == [
+        "6:14: rate: 'fast' is not a rate; write e.g. 20/s, 100/m or 1000/h",
+        "6:26: unknown key 'concurency' — did you mean 'concurrency'?",
+        "7:15: open_after: Input should be greater than or equal to 1",
+        "12:5: duplicate alert name 'ops'",
+        "13:5: an alert's templates use only alert.*, e.g. {{ alert.text }}; not 'data'",
+        "13:5: unknown field 'alert.eror' — did you mean 'error'?",
+        "14:12: 'slak' is not an operation of connection 'chat' (type http) — did you mean "
+        "'slack'?",
+        "16:25: 1: Input should be 'dead_letter', 'breaker_opened', 'breaker_closed' or "
+        "'reload_failed'",
+    ]
+
+
+def test_a_connection_s_limits_and_breaker_load_with_their_defaults() -> None:
+    rules = load_text(
+        "version: 1\nconnections:\n"
+        "  a: {type: http, base_url: 'https://a.example', limits: {rate: 100/m}}\n"
+        "  b: {type: http, base_url: 'https://b.example', breaker: false}\n",
+        "rules.yaml",
+        {},
+    )
+    a, b = rules.connections["a"], rules.connections["b"]
+    assert a.limits is not None and a.limits.describe() == "rate 100/m, burst 2"
+    assert a.breaker is not None and (a.breaker.open_after, a.breaker.cooldown) == (5, 30.0)
+    assert b.limits is None and b.breaker is None
