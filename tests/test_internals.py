@@ -2,7 +2,7 @@
 expects: an upgrade that moves one fails here, by name, instead of silently in production.
 
 - `handlers/worker/app.py` replaces `arq.Worker.main`'s fixed poll sleep with a wait on a wake token;
-  it calls `_poll_iteration` and `_jobs_started`, and reads `_pool`. It makes arq's client itself
+  it calls `_poll_iteration` and `_jobs_started`, reads `_pool`, and filters `start_jobs`. It makes arq's client itself
   (one Redis or through Sentinel) and sets the attributes arq's `create_pool` would.
 - `receiver/protocol.py` subclasses uvicorn's `HttpToolsProtocol` to bound a request's head in
   time and bytes; it overrides its parser callbacks and reads `url`, `headers`, `cycle`.
@@ -34,6 +34,7 @@ from receiver.protocol import RouterProtocol
         pytest.param("_jobs_started", ["self"], id="jobs-started"),
         pytest.param("main", ["self"], id="main"),
         pytest.param("close", ["self"], id="close"),
+        pytest.param("start_jobs", ["self", "job_ids"], id="start-jobs"),
     ],
 )
 def test_arq_worker_methods_the_router_calls(name: str, parameters: list[str]) -> None:
@@ -44,6 +45,8 @@ def test_arq_worker_methods_the_router_calls(name: str, parameters: list[str]) -
 
 def test_arq_worker_attributes_the_router_reads() -> None:
     source = inspect.getsource(Worker.__init__)
+    # `tasks` maps a job id (text) to its task: start_jobs skips the ones still running.
+    assert "self.tasks[job_id] = t" in inspect.getsource(Worker.start_jobs)
     for attribute in ("self._pool", "self.tasks", "self.allow_pick_jobs", "self.max_burst_jobs",
                       "self.job_serializer", "self.job_deserializer", "self.expires_extra_ms"):  # fmt: skip
         assert attribute in source, attribute
