@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from bench import machine
 from bench.harness import body, event, redis_server
 from console.access import COOKIE
 from console.app import create_console
@@ -95,6 +96,7 @@ async def median_ms(client: httpx.AsyncClient, path: str) -> float:
 
 
 async def main(count: int) -> None:
+    print(machine.describe())
     with tempfile.TemporaryDirectory() as place, redis_server(Path(place)) as server:
         rules_path = Path(place) / "rules.yaml"
         rules_path.write_text(RULES)

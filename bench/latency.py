@@ -21,6 +21,7 @@ import time
 import httpx
 from redis import Redis
 
+from bench import machine
 from bench.harness import body, deployment, event, rss_mb
 from receiver import keys
 
@@ -76,6 +77,7 @@ def idle_commands_per_second(redis_url: str, seconds: float = 5.0) -> float:
 
 
 def main() -> None:
+    print(machine.describe())
     rows = []
     with deployment() as router:
         time.sleep(1.0)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
+from bench import machine
 from bench.harness import drain, worker_stage
 from bench.worker_throughput import fill
 from handlers.rules.loader import load_file
@@ -77,6 +78,7 @@ async def per_call_us(redis_url: str, rules: Path, calls: int) -> dict[str, floa
 
 
 def main() -> None:
+    print(machine.describe())
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
     best: dict[str, float] = {}
     with worker_stage() as (redis_url, rules, runner):

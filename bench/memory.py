@@ -16,6 +16,7 @@ import time
 import httpx
 from redis import Redis
 
+from bench import machine
 from bench.harness import body, deployment, event, rss_mb
 from receiver import keys
 
@@ -31,6 +32,7 @@ async def post(url: str, count: int) -> None:
 
 
 def main() -> None:
+    print(machine.describe())
     total = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     step = total // 10
     rows = []

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
+from bench import machine
 from bench.harness import body, drain, event, worker_stage
 from handlers.rules.reload import LiveRules
 from handlers.worker.app import build_worker
@@ -50,6 +51,7 @@ async def rate(redis_url: str, rules: Path, count: int, processes: int, ordered:
 
 
 def main() -> None:
+    print(machine.describe())
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
     with worker_stage() as (redis_url, rules, runner):
         rows = []

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import machine
 from kuflow_router.redis_server import RedisServer, free_port
 from receiver.auth import sign_headers
 
@@ -98,6 +99,7 @@ def measure(kind: str, requests_file: Path, workdir: Path) -> dict[str, float]:
 
 
 def main() -> None:
+    print(machine.describe())
     if not shutil.which("wrk"):
         sys.exit("bench/receiver_throughput.py needs wrk: apt-get install wrk")
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,6 +17,7 @@ import re
 import time
 from typing import Any
 
+from bench import machine
 from handlers.rules import evaluate
 from handlers.rules.loader import load_text
 from handlers.rules.model import RuleSet
@@ -88,6 +89,7 @@ def per_event_seconds(
 
 
 def main() -> None:
+    print(machine.describe())
     rng = random.Random(7)
     rows = []
     for count in (10, 1_000, 10_000):

@@ -27,6 +27,7 @@ from typing import Any
 
 from redis import Redis
 
+from bench import machine
 from bench.harness import HERE, TOKEN, api_double, env, redis_server, rules_file, wait_http
 from kuflow_router.redis_server import free_port
 from receiver import keys
@@ -154,6 +155,7 @@ def enqueue_ceiling(redis_url: str) -> float:
 
 
 def main() -> None:
+    print(machine.describe())
     rows = []
     with (
         tempfile.TemporaryDirectory() as tmp,

@@ -6,7 +6,9 @@ Both take the same jobs — events queued by the receiver's own enqueue — from
 the append-only file on, with the same concurrency, on the same event loop (uvloop, as in
 production). The router's worker matches rules and makes one HTTP call per event to a local
 double that answers at once; the stock worker's job does nothing. Measured at the default
-concurrency (10) and at 50. Goal: the router at >= 50% of the no-op figure.
+concurrency (10) and at 50, each side three times, taking turns (stock, router, stock, …): the
+median and the spread of each, and of the ratio per pair. Goals (issue 21): the router at >= 60%
+of the no-op figure at concurrency 10, >= 50% at 50.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from pathlib import Path
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from arq import Worker, func
 from arq.connections import RedisSettings
 from redis.asyncio import Redis
 
+from bench import machine
 from bench.harness import body, drain, event, worker_stage
 from handlers.rules.reload import LiveRules
 from handlers.worker.app import build_worker
@@ -29,6 +33,7 @@ from receiver.job_format import JOB_FUNCTION, encode_result
 from receiver.queue import QUEUE, Enqueuer, QueueSettings
 
 CONCURRENCIES = (10, 50)  # the default of ROUTER_WORKER_CONCURRENCY, and a high setting
+ROUNDS = 3  # each side runs this often, the two taking turns
 
 
 async def fill(redis_url: str, count: int) -> None:
@@ -53,11 +58,9 @@ async def no_op(ctx: dict[str, Any], raw: str, received_at_ms: int) -> None:
     return None
 
 
-async def measure(redis_url: str, rules: Path, count: int, concurrency: int) -> dict[str, float]:
-    async with Redis.from_url(redis_url) as redis:
-        await redis.flushall()
-    await fill(redis_url, count)
-    stock = Worker(
+def stock_worker(redis_url: str, concurrency: int) -> Worker:
+    """arq's own worker, running no-op jobs: the ceiling."""
+    return Worker(
         functions=[func(no_op, name=JOB_FUNCTION)],
         queue_name=QUEUE,
         job_deserializer=json.loads,
@@ -68,29 +71,50 @@ async def measure(redis_url: str, rules: Path, count: int, concurrency: int) -> 
         keep_result=0,
         handle_signals=False,
     )
-    baseline = await drain(stock)
+
+
+async def rate(redis_url: str, count: int, worker: Callable[[], Worker]) -> float:
+    """Events per second for `worker` draining `count` freshly queued events."""
     async with Redis.from_url(redis_url) as redis:
         await redis.flushall()
     await fill(redis_url, count)
-    settings = WorkerSettings(redis_url=redis_url, worker_concurrency=concurrency, rules_file=rules)
-    router = await drain(build_worker(settings, LiveRules(rules), handle_signals=False))
-    return {"stock": count / baseline, "router": count / router}
+    return count / await drain(worker())
+
+
+def side(
+    runner: asyncio.Runner, redis_url: str, count: int, worker: Callable[[], Worker]
+) -> Callable[[], float]:
+    """One side of the comparison: a fresh drain each time it is called."""
+    return lambda: runner.run(rate(redis_url, count, worker))
 
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    print(machine.describe())
+    rows = []
     with worker_stage() as (redis_url, rules, runner):
-        rows = [(c, runner.run(measure(redis_url, rules, count, c))) for c in CONCURRENCIES]
-    print(f"| worker ({count:,} events each) | stock arq, no-op jobs | kuflow-router | vs no-op |")
+        for concurrency in CONCURRENCIES:
+            settings = WorkerSettings(redis_url=redis_url, worker_concurrency=concurrency,
+                                      rules_file=rules)  # fmt: skip
+            stock = partial(stock_worker, redis_url, concurrency)
+            router = partial(build_worker, settings, LiveRules(rules), False)
+            sides = {"stock": side(runner, redis_url, count, stock),
+                     "router": side(runner, redis_url, count, router)}  # fmt: skip
+            figures = machine.interleaved(sides, ROUNDS)
+            ratios = [r / s for r, s in zip(figures["router"], figures["stock"], strict=True)]
+            rows.append((concurrency, figures, ratios))
+    print(f"| worker ({count:,} events each, {ROUNDS} interleaved runs: median, spread) "
+          "| stock arq, no-op jobs | kuflow-router | vs no-op |")  # fmt: skip
     print("|---|---:|---:|---:|")
-    for concurrency, figures in rows:
-        ratio = figures["router"] / figures["stock"]
-        print(
-            f"| concurrency {concurrency} | {figures['stock']:,.0f} | {figures['router']:,.0f} "
-            f"| {ratio:.0%} |"
-        )
-    default = rows[0][1]["router"] / rows[0][1]["stock"]
-    print(f"\ngoal: >= 50% of the no-op worker at the default concurrency — {default:.0%}")
+    for concurrency, figures, ratios in rows:
+        stock_rate, stock_spread = machine.median_spread(figures["stock"])
+        router_rate, router_spread = machine.median_spread(figures["router"])
+        ratio, ratio_spread = machine.median_spread(ratios)
+        print(f"| concurrency {concurrency} | {stock_rate:,.0f} ±{stock_spread:.0%} "
+              f"| {router_rate:,.0f} ±{router_spread:.0%} "
+              f"| {ratio:.0%} ±{ratio_spread:.0%} |")  # fmt: skip
+    default = machine.median_spread(rows[0][2])[0]
+    print(f"\ngoal: >= 60% of the no-op worker at the default concurrency — {default:.0%}")
 
 
 if __name__ == "__main__":
