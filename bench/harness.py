@@ -15,12 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvloop
 from arq import Worker
+from redis import Redis as SyncRedis
 
 from kuflow_router.redis_server import RedisServer, free_port
+from receiver import keys
 
 HERE = Path(__file__).resolve().parent
 RULES = """\
@@ -92,6 +95,13 @@ def rules_file(workdir: Path, double_url: str) -> Path:
     path = workdir / "rules.yaml"
     path.write_text(RULES.format(url=double_url))
     return path
+
+
+def done_count(redis: SyncRedis) -> int:
+    """Events finished `done` in the last few minutes (the minute counts the console reads)."""
+    minute = int(time.time() // 60)
+    counts: list[Any] = [redis.hget(keys.stats(m), "done") for m in range(minute - 5, minute + 1)]
+    return sum(int(count) for count in counts if count)
 
 
 def rss_mb(pid: int) -> float:

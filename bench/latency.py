@@ -3,13 +3,15 @@
     .venv/bin/python -m bench.latency
 
 A receiver (`kuflow-router serve`) and a worker (`kuflow-router worker`) run as the image runs
-them (default settings: concurrency 10), on a private Redis with the append-only file on. An
-open-loop sender posts events at a fixed rate; the latency of an event runs from the moment the
-receiver queued it (the `received_at` of its record, written in the same step as the 202's
-enqueue) to the moment the rule's request reaches a local API double — both clocks on this
-machine. Also: Redis commands per second while everything is idle, and the resident memory of
-both processes after the run.
-Goals: p50 <= 20 ms and p99 <= 100 ms.
+them (default settings: concurrency 10), on a private Redis with the append-only file on. First
+the run measures what the worker finishes a second (3,000 events queued at once, until the last
+is done): its capacity on this machine today. Then an open-loop sender posts events at 50 a
+second, and at 50% and 80% of that capacity — a fixed rate alone measures the machine as much
+as the router. The latency of an event runs from the moment the receiver queued it (the
+`received_at` of its record, written in the same step as the 202's enqueue) to the moment the
+rule's request reaches a local API double — both clocks on this machine. Also: Redis commands per
+second while everything is idle, and the resident memory of both processes after the run.
+Goals: p50 <= 20 ms at every rate, p99 <= 100 ms at 80% of capacity (and at 50/s).
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ import httpx
 from redis import Redis
 
 from bench import machine
-from bench.harness import body, deployment, event, rss_mb
+from bench.harness import body, deployment, done_count, event, rss_mb
+from bench.worker_throughput import fill
 from receiver import keys
 
-RATES = ((50, 10.0), (500, 6.0))  # events per second, seconds
+FIXED = (50, 10.0)  # events per second, seconds
+SHARES = ((0.5, 6.0), (0.8, 6.0))  # of the capacity measured in the run, seconds
+BURST = 3000  # events posted to measure the capacity
 
 
 async def send_at(rate: int, seconds: float, url: str) -> dict[str, str]:
@@ -50,6 +55,18 @@ async def send_at(rate: int, seconds: float, url: str) -> dict[str, str]:
             tasks.append(asyncio.create_task(one()))
         await asyncio.gather(*tasks)
     return acked
+
+
+def capacity(redis_url: str) -> float:
+    """Events a second the worker finishes: BURST events queued at once (as the receiver's
+    enqueue writes them), timed until the last is done."""
+    with Redis.from_url(redis_url) as client:
+        before = done_count(client)
+        started = time.perf_counter()
+        asyncio.run(fill(redis_url, BURST))
+        while done_count(client) - before < BURST:
+            time.sleep(0.02)
+        return BURST / (time.perf_counter() - started)
 
 
 def received_at(redis_url: str, acked: dict[str, str]) -> dict[str, float]:
@@ -82,7 +99,14 @@ def main() -> None:
     with deployment() as router:
         time.sleep(1.0)
         idle = idle_commands_per_second(router.redis_url)
-        for rate, seconds in RATES:
+        measured = capacity(router.redis_url)
+        time.sleep(2.0)  # the double's arrival log of the burst is left behind
+        rates = [(f"{FIXED[0]} events/s", FIXED[0], FIXED[1])] + [
+            (f"{share:.0%} of capacity ({measured * share:.0f}/s)", round(measured * share),
+             seconds)
+            for share, seconds in SHARES
+        ]  # fmt: skip
+        for label, rate, seconds in rates:
             acked = asyncio.run(send_at(rate, seconds, router.url))
             time.sleep(2.0)  # let the last events arrive
             arrivals = httpx.get(f"{router.double_url}/_arrivals").json()
@@ -93,16 +117,19 @@ def main() -> None:
                 if f"/hook/{pid}" in arrivals
             ]
             p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
-            rows.append((rate, len(acked), len(latencies), p50, p99))
+            rows.append((label, len(acked), len(latencies), p50, p99))
         memory = (rss_mb(router.serve.pid), rss_mb(router.worker.pid))
+    print(f"capacity: {measured:,.0f} events/s (the worker, {BURST:,} events queued at once)\n")
     print("| event → first request at the API | events acked | arrived | p50 ms | p99 ms |")
     print("|---|---:|---:|---:|---:|")
-    for rate, acked_count, arrived, p50, p99 in rows:
-        print(f"| {rate} events/s | {acked_count:,} | {arrived:,} | {p50:.1f} | {p99:.1f} |")
+    for label, acked_count, arrived, p50, p99 in rows:
+        print(f"| {label} | {acked_count:,} | {arrived:,} | {p50:.1f} | {p99:.1f} |")
     print(f"\nidle: {idle:.1f} Redis commands/s (receiver + one worker, no events)")
     print(f"memory after the run: receiver {memory[0]:.0f} MiB, worker {memory[1]:.0f} MiB RSS")
-    met = all(p50 <= 20 and p99 <= 100 for *_, p50, p99 in rows)
-    print(f"goal: p50 <= 20 ms and p99 <= 100 ms — {'met' if met else 'NOT met'}")
+    met = all(p50 <= 20 for *_, p50, _ in rows) and all(
+        p99 <= 100 for *_, p99 in rows[:1] + rows[-1:]
+    )
+    print(f"goal: p50 <= 20 ms, p99 <= 100 ms at 80% of capacity — {'met' if met else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -23,14 +23,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from redis import Redis
 
 from bench import machine
-from bench.harness import HERE, TOKEN, api_double, env, redis_server, rules_file, wait_http
+from bench.harness import (
+    HERE,
+    TOKEN,
+    api_double,
+    done_count,
+    env,
+    redis_server,
+    rules_file,
+    wait_http,
+)
 from kuflow_router.redis_server import free_port
-from receiver import keys
 from receiver.queue import _ENQUEUE
 
 CONFIGURATIONS = ((1, 1), (1, 2), (1, 4), (2, 1), (2, 2), (2, 4))  # (receivers, workers)
@@ -66,13 +73,6 @@ def acknowledged(processes: list[subprocess.Popen[str]]) -> int:
         refused = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         total += requests - (int(refused.group(1)) if refused else 0)
     return total
-
-
-def done_count(redis: Redis) -> int:
-    """Events finished `done` in the last few minutes (the minute counts the console reads)."""
-    minute = int(time.time() // 60)
-    counts: list[Any] = [redis.hget(keys.stats(m), "done") for m in range(minute - 5, minute + 1)]
-    return sum(int(count) for count in counts if count)
 
 
 @contextmanager
