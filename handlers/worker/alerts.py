@@ -142,11 +142,14 @@ class Alerts:
         self._raise("reload_failed", str(self._rules.path), {"error": shown})
 
     def _raise(self, kind: str, cause: str, fields: dict[str, Any]) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the worker's loop: nothing can be sent from here
+            log.warning("alert not sent: no event loop", extra={"kind": kind})
+            return
         for alert in self._rules.current.alerts:
             if kind in alert.when:
-                task = asyncio.get_running_loop().create_task(
-                    self._send(alert, kind, cause, fields)
-                )
+                task = loop.create_task(self._send(alert, kind, cause, fields))
                 self._sending.add(task)
                 task.add_done_callback(self._sending.discard)
 
