@@ -10,12 +10,13 @@ import argparse
 import asyncio
 import contextlib
 import ipaddress
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
 from starlette.applications import Starlette
 
+from common.embedded_server import serving
 from common.errors import SettingsError
 from common.logs import configure_logging
 from common.redis_url import client as redis_client
@@ -83,14 +84,6 @@ def cmd_console(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Embedded(uvicorn.Server):
-    """A second server in a process that already runs one: the outer server owns the signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @asynccontextmanager
 async def running_console(
     settings: ConsoleSettings, redis_url: str, rules: LiveRules, port: int
@@ -98,16 +91,10 @@ async def running_console(
     """The console on 127.0.0.1:`port` for as long as the block runs (inside `run`)."""
     redis = redis_client(redis_url, socket_connect_timeout=5)
     app = create_console(redis, rules, admin_token(settings, "127.0.0.1"), settings.event_ttl_s)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                            lifespan="off")  # fmt: skip
-    server = _Embedded(config)
-    task = asyncio.create_task(server.serve())
     try:
-        yield
+        async with serving(app, "127.0.0.1", port):
+            yield
     finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await redis.aclose()
 
 

@@ -6,7 +6,7 @@ expects: an upgrade that moves one fails here, by name, instead of silently in p
   (one Redis or through Sentinel) and sets the attributes arq's `create_pool` would.
 - `receiver/protocol.py` subclasses uvicorn's `HttpToolsProtocol` to bound a request's head in
   time and bytes; it overrides its parser callbacks and reads `url`, `headers`, `cycle`.
-- `kuflow_router/console_command.py` runs the console inside `run` as a second `uvicorn.Server`
+- `common/embedded_server.py` runs the console inside `run`, and a worker's /metrics, as a second `uvicorn.Server`
   whose `capture_signals` does nothing (the outer server owns the signals); it sets
   `should_exit` to stop it.
 - `handlers/worker/ordering.py` relies on arq re-scheduling a retried job with ZINCRBY in
@@ -79,12 +79,12 @@ def test_uvicorn_protocol_state_the_router_reads() -> None:
 def test_uvicorn_server_parts_the_embedded_console_uses() -> None:
     import uvicorn
 
-    from kuflow_router.console_command import _Embedded
+    from common.embedded_server import EmbeddedServer
 
     assert "capture_signals" in vars(uvicorn.Server)
     assert list(inspect.signature(uvicorn.Server.capture_signals).parameters) == ["self"]
     assert "should_exit" in inspect.getsource(uvicorn.Server.__init__)
-    assert issubclass(_Embedded, uvicorn.Server)
+    assert issubclass(EmbeddedServer, uvicorn.Server)
 
 
 def test_arq_reschedules_a_retry_by_increment_and_drops_its_mark_with_it() -> None:

@@ -40,12 +40,14 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
 from common import redis_url
+from common.embedded_server import serving
 from handlers.clients.base import Session
 from handlers.clients.network import worker_transport
 from handlers.rules.reload import LiveRules
 from handlers.worker import dlq, heartbeat, ordering, probe
 from handlers.worker.alerts import Alerts
 from handlers.worker.job import Deps
+from handlers.worker.metrics_server import metrics_app
 from handlers.worker.process import process_event, refused_job
 from handlers.worker.settings import WorkerSettings
 from receiver import keys
@@ -179,6 +181,7 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
     assert settings.redis_url, "the caller resolves ROUTER_REDIS_URL first"
     watcher: list[asyncio.Task[Any]] = []
     stop_listening: list[Callable[[], None]] = []
+    metrics_endpoint = contextlib.AsyncExitStack()  # ROUTER_WORKER_METRICS_PORT's server
 
     async def startup(ctx: dict[str, Any]) -> None:
         # One connection per job slot: a job makes one call at a time, and httpcore's pool
@@ -203,6 +206,10 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
             settings.redis_min_replicas, settings.redis_replica_timeout_ms,
         )  # fmt: skip
         watcher.append(asyncio.create_task(rules.watch()))
+        if settings.worker_metrics_port:
+            token = settings.admin_token.get_secret_value() if settings.admin_token else None
+            served = serving(metrics_app(token), "0.0.0.0", settings.worker_metrics_port)  # noqa: S104 (a scrape port)
+            await metrics_endpoint.enter_async_context(served)
         # In the background: a KuFlow that is down must not hold up the start.
         watcher.append(asyncio.create_task(probe.check_connections(client, rules.current)))
         log.info(
@@ -213,6 +220,7 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        await metrics_endpoint.aclose()
         for stop in stop_listening:
             stop()
         for task in watcher:
