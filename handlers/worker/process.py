@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from uuid import UUID
 
 from arq import Retry
@@ -41,6 +41,7 @@ JOB_BUDGET_S = 30.0  # no new action starts after this; the job continues in a n
 MAX_RUNS = 1000  # a job run this often is crash-looping: dead-letter what is left
 INLINE_EVALUATION_BYTES = 16 * 1024  # larger events are matched in a thread, off the loop
 REPLICA_WAIT_S = 1.0  # a run whose start no replica has yet comes back after this
+HELD_RUNS = "held_runs"  # the record's count of runs that only waited for a connection's turn
 T = TypeVar("T")
 
 
@@ -174,7 +175,9 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
         deadline=time.monotonic() + JOB_BUDGET_S,
         process_id=process_id,
     )
-    if job.run > MAX_RUNS:
+    # A run that only waited for its connection's turn (held) is no sign of a crash loop: a
+    # slow rate limit with a long backlog sends a job back many times.
+    if job.run - int(record.fields.get(HELD_RUNS) or 0) > MAX_RUNS:
         await job.dead_letter(
             "*", "(job)", 0, job.run, f"gave up after {job.run} runs of this event's job"
         )
@@ -190,18 +193,26 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
     if enriched.step.outcome is Outcome.DEAD:
         return await _finish(job, [Outcome.DEAD], [])
     if enriched.step.wait_s is not None:
-        raise Retry(defer=enriched.step.wait_s)
+        await _come_back(job, [enriched.step])
     fetched = enriched.objects
     doc = evaluate.document(event, fetched.get("process"), fetched.get("processItem"), order)
     matched = await _off_loop_if_large(job, evaluate.matched, job.rules, selection, doc)
     job.unsaved["matched"] = json.dumps([r.name for r in matched])  # goes with the next write
     steps = [await _run_rule(job, rule, doc) for rule in matched]
-    waits = [step.wait_s for step in steps if step.wait_s is not None]
-    if waits:
-        if job.unsaved:
-            await job.write({})
-        raise Retry(defer=min(waits))
+    if any(step.wait_s is not None for step in steps):
+        await _come_back(job, steps)
     return await _finish(job, [step.outcome for step in steps], [r.name for r in matched])
+
+
+async def _come_back(job: Job, steps: list[Step]) -> NoReturn:
+    """Write what waits to be written, and come back after the shortest wait any step asked
+    for; a run whose every waiting step was held is counted apart (`HELD_RUNS`)."""
+    waiting = [step for step in steps if step.wait_s is not None]
+    if all(step.outcome is Outcome.HELD for step in waiting):
+        job.unsaved[HELD_RUNS] = str(int(job.record.fields.get(HELD_RUNS) or 0) + 1)
+    if job.unsaved:
+        await job.write({})
+    raise Retry(defer=min(step.wait_s or 0.0 for step in waiting))
 
 
 async def _begun_on_replicas(deps: Deps) -> bool:

@@ -219,3 +219,27 @@ async def test_a_redelivered_older_event_runs_marked_late(
     late = await records.load(deps.redis, older["id"])
     assert (late.fields.get("late"), late.fields["matched"]) == ("1", '["ask", "stale"]')
     assert "late" not in (await records.load(deps.redis, newer["id"])).fields
+
+
+@pytest.mark.anyio
+async def test_runs_that_only_waited_for_their_turn_are_no_crash_loop(
+    make_deps: Callable[[str], Deps], kuflow: KuflowDouble
+) -> None:
+    limited = rules_text(kuflow.url, ASK).replace(
+        f"client_secret: {CLIENT_SECRET}}}",
+        f"client_secret: {CLIENT_SECRET}, limits: {{rate: 1/h}}}}",
+    )
+    deps = make_deps(limited)
+    assert await run(deps, process_created(kuflow)) == "done"  # the hour's one call
+    event = process_created(kuflow)
+    with pytest.raises(Retry):  # held: the next turn is an hour away
+        await run(deps, event)
+    record = await records.load(deps.redis, event["id"])
+    assert record.fields["held_runs"] == "1" and "action:ask:0" not in record.actions
+    # As many runs as a crash loop, but most of them held: it runs (and is held) again.
+    await deps.redis.hset(keys.event(event["id"]), mapping={"runs": process.MAX_RUNS + 3,
+                                                             "held_runs": 10})  # fmt: skip
+    with pytest.raises(Retry):
+        await run(deps, event)
+    assert await dlq.entries(deps.redis, event["id"]) == []
+    assert len(kuflow.tasks()) == 1
