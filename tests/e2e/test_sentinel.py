@@ -5,6 +5,8 @@ followed without a restart."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,18 @@ rules:
 """
 
 
+@asynccontextmanager
+async def sentinel_pipeline(
+    cluster: Cluster, directory: Path, crm: Any, **settings: Any
+) -> AsyncIterator[Pipeline]:
+    """The receiver app and a client, both through the sentinels, with rules calling the CRM."""
+    rules = directory / "rules.yaml"
+    rules.write_text(RULES.format(url=crm.base_url))
+    chosen = make_settings(cluster.url, rules_file=rules, **settings)
+    async with serve_app(create_app(chosen)) as http, client(cluster.url) as redis:
+        yield Pipeline(http, redis, LiveRules(rules), chosen)
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Any:
     with sentinel_cluster(tmp_path_factory.mktemp("sentinel")) as running:
@@ -41,15 +55,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Any:
 async def test_receiver_worker_and_tools_run_through_the_sentinels(
     cluster: Cluster, tmp_path: Path, crm: Any
 ) -> None:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.format(url=crm.base_url))
-    settings = make_settings(cluster.url, rules_file=rules, redis_min_replicas=1)
     event = make_event()
-    async with serve_app(create_app(settings)) as http, client(cluster.url) as redis:
-        pipeline = Pipeline(http, redis, LiveRules(rules), settings)
+    async with sentinel_pipeline(cluster, tmp_path, crm, redis_min_replicas=1) as pipeline:
         answer = await pipeline.send(event)
         assert answer.status_code == 202, answer.text
-        await run_worker_until_idle(settings, pipeline.rules)
+        await run_worker_until_idle(pipeline.settings, pipeline.rules)
         assert (await pipeline.record(event["id"])).status == "done"
     # What was acknowledged is on the replica too.
     with cluster.replica.client() as replica:
@@ -60,14 +70,10 @@ async def test_receiver_worker_and_tools_run_through_the_sentinels(
 async def test_without_the_replica_a_202_is_not_given_and_the_retry_queues_once(
     cluster: Cluster, tmp_path: Path, crm: Any
 ) -> None:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.format(url=crm.base_url))
-    settings = make_settings(
-        cluster.url, rules_file=rules, redis_min_replicas=1, redis_replica_timeout_ms=100
-    )
     event = make_event()
-    async with serve_app(create_app(settings)) as http, client(cluster.url) as redis:
-        pipeline = Pipeline(http, redis, LiveRules(rules), settings)
+    async with sentinel_pipeline(
+        cluster, tmp_path, crm, redis_min_replicas=1, redis_replica_timeout_ms=100
+    ) as pipeline:
         cluster.replica.kill()
         try:
             refused = await pipeline.send(event)
@@ -77,18 +83,14 @@ async def test_without_the_replica_a_202_is_not_given_and_the_retry_queues_once(
         assert refused.status_code == 503 and refused.headers["retry-after"]
         retried = await pipeline.send(event)  # KuFlow's retry: the event is there already
         assert retried.status_code == 202 and retried.json()["status"] == "duplicate"
-        assert await redis.zscore(keys.QUEUE, event["id"]) is not None  # queued, once
+        assert await pipeline.redis.zscore(keys.QUEUE, event["id"]) is not None  # queued, once
 
 
 async def test_a_failover_is_followed_without_a_restart(
     cluster: Cluster, tmp_path: Path, crm: Any
 ) -> None:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.format(url=crm.base_url))
-    settings = make_settings(cluster.url, rules_file=rules)
     before, after = make_event(), make_event()
-    async with serve_app(create_app(settings)) as http, client(cluster.url) as redis:
-        pipeline = Pipeline(http, redis, LiveRules(rules), settings)
+    async with sentinel_pipeline(cluster, tmp_path, crm) as pipeline:
         assert (await pipeline.send(before)).status_code == 202
         wait(lambda: _replicated(cluster, before["id"]), "the replica to have the event")
         old = cluster.primary
@@ -96,7 +98,7 @@ async def test_a_failover_is_followed_without_a_restart(
         try:
             old.kill()
             # Between the primary's death and the promotion: not ready, and no 2xx.
-            assert (await http.get("/readyz")).status_code == 503
+            assert (await pipeline.client.get("/readyz")).status_code == 503
             assert (await pipeline.send(after)).status_code == 503
         finally:
             cluster.set_down_after(DOWN_AFTER_MS)
@@ -105,8 +107,8 @@ async def test_a_failover_is_followed_without_a_restart(
         answers = await send_until_accepted(pipeline, after)
         assert answers[-1] == 202, answers
         assert set(answers) <= {202, 503}  # never another answer, never a 2xx it cannot keep
-        assert (await http.get("/readyz")).status_code == 200
-        await run_worker_until_idle(settings, pipeline.rules)
+        assert (await pipeline.client.get("/readyz")).status_code == 200
+        await run_worker_until_idle(pipeline.settings, pipeline.rules)
         assert (await pipeline.record(before["id"])).status == "done"
         assert (await pipeline.record(after["id"])).status == "done"
         old.start()  # back, as a replica of the new primary (the sentinels reconfigure it)
@@ -135,12 +137,8 @@ async def test_a_demoted_primary_answering_readonly_means_reconnect(
     """A switchover (SENTINEL FAILOVER): the old primary lives on as a replica, and a client
     still connected to it is answered READONLY — the receiver and worker ask the sentinels
     again instead of taking it for a bad event."""
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.format(url=crm.base_url))
-    settings = make_settings(cluster.url, rules_file=rules)
     before, after = make_event(), make_event()
-    async with serve_app(create_app(settings)) as http, client(cluster.url) as redis:
-        pipeline = Pipeline(http, redis, LiveRules(rules), settings)
+    async with sentinel_pipeline(cluster, tmp_path, crm) as pipeline:
         assert (await pipeline.send(before)).status_code == 202  # connected to the primary
         old_port = cluster.primary_port()
         with cluster.sentinels[0].client() as sentinel:
@@ -150,5 +148,5 @@ async def test_a_demoted_primary_answering_readonly_means_reconnect(
         wait(lambda: in_sync(cluster.replica), "the old primary to follow the new one")
         answers = await send_until_accepted(pipeline, after)
         assert answers[-1] == 202 and set(answers) <= {202, 503}, answers
-        await run_worker_until_idle(settings, pipeline.rules)
+        await run_worker_until_idle(pipeline.settings, pipeline.rules)
         assert (await pipeline.record(after["id"])).status == "done"
