@@ -18,6 +18,7 @@ from typing import Any, NoReturn, TypeVar
 from uuid import UUID
 
 from arq import Retry
+from redis.exceptions import RedisError
 
 from handlers.clients import exchanges
 from handlers.clients.base import ActionCall, Pending
@@ -41,6 +42,7 @@ JOB_BUDGET_S = 30.0  # no new action starts after this; the job continues in a n
 MAX_RUNS = 1000  # a job run this often is crash-looping: dead-letter what is left
 INLINE_EVALUATION_BYTES = 16 * 1024  # larger events are matched in a thread, off the loop
 REPLICA_WAIT_S = 1.0  # a run whose start no replica has yet comes back after this
+REDIS_RETRY_S = 5.0  # a run that Redis failed comes back after this
 HELD_RUNS = "held_runs"  # the record's count of runs that only waited for a connection's turn
 T = TypeVar("T")
 
@@ -141,7 +143,21 @@ async def refused_job(ctx: dict[str, Any], reason: str, excerpt: str) -> str:
 
 
 async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: int) -> str:
-    """The arq job: process one event; raise `Retry` while some rule waits to try again."""
+    """The arq job: process one event; raise `Retry` while some rule waits to try again.
+
+    Redis failing mid-run (longer than the client's own retries ride out) also comes back as
+    `Retry`: arq ends a job that raises anything else for good, and the event would stay
+    `processing` with no job left to finish it.
+    """
+    try:
+        return await _process_event(ctx, text, received_at_ms)
+    except RedisError as exc:
+        log.warning("Redis failed during the event's run; it comes back",
+                    extra={"job_id": ctx.get("job_id"), "error": str(exc)})  # fmt: skip
+        raise Retry(defer=REDIS_RETRY_S) from None
+
+
+async def _process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: int) -> str:
     deps: Deps = ctx["router"]
     body = text.encode() if isinstance(text, str) else text
     try:

@@ -243,3 +243,16 @@ async def test_runs_that_only_waited_for_their_turn_are_no_crash_loop(
         await run(deps, event)
     assert await dlq.entries(deps.redis, event["id"]) == []
     assert len(kuflow.tasks()) == 1
+
+
+@pytest.mark.anyio
+async def test_redis_failing_mid_run_brings_the_job_back_instead_of_ending_it(
+    make_deps: Callable[[str], Deps], kuflow: KuflowDouble
+) -> None:
+    deps = make_deps(rules_text(kuflow.url, ASK))
+    async with Redis(port=1, socket_connect_timeout=0.2) as nowhere:  # nothing listens on 1
+        deps.redis = nowhere
+        with pytest.raises(Retry) as retry:
+            await run(deps, process_created(kuflow))
+    assert retry.value.defer_score == process.REDIS_RETRY_S * 1000
+    assert kuflow.tasks() == []
