@@ -9,13 +9,11 @@ enqueue → 202. The headers' own deadline is the server's (receiver/deadline.py
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from ipaddress import ip_address
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
@@ -29,6 +27,7 @@ from starlette.routing import Route
 from common import redis_url
 from common.errors import SettingsError
 from receiver import keys, metrics, problems
+from receiver.admin import metrics_refusal
 from receiver.auth import AuthConfig, Verdict, check_headers, check_signature
 from receiver.errors import (
     BodyTooLarge,
@@ -180,19 +179,6 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-def _admin_allowed(receiver: Receiver, headers: Mapping[str, str]) -> bool:
-    assert receiver.admin_token is not None
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), receiver.admin_token)
-
-
-def _from_this_machine(request: Request) -> bool:
-    try:
-        return request.client is not None and ip_address(request.client.host).is_loopback
-    except ValueError:  # not an IP address (a unix socket, a test client's name)
-        return False
-
-
 async def _connection_states(redis: Redis) -> dict[str, int]:
     """Each connection's breaker as the workers keep it (handlers/worker/gate.py)."""
     names = sorted(n.decode() for n in await redis.smembers(keys.CONNECTIONS))  # type: ignore[misc]
@@ -206,11 +192,9 @@ async def _connection_states(redis: Redis) -> dict[str, int]:
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus text format: with ROUTER_ADMIN_TOKEN set, for its bearer; else loopback only."""
     receiver: Receiver = request.app.state.receiver
-    if receiver.admin_token is None and not _from_this_machine(request):
-        detail = "Without ROUTER_ADMIN_TOKEN, /metrics answers only this machine; set it to scrape."
-        return problems.problem(403, "forbidden", "Forbidden", detail)
-    if receiver.admin_token is not None and not _admin_allowed(receiver, request.headers):
-        return problems.problem(401, "unauthorized", "Unauthorized", "Send the admin token.")
+    refusal = metrics_refusal(request, receiver.admin_token)
+    if refusal is not None:
+        return refusal
     try:
         async with asyncio.timeout(REDIS_TIMEOUT_S):
             metrics.QUEUE_DEPTH.set(await receiver.redis.zcard(keys.QUEUE))
