@@ -32,7 +32,7 @@ def event_id(text: str) -> str:
         return text
 
 
-def _with_redis(
+def with_redis(
     action: Callable[[Redis, CommonSettings, argparse.Namespace], Awaitable[int]],
 ) -> Any:
     def handler(args: argparse.Namespace) -> int:
@@ -248,17 +248,17 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     listing.add_argument(
         "--process", metavar="PROCESS_ID", help="one process's events, in the order they run"
     )
-    listing.set_defaults(handler=_with_redis(events_list))
+    listing.set_defaults(handler=with_redis(events_list))
     show = sub.add_parser("show", help="one event: status, matched rules, each action's outcome")
     show.add_argument("event_id", metavar="EVENT_ID", type=event_id)
-    show.set_defaults(handler=_with_redis(events_show))
+    show.set_defaults(handler=with_redis(events_show))
 
     queue = commands.add_parser("dlq", help="the dead-letter queue: list, show, replay, purge")
     sub = queue.add_subparsers(dest="dlq_command", required=True, metavar="COMMAND")
-    sub.add_parser("list", help="dead-lettered events").set_defaults(handler=_with_redis(dlq_list))
+    sub.add_parser("list", help="dead-lettered events").set_defaults(handler=with_redis(dlq_list))
     show = sub.add_parser("show", help="one event's entries, with the errors")
     show.add_argument("event_id", metavar="EVENT_ID", type=event_id)
-    show.set_defaults(handler=_with_redis(dlq_show))
+    show.set_defaults(handler=with_redis(dlq_show))
     for name, handler, help_ in (
         ("replay", dlq_replay, "run an event again (completed actions stay skipped)"),
         ("purge", dlq_purge, "delete entries"),
@@ -266,4 +266,4 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         parser = sub.add_parser(name, help=help_)
         parser.add_argument("event_id", nargs="?", metavar="EVENT_ID", type=event_id)
         parser.add_argument("--all", action="store_true", help="every event in the queue")
-        parser.set_defaults(handler=_with_redis(handler))
+        parser.set_defaults(handler=with_redis(handler))

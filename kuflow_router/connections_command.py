@@ -4,7 +4,6 @@ every worker through Redis; `connections reset NAME` closes a breaker by hand.""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -14,14 +13,13 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from common.redis_url import client as redis_client
-from common.settings import CommonSettings, load
+from common.settings import CommonSettings
 from handlers.clients.base import Connection
 from handlers.rules import paths
 from handlers.rules.source import Placeholders
 from handlers.worker import gate
+from kuflow_router.admin_commands import with_redis
 from kuflow_router.arguments import whole_number
-from kuflow_router.redis_server import tools_url
 from kuflow_router.rules_commands import load_reporting, rules_file_of
 
 
@@ -70,21 +68,14 @@ async def _reset(redis: Redis, args: argparse.Namespace, connections: dict[str, 
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+async def _run(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
     # Only names and limits are needed: a secret not set here is no reason to refuse.
     rules = load_reporting(rules_file_of(args), Placeholders(os.environ))
     if rules is None:
         return 2
-    settings = load(CommonSettings)
-
-    async def go() -> int:
-        url = tools_url(settings.redis_url)
-        async with redis_client(url, socket_connect_timeout=5) as redis:
-            if args.name is not None:
-                return await _reset(redis, args, rules.connections)
-            return await _list(redis, args, rules.connections)
-
-    return asyncio.run(go())
+    if args.name is not None:
+        return await _reset(redis, args, rules.connections)
+    return await _list(redis, args, rules.connections)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -95,8 +86,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--minutes", type=whole_number(1, 120), default=15,
                         help="the recent calls of how many minutes (default 15)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="as JSON")
-    parser.set_defaults(handler=_run, name=None)
+    parser.set_defaults(handler=with_redis(_run), name=None)
     sub = parser.add_subparsers(dest="connections_command", metavar="COMMAND")
     reset = sub.add_parser("reset", help="close a connection's breaker and lift its pause by hand")
     reset.add_argument("name", metavar="NAME")
-    reset.set_defaults(handler=_run)
+    reset.set_defaults(handler=with_redis(_run))
