@@ -35,6 +35,9 @@ def event_id(text: str) -> str:
 def with_redis(
     action: Callable[[Redis, CommonSettings, argparse.Namespace], Awaitable[int]],
 ) -> Any:
+    """A command handler that runs `action` with a client of the tools' Redis (ROUTER_REDIS_URL,
+    else the embedded one of a `run` here)."""
+
     def handler(args: argparse.Namespace) -> int:
         settings = load(CommonSettings)
 
