@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}  # of durations and rates
 
 
 def parse_duration(value: Any) -> float:
@@ -22,7 +22,7 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, str):
         match = _DURATION.fullmatch(value.strip())
         if match:
-            return float(match.group(1)) * _UNITS[match.group(2)]
+            return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
     raise ValueError(f"'{value}' is not a duration; write e.g. 250ms, 2s, 10m, 1h or 30")
 
 

@@ -12,10 +12,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from handlers.clients.params import Duration
+from handlers.clients.params import UNIT_SECONDS, Duration
 
 _RATE = re.compile(r"(\d+(?:\.\d+)?)\s*/\s*(s|m|h)")
-_PER = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def parse_rate(value: Any) -> float:
@@ -29,7 +28,7 @@ def parse_rate(value: Any) -> float:
     if isinstance(value, str):
         match = _RATE.fullmatch(value.strip())
         if match and float(match.group(1)) > 0:
-            return float(match.group(1)) / _PER[match.group(2)]
+            return float(match.group(1)) / UNIT_SECONDS[match.group(2)]
     raise ValueError(f"'{value}' is not a rate; write e.g. 20/s, 100/m or 1000/h")
 
 
@@ -73,8 +72,8 @@ class Limits(BaseModel):
 
 
 def _rate_text(per_s: float) -> str:
-    for unit, seconds in (("s", 1.0), ("m", 60.0), ("h", 3600.0)):
-        count = per_s * seconds
+    for unit in ("s", "m", "h"):
+        count = per_s * UNIT_SECONDS[unit]
         if count >= 1 and abs(count - round(count)) < 1e-9:
             return f"{round(count)}/{unit}"
     return f"{per_s:g}/s"
