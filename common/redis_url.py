@@ -105,12 +105,17 @@ def secrets(url: str) -> list[str | None]:
 
 class _PrimaryPool(SentinelConnectionPool):
     """The primary's connections; closing them closes the sentinels' too (redis-py leaves
-    those open, one client per sentinel, for as long as the process lives)."""
+    those open, one client per sentinel, for as long as the process lives).
+
+    redis-py also calls `disconnect(inuse_connections=False)` when the primary moves, to drop
+    idle connections: the sentinels' in-use ones are then left alone too — another coroutine
+    may be asking that sentinel for the primary at that moment.
+    """
 
     async def disconnect(self, inuse_connections: bool = True) -> None:
         await super().disconnect(inuse_connections)
         for sentinel in self.sentinel_manager.sentinels:
-            await sentinel.connection_pool.disconnect()
+            await sentinel.connection_pool.disconnect(inuse_connections)
 
 
 @overload

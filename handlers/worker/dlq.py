@@ -212,7 +212,9 @@ async def replay(redis: Redis, event_id: str, ttl_s: int) -> bool:
         for name, state in record.actions.items()
         if state.state is ActionStatus.DEAD
     }
-    await records.save(redis, event_id, ttl_s, {"status": EventStatus.QUEUED, **again})
+    # Errors that ended earlier runs are forgotten: the replay has CRASH_LIMIT runs of its own.
+    await records.save(redis, event_id, ttl_s, {"status": EventStatus.QUEUED, **again},
+                       drop=[records.CRASHES, records.LAST_CRASH])  # fmt: skip
     received_at = int(record.fields.get("received_at") or time.time() * 1000)
     await requeue(redis, event_id, body, received_at, ttl_s)
     await _remove(redis, found, event_id)

@@ -43,6 +43,9 @@ MAX_RUNS = 1000  # a job run this often is crash-looping: dead-letter what is le
 INLINE_EVALUATION_BYTES = 16 * 1024  # larger events are matched in a thread, off the loop
 REPLICA_WAIT_S = 1.0  # a run whose start no replica has yet comes back after this
 REDIS_RETRY_S = 5.0  # a run that Redis failed comes back after this
+CRASH_LIMIT = 5  # runs ended by an unexpected error before the event is dead-lettered
+CRASH_RETRY_S = 5.0  # the first such run comes back after this, then twice as late each time
+CRASH_RETRY_MAX_S = 300.0
 HELD_RUNS = "held_runs"  # the record's count of runs that only waited for a connection's turn
 T = TypeVar("T")
 
@@ -145,9 +148,11 @@ async def refused_job(ctx: dict[str, Any], reason: str, excerpt: str) -> str:
 async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: int) -> str:
     """The arq job: process one event; raise `Retry` while some rule waits to try again.
 
-    Redis failing mid-run (longer than the client's own retries ride out) also comes back as
-    `Retry`: arq ends a job that raises anything else for good, and the event would stay
-    `processing` with no job left to finish it.
+    Nothing else leaves this function: arq ends a job that raises anything but `Retry` for
+    good, and the event would stay `processing` with no job left to finish it. Redis failing
+    mid-run (longer than the client's own retries ride out) comes back after REDIS_RETRY_S;
+    any other error (a bug of ours or of a library) is counted on the record and comes back
+    later and later, and the CRASH_LIMIT-th dead-letters the event with that error.
     """
     try:
         return await _process_event(ctx, text, received_at_ms)
@@ -155,6 +160,22 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
         log.warning("Redis failed during the event's run; it comes back",
                     extra={"job_id": ctx.get("job_id"), "error": str(exc)})  # fmt: skip
         raise Retry(defer=REDIS_RETRY_S) from None
+    except (Retry, asyncio.CancelledError):
+        raise
+    except Exception as exc:
+        raise await _crashed(ctx["router"], str(ctx.get("job_id", "")), exc) from None
+
+
+async def _crashed(deps: Deps, job_id: str, exc: Exception) -> Retry:
+    """Count an unexpected error on the event's record; when it comes back."""
+    error = f"{type(exc).__name__}: {exc}"[:500]
+    log.error("the event's run failed unexpectedly; it comes back", exc_info=exc,
+              extra={"event_id": job_id, "error": error})  # fmt: skip
+    try:  # the job's id is the event's (receiver/enqueue.py)
+        crashes = await records.crashed(deps.redis, job_id, error, deps.event_ttl_s)
+    except RedisError:
+        return Retry(defer=REDIS_RETRY_S)
+    return Retry(defer=min(CRASH_RETRY_S * 2 ** (crashes - 1), CRASH_RETRY_MAX_S))
 
 
 async def _process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: int) -> str:
@@ -197,6 +218,12 @@ async def _process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms:
         await job.dead_letter(
             "*", "(job)", 0, job.run, f"gave up after {job.run} runs of this event's job"
         )
+        return await _finish(job, [Outcome.DEAD], [])
+    crashes = int(record.fields.get(records.CRASHES) or 0)
+    if crashes >= CRASH_LIMIT:
+        last = record.fields.get(records.LAST_CRASH, "")
+        error = f"the worker failed on this event {crashes} times, last: {last}"
+        await job.dead_letter("*", "(job)", 0, job.run, error)
         return await _finish(job, [Outcome.DEAD], [])
     order = {"late": turn.late, "seq": turn.seq}
     selection = await _off_loop_if_large(

@@ -23,6 +23,8 @@ from receiver import keys
 
 MAX_RESULT_BYTES = 16 * 1024  # a larger result is kept as its id only
 ACTION_PREFIX = "action:"
+CRASHES = "crashes"  # runs of the event that ended in an unexpected error
+LAST_CRASH = "last_crash"  # the last such error, "Type: message"
 
 
 class EventStatus(StrEnum):
@@ -119,6 +121,17 @@ async def begin(redis: Redis, event_id: str, ttl_s: int) -> EventRecord:
         pipe.hgetall(key)
         raw: dict[bytes, bytes] = (await pipe.execute())[-1]
     return record_of(event_id, raw)
+
+
+async def crashed(redis: Redis, event_id: str, error: str, ttl_s: int) -> int:
+    """Count a run that ended in an unexpected error, keeping the error; the count so far."""
+    key = keys.event(event_id)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hincrby(key, CRASHES, 1)
+        pipe.hset(key, LAST_CRASH, error)
+        pipe.expire(key, ttl_s)
+        crashes: int = (await pipe.execute())[0]
+    return crashes
 
 
 def record_of(event_id: str, raw: dict[bytes, bytes]) -> EventRecord:

@@ -90,6 +90,27 @@ async def outcome(url: str, events: list[dict[str, object]]) -> tuple[int, int]:
     return sum(s in FINAL for s in statuses), sum(s is None for s in statuses)
 
 
+def start_worker(env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
+    """A `kuflow-router worker` process whose output stays in `logs` (kept with the test's
+    temporary directory: pytest keeps the last three runs')."""
+    logs.mkdir()
+    with (logs / "stdout").open("wb") as out, (logs / "stderr").open("wb") as err:
+        return subprocess.Popen([*router_command(), "worker"], env=env, cwd=logs,
+                                stdout=out, stderr=err)  # fmt: skip
+
+
+async def unfinished(url: str, events: list[dict[str, object]]) -> list[str]:
+    """A line for each event not finished, with its record (short of its body)."""
+    lines = []
+    async with client(url) as redis:
+        for event in events:
+            record = await redis.hgetall(keys.event(str(event["id"])))
+            if record.get(b"status") not in FINAL:
+                record.pop(b"event", None)
+                lines.append(f"  unfinished {event['id']}: {record}")
+    return lines
+
+
 async def settled(url: str) -> bool:
     """Nothing left in the queue (a job a dead connection left in progress is run again once
     its mark expires: arq's job timeout, 55 s)."""
@@ -122,11 +143,7 @@ def test_killing_the_primary_mid_stream(
         )
         (tmp_path / "a").mkdir()
         (tmp_path / "b").mkdir()
-        workers = [
-            subprocess.Popen([*router_command(), "worker"], env=env, cwd=tmp_path,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for _ in range(2)
-        ]  # fmt: skip
+        workers = [start_worker(env, tmp_path / f"worker-{n}") for n in range(2)]
         kill = threading.Event()
         killer = threading.Thread(target=failover, args=(cluster, kill), daemon=True)
         killer.start()
@@ -141,6 +158,8 @@ def test_killing_the_primary_mid_stream(
                 killer.join(timeout=180)
                 wait(lambda: asyncio.run(settled(cluster.url)), "the queue to drain", 180)
                 finished, gone = asyncio.run(outcome(cluster.url, events))
+                for line in asyncio.run(unfinished(cluster.url, events)):
+                    print(line)  # what a failure needs to be understood, with the logs
                 assert all(w.poll() is None for w in workers), "a worker exited"
         finally:
             for worker in workers:

@@ -56,3 +56,23 @@ def test_both_passwords_are_masked_once_the_settings_are_read(
 async def test_a_client_is_made_without_connecting() -> None:
     async with client("redis+sentinel://127.0.0.1:1/mymaster/0") as primary:
         assert primary.connection_pool.service_name == "mymaster"  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_the_primary_moving_leaves_a_sentinel_question_in_flight_alone(
+    redis_url: str,
+) -> None:
+    """redis-py drops idle connections when the primary moves; a sentinel connection another
+    coroutine is using at that moment must stay open (it was cut: 'NoneType' has no
+    attribute 'writelines' in a job, during a failover). Closing the client closes it."""
+    port = redis_url.rsplit(":", 1)[1].split("/")[0]  # any Redis holds a connection
+    primary = client(f"redis+sentinel://127.0.0.1:{port}/mymaster/0")
+    pool = primary.connection_pool
+    sentinel_pool = pool.sentinel_manager.sentinels[0].connection_pool  # type: ignore[attr-defined]
+    asking = await sentinel_pool.get_connection()
+    await asking.connect()
+    await pool.disconnect(inuse_connections=False)  # what redis-py does when the primary moves
+    assert asking.is_connected
+    await sentinel_pool.release(asking)
+    await primary.aclose()
+    assert not asking.is_connected

@@ -256,3 +256,36 @@ async def test_redis_failing_mid_run_brings_the_job_back_instead_of_ending_it(
             await run(deps, process_created(kuflow))
     assert retry.value.defer_score == process.REDIS_RETRY_S * 1000
     assert kuflow.tasks() == []
+
+
+@pytest.mark.anyio
+async def test_an_unexpected_error_brings_the_job_back_then_dead_letters_the_event(
+    make_deps: Callable[[str], Deps], kuflow: KuflowDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """arq ends a job that raises anything but Retry for good: the event would stay
+    `processing` for ever. It comes back later each time, and is dead-lettered with the error."""
+    deps = make_deps(rules_text(kuflow.url, ASK))
+    event = process_created(kuflow)
+
+    def broken(*args: object) -> None:
+        raise AttributeError("'NoneType' object has no attribute 'writelines'")
+
+    monkeypatch.setattr(process.evaluate, "select", broken)
+    defers = []
+    for _ in range(process.CRASH_LIMIT):
+        with pytest.raises(Retry) as retry:
+            await run(deps, event)
+        defers.append(retry.value.defer_score)
+    assert defers == sorted(defers) and defers[0] == process.CRASH_RETRY_S * 1000
+    assert await run(deps, event) == "dead"
+    (entry,) = await dlq.entries(deps.redis, event["id"])
+    assert entry.fields["error"] == (
+        f"the worker failed on this event {process.CRASH_LIMIT} times, last: "
+        "AttributeError: 'NoneType' object has no attribute 'writelines'"
+    )
+    assert (await records.load(deps.redis, event["id"])).status == "dead"
+    assert kuflow.tasks() == []
+    monkeypatch.undo()  # the bug is fixed: a replay starts with no errors counted
+    assert await dlq.replay(deps.redis, event["id"], 3600)
+    assert await run(deps, event) == "done"
+    assert len(kuflow.tasks()) == 1
