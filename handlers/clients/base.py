@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from handlers.clients.errors import UnsafePathValue
+from handlers.clients.network import Client
 from handlers.clients.params import Params
 from handlers.clients.policy import Breaker, BreakerSetting, Limits
 
@@ -90,7 +90,7 @@ R = TypeVar("R", bound=tuple[PlannedRequest | None, ...])
 class Session:
     """What all actions of one worker share: the HTTP client and cached access tokens."""
 
-    http: httpx.AsyncClient
+    http: Client
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)  # name → (token, expiry)
 
 

@@ -15,9 +15,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-import httpx
-
 from handlers.clients.base import PlannedRequest
+from handlers.clients.network import Answer
 
 EXCERPT_BYTES = 4096  # each body excerpt, request and answer
 MASK = "***"
@@ -68,7 +67,7 @@ def note(
     request: PlannedRequest,
     headers: Mapping[str, str],
     duration_s: float,
-    response: httpx.Response | None = None,
+    response: Answer | None = None,
     error: str = "",
 ) -> None:
     """Note one exchange in the open recording; nothing happens outside one."""
@@ -83,7 +82,7 @@ def note(
             "url": shown.full_url,
             "headers": {k: MASK if k.lower() in SECRET_HEADERS else v for k, v in headers.items()},
             "body": _request_body(request),
-            "status": response.status_code if response is not None else 0,
+            "status": response.status if response is not None else 0,
             "duration_ms": round(duration_s * 1000, 1),
             "answer": _excerpt(response.text) if response is not None else "",
             "error": error,

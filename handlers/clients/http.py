@@ -132,7 +132,7 @@ def _teams(c: HttpConnection, p: Message, key: str) -> Single:
 async def _post_message(plan: Single, call: ActionCall[HttpConnection, Message]) -> ActionResult:
     """Post; a chat webhook answers in plain text (or nothing), so only the status counts."""
     response = await send(call.session.http, plan.request, call.connection.headers, call.timeout_s)
-    return ActionResult(None, {"status": response.status_code})
+    return ActionResult(None, {"status": response.status})
 
 
 CHAT_OPERATIONS = ("slack", "teams")

@@ -7,12 +7,12 @@ import json
 import time
 from collections.abc import Mapping
 from typing import Any
-
-import httpx
+from urllib.parse import urlencode
 
 from handlers.clients import exchanges
 from handlers.clients.base import PlannedRequest
 from handlers.clients.errors import PermanentError, TransientError
+from handlers.clients.network import Answer, Client, NetworkError
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
 EXCERPT_CHARS = 300
@@ -32,7 +32,7 @@ def retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def remote_error(response: httpx.Response) -> str:
+def remote_error(response: Answer) -> str:
     """The API's own words about the failure: UC-REST-ERROR, or `message`/`error` in JSON."""
     header: str = response.headers.get("UC-REST-ERROR", "")
     if header:
@@ -58,17 +58,27 @@ def _message_of(body: Any) -> str:
     return error if isinstance(error, str) else ""
 
 
-def excerpt(response: httpx.Response) -> str:
+def excerpt(response: Answer) -> str:
     """The start of the response body, for the dead-letter entry."""
     return response.text[:EXCERPT_CHARS]
 
 
+def encoded(request: PlannedRequest) -> tuple[bytes | None, str]:
+    """The request's body and its content type: compact JSON (UTF-8), a form, or none."""
+    if request.json is not None:
+        text = json.dumps(request.json, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode(), "application/json"
+    if request.form:
+        return urlencode(request.form).encode(), "application/x-www-form-urlencoded"
+    return None, ""
+
+
 async def send(
-    client: httpx.AsyncClient,
+    client: Client,
     request: PlannedRequest,
     headers: Mapping[str, str],
     timeout_s: float,
-) -> httpx.Response:
+) -> Answer:
     """Send `request`; return the response if it is a success (2xx).
 
     Raises:
@@ -76,29 +86,25 @@ async def send(
         PermanentError: any other non-2xx status.
     """
     where = f"{request.method} {request.url}"
+    body, content_type = encoded(request)
+    sent = dict(headers)
+    if content_type and not any(name.lower() == "content-type" for name in sent):
+        sent["Content-Type"] = content_type
     started = time.perf_counter()
     try:
-        response = await client.request(
-            request.method,
-            request.url,
-            params=list(request.query) or None,
-            json=request.json,
-            data=dict(request.form) if request.form else None,
-            headers=dict(headers),
-            timeout=timeout_s,
-        )
-    except httpx.TimeoutException:
+        response = await client.request(request.method, request.full_url, sent, body, timeout_s)
+    except TimeoutError:
         error = f"{where}: no answer within {timeout_s:g} s"
         exchanges.note(request, headers, time.perf_counter() - started, error=error)
         raise TransientError(error) from None
-    except httpx.TransportError as exc:
-        error = f"{where}: {type(exc).__name__}: {exc}"
+    except NetworkError as exc:
+        error = f"{where}: {exc}"
         exchanges.note(request, headers, time.perf_counter() - started, error=error)
         raise TransientError(error) from None
     exchanges.note(request, headers, time.perf_counter() - started, response)
     if response.is_success:
         return response
-    status = response.status_code
+    status = response.status
     text = remote_error(response)
     message = f"{where} answered {status}" + (f": {text}" if text else "")
     if status in TRANSIENT_STATUSES or status >= 500:
@@ -107,20 +113,20 @@ async def send(
     raise PermanentError(message, status, text, excerpt(response))
 
 
-def json_body(response: httpx.Response) -> Any:
+def json_body(response: Answer) -> Any:
     """The response's JSON, or None when it has no body.
 
     Raises:
         PermanentError: the body is not JSON.
     """
-    if not response.content:
+    if not response.body:
         return None
     try:
         return response.json()
-    except (ValueError, json.JSONDecodeError):
+    except ValueError:
         raise PermanentError(
-            f"{response.request.method} {response.request.url} answered {response.status_code} "
+            f"{response.method} {response.url} answered {response.status} "
             "with a body that is not JSON",
-            response.status_code,
+            response.status,
             excerpt=excerpt(response),
         ) from None

@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.cookiejar
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-import httpx
 from arq import Worker, func
 from arq.connections import ArqRedis
 from redis import exceptions as redis_errors
@@ -42,7 +40,7 @@ from redis.exceptions import RedisError
 from common import redis_url
 from common.embedded_server import serving
 from handlers.clients.base import Session
-from handlers.clients.network import worker_transport
+from handlers.clients.network import Client
 from handlers.rules.reload import LiveRules
 from handlers.worker import dlq, heartbeat, ordering, probe
 from handlers.worker.alerts import Alerts
@@ -62,14 +60,6 @@ JOB_TIMEOUT_S = 45
 GRACE_S = 25
 CONNECT_TIMEOUT_S = 2.0
 RETRIES = 30  # of one Redis command on a lost connection: about 25 s, backing off to 1 s
-
-
-class NoCookies(http.cookiejar.CookieJar):
-    """A jar that keeps nothing: one API's cookies must never ride along to another, and
-    parsing them is a tenth of the worker's time per call."""
-
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        return None
 
 
 class RouterWorker(Worker):
@@ -184,17 +174,8 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
     metrics_endpoint = contextlib.AsyncExitStack()  # ROUTER_WORKER_METRICS_PORT's server
 
     async def startup(ctx: dict[str, Any]) -> None:
-        # One connection per job slot: a job makes one call at a time, and httpcore's pool
-        # costs more per request the more connections it holds (issue 7's measurements).
-        slots = settings.worker_concurrency
-        limits = httpx.Limits(max_connections=slots, max_keepalive_connections=slots)
-        client = httpx.AsyncClient(
-            transport=worker_transport(limits),
-            limits=limits,  # for httpx's own transports, used when a proxy is configured
-            timeout=httpx.Timeout(10.0),
-            follow_redirects=False,
-            cookies=NoCookies(),
-        )
+        # One connection per job slot: a job makes one call at a time.
+        client = Client(settings.worker_concurrency)
         redis: Redis = ctx["redis"]
         kept = dlq.Limits(settings.dlq_ttl_days * 24 * 3600, settings.dlq_max_bytes)
         ordered = settings.ordering == "process"

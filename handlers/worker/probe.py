@@ -12,11 +12,10 @@ import asyncio
 import logging
 from typing import Any
 
-import httpx
-
 from handlers.clients.base import PlannedRequest, url
 from handlers.clients.errors import ActionFailed
 from handlers.clients.kuflow import KuflowConnection, auth_headers
+from handlers.clients.network import Client
 from handlers.clients.send import json_body, send
 from handlers.rules.model import RuleSet
 
@@ -29,7 +28,7 @@ def _looks_like_a_page(body: Any) -> bool:
     return isinstance(body, dict) and isinstance(body.get("content"), list) and "metadata" in body
 
 
-async def probe_kuflow(http: httpx.AsyncClient, name: str, c: KuflowConnection) -> str | None:
+async def probe_kuflow(http: Client, name: str, c: KuflowConnection) -> str | None:
     """None when the connection answers like KuFlow, else what is wrong and what to check."""
     request = PlannedRequest("GET", url(c.base_url, "/processes"), query=(("size", "1"),))
     try:
@@ -53,7 +52,7 @@ async def probe_kuflow(http: httpx.AsyncClient, name: str, c: KuflowConnection) 
     return None
 
 
-async def check_connections(http: httpx.AsyncClient, rules: RuleSet) -> list[str]:
+async def check_connections(http: Client, rules: RuleSet) -> list[str]:
     """Probe every kuflow connection at once; log and return the warnings."""
     kuflow = {n: c for n, c in rules.connections.items() if isinstance(c, KuflowConnection)}
     found = await asyncio.gather(*(probe_kuflow(http, n, c) for n, c in kuflow.items()))

@@ -8,13 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from handlers.clients import alteryx as alteryx_client
 from handlers.clients.alteryx import ALTERYX, AlteryxConnection, StartJob
 from handlers.clients.base import ActionCall, Session
 from handlers.clients.catalogue import run_action
+from handlers.clients.network import Client
 from handlers.rules.idempotency import action_key
 from tests.conftest import make_event
 from tests.doubles import alteryx as ayx
@@ -235,7 +235,7 @@ async def test_alteryx_401_with_a_cached_token_renews_it(make_pipeline: Any, alt
         client_id=ayx.CLIENT_ID,
         client_secret=ayx.CLIENT_SECRET,
     )
-    async with httpx.AsyncClient() as http:
+    async with Client(10) as http:
         session = Session(http)
         call = ActionCall(session, "reports", connection, StartJob(workflow_id="w1"), "k", 5.0)
         first = await run_action(ALTERYX.operations["start_job"], call)

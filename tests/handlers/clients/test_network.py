@@ -1,22 +1,18 @@
-"""The worker's transport: httpx over plain asyncio streams (handlers/clients/network.py)."""
+"""The worker's HTTP client (handlers/clients/network.py), against a minimal HTTP/1.1 server."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpcore
-import httpx
 import pytest
 import trustme
 
-from handlers.clients.network import AsyncioBackend, AsyncioTransport, worker_transport
+from handlers.clients.network import USER_AGENT, Client, NetworkError
 
-LIMITS = httpx.Limits(max_connections=2, max_keepalive_connections=2)
 ANSWER = (
     b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}'
 )
@@ -25,12 +21,16 @@ ANSWER = (
 class Server:
     """A minimal HTTP/1.1 server: answers every request with ANSWER, counts connections."""
 
-    def __init__(self, close_after_answer: bool = False, silent: bool = False) -> None:
+    def __init__(
+        self, close_after_answer: bool = False, silent: bool = False, answer: bytes = ANSWER
+    ) -> None:
         self.connections = 0
+        self.requests: list[bytes] = []  # the head of each request, as it arrived
         self.closed = asyncio.Event()
         self.handlers: list[tuple[asyncio.Task[None], asyncio.StreamWriter]] = []
         self._close_after_answer = close_after_answer
         self._silent = silent
+        self._answer = answer
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -38,10 +38,14 @@ class Server:
         assert task is not None
         self.handlers.append((task, writer))
         try:
-            while await reader.readuntil(b"\r\n\r\n"):
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                self.requests.append(head)
+                length = _content_length(head)
+                if length:
+                    await reader.readexactly(length)
                 if self._silent:
                     await asyncio.sleep(3600)
-                writer.write(ANSWER)
+                writer.write(self._answer)
                 await writer.drain()
                 if self._close_after_answer:
                     break
@@ -49,6 +53,14 @@ class Server:
             pass
         writer.close()
         self.closed.set()
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
 
 
 @asynccontextmanager
@@ -92,119 +104,93 @@ def server_context(ca: trustme.CA) -> ssl.SSLContext:
 async def test_tls_with_a_trusted_certificate(ca: trustme.CA) -> None:
     trusting = ssl.create_default_context()
     ca.configure_trust(trusting)
-    async with (
-        serving(Server(), server_context(ca)) as url,
-        httpx.AsyncClient(transport=AsyncioTransport(LIMITS, trusting)) as client,
-    ):
-        response = await client.get(f"{url}/x")
-        assert response.json() == {"ok": True}
-        assert response.extensions["network_stream"].get_extra_info("ssl_object") is not None
+    async with serving(Server(), server_context(ca)) as url, Client(2, trusting) as client:
+        answer = await client.request("GET", f"{url}/x", {}, None, 5)
+        assert (answer.status, answer.json()) == (200, {"ok": True})
 
 
 @pytest.mark.anyio
 async def test_tls_certificates_are_verified_by_default(ca: trustme.CA) -> None:
-    async with (
-        serving(Server(), server_context(ca)) as url,
-        httpx.AsyncClient(transport=AsyncioTransport(LIMITS)) as client,
-    ):
-        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-            await client.get(f"{url}/x")
+    async with serving(Server(), server_context(ca)) as url, Client(2) as client:
+        with pytest.raises(NetworkError, match="CERTIFICATE_VERIFY_FAILED"):
+            await client.request("GET", f"{url}/x", {}, None, 5)
+
+
+@pytest.mark.anyio
+async def test_the_request_goes_out_as_planned() -> None:
+    """Byte for byte: the encoded path stays encoded, the headers and body are ours, the
+    User-Agent names the router; no cookie is kept from one answer to the next."""
+    server = Server()
+    async with serving(server) as url, Client(2) as client:
+        path = "/tasks/a%2Fb%252e%252e?x=1%202"
+        headers = {"Authorization": "Bearer t", "Content-Type": "application/json"}
+        await client.request("POST", url + path, headers, b'{"a":1}', 5)
+        await client.request("GET", f"{url}/again", {}, None, 5)
+    first, second = server.requests
+    assert first.startswith(f"POST {path} HTTP/1.1\r\n".encode())
+    assert b"\r\nAuthorization: Bearer t\r\n" in first
+    assert f"\r\nUser-Agent: {USER_AGENT}\r\n".encode() in first
+    assert b"content-length: 7" in first.lower()
+    assert b"cookie" not in second.lower()
+
+
+@pytest.mark.anyio
+async def test_redirects_are_not_followed() -> None:
+    server = Server(
+        answer=b"HTTP/1.1 302 Found\r\nlocation: /elsewhere\r\ncontent-length: 0\r\n\r\n"
+    )
+    async with serving(server) as url, Client(2) as client:
+        answer = await client.request("POST", f"{url}/x", {}, b"{}", 5)
+    assert (answer.status, answer.headers["Location"], len(server.requests)) == (
+        302,
+        "/elsewhere",
+        1,
+    )
 
 
 @pytest.mark.anyio
 async def test_connections_are_kept_alive_and_reused() -> None:
     server = Server()
-    async with (
-        serving(server) as url,
-        httpx.AsyncClient(transport=AsyncioTransport(LIMITS)) as client,
-    ):
+    async with serving(server) as url, Client(2) as client:
         for _ in range(5):
-            assert (await client.get(f"{url}/x")).status_code == 200
+            assert (await client.request("GET", f"{url}/x", {}, None, 5)).status == 200
     assert server.connections == 1
 
 
 @pytest.mark.anyio
 async def test_a_connection_the_server_closed_is_not_reused() -> None:
     server = Server(close_after_answer=True)
-    async with (
-        serving(server) as url,
-        httpx.AsyncClient(transport=AsyncioTransport(LIMITS)) as client,
-    ):
-        assert (await client.get(f"{url}/x")).status_code == 200
+    async with serving(server) as url, Client(2) as client:
+        assert (await client.request("GET", f"{url}/x", {}, None, 5)).status == 200
         await server.closed.wait()
         for _ in range(100):  # the client's loop reads the FIN on one of its next turns
             await asyncio.sleep(0.01)
-        assert (await client.get(f"{url}/x")).status_code == 200
+        assert (await client.request("GET", f"{url}/x", {}, None, 5)).status == 200
     assert server.connections == 2
 
 
 @pytest.mark.anyio
-async def test_an_idle_stream_reports_readable_once_the_server_closes() -> None:
-    server = Server(close_after_answer=True)
-    async with serving(server) as url:
-        port = int(url.rsplit(":", 1)[1])
-        stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
-        assert stream.get_extra_info("is_readable") is False
-        await stream.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n", timeout=5)
-        assert await stream.read(len(ANSWER), timeout=5) == ANSWER
-        await server.closed.wait()
-        for _ in range(500):
-            if stream.get_extra_info("is_readable"):
-                break
-            await asyncio.sleep(0.01)
-        assert stream.get_extra_info("is_readable") is True
-        assert await stream.read(100, timeout=5) == b""
-        await stream.aclose()
+async def test_failures_are_a_timeout_or_a_network_error() -> None:
+    async with serving(Server(silent=True)) as url, Client(2) as client:
+        with pytest.raises(TimeoutError):
+            await client.request("GET", f"{url}/x", {}, None, 0.2)
+        with pytest.raises(NetworkError, match=r"127\.0\.0\.1:1"):
+            await client.request("GET", "http://127.0.0.1:1/x", {}, None, 5)
 
 
 @pytest.mark.anyio
-async def test_failures_surface_as_httpx_transport_errors() -> None:
-    async with (
-        serving(Server(silent=True)) as url,
-        httpx.AsyncClient(transport=AsyncioTransport(LIMITS)) as client,
-    ):
-        with pytest.raises(httpx.ReadTimeout):
-            await client.get(f"{url}/x", timeout=0.2)
-    with pytest.raises(httpcore.ConnectError):
-        await AsyncioBackend().connect_tcp("127.0.0.1", 1, timeout=5)
-
-
-@pytest.mark.parametrize("variable", ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "ALL_PROXY"])
-def test_a_proxy_in_the_environment_keeps_httpx_own_transport(
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
+async def test_a_proxy_in_the_environment_is_used(
     monkeypatch: pytest.MonkeyPatch, variable: str
 ) -> None:
-    monkeypatch.setenv(variable, "http://proxy.internal:3128")
-    assert worker_transport(LIMITS) is None
-
-
-def test_without_a_proxy_the_asyncio_transport_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "HTTPS_PROXY",
-        "HTTP_PROXY",
-        "ALL_PROXY",
-        "https_proxy",
-        "http_proxy",
-        "all_proxy",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    assert isinstance(worker_transport(LIMITS), AsyncioTransport)
-
-
-@pytest.mark.anyio
-async def test_stream_details_and_a_write_after_close() -> None:
-    async with serving(Server()) as url:
-        port = int(url.rsplit(":", 1)[1])
-        keepalive = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
-        stream = await AsyncioBackend().connect_tcp(
-            "127.0.0.1", port, timeout=5, socket_options=keepalive
-        )
-        sock = stream.get_extra_info("socket")
-        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
-        assert stream.get_extra_info("server_addr")[1] == port
-        assert stream.get_extra_info("client_addr")[0] == "127.0.0.1"
-        assert stream.get_extra_info("ssl_object") is None
-        assert stream.get_extra_info("anything else") is None
-        await stream.write(b"", timeout=5)  # nothing to send is no error
-        await stream.aclose()
-        with pytest.raises(httpcore.WriteError):
-            await stream.write(b"GET / HTTP/1.1\r\n\r\n", timeout=5)
+    """The request goes to the proxy, naming the API's URL whole (RFC 9112's absolute form)."""
+    proxy = Server()
+    async with serving(proxy) as proxy_url:
+        monkeypatch.setenv(variable, proxy_url)
+        monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+        async with Client(2) as client:
+            await client.request("GET", "http://api.example/v1/x", {}, None, 5)
+            with pytest.raises(NetworkError):  # NO_PROXY: straight there, where nothing listens
+                await client.request("GET", "http://127.0.0.1:1/x", {}, None, 5)
+    (head,) = proxy.requests
+    assert head.startswith(b"GET http://api.example/v1/x HTTP/1.1\r\n")

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from redis.asyncio import Redis
 
 from handlers.clients.base import Session
 from handlers.clients.errors import PermanentError
+from handlers.clients.network import Client
 from handlers.rules.reload import LiveRules
 from handlers.worker.alerts import Alerts
 from tests.doubles import http as crm_double
@@ -49,7 +49,7 @@ def make_alerts(redis_url: str, tmp_path: Path, crm: Any) -> Callable[..., Any]:
         path = tmp_path / "rules.yaml"
         path.write_text(rules_text(crm, alert))
         rules, clock = LiveRules(path), [1_800_000_000.0]
-        async with Redis.from_url(redis_url) as redis, httpx.AsyncClient() as http:
+        async with Redis.from_url(redis_url) as redis, Client(10) as http:
             alerts = Alerts(redis, Session(http), rules, console_url, lambda: clock[0])
             yield Stage(alerts, rules, clock)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from handlers.clients.kuflow import KuflowConnection
+from handlers.clients.network import Client
 from handlers.worker.probe import probe_kuflow
 from kuflow_router.redis_server import free_port
 from tests.doubles.kuflow import CLIENT_ID, CLIENT_SECRET, KuflowDouble
@@ -29,7 +29,7 @@ def connection(base_url: str, secret: str = CLIENT_SECRET) -> KuflowConnection:
 async def test_probe_says_what_to_check(
     kuflow: KuflowDouble, where: str, secret: str, expected: str | None
 ) -> None:
-    async with httpx.AsyncClient() as http:
+    async with Client(2) as http:
         warning = await probe_kuflow(http, "kuflow", connection(kuflow.url + where, secret))
     if expected is None:
         assert warning is None
@@ -41,6 +41,6 @@ async def test_probe_says_what_to_check(
 
 @pytest.mark.anyio
 async def test_probe_of_an_unreachable_kuflow_is_a_warning() -> None:
-    async with httpx.AsyncClient() as http:
+    async with Client(2) as http:
         warning = await probe_kuflow(http, "kuflow", connection(f"http://127.0.0.1:{free_port()}"))
     assert warning is not None and "offline" in warning

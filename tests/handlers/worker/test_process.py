@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from arq import Retry
 from redis.asyncio import Redis
 
 from handlers.clients.base import Session
+from handlers.clients.network import Client
 from handlers.rules.reload import LiveRules
 from handlers.worker import dlq, process, records
 from handlers.worker.job import Deps
@@ -36,7 +36,7 @@ def rules_text(url: str, *rules: str) -> str:
 
 @pytest.fixture
 async def shared(redis_url: str) -> AsyncIterator[tuple[Redis, Session]]:
-    async with Redis.from_url(redis_url) as redis, httpx.AsyncClient() as http:
+    async with Redis.from_url(redis_url) as redis, Client(10) as http:
         yield redis, Session(http)
 
 
