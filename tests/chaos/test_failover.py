@@ -120,11 +120,9 @@ async def settled(url: str) -> bool:
 
 
 @pytest.mark.parametrize("min_replicas", [1, 0])
-# Both sizes are opt-in (`-m slow`) for now: the smoke size at MIN_REPLICAS=1 failed 2 of about
-# 10 runs here (once an acknowledged event left unfinished with its queue empty, once a queue
-# that did not drain) — under investigation (issue 20), not to be hidden by a retry.
-@pytest.mark.slow
-@pytest.mark.parametrize("size", [pytest.param(120, id="smoke"), pytest.param(2000, id="full")])
+@pytest.mark.parametrize(
+    "size", [pytest.param(120, id="smoke"), pytest.param(2000, id="full", marks=pytest.mark.slow)]
+)
 def test_killing_the_primary_mid_stream(
     kuflow: KuflowDouble, tmp_path: Path, size: int, min_replicas: int
 ) -> None:
