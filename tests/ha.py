@@ -29,11 +29,13 @@ class Node:
     directory: Path
     process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, replica_of: int | None = None) -> None:
+        """Start the server (again), as the replica of the primary on port `replica_of` if given."""
+        following = ["--replicaof", "127.0.0.1", str(replica_of)] if replica_of else []
         with (self.directory / "log").open("ab") as log:
             self.process = subprocess.Popen(
-                [find_binary(), *self.args], cwd=self.directory, stdout=log, stderr=log,
-                start_new_session=True,
+                [find_binary(), *self.args, *following], cwd=self.directory, stdout=log,
+                stderr=log, start_new_session=True,
             )  # fmt: skip
         wait(lambda: _pings(self.port), f"redis-server on port {self.port}")
 

@@ -2,7 +2,7 @@
 expects: an upgrade that moves one fails here, by name, instead of silently in production.
 
 - `handlers/worker/app.py` replaces `arq.Worker.main`'s fixed poll sleep with a wait on a wake token;
-  it calls `_poll_iteration` and `_jobs_started`, reads `_pool`, and filters `start_jobs`. It makes arq's client itself
+  it calls `_poll_iteration` and `_jobs_started`, reads `_pool`, and replaces `start_jobs` (the same bookkeeping, its claim in one script). It makes arq's client itself
   (one Redis or through Sentinel) and sets the attributes arq's `create_pool` would.
 - `receiver/protocol.py` subclasses uvicorn's `HttpToolsProtocol` to bound a request's head in
   time and bytes; it overrides its parser callbacks and reads `url`, `headers`, `cycle`.
@@ -45,8 +45,14 @@ def test_arq_worker_methods_the_router_calls(name: str, parameters: list[str]) -
 
 def test_arq_worker_attributes_the_router_reads() -> None:
     source = inspect.getsource(Worker.__init__)
+    # RouterWorker.start_jobs is arq's, with its claim in one script: the same bookkeeping.
     # `tasks` maps a job id (text) to its task: start_jobs skips the ones still running.
-    assert "self.tasks[job_id] = t" in inspect.getsource(Worker.start_jobs)
+    start_jobs = inspect.getsource(Worker.start_jobs)
+    for line in ("await self.sem.acquire()", "if self.job_counter >= self.max_jobs:",
+                 "pipe.psetex(in_progress_key, int(self.in_progress_timeout_s * 1000), b'1')",
+                 "self.run_job(job_id, int(score))", "self.tasks[job_id] = t",
+                 "t.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())"):  # fmt: skip
+        assert line in start_jobs, line
     for attribute in ("self._pool", "self.tasks", "self.allow_pick_jobs", "self.max_burst_jobs",
                       "self.job_serializer", "self.job_deserializer", "self.expires_extra_ms"):  # fmt: skip
         assert attribute in source, attribute

@@ -35,8 +35,8 @@ LAG_S = 1.0  # how far behind the replica is when the primary dies
 
 def failover(cluster: Cluster, started: threading.Event) -> None:
     """The replica falls behind for a moment (stopped for LAG_S: a network hiccup), the primary
-    is SIGKILLed, the sentinels promote the replica, and the old node starts again: the
-    sentinels make it the new primary's replica."""
+    is SIGKILLed, the sentinels promote the replica, and the old node starts again as the new
+    primary's replica."""
     started.wait()
     old = cluster.primary
     cluster.replica.pause()
@@ -46,7 +46,11 @@ def failover(cluster: Cluster, started: threading.Event) -> None:
     old.kill()
     cluster.replica.resume()
     wait(lambda: cluster.primary_port() != old.port, "the sentinels to promote the replica")
-    old.start()
+    # Back as the new primary's replica, as an operator brings a failed primary back: started
+    # as a primary, with the data it had, a sentinel that wrongly thinks the new primary down
+    # (a loaded machine, a one-second down-after) can fail over to it, and the new primary
+    # would then be made its replica, dropping everything written since the promotion.
+    old.start(replica_of=cluster.primary_port())
     cluster.primary, cluster.replica = cluster.replica, old
     wait(lambda: in_sync(cluster.replica), "the old primary to follow the new one", 120)
 

@@ -111,7 +111,7 @@ async def test_a_failover_is_followed_without_a_restart(
         await run_worker_until_idle(pipeline.settings, pipeline.rules)
         assert (await pipeline.record(before["id"])).status == "done"
         assert (await pipeline.record(after["id"])).status == "done"
-        old.start()  # back, as a replica of the new primary (the sentinels reconfigure it)
+        old.start(replica_of=cluster.primary_port())  # back, as the new primary's replica
         cluster.primary, cluster.replica = cluster.replica, old
         wait(lambda: in_sync(cluster.replica), "the old primary to follow the new one")
 
