@@ -17,7 +17,10 @@ import redis
 from kuflow_router.redis_server import find_binary, free_port
 
 SERVICE = "mymaster"
-DOWN_AFTER_MS = 1000  # a sentinel calls the primary down after this long without an answer
+# A sentinel calls a server down after this long without an answer. At one second, a sentinel
+# on a loaded machine judged a just-promoted replica (stopped a moment before) down and failed
+# over back to the old primary; two leave room for the load of the chaos scenario.
+DOWN_AFTER_MS = 2000
 
 
 @dataclass
@@ -85,6 +88,23 @@ class Cluster:
             with redis.Redis(port=node.port, socket_timeout=2) as sentinel:
                 counts.append(len(sentinel.sentinel_slaves(SERVICE)))
         return min(counts)
+
+    def follow_sentinels(self) -> bool:
+        """Whether one node is the sentinels' primary and the other its replica, in sync; if
+        so, `primary` and `replica` name them (a sentinel may have failed over again)."""
+        try:
+            port = self.primary_port()
+        except redis.RedisError:
+            return False
+        nodes = (self.primary, self.replica)
+        primary = next((node for node in nodes if node.port == port), None)
+        if primary is None:
+            return False
+        replica = self.replica if primary is self.primary else self.primary
+        if not in_sync(replica):
+            return False
+        self.primary, self.replica = primary, replica
+        return True
 
     def set_down_after(self, ms: int) -> None:
         """How long the sentinels wait before they call the primary down (and fail over)."""

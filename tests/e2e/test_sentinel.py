@@ -112,8 +112,7 @@ async def test_a_failover_is_followed_without_a_restart(
         assert (await pipeline.record(before["id"])).status == "done"
         assert (await pipeline.record(after["id"])).status == "done"
         old.start(replica_of=cluster.primary_port())  # back, as the new primary's replica
-        cluster.primary, cluster.replica = cluster.replica, old
-        wait(lambda: in_sync(cluster.replica), "the old primary to follow the new one")
+        wait(cluster.follow_sentinels, "a primary and its replica in sync again")
 
 
 async def send_until_accepted(pipeline: Pipeline, event: dict[str, Any]) -> list[int]:
@@ -144,8 +143,7 @@ async def test_a_demoted_primary_answering_readonly_means_reconnect(
         with cluster.sentinels[0].client() as sentinel:
             sentinel.execute_command("SENTINEL", "FAILOVER", SERVICE)
         wait(lambda: cluster.primary_port() != old_port, "the switchover")
-        cluster.primary, cluster.replica = cluster.replica, cluster.primary
-        wait(lambda: in_sync(cluster.replica), "the old primary to follow the new one")
+        wait(cluster.follow_sentinels, "the old primary to follow the new one")
         answers = await send_until_accepted(pipeline, after)
         assert answers[-1] == 202 and set(answers) <= {202, 503}, answers
         await run_worker_until_idle(pipeline.settings, pipeline.rules)
