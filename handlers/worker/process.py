@@ -20,6 +20,7 @@ from uuid import UUID
 from arq import Retry
 from redis.exceptions import RedisError
 
+from common.redact import redact
 from handlers.clients import exchanges
 from handlers.clients.base import ActionCall, Pending
 from handlers.clients.catalogue import run_action
@@ -168,10 +169,10 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
 
 async def _crashed(deps: Deps, job_id: str, exc: Exception) -> Retry:
     """Count an unexpected error on the event's record; when it comes back."""
-    error = f"{type(exc).__name__}: {exc}"[:500]
+    error = redact(f"{type(exc).__name__}: {exc}")[:500]  # it is kept in the record
     log.error("the event's run failed unexpectedly; it comes back", exc_info=exc,
               extra={"event_id": job_id, "error": error})  # fmt: skip
-    try:  # the job's id is the event's (receiver/enqueue.py)
+    try:  # the job's id is the event's (receiver/queue.py)
         crashes = await records.crashed(deps.redis, job_id, error, deps.event_ttl_s)
     except RedisError:
         return Retry(defer=REDIS_RETRY_S)
