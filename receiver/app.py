@@ -161,7 +161,7 @@ class Webhook:
     """POST /webhooks/kuflow[/{token}]: 202 once the event is durably queued.
 
     A plain ASGI app (Starlette routes to it and checks the method): the path every event
-    takes builds no Request, Headers or Response object, which cost more than all our checks.
+    takes builds no Request, Headers or Response object; only a refusal is answered with one.
     """
 
     def __init__(self, receiver: Receiver) -> None:

@@ -123,7 +123,11 @@ class RouterWorker(Worker):
                 return
             in_progress = in_progress_key_prefix + job_id
             args = [job_id, int(time.time() * 1000), timeout_ms]
-            score = await lua.run(self.pool, _CLAIM, [in_progress, self.queue_name], args)
+            try:
+                score = await lua.run(self.pool, _CLAIM, [in_progress, self.queue_name], args)
+            except BaseException:  # Redis gone: the slot must not leak (arq's own would)
+                self.sem.release()
+                raise
             if score is None:  # running elsewhere, done, or put off by another worker
                 self.sem.release()
                 continue
