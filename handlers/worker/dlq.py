@@ -212,8 +212,11 @@ async def replay(redis: Redis, event_id: str, ttl_s: int) -> bool:
         for name, state in record.actions.items()
         if state.state is ActionStatus.DEAD
     }
-    # Errors that ended earlier runs are forgotten: the replay has CRASH_LIMIT runs of its own.
-    await records.save(redis, event_id, ttl_s, {"status": EventStatus.QUEUED, **again},
+    # The replay starts its own counts toward the crash-loop limits: errors that ended earlier
+    # runs are forgotten, and the runs so far are set aside (`runs` itself stays).
+    runs = int(record.fields.get("runs") or 0) - int(record.fields.get(records.HELD_RUNS) or 0)
+    values = {"status": EventStatus.QUEUED, records.REPLAYED_AFTER: str(runs), **again}
+    await records.save(redis, event_id, ttl_s, values,
                        drop=[records.CRASHES, records.LAST_CRASH])  # fmt: skip
     received_at = int(record.fields.get("received_at") or time.time() * 1000)
     await requeue(redis, event_id, body, received_at, ttl_s)

@@ -47,7 +47,7 @@ REDIS_RETRY_S = 5.0  # a run that Redis failed comes back after this
 CRASH_LIMIT = 5  # runs ended by an unexpected error before the event is dead-lettered
 CRASH_RETRY_S = 5.0  # the first such run comes back after this, then twice as late each time
 CRASH_RETRY_MAX_S = 300.0
-HELD_RUNS = "held_runs"  # the record's count of runs that only waited for a connection's turn
+HELD_RUNS = records.HELD_RUNS
 T = TypeVar("T")
 
 
@@ -215,7 +215,10 @@ async def _process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms:
     )
     # A run that only waited for its connection's turn (held) is no sign of a crash loop: a
     # slow rate limit with a long backlog sends a job back many times.
-    if job.run - int(record.fields.get(HELD_RUNS) or 0) > MAX_RUNS:
+    held, replayed_after = (
+        int(record.fields.get(f) or 0) for f in (HELD_RUNS, records.REPLAYED_AFTER)
+    )
+    if job.run - held - replayed_after > MAX_RUNS:
         await job.dead_letter(
             "*", "(job)", 0, job.run, f"gave up after {job.run} runs of this event's job"
         )

@@ -149,6 +149,10 @@ async def test_a_crash_looping_job_is_dead_lettered(
     (entry,) = await dlq.entries(deps.redis, event["id"])
     assert (entry.fields["rule"], entry.fields["action"]) == ("*", "(job)")
     assert kuflow.tasks() == []
+    # A replay (the cause fixed) counts its own runs: it runs, as a repeat that checks first.
+    assert await dlq.replay(deps.redis, event["id"], 3600)
+    assert await run(deps, event) == "done"
+    assert len(kuflow.tasks()) == 1
 
 
 @pytest.mark.anyio
