@@ -47,7 +47,6 @@ REDIS_RETRY_S = 5.0  # a run that Redis failed comes back after this
 CRASH_LIMIT = 5  # runs ended by an unexpected error before the event is dead-lettered
 CRASH_RETRY_S = 5.0  # the first such run comes back after this, then twice as late each time
 CRASH_RETRY_MAX_S = 300.0
-HELD_RUNS = records.HELD_RUNS
 T = TypeVar("T")
 
 
@@ -216,7 +215,7 @@ async def _process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms:
     # A run that only waited for its connection's turn (held) is no sign of a crash loop: a
     # slow rate limit with a long backlog sends a job back many times.
     held, replayed_after = (
-        int(record.fields.get(f) or 0) for f in (HELD_RUNS, records.REPLAYED_AFTER)
+        int(record.fields.get(f) or 0) for f in (records.HELD_RUNS, records.REPLAYED_AFTER)
     )
     if job.run - held - replayed_after > MAX_RUNS:
         await job.dead_letter(
@@ -253,10 +252,10 @@ async def _process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms:
 
 async def _come_back(job: Job, steps: list[Step]) -> NoReturn:
     """Write what waits to be written, and come back after the shortest wait any step asked
-    for; a run whose every waiting step was held is counted apart (`HELD_RUNS`)."""
+    for; a run whose every waiting step was held is counted apart (`records.HELD_RUNS`)."""
     waiting = [step for step in steps if step.wait_s is not None]
     if all(step.outcome is Outcome.HELD for step in waiting):
-        job.unsaved[HELD_RUNS] = str(int(job.record.fields.get(HELD_RUNS) or 0) + 1)
+        job.unsaved[records.HELD_RUNS] = str(int(job.record.fields.get(records.HELD_RUNS) or 0) + 1)
     if job.unsaved:
         await job.write({})
     raise Retry(defer=min(step.wait_s or 0.0 for step in waiting))
