@@ -44,8 +44,7 @@ async def _timed(call: Call, calls: int, concurrency: int) -> tuple[float, float
             left -= 1
             await call()
 
-    for _ in range(concurrency):  # warm the connections up
-        await call()
+    await asyncio.gather(*(call() for _ in range(concurrency)))  # open the connections first
     cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(task() for _ in range(concurrency)))
     return calls / (time.process_time() - cpu), calls / (time.perf_counter() - wall)

@@ -1,8 +1,8 @@
 """The worker's HTTP client: aiohttp, one pool of keep-alive connections per worker.
 
 Every call of every action goes through `Client.request` (by way of `handlers/clients/send.py`).
-aiohttp parses HTTP in C: a call costs a ninth of the CPU of stock httpx's, a sixth of httpx's
-on the transport the worker had before (bench/http_client.py), and the call was the largest
+aiohttp parses HTTP in C: a call costs a seventh or less of the CPU of stock httpx's, a sixth
+of httpx's on the transport the worker had before (bench/http_client.py), and the call was the largest
 share of the worker's time per event (issue 21).
 
 What the router needs of it, each tested in tests/handlers/clients/test_network.py:
