@@ -2,8 +2,8 @@
 
 Every call of every action goes through `Client.request` (by way of `handlers/clients/send.py`).
 aiohttp parses HTTP in C: a call costs a seventh or less of the CPU of stock httpx's, a sixth
-of httpx's on the transport the worker had before (bench/http_client.py), and the call was the largest
-share of the worker's time per event (issue 21).
+of httpx's on the transport the worker had before (bench/http_client.py), and the call was the
+largest share of the worker's time per event (issue 21).
 
 What the router needs of it, each tested in tests/handlers/clients/test_network.py:
 - certificates and host names are verified (the system's CA store, or a given context);
