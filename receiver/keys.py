@@ -6,7 +6,7 @@ The router's own keys start with `router:`; arq's job keys keep arq's names so t
 
 from __future__ import annotations
 
-from arq.constants import in_progress_key_prefix, job_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix, retry_key_prefix
 
 PREFIX = "router:"
 QUEUE = f"{PREFIX}queue"  # arq's queue (a sorted set of job ids scored by run time)
@@ -65,6 +65,17 @@ def process_line(process_id: str) -> str:
 def in_progress(job_id: str) -> str:
     """arq's mark of a job being run."""
     return f"{in_progress_key_prefix}{job_id}"
+
+
+def job_tries(job_id: str) -> str:
+    """arq's count of a job's tries."""
+    return f"{retry_key_prefix}{job_id}"
+
+
+def job_keys(job_id: str) -> list[str]:
+    """What arq keeps of a job while it is queued or running, all deleted when it is done
+    (its entry in `QUEUE` aside): payload, in-progress mark, tries."""
+    return [job(job_id), in_progress(job_id), job_tries(job_id)]
 
 
 def connection(name: str) -> str:

@@ -9,6 +9,8 @@ expects: an upgrade that moves one fails here, by name, instead of silently in p
 - `common/embedded_server.py` runs the console inside `run`, and a worker's /metrics, as a second `uvicorn.Server`
   whose `capture_signals` does nothing (the outer server owns the signals); it sets
   `should_exit` to stop it.
+- `handlers/worker/job.py` ends a finished job itself, deleting what arq's `finish_job` deletes,
+  and `RouterWorker.finish_job` then does nothing: arq's method must keep its shape and its keys.
 - `handlers/worker/ordering.py` relies on arq re-scheduling a retried job with ZINCRBY in
   `finish_job`, and deleting the in-progress mark in the same transaction.
 """
@@ -96,3 +98,15 @@ def test_uvicorn_server_parts_the_embedded_console_uses() -> None:
 def test_arq_reschedules_a_retry_by_increment_and_drops_its_mark_with_it() -> None:
     source = inspect.getsource(Worker.finish_job)
     assert "zincrby" in source and "in_progress_key" in source and "transaction=True" in source
+
+
+def test_arq_finishes_a_done_job_by_deleting_what_the_router_deletes_itself() -> None:
+    parameters = list(inspect.signature(Worker.finish_job).parameters)
+    assert parameters[:3] == ["self", "job_id", "finish"]
+    source = inspect.getsource(Worker.finish_job)
+    for line in ("in_progress_key = in_progress_key_prefix + job_id",
+                 "delete_keys += [retry_key_prefix + job_id, job_key_prefix + job_id]",
+                 "tr.zrem(self.queue_name, job_id)"):  # fmt: skip
+        assert line in source, line
+    run_job = inspect.getsource(Worker.run_job)
+    assert run_job.count("self.finish_job(") == 1  # its one way to finish a job that ran

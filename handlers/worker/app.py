@@ -3,6 +3,8 @@
 Settings chosen for this workload (arq's defaults are for long batch jobs):
 - `start_jobs` claims a job in one round trip (a script) instead of arq's four, and skips the
   jobs this worker is running: arq would check each again every time it looks for one to start.
+- A finished event's job is ended with the event's final write (`Job.finish`): arq's own
+  finishing round trip is skipped for it (`finish_job`).
 - No fixed poll delay: the receiver pushes a token on `router:wake` with every event, and an idle
   worker waits on it (BLPOP) instead of sleeping, so an event starts within milliseconds. The
   wait times out every 0.5 s to pick up retries that have come due; an idle worker costs Redis
@@ -135,6 +137,15 @@ class RouterWorker(Worker):
             task = self.loop.create_task(self.run_job(job_id, int(float(score))))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
+
+    async def finish_job(self, job_id: str, *args: Any) -> None:
+        """arq's, but nothing for a job its run ended already: `Job.finish` deletes the job with
+        the event's final write, one round trip fewer per event."""
+        deps: Deps | None = self.ctx.get("router")
+        if deps is not None and job_id in deps.ended:
+            deps.ended.discard(job_id)
+            return
+        await super().finish_job(job_id, *args)
 
     async def _beat(self) -> None:
         """Say in Redis that this loop turns (`handlers/worker/heartbeat.py`), every few seconds."""

@@ -30,6 +30,9 @@ class Deps:
     alerts: Alerts | None = None  # rules.yaml's `alerts:` (handlers/worker/alerts.py)
     min_replicas: int = 0  # ROUTER_REDIS_MIN_REPLICAS: a run starts acting once they have it
     replica_timeout_ms: int = 500
+    # Jobs whose run ended them in arq with the event's final write (`Job.finish`): the worker
+    # skips arq's own finishing round trip for these (`RouterWorker.finish_job`).
+    ended: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -45,6 +48,7 @@ class Job:
     run: int
     deadline: float
     process_id: str = ""  # with ordering: the process whose line the event leaves at its end
+    job_id: str = ""  # arq's job, ended with the event's final write ("": left to arq)
 
     unsaved: dict[str, str] = field(default_factory=dict)  # fields the next write carries
 
@@ -59,16 +63,21 @@ class Job:
         await records.save(self.deps.redis, self.event_id, self.deps.event_ttl_s, values)
 
     async def finish(self, status: EventStatus, values: dict[str, str] | None = None) -> None:
-        """Write the event's final status (and `values`), and count it in this minute's stats."""
+        """Write the event's final status (and `values`), count it in this minute's stats, and
+        end the arq job in the same round trip. Call it last: the job is gone from the queue."""
         finished = {"status": status, "finished_at": str(int(time.time() * 1000)), **(values or {})}
         values, self.unsaved = {**self.unsaved, **finished}, {}
         redis, ttl_s = self.deps.redis, self.deps.event_ttl_s
         if not self.process_id:
-            await records.save(redis, self.event_id, ttl_s, values, count=status)
-            return
-        # A failed predecessor blocks nobody: its successor runs, and its record says so.
-        failed = status in (EventStatus.DEAD, EventStatus.PARTIAL)
-        await ordering.finish(redis, self.process_id, self.event_id, ttl_s, values, status, failed)
+            await records.save(redis, self.event_id, ttl_s, values, count=status,
+                               end_job=self.job_id)  # fmt: skip
+        else:
+            # A failed predecessor blocks nobody: its successor runs, and its record says so.
+            failed = status in (EventStatus.DEAD, EventStatus.PARTIAL)
+            await ordering.finish(redis, self.process_id, self.event_id, ttl_s, values, status,
+                                  failed, self.job_id)  # fmt: skip
+        if self.job_id:
+            self.deps.ended.add(self.job_id)
 
     async def dead_letter(
         self, rule: str, action: str, index: int, attempts: int, error: Exception | str

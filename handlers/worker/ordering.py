@@ -68,14 +68,20 @@ redis.call('EXPIRE', KEYS[3], ARGV[7])
 return {1, late, redis.call('HGETALL', KEYS[3])}
 """
 
-# KEYS: line, ready, wake, record, minute stats; ARGV: event id, failed '1'/'0', record prefix,
-# the record's time to live (s), the stats' (s), the final status, then field, value, … to write.
-# Writes the event's final fields as `Job.finish` does and leaves the line — one round trip.
+# KEYS: line, ready, wake, record, minute stats, arq's queue, then arq's keys of the job; ARGV:
+# event id, failed '1'/'0', record prefix, the record's time to live (s), the stats' (s), the
+# final status, the job id ('': leave the job to arq), then field, value, … to write. Writes the
+# event's final fields as `Job.finish` does, ends the job as arq's `finish_job` would, and
+# leaves the line — one round trip.
 _RELEASE = """
-redis.call('HSET', KEYS[4], unpack(ARGV, 7))
+redis.call('HSET', KEYS[4], unpack(ARGV, 8))
 redis.call('EXPIRE', KEYS[4], ARGV[4])
 redis.call('HINCRBY', KEYS[5], ARGV[6], 1)
 redis.call('EXPIRE', KEYS[5], ARGV[5])
+if ARGV[7] ~= '' then
+  redis.call('DEL', unpack(KEYS, 7))
+  redis.call('ZREM', KEYS[6], ARGV[7])
+end
 if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then
   redis.call('LPOP', KEYS[1])
 else
@@ -146,16 +152,17 @@ async def finish(
     values: dict[str, str],
     status: str,
     failed: bool,
+    job_id: str = "",
 ) -> bool:
-    """Write the event's final fields, count its status, leave the line and wake the next if it
-    is parked; True if one was woken."""
+    """Write the event's final fields, count its status, end arq's job `job_id` (if given),
+    leave the line and wake the next if it is parked; True if one was woken."""
     pairs = [item for name, value in values.items() for item in (name, value)]
     woken = await lua.run(
         redis, _RELEASE,
         [keys.process_line(process_id), keys.READY, keys.READY_WAKE, keys.event(event_id),
-         keys.stats(int(time.time() // 60))],
+         keys.stats(int(time.time() // 60)), keys.QUEUE, *keys.job_keys(job_id)],
         [event_id, "1" if failed else "0", keys.event(""), ttl_s, keys.STATS_TTL_S, status,
-         *pairs],
+         job_id, *pairs],
     )  # fmt: skip
     return bool(woken)
 

@@ -211,6 +211,7 @@ async def _process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms:
         run=int(record.fields.get("runs") or 1),
         deadline=time.monotonic() + JOB_BUDGET_S,
         process_id=process_id,
+        job_id=str(ctx.get("job_id", "")),
     )
     # A run that only waited for its connection's turn (held) is no sign of a crash loop: a
     # slow rate limit with a long backlog sends a job back many times.

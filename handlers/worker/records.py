@@ -158,9 +158,11 @@ async def save(
     values: dict[str, str],
     drop: list[str] | None = None,
     count: str = "",
+    end_job: str = "",
 ) -> None:
     """Write fields of the record (and remove `drop`), renewing its time to live; `count` a
-    final status in this minute's stats (`receiver.keys.stats`)."""
+    final status in this minute's stats (`receiver.keys.stats`); `end_job` the arq job to end
+    as arq's `finish_job` would."""
     key = keys.event(event_id)
     # No MULTI: each command is safe alone (begin already set the time to live), and this is
     # the hottest write of the worker.
@@ -174,6 +176,9 @@ async def save(
             stats = keys.stats(int(time.time() // 60))
             pipe.hincrby(stats, count, 1)
             pipe.expire(stats, keys.STATS_TTL_S)
+        if end_job:
+            pipe.delete(*keys.job_keys(end_job))
+            pipe.zrem(keys.QUEUE, end_job)
         await pipe.execute()
 
 
