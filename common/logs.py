@@ -24,6 +24,10 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {
 }
 
 
+# Made once: `json.dumps(line, default=str)` would make an encoder for every line.
+_encode = json.JSONEncoder(default=str).encode
+
+
 def _fields(record: logging.LogRecord) -> dict[str, object]:
     return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
 
@@ -31,9 +35,12 @@ def _fields(record: logging.LogRecord) -> dict[str, object]:
 class JsonFormatter(logging.Formatter):
     """`{"time": …, "level": …, "logger": …, "msg": …, <extra fields>}` on one line."""
 
+    _second = -1  # the second `_date_time` was made for
+    _date_time = ""
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": self._time(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -41,7 +48,17 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return redact(json.dumps(line, default=str))
+        return redact(_encode(line))
+
+    def _time(self, record: logging.LogRecord) -> str:
+        """The record's time in UTC to the millisecond, as `isoformat(timespec="milliseconds")`
+        writes it; its date and time of day are made once a second (a line per event)."""
+        # Rounded to the microsecond first, as `datetime.fromtimestamp` does.
+        second, micros = divmod(round(record.created * 1_000_000), 1_000_000)
+        if second != self._second:
+            self._second = second
+            self._date_time = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._date_time}.{micros // 1000:03d}+00:00"
 
 
 class TextFormatter(logging.Formatter):

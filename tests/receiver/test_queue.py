@@ -150,3 +150,31 @@ async def test_with_min_replicas_an_enqueue_no_replica_has_is_refused(redis_url:
         )
     assert [type(o) for o in outcomes] == [NotReplicated] * 3
     assert "0 of 1 replicas acknowledged" in str(outcomes[0])
+
+
+def test_commands_are_packed_as_redis_py_packs_them() -> None:
+    from redis.asyncio.connection import Connection
+
+    from receiver.queue import _resp
+
+    args = ["EVALSHA", "a" * 40, 9, "router:seen:é", 1795792083000, 0, -1, b"{\r\n\x00}", ""]
+    assert _resp(args) == b"".join(Connection().pack_command(*args))
+
+
+@pytest.mark.anyio
+async def test_enqueues_go_on_after_redis_forgot_the_script_or_dropped_the_connection(
+    redis_url: str, rdb: redis.Redis
+) -> None:
+    async with Redis.from_url(redis_url) as client:
+        enqueuer = Enqueuer(client, SETTINGS)
+        first, second, third = (make_event() for _ in range(3))
+        assert await enqueuer.enqueue(first["id"], first["type"], json.dumps(first).encode())
+        rdb.script_flush()  # a restarted Redis: the script is loaded again
+        assert await enqueuer.enqueue(second["id"], second["type"], json.dumps(second).encode())
+        rdb.client_kill_filter(_type="normal", skipme=True)  # the pooled connection is cut
+        with pytest.raises(redis.ConnectionError):  # the sender's 503: it delivers again
+            await enqueuer.enqueue(third["id"], third["type"], json.dumps(third).encode())
+        assert await enqueuer.enqueue(third["id"], third["type"], json.dumps(third).encode())
+        # No reply is left over for another enqueue: a duplicate is still told apart.
+        assert not await enqueuer.enqueue(third["id"], third["type"], b"{}")
+    assert rdb.zcard(QUEUE) == 3
