@@ -38,3 +38,10 @@ def median_spread(values: list[float]) -> tuple[float, float]:
     """The median, and the spread (max - min) as a share of it."""
     middle = statistics.median(values)
     return middle, (max(values) - min(values)) / middle if middle else 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process `pid` has used so far. Unlike a rate, CPU per event
+    hardly moves with what else the machine runs: it is the steadier figure of a busy day."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
