@@ -46,7 +46,12 @@ def _rfc3339(value: str) -> str:
     return value
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _uuid(value: str) -> str:
+    if _CANONICAL_UUID.fullmatch(value):  # as KuFlow sends them: already what str(UUID) gives
+        return value
     try:
         return str(UUID(value))
     except ValueError:
