@@ -12,11 +12,12 @@ import asyncio
 import hashlib
 import time
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError
 
+from common import redis_wire
 from receiver import keys
 from receiver.job_format import encode_job
 from receiver.metrics import type_label
@@ -150,11 +151,11 @@ class Enqueuer:
         """One pipeline: every script call, then — with ROUTER_REDIS_MIN_REPLICAS — one WAIT
         for all of them (group commit keeps working: one WAIT per round trip)."""
         wanted = self._settings.min_replicas
-        packed = [_resp(["EVALSHA", self._sha, 9, *command]) for command in commands]
+        packed = [redis_wire.pack(["EVALSHA", self._sha, 9, *command]) for command in commands]
         if wanted:
-            packed.append(_resp(["WAIT", wanted, self._settings.replica_timeout_ms]))
+            packed.append(redis_wire.pack(["WAIT", wanted, self._settings.replica_timeout_ms]))
         async with asyncio.timeout(REDIS_TIMEOUT_S):
-            results = await _exchange(self._redis, b"".join(packed), len(packed))
+            results = await redis_wire.exchange(self._redis, b"".join(packed), len(packed))
         if load and any(isinstance(r, NoScriptError) for r in results):
             await self._redis.script_load(_ENQUEUE)  # a restarted Redis forgot the script
             return await self._round_trip(commands, load=False)
@@ -165,46 +166,6 @@ class Enqueuer:
                 failure = NotReplicated(f"{got} of {wanted} replicas acknowledged the enqueue")
                 return [failure] * len(results)
         return results
-
-
-def _resp(args: list[Any]) -> bytes:
-    """One command as Redis's protocol writes it (RESP), byte for byte what redis-py's
-    `pack_command` makes of these arguments (text, integers, bytes) at a fifth of its cost:
-    an enqueue has 22 arguments, packed once per event on the receiver's hot path."""
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        value = arg if isinstance(arg, bytes) else str(arg).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(value), value))
-    return b"".join(parts)
-
-
-async def _exchange(redis: Redis, packed: bytes, count: int) -> list[Any]:
-    """Send packed commands on one connection of `redis`'s pool and read their `count` replies,
-    an error reply as its exception: what redis-py's pipeline does, with its retry of a lost
-    connection, short of packing the commands."""
-    pool = redis.connection_pool
-    connection = await pool.get_connection()
-
-    async def attempt() -> list[Any]:
-        await connection.send_packed_command(packed)
-        replies: list[Any] = []
-        for _ in range(count):
-            try:
-                replies.append(await connection.read_response())
-            except ResponseError as exc:
-                replies.append(exc)
-        return replies
-
-    async def failed(error: Exception) -> None:  # as the pipeline: drop it, retry what it would
-        await connection.disconnect()
-        retried = connection.retry_on_error
-        if retried is None or not isinstance(error, tuple(retried)):
-            raise error
-
-    try:
-        return cast(list[Any], await connection.retry.call_with_retry(attempt, failed))
-    finally:
-        await pool.release(connection)
 
 
 async def requeue(

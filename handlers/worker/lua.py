@@ -1,4 +1,5 @@
-"""Running the worker's Lua scripts: EVALSHA, loading a script the first time Redis lacks it."""
+"""Running the worker's Lua scripts: EVALSHA, loading a script the first time Redis lacks it;
+packed by `common/redis_wire.py`, as they run on every event's path."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from common import redis_wire
+
 
 @cache
 def _sha(script: str) -> str:
@@ -17,10 +20,16 @@ def _sha(script: str) -> str:
 
 
 async def run(redis: Redis, script: str, keys: list[str], args: list[Any]) -> Any:
-    """Run `script` atomically; a Redis that restarted (and forgot it) is given it again."""
-    sha = _sha(script)
-    try:
-        return await redis.evalsha(sha, len(keys), *keys, *args)  # type: ignore[misc]
-    except NoScriptError:
+    """Run `script` atomically; a Redis that restarted (and forgot it) is given it again.
+
+    Raises:
+        redis.RedisError: Redis is unreachable, or the script failed.
+    """
+    command = redis_wire.pack(["EVALSHA", _sha(script), len(keys), *keys, *args])
+    (reply,) = await redis_wire.exchange(redis, command, 1)
+    if isinstance(reply, NoScriptError):
         await redis.script_load(script)
-        return await redis.evalsha(sha, len(keys), *keys, *args)  # type: ignore[misc]
+        (reply,) = await redis_wire.exchange(redis, command, 1)
+    if isinstance(reply, Exception):
+        raise reply
+    return reply

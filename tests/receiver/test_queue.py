@@ -152,15 +152,6 @@ async def test_with_min_replicas_an_enqueue_no_replica_has_is_refused(redis_url:
     assert "0 of 1 replicas acknowledged" in str(outcomes[0])
 
 
-def test_commands_are_packed_as_redis_py_packs_them() -> None:
-    from redis.asyncio.connection import Connection
-
-    from receiver.queue import _resp
-
-    args = ["EVALSHA", "a" * 40, 9, "router:seen:é", 1795792083000, 0, -1, b"{\r\n\x00}", ""]
-    assert _resp(args) == b"".join(Connection().pack_command(*args))
-
-
 @pytest.mark.anyio
 async def test_enqueues_go_on_after_redis_forgot_the_script_or_dropped_the_connection(
     redis_url: str, rdb: redis.Redis
