@@ -9,10 +9,18 @@ retry of a lost connection, an error reply returned in its place.
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
 from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import DataError, ResponseError
+
+
+@cache
+def script_id(script: str) -> str:
+    """Redis's id of a Lua script (EVALSHA's argument), computed once per script."""
+    return hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 (Redis's choice, not ours)
 
 
 def pack(args: list[Any]) -> bytes:

@@ -9,7 +9,6 @@ job_deserializer=json.loads)` runs it, and nothing read from Redis is ever unpic
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -100,7 +99,7 @@ class Enqueuer:
     def __init__(self, redis: Redis, settings: QueueSettings) -> None:
         self._redis = redis
         self._settings = settings
-        self._sha = hashlib.sha1(_ENQUEUE.encode()).hexdigest()  # noqa: S324 (Redis's script id)
+        self._sha = redis_wire.script_id(_ENQUEUE)
         self._pending: list[tuple[list[Any], asyncio.Future[bool]]] = []
         self._sender: asyncio.Task[None] | None = None
 

@@ -7,7 +7,7 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import Connection
 from redis.exceptions import DataError, ResponseError
 
-from common.redis_wire import exchange, pack
+from common.redis_wire import exchange, pack, script_id
 
 
 def test_commands_are_packed_as_redis_py_packs_them() -> None:
@@ -30,3 +30,9 @@ async def test_replies_come_back_in_order_an_error_in_its_place(redis_url: str) 
         assert ok is True or ok == b"OK"
         assert isinstance(error, ResponseError) and value == b"v"
         assert await exchange(redis, pack(["PING"]), 1) in ([True], [b"PONG"])  # nothing left over
+
+
+@pytest.mark.anyio
+async def test_a_script_id_is_the_one_redis_gives(redis_url: str) -> None:
+    async with Redis.from_url(redis_url) as redis:
+        assert await redis.script_load("return 1") == script_id("return 1")
