@@ -3,6 +3,7 @@ run of `kuflow-router rules test` on a pasted event, with no network call."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from common.redact import redact
 from handlers.rules.compare import Documents, differences
 from handlers.rules.dryrun import RuleReport, dry_run, format_reports, verification
 from handlers.rules.errors import RulesLoadError
-from handlers.rules.loader import load_text
+from handlers.rules.loader import load_text, withheld
 from handlers.rules.model import RuleSet
 from handlers.rules.reload import LiveRules
 from handlers.rules.source import Placeholders, read_yaml
@@ -85,7 +86,8 @@ def try_rules(rules: RuleSet, given: dict[str, str]) -> Tried:
         try:
             parse_event(json.dumps(event).encode())
         except InvalidEvent as exc:
-            tried.errors += [f"{e.loc}: {e.msg}" for e in exc.errors] or [str(exc)]
+            said = [f"{e.loc}: {e.msg}" for e in exc.errors] or [str(exc)]
+            tried.errors += [redact(line) for line in said]
     if tried.errors:
         return tried
     tried.reports = dry_run(rules, event, process, item)
@@ -103,12 +105,25 @@ class Changed:
     compared: int = 0
 
 
-def what_would_change(current: RuleSet, text: str, recent: list[tuple[str, Documents]]) -> Changed:
-    """The recent events that the rules in `text` would treat differently from `current`."""
+def shown_environ(live: LiveRules) -> Placeholders:
+    """The environment a pasted file is read with: the values the live file shows anyway (its
+    connections' addresses), and `<VAR>` for every other `${VAR}` — never a secret's value,
+    nor any variable the live file does not show (the console's process has them all)."""
+    environ = withheld(os.environ)
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        read_yaml(live.path.read_text(encoding="utf-8"), environ)
+    return Placeholders(environ.shown)
+
+
+def what_would_change(
+    current: RuleSet, text: str, recent: list[tuple[str, Documents]], environ: Placeholders
+) -> Changed:
+    """The recent events that the rules in `text`, read with `environ`, would treat differently
+    from `current`."""
     try:
-        proposed = load_text(text, "proposed rules", Placeholders(os.environ))
+        proposed = load_text(text, "proposed rules", environ)
     except RulesLoadError as exc:
-        return Changed(problems=[p.format(exc.filename) for p in exc.problems])
+        return Changed(problems=[redact(p.format(exc.filename)) for p in exc.problems])
     changed = Changed(compared=len(recent))
     for event_id, documents in recent:
         said = differences(current, proposed, documents)

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from console import reads
 from console.access import Session
-from console.rules_page import Changed, rule_lines, try_rules, what_would_change
+from console.rules_page import Changed, rule_lines, shown_environ, try_rules, what_would_change
 from console.web import Form, console_of, render
 from handlers.clients.params import parse_duration
 from handlers.rules.dryrun import dry_run
@@ -146,5 +146,6 @@ async def compare(request: Request, session: Session, form: Form) -> Response:
     changed = Changed(problems=["Paste the proposed rules file."])
     if proposed.strip():
         recent = await records.recent(console.redis, RECENT_COMPARED)
-        changed = what_would_change(console.rules.current, proposed, recent)
+        environ = shown_environ(console.rules)
+        changed = what_would_change(console.rules.current, proposed, recent, environ)
     return await _rules_page(request, session, NO_DOCUMENTS, proposed=proposed, changed=changed)

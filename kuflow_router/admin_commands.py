@@ -115,6 +115,7 @@ def shown_record(record: records.EventRecord) -> dict[str, Any]:
         "runs": int(fields.get("runs", 0)),
         "matched": json.loads(fields["matched"]) if "matched" in fields else None,
         "rejected": fields.get("rejected"),
+        "unverified": fields.get(records.UNVERIFIED),
         "process_id": fields.get("process_id") or None,
         "seq": int(fields["seq"]) if "seq" in fields else None,
         "late": fields.get("late") == "1",

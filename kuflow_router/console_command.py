@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import ipaddress
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,6 +23,7 @@ from common.logs import configure_logging
 from common.redis_url import client as redis_client
 from console.app import create_console
 from console.settings import ConsoleSettings, load_settings
+from handlers.rules.loader import withheld
 from handlers.rules.reload import LiveRules
 from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import tools_url
@@ -62,7 +64,8 @@ def cmd_console(args: argparse.Namespace) -> int:
     configure_logging(settings.log_format, settings.log_level)
     port = args.port or settings.console_port
     token = admin_token(settings, args.host)  # refuse before anything starts
-    rules = LiveRules(settings.rules_file)
+    # The console holds no API credential: each ${VAR} but a connection's address reads as <VAR>.
+    rules = LiveRules(settings.rules_file, withheld(os.environ))
     redis = redis_client(tools_url(settings.redis_url), socket_connect_timeout=5)
     app = create_console(redis, rules, token, settings.event_ttl_s)
     watching: list[asyncio.Task[None]] = []

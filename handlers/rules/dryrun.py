@@ -122,10 +122,12 @@ def verification(
     process_item: Mapping[str, Any] | None = None,
 ) -> str | None:
     """The verification step as the worker would take it (`handlers/rules/verify.py`), or None when
-    it does not apply (`verify: false`, no kuflow connection, or an event about no object)."""
-    root = verify.subject(event) if rules.verify else None
-    if root is None:
+    it does not apply (`verify: false`, or no kuflow connection)."""
+    if not rules.verify:
         return None
+    root = verify.subject(event)
+    if root is None:
+        return _rejected(rules, verify.UNVERIFIABLE, verify.NO_SUBJECT)
     given = {"process": process, "processItem": process_item}[root]
     read = "GET /processes/{processId}" if root == "process" else "GET /process-items/{id}"
     if given is None:
@@ -136,8 +138,14 @@ def verification(
         )
     differs = verify.disagreement(event, {root: given})
     if differs:
-        return f"verify: REJECTED (unverified): {differs} — no rule would act"
+        return _rejected(rules, verify.UNVERIFIED, differs)
     return f"verify: the event agrees with KuFlow's {root} ({read})"
+
+
+def _rejected(rules: RuleSet, kind: str, reason: str) -> str:
+    skipping = ", ".join(rule.name for rule in rules.rules if not rule.verified)
+    allowed = f"only {skipping} (verify: skip) may act" if skipping else "no rule would act"
+    return f"verify: REJECTED ({kind}): {reason} — {allowed}"
 
 
 def _result_line(name: str, shown: dict[str, Any], made_up: bool) -> str:

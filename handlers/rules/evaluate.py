@@ -34,10 +34,29 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Selection:
-    """What the event alone decides: candidates now, and index tables to consult once enriched."""
+    """What the event alone decides: candidates now, and index tables to consult once enriched;
+    `only`, when set, the rules that may match at all."""
 
     candidates: list[Candidate]
     lookup: Lookup
+    only: frozenset[int] | None = None
+
+    @property
+    def verified(self) -> bool:
+        """Whether a rule that may match must have its event verified first."""
+        return any(c.rule.verified for c in self.candidates) or (
+            bool(self.lookup.deferred) and self.only is None
+        )
+
+
+def unverified(rules: RuleSet, selection: Selection) -> Selection | None:
+    """The part of `selection` that may act on an event KuFlow does not vouch for: the rules with
+    `verify: skip`; None when no such rule may match."""
+    skipping = frozenset(p for p, rule in enumerate(rules.rules) if not rule.verified)
+    candidates = [c for c in selection.candidates if c.position in skipping]
+    if not candidates and not (skipping and selection.lookup.deferred):
+        return None
+    return Selection(candidates, selection.lookup, skipping)
 
 
 def document(
@@ -81,6 +100,8 @@ def matched(rules: RuleSet, selection: Selection, doc: Mapping[str, Any]) -> lis
     """The rules that match, in file order, once the needed enrichment is in `doc`."""
     positions = {c.position for c in selection.candidates if c.verdict is not False}
     positions |= selection.lookup.after_enrichment(doc)
+    if selection.only is not None:
+        positions &= selection.only
     return [
         rules.rules[p]
         for p in sorted(positions)

@@ -73,12 +73,31 @@ def _strings(value: Any, at: Path) -> Iterator[tuple[str, Path]]:
             yield from _strings(inner, (*at, index))
 
 
+def _open_type(matcher: Any) -> bool:
+    """Whether a `type` matcher can match more than the types it names (a prefix, a wildcard,
+    anything-but …): types KuFlow never sends, a forger's `PROCESS.FORGED` or `CUSTOM.X`."""
+    if isinstance(matcher, str):
+        return False
+    if isinstance(matcher, list):
+        return not all(isinstance(v, str) for v in matcher)
+    return not (isinstance(matcher, dict) and set(matcher) <= {"equals-ignore-case"})
+
+
 def _check_condition(source: Source, path: str, matcher: Any, where: Path, fields: Fields) -> None:
     if path == "type":
         for value in _literals(matcher):
             if value not in kuflow_events.EVENTS:
                 hint = paths.suggest(value, kuflow_events.EVENTS)
                 source.problem(where, f"KuFlow sends no event of type '{value}'{hint}")
+        if _open_type(matcher):
+            known = ", ".join(kuflow_events.EVENTS)
+            source.problem(
+                where,
+                "this type condition also matches types KuFlow never sends (a forged "
+                "'PROCESS.FORGED' or 'CUSTOM.X'): name the types you mean, e.g. "
+                f"[{known}] — with verification on, such an event acts only if it names a "
+                "process KuFlow knows",
+            )
         return
     segments = path.split(".")
     if segments[0] != "data" or len(segments) < 2:
@@ -97,6 +116,13 @@ def _check_condition(source: Source, path: str, matcher: Any, where: Path, field
 
 
 def _check_rule(source: Source, rule: dict[str, Any], at: Path) -> None:
+    if rule.get("verify") == "skip":
+        source.problem(
+            (*at, "verify"),
+            "verify: skip — this rule acts on events KuFlow does not vouch for: whoever learns "
+            "the webhook's credentials can make it act; keep it to actions that are harmless "
+            "when forged",
+        )
     when = rule.get("when")
     fields = _fields(_types(when))
     for path, matcher, where in _conditions(when, (*at, "when")):

@@ -33,19 +33,35 @@ from handlers.rules.model import (
     RuleModel,
     RuleSet,
 )
-from handlers.rules.source import Path, Source, read_yaml, validate
+from handlers.rules.source import Path, Source, Withheld, read_yaml, validate
 from handlers.rules.template import compile_value, expressions
 
 _NOT_SECRET = ("type", "base_url", "auth", "limits", "breaker")
+# Where a `${VAR}` may be read by what must hold no secret (the console): a connection's
+# address and its shape, which every dry run shows anyway. Not `type`: an unknown type is
+# echoed in the error that names it.
+_SHOWN = ("base_url", "auth", "limits", "breaker")
 
 
-def _secrets(substituted: list[str], connections: Iterable[Connection]) -> frozenset[str]:
+def shown_place(path: Path) -> bool:
+    """Whether a `${VAR}` written at `path` holds nothing secret (a connection's base_url)."""
+    return len(path) >= 3 and path[0] == "connections" and path[2] in _SHOWN
+
+
+def withheld(environ: Mapping[str, str]) -> Withheld:
+    """`environ` as the console reads rules with it: public settings resolved, every other
+    `${VAR}` shown as `<VAR>`, never its value."""
+    return Withheld(environ, shown_place)
+
+
+def _secrets(source: Source, connections: Iterable[Connection]) -> frozenset[str]:
     """Every `${VAR}` value and connection credential, as sent too (e.g. `id:secret` in base64).
 
     A plain address (a `${VAR}` holding an http(s) URL with no user or password) is not one:
-    error messages name the URL they called.
+    error messages name the URL they called. Nor is a stand-in (`<NAME>` for a `${NAME}` not
+    read): masking it would hide which variable a dry run would fill in.
     """
-    found = {v for v in substituted if not re.fullmatch(r"https?://[^@\s]*", v)}
+    found = {v for v in source.substituted if not re.fullmatch(r"https?://[^@\s]*", v)}
     for connection in connections:
         fields = connection.model_dump()
         for name, value in fields.items():
@@ -58,7 +74,7 @@ def _secrets(substituted: list[str], connections: Iterable[Connection]) -> froze
         pair = f"{fields.get('client_id')}:{fields.get('client_secret')}"
         if "client_secret" in fields:
             found.add(base64.b64encode(pair.encode()).decode())
-    return frozenset(found)
+    return frozenset(found - source.stand_ins)
 
 
 class _Loader:
@@ -85,7 +101,7 @@ class _Loader:
         if self.source.problems:
             raise RulesLoadError(filename, self.source.problems)
         index = RuleIndex([rule.when for rule in rules])
-        secrets = _secrets(self.source.substituted, self.connections.values())
+        secrets = _secrets(self.source, self.connections.values())
         verify = top.verify and enrichment is not None
         retry = RetryPolicy().override(self.defaults.retry)
         return RuleSet(
@@ -213,7 +229,8 @@ class _Loader:
             str(e.segments[0]) for a in actions for e in expressions(a.params)
         }
         needs &= set(paths.ENRICHMENT_ROOTS)
-        return Rule(model.name, model.description, when, tuple(actions), frozenset(needs))
+        return Rule(model.name, model.description, when, tuple(actions), frozenset(needs),
+                    verified=model.verify != "skip")  # fmt: skip
 
 
 def _default_text(send: dict[str, Any]) -> dict[str, Any]:

@@ -74,6 +74,11 @@ class RuleModel(_Strict):
     do: list[dict[str, Any]] = Field(min_length=1)
     retry: RetryModel | None = None
     timeout: Duration | None = None
+    verify: Literal["skip"] | None = Field(
+        default=None,
+        description="skip: this rule acts on events KuFlow cannot vouch for — of no process or "
+        "process item it knows (handlers/rules/verify.py); `rules check` warns of it.",
+    )
 
 
 class ActionOptions(_Strict):
@@ -131,6 +136,7 @@ class Rule:
     when: Node
     actions: tuple[Action, ...]
     needs: frozenset[str]  # enrichment roots (process, processItem) its `when` or templates use
+    verified: bool = True  # False: `verify: skip`, it acts on events KuFlow cannot vouch for
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,31 @@ class Placeholders(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._environ)
 
+    def at(self, name: str, path: Path) -> tuple[str, bool]:
+        """What `${name}` reads as where it is written, at `path`, and whether that is a value
+        of the environment (rather than a stand-in)."""
+        return self[name], name in self._environ
+
+
+class Withheld(Placeholders):
+    """The environment for a reader that must never hold a secret (the console): `${NAME}`
+    reads as its value only where `public(path)` says the place holds no secret (a
+    connection's `base_url`), and as `<NAME>` everywhere else. `shown` collects what was read."""
+
+    def __init__(self, environ: Mapping[str, str], public: Callable[[Path], bool]) -> None:
+        super().__init__(environ)
+        self._public = public
+        self.shown: dict[str, str] = {}
+
+    def __getitem__(self, name: str) -> str:
+        return f"<{name}>"
+
+    def at(self, name: str, path: Path) -> tuple[str, bool]:
+        if self._public(path) and name in self._environ:
+            self.shown[name] = self._environ[name]
+            return self.shown[name], True
+        return self[name], False
+
 
 @dataclass
 class Source:
@@ -61,6 +86,7 @@ class Source:
     problems: list[Problem] = field(default_factory=list)
     substituted: list[str] = field(default_factory=list)  # every ${VAR} value read: secrets
     unset: set[Path] = field(default_factory=set)  # where a ${VAR} was not set
+    stand_ins: set[str] = field(default_factory=set)  # what an unread ${VAR} reads as: no secret
 
     def position(self, path: Path) -> tuple[int, int]:
         """The position of `path`, or of its nearest recorded ancestor."""
@@ -162,8 +188,15 @@ class _Builder:
                 )
                 self.source.unset.add(path)
                 return ""
-            self.source.substituted.append(self.environ[name])
-            return self.environ[name]
+            if not isinstance(self.environ, Placeholders):
+                self.source.substituted.append(self.environ[name])
+                return self.environ[name]
+            value, real = self.environ.at(name, path)
+            if real:
+                self.source.substituted.append(value)
+            else:
+                self.source.stand_ins.add(value)
+            return value
 
         return _ENV.sub(replace, text) if "$" in text else text
 

@@ -12,9 +12,17 @@ rule already needs `process.*` or `processItem.*`), and checks the claim:
   last two of each are final. So a forged `PROCESS.STATE_CHANGED → COMPLETED` for a process that
   is still RUNNING is refused, while a true event that KuFlow has since moved past is not.
 
-Only KuFlow's own answer rejects; a failed read (5xx, timeout, 401, 403) is retried and then
-dead-lettered, like any enrichment. Values this module does not know (a new state, a new event
-type) are not held against the event: KuFlow adds them in minor versions.
+Verification fails closed: an event that names no process or process item (`CUSTOM.X`, or a
+`PROCESS.FORGED` without `data.processId`) cannot be vouched for, so it acts on nothing — unless
+a rule opts out with `verify: skip`. Such a rule is not held to verification at all: it acts
+whatever KuFlow says. A rejected event's record says why (`cannot be verified: …` or
+`unverified: …`).
+
+Only KuFlow's own answer rejects an event that names its subject; a failed read (5xx, timeout,
+401, 403) is retried and then dead-lettered, like any enrichment. Values this module does not
+know (a new state, a new event type) are not held against the event: KuFlow adds them in minor
+versions, so an event of an unknown type that names a process or process item is read back and
+acts if KuFlow knows its subject.
 """
 
 from __future__ import annotations
@@ -22,9 +30,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+UNVERIFIED = "unverified"  # KuFlow contradicts the event, or does not know its subject
+UNVERIFIABLE = "cannot be verified"  # the event names nothing KuFlow could vouch for
+NO_SUBJECT = (
+    "the event names no process (data.processId) or process item (data.processItemId) that "
+    "KuFlow could vouch for; a rule that must act on such events says `verify: skip`"
+)
+
 
 class Unverified(Exception):
-    """KuFlow's own answer contradicts the event (or KuFlow does not know its subject)."""
+    """KuFlow's own answer contradicts the event, or nothing in it can be checked."""
+
+    def __init__(self, reason: str, kind: str = UNVERIFIED) -> None:
+        super().__init__(f"{kind}: {reason}")
+        self.kind = kind
 
 
 PROCESS_FINAL = {"COMPLETED", "CANCELLED"}
@@ -39,14 +58,18 @@ def _data(event: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def subject(event: Mapping[str, Any]) -> str | None:
-    """The enrichment root that holds the event's subject, or None for an event not about one."""
+    """The enrichment root that holds the event's subject, or None for an event not about one.
+
+    A `PROCESS.*` event is about its process; any other (a `PROCESS_ITEM.*` one, or a type this
+    version does not know) about the process item it names, else the process it names.
+    """
     data = _data(event)
-    kind = str(event.get("type", ""))
-    if kind.startswith("PROCESS_ITEM.") and isinstance(data.get("processItemId"), str):
-        return "processItem"
-    if kind.startswith("PROCESS.") and isinstance(data.get("processId"), str):
+    has_process, has_item = (isinstance(data.get(k), str) for k in ("processId", "processItemId"))
+    if str(event.get("type", "")).startswith("PROCESS.") and has_process:
         return "process"
-    return None
+    if has_item and has_process:
+        return "processItem"
+    return "process" if has_process else None
 
 
 def _follows(claimed: Any, current: Any, known: set[str], final: set[str]) -> bool:

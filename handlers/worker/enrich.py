@@ -114,13 +114,16 @@ async def fetch(job: Job, selection: evaluate.Selection) -> Enrichment:
     checked against the event — before any action runs.
 
     Raises:
-        Unverified: KuFlow's answer contradicts the event, or KuFlow does not know its subject.
+        Unverified: KuFlow's answer contradicts the event, KuFlow does not know its subject, or
+            the event names no subject at all.
     """
     roots = evaluate.needed(selection)
-    subject = verify.subject(job.event) if job.rules.verify else None
     # Only an event some rule may act on is worth a question to KuFlow.
-    verifying = subject is not None and bool(selection.candidates or roots)
-    if subject is not None and verifying:
+    verifying = job.rules.verify and selection.verified
+    subject = verify.subject(job.event) if verifying else None
+    if verifying and subject is None:
+        raise Unverified(verify.NO_SUBJECT, verify.UNVERIFIABLE)
+    if subject is not None:
         roots = roots | {subject}
     target = _target(job.rules)
     read_or_step = await _read(job, target, roots, verifying)

@@ -16,7 +16,8 @@ ACTIONS = Counter(
 )
 EVENTS_REJECTED = Counter(
     "router_events_rejected_total",
-    "Events not acted on because KuFlow contradicts them, by reason (unverified).",
+    "Events not acted on because KuFlow contradicts them (unverified) or cannot vouch for "
+    "them (cannot_be_verified).",
     ["reason"],
 )
 DLQ_TRIMMED = Counter(

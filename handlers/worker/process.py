@@ -234,9 +234,9 @@ async def _process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms:
         job, evaluate.select, job.rules, evaluate.document(event, ordering=order)
     )
     try:
-        enriched = await enrich.fetch(job, selection)
+        selection, enriched = await _fetch(job, selection)
     except Unverified as exc:
-        return await _reject(job, str(exc))
+        return await _reject(job, exc)
     if enriched.step.outcome is Outcome.DEAD:
         return await _finish(job, [Outcome.DEAD], [])
     if enriched.step.wait_s is not None:
@@ -249,6 +249,25 @@ async def _process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms:
     if any(step.wait_s is not None for step in steps):
         await _come_back(job, steps)
     return await _finish(job, [step.outcome for step in steps], [r.name for r in matched])
+
+
+async def _fetch(
+    job: Job, selection: evaluate.Selection
+) -> tuple[evaluate.Selection, enrich.Enrichment]:
+    """What the rules need from KuFlow; for an event KuFlow does not vouch for, what the rules
+    that opted out of verification (`verify: skip`) need, with those rules alone selected.
+
+    Raises:
+        Unverified: KuFlow does not vouch for the event, and no rule that may match skips.
+    """
+    try:
+        return selection, await enrich.fetch(job, selection)
+    except Unverified as exc:
+        trusting = evaluate.unverified(job.rules, selection)
+        if trusting is None:
+            raise
+        job.unsaved[records.UNVERIFIED] = str(exc)
+        return trusting, await enrich.fetch(job, trusting)
 
 
 async def _come_back(job: Job, steps: list[Step]) -> NoReturn:
@@ -293,15 +312,15 @@ async def _begin(
     return turn, records.record_of(event_id, raw) if raw is not None else None
 
 
-async def _reject(job: Job, reason: str) -> str:
-    """The event contradicts KuFlow: act on nothing, and say so (there is nothing to replay)."""
-    await job.finish(EventStatus.REJECTED, {"rejected": f"unverified: {reason}"})
+async def _reject(job: Job, exc: Unverified) -> str:
+    """KuFlow contradicts the event, or cannot vouch for it: act on nothing, and say so."""
+    await job.finish(EventStatus.REJECTED, {"rejected": str(exc)})
     metrics.EVENTS_PROCESSED.labels(EventStatus.REJECTED).inc()
-    metrics.EVENTS_REJECTED.labels("unverified").inc()
+    metrics.EVENTS_REJECTED.labels(exc.kind.replace(" ", "_")).inc()
     log.warning(
-        "event rejected: unverified",
+        f"event rejected: {exc.kind}",
         extra={"event_id": job.event_id, "type": job.event.get("type"),
-               "outcome": EventStatus.REJECTED, "reason": reason},
+               "outcome": EventStatus.REJECTED, "reason": str(exc)},
     )  # fmt: skip
     return EventStatus.REJECTED
 

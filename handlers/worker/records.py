@@ -25,6 +25,7 @@ MAX_RESULT_BYTES = 16 * 1024  # a larger result is kept as its id only
 ACTION_PREFIX = "action:"
 CRASHES = "crashes"  # runs of the event that ended in an unexpected error
 LAST_CRASH = "last_crash"  # the last such error, "Type: message"
+UNVERIFIED = "unverified"  # why KuFlow did not vouch for an event that `verify: skip` rules ran on
 HELD_RUNS = "held_runs"  # runs that only waited for a connection's turn
 # Runs (short of held ones) before the last `dlq replay`: a replay starts a new count toward
 # the crash-loop limit, and keeps `runs` (a run after the first checks before it acts again).

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import make_event
+from tests.doubles.http import TOKEN, HttpDouble
 from tests.doubles.kuflow import KuflowDouble
+from tests.e2e.harness import pipeline
 from tests.e2e.test_kuflow_actions import metric
 
+P2 = "0b8c7a3e-5d5f-4b7a-9f0e-2f6c1d9e8a11"  # a process KuFlow does not know
 CLOSE_ON_COMPLETION = """\
 - name: on-completion
   when: {type: PROCESS.STATE_CHANGED, data.processState: COMPLETED}
@@ -99,3 +103,99 @@ async def test_with_verify_off_the_event_is_trusted(
     assert await completion_of(make_pipeline, process["id"], verify=False) == "done"
     assert kuflow.requests("GET", f"/processes/{process['id']}") == []
     assert len(kuflow.requests("POST", "/process-items")) == 1
+
+
+OPEN_RULES = """\
+version: 1
+connections:
+  kuflow: {{type: kuflow, base_url: "{kuflow}", client_id: kuflow-app, client_secret: kuflow-secret}}
+  crm: {{type: http, base_url: "{crm}", headers: {{Authorization: "Bearer {token}"}}}}
+defaults:
+  retry: {{attempts: 2, initial: 10ms, max: 20ms}}
+rules:
+  - name: any-process-event
+    when: {{type: {{prefix: PROCESS}}}}
+    do:
+      - crm.request: {{method: POST, path: /seen, json: {{type: "{{{{ type }}}}"}}}}
+  - name: anything-else
+    when: {{type: {{anything-but: PROCESS.CREATED}}}}
+    do:
+      - crm.request: {{method: POST, path: /other, json: {{type: "{{{{ type }}}}"}}}}
+{skip}"""
+SKIPPING = """\
+  - name: custom-feed
+    when: {type: {prefix: CUSTOM.}}
+    verify: skip
+    do:
+      - crm.request: {method: POST, path: /custom, json: {type: "{{ type }}"}}
+"""
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("kind", "data"),
+    [
+        pytest.param("PROCESS.FORGED", {}, id="forged-type-without-id"),
+        pytest.param("CUSTOM.X", {"note": "hi"}, id="custom-type"),
+        pytest.param("PROCESS_ITEM.NEW_THING", {"processItemId": P2}, id="item-without-process"),
+    ],
+)
+async def test_an_event_kuflow_cannot_vouch_for_acts_on_nothing(
+    redis_url: str, tmp_path: Path, kuflow: KuflowDouble, crm: HttpDouble, kind: str,
+    data: dict[str, Any],
+) -> None:  # fmt: skip
+    path = tmp_path / "rules.yaml"
+    path.write_text(OPEN_RULES.format(kuflow=kuflow.url, crm=crm.base_url, token=TOKEN, skip=""))
+    event = make_event(kind, data=data)
+    before = metric("router_events_rejected_total", reason="cannot_be_verified")
+    async with pipeline(redis_url, path) as router:
+        assert (await router.send(event)).status_code == 202
+        await router.work()
+        record = await router.record(event["id"])
+    assert record.status == "rejected"
+    assert record.fields["rejected"].startswith("cannot be verified: the event names no process")
+    assert crm.requests("POST", "/api/seen") == crm.requests("POST", "/api/other") == []
+    assert metric("router_events_rejected_total", reason="cannot_be_verified") == before + 1
+
+
+@pytest.mark.anyio
+async def test_a_rule_with_verify_skip_acts_alone_on_what_cannot_be_verified(
+    redis_url: str, tmp_path: Path, kuflow: KuflowDouble, crm: HttpDouble
+) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        OPEN_RULES.format(kuflow=kuflow.url, crm=crm.base_url, token=TOKEN, skip=SKIPPING)
+    )
+    event = make_event("CUSTOM.X", data={})
+    async with pipeline(redis_url, path) as router:
+        await router.send(event)
+        await router.work()
+        record = await router.record(event["id"])
+    assert record.status == "done"
+    assert record.fields["unverified"].startswith("cannot be verified")
+    assert len(crm.requests("POST", "/api/custom")) == 1
+    assert crm.requests("POST", "/api/other") == []  # matched, but it does not skip verification
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("known", [True, False], ids=["known-process", "unknown-process"])
+async def test_a_new_type_naming_a_process_is_read_back(
+    redis_url: str, tmp_path: Path, kuflow: KuflowDouble, crm: HttpDouble, known: bool
+) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(OPEN_RULES.format(kuflow=kuflow.url, crm=crm.base_url, token=TOKEN, skip=""))
+    process_id = kuflow.add_process()["id"] if known else P2
+    event = make_event("PROCESS.SOMETHING_NEW", data={"processId": process_id})
+    async with pipeline(redis_url, path) as router:
+        await router.send(event)
+        await router.work()
+        record = await router.record(event["id"])
+    assert len(kuflow.requests("GET", f"/processes/{process_id}")) == 1
+    if known:
+        assert record.status == "done"
+        assert (
+            len(crm.requests("POST", "/api/seen")) == len(crm.requests("POST", "/api/other")) == 1
+        )
+    else:
+        assert record.status == "rejected" and "does not know" in record.fields["rejected"]
+        assert crm.requests("POST", "/api/seen") == []

@@ -75,7 +75,7 @@ def test_a_template_reading_a_field_the_events_lack() -> None:
         "{type: PROCESS.CREATED, data.processState: RUNNING}",
         "{type: PROCESS_ITEM.TASK_STATE_CHANGED, data.processItemState: [COMPLETED, CANCELLED]}",
         "{data.processId: {exists: true}}",
-        "{type: {prefix: PROCESS.}}",
+        "{type: {equals-ignore-case: process.created}}",
         "{process.state: DONE}",  # process.* is KuFlow's object, read at run time
     ],
 )
@@ -97,3 +97,18 @@ def test_check_warns_but_passes_unless_strict(
     assert f"{path}:6:41: warning: KuFlow's processState is never 'CANCELED'" in captured.err
     assert "OK — 1 rules, 1 connections, 1 warnings" in captured.out
     assert main(["rules", "check", "--strict", str(path)]) == 1
+
+
+@pytest.mark.parametrize(
+    "matcher",
+    ["{prefix: PROCESS.}", "{wildcard: 'PROCESS*'}", "{anything-but: PROCESS.CREATED}",
+     "{regex: 'PROCESS\\..*'}", "{exists: true}", "[PROCESS.CREATED, {prefix: X}]"],
+)  # fmt: skip
+def test_a_type_condition_that_matches_types_kuflow_never_sends(matcher: str) -> None:
+    warned = [w for w in said(f"{{type: {matcher}}}") if "never sends (a forged" in w]
+    assert len(warned) == 1 and warned[0].startswith("6:12: this type condition also matches")
+
+
+def test_a_rule_that_skips_verification_is_pointed_out() -> None:
+    (warning,) = said("{type: PROCESS.CREATED}\n    verify: skip")
+    assert warning.startswith("7:5: verify: skip — this rule acts on events KuFlow does not vouch")

@@ -76,4 +76,10 @@ def test_task_claims(event: dict[str, Any], current: dict[str, Any], expected: s
 def test_which_object_is_the_subject() -> None:
     assert subject(process_event("RUNNING")) == "process"
     assert subject(task_event("READY")) == "processItem"
-    assert subject({"type": "SOMETHING.NEW", "data": {"processId": P}}) is None
+    # Forward-compatible: a type this version does not know is checked by what it names.
+    assert subject({"type": "SOMETHING.NEW", "data": {"processId": P}}) == "process"
+    assert subject({"type": "SOMETHING.NEW", "data": {"processId": P, "processItemId": P}}) == (
+        "processItem"
+    )
+    assert subject({"type": "PROCESS.FORGED", "data": {}}) is None
+    assert subject({"type": "CUSTOM.X", "data": {"processItemId": P}}) is None
