@@ -65,8 +65,10 @@ def redact(text: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """A URL with its password (`scheme://user:PASSWORD@host`) masked, for printing."""
-    return re.sub(r"(://[^/@:]*:)[^/@]*@", rf"\1{MASK}@", url)
+    """A URL with its password (`scheme://user:PASSWORD@host`, `?password=`) masked, for
+    printing."""
+    url = re.sub(r"(://[^/@:]*:)[^/@]*@", rf"\1{MASK}@", url)
+    return re.sub(r"([?&]password=)[^&#]*", rf"\1{MASK}", url)
 
 
 def forget() -> None:

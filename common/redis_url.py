@@ -99,8 +99,16 @@ def secrets(url: str) -> list[str | None]:
     """The credentials in `url`, to be masked wherever the router writes text."""
     if is_sentinel(url):
         target = parse_sentinel(url)
-        return [target.password, target.sentinel_password]
-    return [urlsplit(url).password]
+        found = [target.password, target.sentinel_password]
+    else:
+        parts = urlsplit(url)
+        found = [parts.password, *parse_qs(parts.query).get("password", [])]
+        # As written (percent-encoded) and as sent: both may show up in a message.
+        found += [unquote(parts.password or "")]
+        found += [
+            p[len("password=") :] for p in parts.query.split("&") if p.startswith("password=")
+        ]
+    return found
 
 
 class _PrimaryPool(SentinelConnectionPool):

@@ -8,10 +8,11 @@ with a message naming the variable — and never echoing its value, which may be
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
-from urllib.parse import urlsplit
+import re
+from typing import Annotated, Literal, TypeVar
+from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common import redact
@@ -19,6 +20,48 @@ from common import redis_url as urls
 from common.errors import SettingsError
 
 ENV_PREFIX = "ROUTER_"
+MIN_TOKEN_CHARS = 22  # 16 random bytes in URL-safe base64, as secrets.token_urlsafe(16) gives
+MAKE_ONE = "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
+# What a value still copied from an example looks like: never a credential.
+_PLACEHOLDER = re.compile(
+    r"replace[-_ ]?me|change[-_ ]?me|your[-_ ]|placeholder|<[^>]*>|^(.)\1*$", re.IGNORECASE
+)
+
+
+def placeholder(value: str) -> str | None:
+    """Why `value` reads as an example's placeholder rather than a credential, or None."""
+    if _PLACEHOLDER.search(value) is None:
+        return None
+    return (
+        "a placeholder copied from an example (replace-me, changeme, <…>, one character "
+        "repeated), not a credential: put a real value"
+    )
+
+
+def check_token(value: str) -> str:
+    """A token of the router's own (webhook, admin): long enough, and not a placeholder.
+
+    Raises:
+        ValueError: saying how to make a good one.
+    """
+    why = placeholder(value)
+    if why:
+        raise ValueError(f"is {why}; {MAKE_ONE}")
+    if len(value) < MIN_TOKEN_CHARS:
+        raise ValueError(
+            f"is shorter than {MIN_TOKEN_CHARS} characters (16 random bytes); {MAKE_ONE}"
+        )
+    return value
+
+
+def _admin_token(value: SecretStr | None) -> SecretStr | None:
+    if value is not None:
+        check_token(value.get_secret_value())
+    return value
+
+
+# ROUTER_ADMIN_TOKEN, as the console, the receiver's /metrics and a worker's read it.
+AdminToken = Annotated[SecretStr | None, AfterValidator(_admin_token)]
 
 
 class CommonSettings(BaseSettings):
@@ -62,6 +105,9 @@ class CommonSettings(BaseSettings):
             raise ValueError("names no host, e.g. redis://redis:6379/0")
         if port == 0:
             raise ValueError("has a port that is not a number from 1 to 65535")
+        why = placeholder(unquote(parts.password or ""))
+        if why:
+            raise ValueError(f"has a password that is {why}")
         return value
 
     @field_validator("log_level", mode="before")

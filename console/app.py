@@ -32,9 +32,10 @@ from handlers.rules.reload import LiveRules
 async def login_form(request: Request) -> Response:
     console = console_of(request)
     target = safe_next(request.query_params.get("next"))
-    if console.access.open or console.access.session(request.cookies.get(COOKIE)):
+    session = await console.session(request)
+    if console.access.open or session:
         onward = RedirectResponse(target, status_code=303)
-        if console.access.session(request.cookies.get(COOKIE)) is None:
+        if session is None:
             with_cookie(onward, request, console.access.new_session(), SESSION_S)
         return onward
     form = TEMPLATES.TemplateResponse(request, "login.html", {"next": target, "error": ""})
@@ -46,18 +47,30 @@ async def login(request: Request) -> Response:
     console = console_of(request)
     form = await read_form(request) or {}
     target = safe_next(form.get("next", ""))
+    address = request.client.host if request.client else ""
+    wait_s = console.throttle.wait_s(address)
+    if wait_s:
+        error = f"Too many wrong tokens from this address: try again in {wait_s} s."
+        return _login_refused(request, target, error, 429, {"Retry-After": str(wait_s)})
     if not console.access.login(form.get("token", "")):
-        refused = TEMPLATES.TemplateResponse(
-            request, "login.html", {"next": target, "error": "That is not the admin token."},
-            status_code=401,
-        )  # fmt: skip
-        refused.headers.update(SECURITY_HEADERS)
-        return refused
+        console.throttle.failed(address)
+        return _login_refused(request, target, "That is not the admin token.", 401, {})
     onward = RedirectResponse(target, status_code=303)
     return with_cookie(onward, request, console.access.new_session(), SESSION_S)
 
 
+def _login_refused(
+    request: Request, target: str, error: str, status: int, headers: dict[str, str]
+) -> Response:
+    refused = TEMPLATES.TemplateResponse(
+        request, "login.html", {"next": target, "error": error}, status_code=status
+    )
+    refused.headers.update({**SECURITY_HEADERS, **headers})
+    return refused
+
+
 async def logout(request: Request, session: Session, form: Form) -> Response:
+    await console_of(request).end(session)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -71,8 +84,11 @@ def safe_next(value: str | None) -> str:
 
 
 def with_cookie(response: Response, request: Request, value: str, max_age: int) -> Response:
+    """`response` setting the session cookie: `Secure` when the console is reached over https,
+    seen directly or said by ROUTER_CONSOLE_URL (a TLS-terminating proxy in front)."""
+    secure = request.url.scheme == "https" or console_of(request).https
     response.set_cookie(COOKIE, value, max_age=max_age, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/")  # fmt: skip
+                        secure=secure, path="/")  # fmt: skip
     return response
 
 
@@ -102,9 +118,14 @@ class _LocalHostsOnly:
 
 
 def create_console(
-    redis: Redis, rules: LiveRules, admin_token: str | None, event_ttl_s: int
+    redis: Redis,
+    rules: LiveRules,
+    admin_token: str | None,
+    event_ttl_s: int,
+    public_url: str = "",
 ) -> Starlette:
-    """The console app over one Redis and one live rule set."""
+    """The console app over one Redis and one live rule set; `public_url` is where operators
+    reach it (ROUTER_CONSOLE_URL), if set."""
     app = Starlette(
         routes=[
             Route("/login", login_form, methods=["GET"]),
@@ -124,7 +145,8 @@ def create_console(
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ]
     )
-    app.state.console = Console(redis, rules, Access(admin_token), event_ttl_s)
+    https = public_url.lower().startswith("https://")
+    app.state.console = Console(redis, rules, Access(admin_token), event_ttl_s, https)
     if admin_token is None:
         app.add_middleware(_LocalHostsOnly)
     return app

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
-from common.settings import CommonSettings, load
+from common.settings import AdminToken, CommonSettings, load
 
 
 class ConsoleSettings(CommonSettings):
     """The console's variables."""
 
     console_port: int = Field(default=8001, ge=1, le=65535)
-    admin_token: SecretStr | None = None
+    admin_token: AdminToken = None
     rules_file: Path = Path("rules.yaml")
+    console_url: str = ""  # where operators reach the console; https:// makes its cookie Secure
 
     def secrets(self) -> list[str | None]:
         token = self.admin_token.get_secret_value() if self.admin_token else None

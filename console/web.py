@@ -16,7 +16,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from console.access import COOKIE, Access, Session
+from console.throttle import LoginThrottle
 from handlers.rules.reload import LiveRules
+from receiver import keys
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -72,8 +74,24 @@ TEMPLATES = _templates()
 class Console:
     """What the pages share: Redis, the live rules, access control, the event time to live."""
 
-    def __init__(self, redis: Redis, rules: LiveRules, access: Access, event_ttl_s: int) -> None:
+    def __init__(
+        self, redis: Redis, rules: LiveRules, access: Access, event_ttl_s: int, https: bool
+    ) -> None:
         self.redis, self.rules, self.access, self.event_ttl_s = redis, rules, access, event_ttl_s
+        self.https = https  # reached over https (ROUTER_CONSOLE_URL), if behind a TLS proxy
+        self.throttle = LoginThrottle()
+
+    async def session(self, request: Request) -> Session | None:
+        """The session the request's cookie proves, unless it logged out (or none)."""
+        session = self.access.session(request.cookies.get(COOKIE))
+        if session is None or await self.redis.exists(keys.ended_session(session.nonce)):
+            return None
+        return session
+
+    async def end(self, session: Session) -> None:
+        """End `session` for good, on the server: its cookie is refused from now on, even if
+        kept (until it would have expired anyway)."""
+        await self.redis.set(keys.ended_session(session.nonce), "1", exat=session.expires)
 
 
 def console_of(request: Request) -> Console:
@@ -101,7 +119,7 @@ def page(handler: Page) -> Callable[[Request], Awaitable[Response]]:
     """A GET page: a session is needed (else the login page)."""
 
     async def endpoint(request: Request) -> Response:
-        session = console_of(request).access.session(request.cookies.get(COOKIE))
+        session = await console_of(request).session(request)
         if session is None:
             return to_login(request)
         return await handler(request, session)
@@ -114,7 +132,7 @@ def change(handler: Callable[[Request, Session, Form], Awaitable[Response]]) -> 
 
     async def endpoint(request: Request) -> Response:
         access = console_of(request).access
-        session = access.session(request.cookies.get(COOKIE))
+        session = await console_of(request).session(request)
         if session is None:
             return to_login(request)
         form = await read_form(request)

@@ -67,7 +67,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     # The console holds no API credential: each ${VAR} but a connection's address reads as <VAR>.
     rules = LiveRules(settings.rules_file, withheld(os.environ))
     redis = redis_client(tools_url(settings.redis_url), socket_connect_timeout=5)
-    app = create_console(redis, rules, token, settings.event_ttl_s)
+    app = create_console(redis, rules, token, settings.event_ttl_s, settings.console_url)
     watching: list[asyncio.Task[None]] = []
 
     @asynccontextmanager
@@ -93,7 +93,8 @@ async def running_console(
 ) -> AsyncIterator[None]:
     """The console on 127.0.0.1:`port` for as long as the block runs (inside `run`)."""
     redis = redis_client(redis_url, socket_connect_timeout=5)
-    app = create_console(redis, rules, admin_token(settings, "127.0.0.1"), settings.event_ttl_s)
+    token = admin_token(settings, "127.0.0.1")
+    app = create_console(redis, rules, token, settings.event_ttl_s, settings.console_url)
     try:
         async with serving(app, "127.0.0.1", port):
             yield

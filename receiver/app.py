@@ -59,6 +59,7 @@ class Receiver:
     enqueuer: Enqueuer
     admin_token: bytes | None
     max_age_s: int  # events older than the dedup window are refused: a replay could pass it
+    max_ahead_s: int  # events dated further ahead than the clock tolerance are refused too
 
 
 def connect_redis(url: str) -> Redis:
@@ -111,10 +112,18 @@ def header_map(scope: Scope) -> dict[str, str]:
     return headers
 
 
-def _check_age(timestamp: str, max_age_s: int) -> None:
+def _check_age(timestamp: str, max_age_s: int, max_ahead_s: int) -> None:
     """Refuse an event from before the dedup window: a captured request replayed after the
-    window (token and Basic auth carry no time of their own) would otherwise run again."""
+    window (token and Basic auth carry no time of their own) would otherwise run again. And one
+    dated ahead by more than clocks differ (ROUTER_SIGNATURE_TOLERANCE_S): forged to outlive
+    that window, or from a clock to fix."""
     age_s = time.time() - rfc3339_time(timestamp).timestamp()
+    if -age_s > max_ahead_s:
+        raise StaleEvent(
+            f"The event's timestamp is {-age_s:.0f} s ahead of this server's clock, more than "
+            f"the {max_ahead_s} s clocks may differ (ROUTER_SIGNATURE_TOLERANCE_S); it is "
+            "refused. Check the sender's clock."
+        )
     if age_s > max_age_s:
         raise StaleEvent(
             f"The event's timestamp is {age_s / 86400:.1f} days old, older than the "
@@ -142,7 +151,7 @@ async def _ingest(
     if verdict is Verdict.NEEDS_SIGNATURE:
         check_signature(receiver.auth, headers, body)
     event = parse_event(body)
-    _check_age(event.timestamp, receiver.max_age_s)
+    _check_age(event.timestamp, receiver.max_age_s, receiver.max_ahead_s)
     try:
         process_id = event.data.get("processId")
         queued = await receiver.enqueuer.enqueue(
@@ -272,6 +281,7 @@ def create_app(settings: ReceiverSettings) -> Starlette:
         enqueuer,
         admin,
         settings.dedup_ttl_s,
+        settings.signature_tolerance_s,
     )
 
     webhook = Webhook(receiver)

@@ -31,6 +31,11 @@ def event(event_id: str) -> str:
     return f"{PREFIX}event:{event_id}"
 
 
+def ended_session(nonce: str) -> str:
+    """A console session that logged out: present until the session would have expired."""
+    return f"{PREFIX}console:ended:{nonce}"
+
+
 def job(job_id: str) -> str:
     """arq's key for a queued job's payload."""
     return f"{job_key_prefix}{job_id}"

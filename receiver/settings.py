@@ -9,11 +9,9 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
-from common.settings import CommonSettings, load
+from common.settings import AdminToken, CommonSettings, check_token, load, placeholder
 
 WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
-
-MIN_TOKEN_CHARS = 22  # 16 random bytes in URL-safe base64, as secrets.token_urlsafe(16) gives
 SecretList = Annotated[tuple[SecretStr, ...], NoDecode]
 
 
@@ -37,7 +35,7 @@ class ReceiverSettings(CommonSettings):
     max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
     max_headers: int = Field(default=100, ge=10, le=1000)
     dedup_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
-    admin_token: SecretStr | None = None
+    admin_token: AdminToken = None
 
     @field_validator("webhook_tokens", "webhook_basic", "webhook_secrets", mode="before")
     @classmethod
@@ -48,12 +46,10 @@ class ReceiverSettings(CommonSettings):
     @classmethod
     def _long_tokens(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
         for index, token in enumerate(value, start=1):
-            if len(token.get_secret_value()) < MIN_TOKEN_CHARS:
-                raise ValueError(
-                    f"item {index} is shorter than {MIN_TOKEN_CHARS} characters (16 random "
-                    "bytes); generate one with: python3 -c 'import secrets; "
-                    "print(secrets.token_urlsafe(24))'"
-                )
+            try:
+                check_token(token.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"item {index} {exc}") from None
         return value
 
     @field_validator("webhook_basic")
@@ -63,6 +59,9 @@ class ReceiverSettings(CommonSettings):
             user, sep, password = pair.get_secret_value().partition(":")
             if not sep or not user or not password:
                 raise ValueError(f"item {index} is not of the form user:password")
+            why = placeholder(password)
+            if why:
+                raise ValueError(f"item {index}'s password is {why}")
         return value
 
     @field_validator("webhook_secrets")

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from common.redact import redact
 from handlers.clients.base import ActionCall, Session
 from handlers.clients.catalogue import run_action
 from handlers.clients.errors import ActionFailed
+from handlers.clients.http import CHAT_OPERATIONS
 from handlers.rules import evaluate
 from handlers.rules.model import Alert
 from handlers.rules.reload import LiveRules
@@ -54,6 +56,24 @@ redis.call('HSET', KEYS[1], 'until', now + tonumber(ARGV[2]), 'folded', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return folded
 """
+
+# What an event supplies (its id, type, process id) is shown only when it is a plain word: a
+# forged type could otherwise carry chat markup (`<!channel>`) or a wall of text into an alert.
+_PLAIN = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+NOT_SHOWN = "(not shown: not a plain word)"
+MAX_ERROR_CHARS = 500
+
+
+def from_event(value: str) -> str:
+    """An event-supplied value as alerts show it: a plain word of up to 100 characters, or not
+    at all."""
+    return value if not value or _PLAIN.fullmatch(value) else NOT_SHOWN
+
+
+def chat_safe(text: str) -> str:
+    """`text` with what Slack and Teams read as markup escaped (`<!channel>` mentions no one)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
 
 TITLES = {
     "dead_letter": "kuflow-router: an action was dead-lettered",
@@ -119,8 +139,9 @@ class Alerts:
         event_id = str(event.get("id", ""))
         fields = {
             "rule": rule, "action": action, "error": str(error), "status": status,
-            "event_id": event_id, "event_type": str(event.get("type", "")),
-            "process_id": str(data.get("processId", "")) if isinstance(data, dict) else "",
+            "event_id": from_event(event_id), "event_type": from_event(str(event.get("type", ""))),
+            "process_id": from_event(str(data.get("processId", "")))
+            if isinstance(data, dict) else "",
             "attempts": attempts,
             "link": f"{self._console_url}/events/{quote(event_id, safe='')}"
             if self._console_url and event_id else "",
@@ -180,7 +201,12 @@ class Alerts:
         values: dict[str, Any] = dict.fromkeys(blank, "")
         values.update({"status": 0, "attempts": 0, **fields, "kind": kind, "at": at,
                        "title": TITLES[kind]})  # fmt: skip
-        values["error"] = redact(str(values["error"]))
+        error = redact(str(values["error"]))
+        if len(error) > MAX_ERROR_CHARS:
+            error = error[:MAX_ERROR_CHARS] + "…"
+        # An error may quote what an event or an API said: no markup of theirs reaches a chat.
+        chat = alert.action.operation_name in CHAT_OPERATIONS
+        values["error"] = chat_safe(error) if chat else error
         text = default_text(kind, values)
         if alert.text is not None:
             text = str(

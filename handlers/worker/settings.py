@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
-from common.settings import CommonSettings, load
+from common.settings import AdminToken, CommonSettings, load
 
 MAX_CONCURRENCY = 1000
 
@@ -20,7 +20,7 @@ class WorkerSettings(CommonSettings):
     dlq_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024 * 1024)
     console_url: str = ""  # where operators reach the console: alerts link to its pages
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)  # unset: none served
-    admin_token: SecretStr | None = None  # what that /metrics asks for, as the receiver's does
+    admin_token: AdminToken = None  # what that /metrics asks for, as the receiver's does
 
     def secrets(self) -> list[str | None]:
         token = self.admin_token.get_secret_value() if self.admin_token else None

@@ -63,3 +63,39 @@ def test_run_reads_every_variable_with_its_default() -> None:
         | set(WorkerSettings.model_fields)
         | set(ConsoleSettings.model_fields)
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        pytest.param("ROUTER_ADMIN_TOKEN", "short-admin-token", "shorter than 22 characters",
+                     id="admin-token-short"),
+        pytest.param("ROUTER_ADMIN_TOKEN", "replace-me-with-24-random-characters",
+                     "placeholder", id="admin-token-placeholder"),
+        pytest.param("ROUTER_WEBHOOK_TOKENS", "replace-me-with-24-random-characters",
+                     "placeholder", id="webhook-token-placeholder"),
+        pytest.param("ROUTER_WEBHOOK_BASIC", "kuflow:changeme", "placeholder",
+                     id="basic-password-placeholder"),
+        pytest.param("ROUTER_REDIS_URL", "redis://:replace-me@redis:6379/0", "placeholder",
+                     id="redis-password-placeholder"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("role", ["receiver", "worker", "console"])
+def test_a_weak_or_copied_token_stops_every_role(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, said: str, role: str
+) -> None:
+    from console.settings import load_settings as console_settings
+    from handlers.worker.settings import load_settings as worker_settings
+    from receiver.settings import load_settings as receiver_settings
+
+    load = {"receiver": receiver_settings, "worker": worker_settings,
+            "console": console_settings}[role]  # fmt: skip
+    if variable.startswith("ROUTER_WEBHOOK") and role != "receiver":
+        pytest.skip("only the receiver reads the webhook's credentials")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load()
+    assert variable in str(caught.value) and said in str(caught.value)
+    assert value not in str(caught.value)
+    if "shorter" in said or variable == "ROUTER_ADMIN_TOKEN":
+        assert "secrets.token_urlsafe(24)" in str(caught.value)

@@ -147,3 +147,37 @@ async def test_a_form_too_large_or_of_another_kind_is_refused(
         json_body = await stand.console.post("/rules/try", json={"csrf": csrf})
     assert huge.status_code == 400 and "at most 1024 KB" in huge.text
     assert json_body.status_code == 400
+
+
+@pytest.mark.anyio
+async def test_logout_ends_the_session_on_the_server(make_stand: Callable[..., Any]) -> None:
+    async with make_stand() as stand:
+        await stand.login()
+        kept = stand.console.cookies[COOKIE]  # what a stolen or copied cookie would hold
+        csrf = await stand.csrf()
+        out = await stand.console.post("/logout", data={"csrf": csrf})
+        stand.console.cookies.set(COOKIE, kept)
+        after = await stand.console.get("/")
+    assert out.status_code == 303
+    assert after.status_code == 303 and after.headers["location"].startswith("/login")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("url", ["https://console.example.com/", "http://127.0.0.1:8001/"])
+async def test_the_cookie_is_secure_when_the_console_is_reached_over_https(
+    redis_url: str, tmp_path: Any, url: str
+) -> None:
+    from redis.asyncio import Redis
+
+    from console.app import create_console
+    from handlers.rules.reload import LiveRules
+    from tests.conftest import serve_app
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("version: 1\nrules: []\n")
+    async with Redis.from_url(redis_url) as redis:
+        app = create_console(redis, LiveRules(rules), ADMIN, 3600, url)
+        async with serve_app(app) as client:
+            answer = await client.post("/login", data={"token": ADMIN, "next": "/"})
+    assert answer.status_code == 303
+    assert ("Secure" in answer.headers["set-cookie"]) is url.startswith("https")

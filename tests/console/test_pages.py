@@ -152,6 +152,8 @@ async def test_try_it_shows_the_dry_run_of_a_pasted_event(
             "/rules/try", data={"csrf": csrf, "event": "{", "process": "", "process_item": ""}
         )
     assert "open-review" in rules_page and "A task for every new process" in rules_page
+    assert "<title>Rules · kuflow-router console</title>" in rules_page
+    assert rules_page.index("<h1>Rules</h1>") < rules_page.index('id="compare"')  # in the page
     assert "- name: notify-crm\n    when: {type: PROCESS.CREATED}" in rules_page  # as written
     assert "rule open-review: MATCHED" in tried.text
     assert "rule on-completion: NOT MATCHED" in tried.text

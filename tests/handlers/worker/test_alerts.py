@@ -140,3 +140,18 @@ async def test_a_failed_reload_alerts_with_its_problems_through_the_last_good_ru
         "Reloading the rules failed; the last good rules stay in use."
     )
     assert "rules.yaml:" in message["text"]
+
+
+@pytest.mark.anyio
+async def test_what_an_event_supplies_carries_no_markup_into_a_chat(
+    make_alerts: Any, crm: Any
+) -> None:
+    forged = {"id": EVENT["id"], "type": "PROCESS.<!channel> " + "x" * 300,
+              "data": {"processId": "<https://evil.example|click>"}}  # fmt: skip
+    async with make_alerts(SLACK) as stage:
+        stage.alerts.dead_letter(forged, "sync", "crm.request", 1, "said <!here> & " + "y" * 900)
+        await stage.alerts.close()
+    (text,) = [body["text"] for body in sent(crm)]
+    assert "<!channel>" not in text and "<!here>" not in text and "evil.example" not in text
+    assert "(not shown: not a plain word)" in text
+    assert "said &lt;!here&gt; &amp; yyy" in text and "y" * 501 not in text
