@@ -27,7 +27,10 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin router
 WORKDIR /app
 COPY rules.yaml /app/rules.yaml
+# A worker's /metrics (when ROUTER_WORKER_METRICS_PORT is set) faces Prometheus, from another
+# pod: all interfaces here, with deploy/kubernetes's NetworkPolicy deciding who reaches it.
 ENV ROUTER_RULES_FILE=/app/rules.yaml \
+    ROUTER_WORKER_METRICS_HOST=0.0.0.0 \
     PYTHONUNBUFFERED=1
 USER 10001
 EXPOSE 8000

@@ -21,10 +21,15 @@ class EmbeddedServer(uvicorn.Server):
 
 
 @asynccontextmanager
-async def serving(app: Any, host: str, port: int) -> AsyncIterator[None]:
-    """Serve `app` on host:port for as long as the block runs."""
+async def serving(
+    app: Any, host: str, port: int, http: Any = "auto", limit_concurrency: int | None = None
+) -> AsyncIterator[None]:
+    """Serve `app` on host:port for as long as the block runs; `http`, the protocol (class)
+    and `limit_concurrency`, the most connections and requests at once (then 503), as uvicorn
+    takes them."""
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                            lifespan="off")  # fmt: skip
+                            lifespan="off", http=http,
+                            limit_concurrency=limit_concurrency)  # fmt: skip
     server = EmbeddedServer(config)
     task = asyncio.create_task(server.serve())
     try:

@@ -27,6 +27,7 @@ from handlers.rules.loader import withheld
 from handlers.rules.reload import LiveRules
 from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import tools_url
+from receiver.protocol import router_protocol
 
 DEFAULT_PORT = 8001
 
@@ -83,7 +84,8 @@ def cmd_console(args: argparse.Namespace) -> int:
 
     app.router.lifespan_context = lifespan
     print(f"kuflow-router: console at http://{args.host}:{port}/", flush=True)
-    uvicorn.run(app, host=args.host, port=port, log_config=None, access_log=False)
+    uvicorn.run(app, host=args.host, port=port, log_config=None, access_log=False,
+                http=router_protocol(listener="console"))  # fmt: skip
     return 0
 
 
@@ -96,7 +98,7 @@ async def running_console(
     token = admin_token(settings, "127.0.0.1")
     app = create_console(redis, rules, token, settings.event_ttl_s, settings.console_url)
     try:
-        async with serving(app, "127.0.0.1", port):
+        async with serving(app, "127.0.0.1", port, http=router_protocol(listener="console")):
             yield
     finally:
         await redis.aclose()

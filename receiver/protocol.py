@@ -11,7 +11,9 @@
   costs at most the limit plus one read from the socket.
 
 The body's own limits (size, deadline) are the app's (receiver/app.py), which can answer them
-in problem+json.
+in problem+json. Every listener of the router uses this protocol — the webhook's, the
+console's and a worker's /metrics — each named by `listener` in what it logs; only the
+webhook's refusals are counted as received events.
 """
 
 from __future__ import annotations
@@ -38,12 +40,16 @@ TOO_LARGE_ANSWER = (
 )
 
 
+WEBHOOK = "webhook"
+
+
 class RouterProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a deadline and a size limit on each request's head."""
 
     header_timeout_s = 10.0
     max_header_bytes = 16 * 1024
     max_headers = 100
+    listener = WEBHOOK
     _deadline: asyncio.TimerHandle | None = None
     _head_bytes: int | None = 0  # bytes of the current request's head so far; None in a body
     _rejected = False
@@ -121,12 +127,13 @@ class RouterProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self._close_with(TOO_LARGE_ANSWER)
         # Never seen by the app, so counted and logged here.
-        metrics.received(None, "headers_too_large").inc()
+        if self.listener == WEBHOOK:
+            metrics.received(None, "headers_too_large").inc()
         log.info(
             "request refused: its head is over %d bytes or %d headers",
             self.max_header_bytes,
             self.max_headers,
-            extra={"outcome": "headers_too_large", "status": 431},
+            extra={"outcome": "headers_too_large", "status": 431, "listener": self.listener},
         )
 
     def _expired(self) -> None:
@@ -135,21 +142,27 @@ class RouterProtocol(HttpToolsProtocol):
             return
         self._close_with(TIMEOUT_ANSWER)
         # Never seen by the app, so counted and logged here: how operators see slow clients.
-        metrics.received(None, "timeout").inc()
+        if self.listener == WEBHOOK:
+            metrics.received(None, "timeout").inc()
         log.info(
             "request cut off: its headers did not arrive within %g s",
             self.header_timeout_s,
-            extra={"outcome": "timeout", "status": 408},
+            extra={"outcome": "timeout", "status": 408, "listener": self.listener},
         )
 
 
 def router_protocol(
-    header_timeout_s: float, max_header_bytes: int, max_headers: int
+    header_timeout_s: float = RouterProtocol.header_timeout_s,
+    max_header_bytes: int = RouterProtocol.max_header_bytes,
+    max_headers: int = RouterProtocol.max_headers,
+    listener: str = WEBHOOK,
 ) -> type[RouterProtocol]:
-    """The protocol class to give uvicorn (`http=`), with its limits set."""
+    """The protocol class to give uvicorn (`http=`), with its limits set (by default the
+    receiver's defaults, ROUTER_READ_TIMEOUT_S and ROUTER_MAX_HEADER_*)."""
     limits = {
         "header_timeout_s": header_timeout_s,
         "max_header_bytes": max_header_bytes,
         "max_headers": max_headers,
+        "listener": listener,
     }
     return type("RouterProtocol", (RouterProtocol,), limits)

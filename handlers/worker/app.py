@@ -48,11 +48,12 @@ from handlers.rules.reload import LiveRules
 from handlers.worker import dlq, heartbeat, lua, ordering, probe
 from handlers.worker.alerts import Alerts
 from handlers.worker.job import Deps
-from handlers.worker.metrics_server import metrics_app
+from handlers.worker.metrics_server import METRICS_CONCURRENCY, metrics_app
 from handlers.worker.process import process_event, refused_job
 from handlers.worker.settings import WorkerSettings
 from receiver import keys
 from receiver.job_format import JOB_FUNCTION, REFUSED_FUNCTION, decode_job, encode_result
+from receiver.protocol import router_protocol
 from receiver.queue import QUEUE
 
 log = logging.getLogger("kuflow_router.worker")
@@ -232,7 +233,11 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
         watcher.append(asyncio.create_task(rules.watch()))
         if settings.worker_metrics_port:
             token = settings.admin_token.get_secret_value() if settings.admin_token else None
-            served = serving(metrics_app(token), "0.0.0.0", settings.worker_metrics_port)  # noqa: S104 (a scrape port)
+            # The receiver's limits on a request's head, and a few scrapes at a time at most:
+            # this listener shares the job loop, so an outsider must not take its time.
+            served = serving(metrics_app(token), settings.worker_metrics_host,
+                             settings.worker_metrics_port, http=router_protocol(listener="metrics"),
+                             limit_concurrency=METRICS_CONCURRENCY)  # fmt: skip
             await metrics_endpoint.enter_async_context(served)
         # In the background: a KuFlow that is down must not hold up the start.
         watcher.append(asyncio.create_task(probe.check_connections(client, rules.current)))

@@ -15,6 +15,8 @@ from starlette.routing import Route
 
 from receiver.admin import metrics_refusal
 
+METRICS_CONCURRENCY = 8  # connections at once; past them uvicorn answers 503
+
 
 def metrics_app(admin_token: str | None) -> Starlette:
     """The app: `GET /metrics` in Prometheus's text format."""

@@ -20,6 +20,8 @@ class WorkerSettings(CommonSettings):
     dlq_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024 * 1024)
     console_url: str = ""  # where operators reach the console: alerts link to its pages
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)  # unset: none served
+    # Where it listens: this machine only, unless told (the image says 0.0.0.0 for Prometheus).
+    worker_metrics_host: str = "127.0.0.1"
     admin_token: AdminToken = None  # what that /metrics asks for, as the receiver's does
 
     def secrets(self) -> list[str | None]:
