@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import UTC, datetime
@@ -147,5 +148,9 @@ async def compare(request: Request, session: Session, form: Form) -> Response:
     if proposed.strip():
         recent = await records.recent(console.redis, RECENT_COMPARED)
         environ = shown_environ(console.rules)
-        changed = what_would_change(console.rules.current, proposed, recent, environ)
+        # A large proposal takes seconds to load and compare: in a thread, so every other page
+        # (and, inside `run`, the webhook and the worker) goes on meanwhile.
+        changed = await asyncio.to_thread(
+            what_would_change, console.rules.current, proposed, recent, environ
+        )
     return await _rules_page(request, session, NO_DOCUMENTS, proposed=proposed, changed=changed)

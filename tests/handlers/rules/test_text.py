@@ -41,8 +41,20 @@ def test_nested_repetitions_are_refused(pattern: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "pattern", ["ONBOARD(ING)?_[A-Z_]+", "(ab)+", "a{2,5}", "(a|b)*c", "(?>a+)+b", "(a++)+b"]
+    "pattern",
+    ["(a|aa)*c", "(a|a)*$", r"(\d|\d\d)*-", "(x|)*y", "(a?a)*b", r"(\w|_x)*!"],
 )
+def test_repeated_alternatives_that_start_alike_are_refused(pattern: str) -> None:
+    problem = regex_problem(pattern)
+    assert problem is not None and "exponential time" in problem
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["ONBOARD(ING)?_[A-Z_]+", "(ab)+", "a{2,5}", "(a|b)*c", "(?>a+)+b", "(a++)+b",
+     "(a|aa)*+c", "(LOAN|CREDIT)-\\d+", "(foo|bar)+baz", "(ab?)*c", r"(\s|\S)*",
+     r"(?:[A-Z]{2}-)+\d"],
+)  # fmt: skip
 def test_ordinary_regexes_load(pattern: str) -> None:
     assert regex_problem(pattern) is None
 
