@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -209,14 +210,31 @@ async def event(redis: Redis, event_id: str) -> Event | None:
     return Event(record, body, enrichment, await dlq.entries(redis, event_id))
 
 
+SHOWN_ENTRIES = 20  # the most recent entries a group lists; its counts cover them all
+GROUPS_PER_PAGE = 50
+
+
 @dataclass
 class Group:
-    """Dead letters of one cause: the same rule, action and status or error."""
+    """Dead letters of one cause: the same rule, action and status or error. Whatever the queue
+    holds, a group keeps its counts and its most recent entries only."""
 
     rule: str
     action: str
     cause: str
-    entries: list[dlq.Entry] = field(default_factory=list)
+    count: int = 0
+    events: set[str] = field(default_factory=set)
+    first_ms: int = 0
+    last_ms: int = 0
+    recent: deque[dlq.Entry] = field(default_factory=lambda: deque(maxlen=SHOWN_ENTRIES))
+
+    def add(self, entry: dlq.Entry) -> None:
+        """Count an entry in (entries come oldest first)."""
+        self.count += 1
+        self.events.add(entry.event_id)
+        self.first_ms = self.first_ms or entry.time_ms
+        self.last_ms = entry.time_ms
+        self.recent.append(entry)
 
     @property
     def key(self) -> str:
@@ -225,15 +243,7 @@ class Group:
 
     @property
     def event_ids(self) -> list[str]:
-        return sorted({e.event_id for e in self.entries})
-
-    @property
-    def first_ms(self) -> int:
-        return min(e.time_ms for e in self.entries)
-
-    @property
-    def last_ms(self) -> int:
-        return max(e.time_ms for e in self.entries)
+        return sorted(self.events)
 
 
 def cause(entry: dlq.Entry) -> str:
@@ -249,10 +259,13 @@ def cause(entry: dlq.Entry) -> str:
 
 
 async def groups(redis: Redis) -> list[Group]:
-    """Every dead letter, grouped by cause, the most recent group first."""
+    """Every dead letter, grouped by cause, the most recent group first: one pass over the
+    queue, a page at a time, keeping counts rather than entries."""
     found: dict[tuple[str, str, str], Group] = {}
     async for entry in dlq.iterate(redis):
         rule, action = entry.fields.get("rule", ""), entry.fields.get("action", "")
         key = (rule, action, cause(entry))
-        found.setdefault(key, Group(*key)).entries.append(entry)
+        if key not in found:
+            found[key] = Group(*key)
+        found[key].add(entry)
     return sorted(found.values(), key=lambda g: g.last_ms, reverse=True)

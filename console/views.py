@@ -106,7 +106,13 @@ async def event(request: Request, session: Session) -> Response:
 
 async def dead(request: Request, session: Session) -> Response:
     groups = await reads.groups(console_of(request).redis)
-    return render(request, session, "dead.html", groups=groups,
+    pages = max(1, -(-len(groups) // reads.GROUPS_PER_PAGE))
+    asked = request.query_params.get("page", "1")
+    page = min(int(asked), pages) if asked.isdigit() and int(asked) > 0 else 1
+    first = (page - 1) * reads.GROUPS_PER_PAGE
+    shown = groups[first : first + reads.GROUPS_PER_PAGE]
+    return render(request, session, "dead.html", groups=groups, shown=shown, page=page,
+                  pages=pages, first=first,
                   message=request.query_params.get("message", ""))  # fmt: skip
 
 

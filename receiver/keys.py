@@ -51,6 +51,14 @@ def dlq_event(event_id: str) -> str:
     return f"{PREFIX}dlq:event:{event_id}"
 
 
+def dlq_index(event_id: str) -> str:
+    """A set: the stream ids of one event's dead-letter entries (no scan to find them)."""
+    return f"{PREFIX}dlq:index:{event_id}"
+
+
+DLQ_INDEXED = f"{PREFIX}dlq:indexed"  # present once entries written before the index are in it
+
+
 def stats(minute: int) -> str:
     """Counts of one minute (epoch minutes): events received, by type, and finished, by status."""
     return f"{PREFIX}stats:{minute}"

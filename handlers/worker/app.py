@@ -222,6 +222,10 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
         client = Client(settings.worker_concurrency)
         redis: Redis = ctx["redis"]
         kept = dlq.Limits(settings.dlq_ttl_days * 24 * 3600, settings.dlq_max_bytes)
+        indexed = await dlq.ensure_index(redis, kept)
+        if indexed:
+            log.info("dead-letter queue: %d entries from before the per-event index indexed",
+                     indexed)  # fmt: skip
         ordered = settings.ordering == "process"
         session = Session(client)
         alerts = Alerts(redis, session, rules, settings.console_url)

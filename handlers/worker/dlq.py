@@ -8,8 +8,10 @@ for a re-run and queues it again, and the actions it had completed stay skipped.
 
 The queue is bounded, so a flood of failing events cannot fill Redis: entries older than
 ROUTER_DLQ_TTL_DAYS, and the oldest beyond ROUTER_DLQ_MAX_BYTES, are removed after each
-addition — counted in `router_dlq_trimmed_total{reason}` and logged, never silently. Every read
-goes through the stream in pages.
+addition — counted in `router_dlq_trimmed_total{reason}` and logged, never silently. Reads of
+the whole queue go through the stream in pages; one event's entries are found through its index
+(`router:dlq:index:{id}`, the stream ids of its entries), so an event page, a replay or a purge
+costs what that event has, not what the queue holds.
 """
 
 from __future__ import annotations
@@ -75,9 +77,12 @@ async def add(redis: Redis, limits: Limits, event: bytes, **fields: Any) -> None
     size = sum(len(k) + len(v) for k, v in values.items()) + (len(event) if stored else 0)
     values["bytes"] = str(size)
     values["holds_event"] = "1" if stored else ""
+    entry_id = await redis.xadd(keys.DLQ, values)  # type: ignore[arg-type]
+    index = keys.dlq_index(event_id)
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.xadd(keys.DLQ, values)  # type: ignore[arg-type]
         pipe.incrby(keys.DLQ_BYTES, size)
+        pipe.sadd(index, entry_id)
+        pipe.expire(index, limits.ttl_s)
         await pipe.execute()
     await trim(redis, limits)
 
@@ -129,6 +134,8 @@ async def _delete(redis: Redis, doomed: list[Entry]) -> None:
         bodies = [keys.dlq_event(e.event_id) for e in doomed if e.fields.get("holds_event")]
         if bodies:
             pipe.delete(*bodies)
+        for entry in doomed:
+            pipe.srem(keys.dlq_index(entry.event_id), entry.entry_id)
         await pipe.execute()
 
 
@@ -157,8 +164,45 @@ async def iterate(redis: Redis, event_id: str | None = None) -> AsyncIterator[En
 
 
 async def entries(redis: Redis, event_id: str | None = None) -> list[Entry]:
-    """The entries of one event (or all of them: bounded by ROUTER_DLQ_MAX_BYTES)."""
-    return [entry async for entry in iterate(redis, event_id)]
+    """The entries of one event, oldest first, through its index (or all of them: bounded by
+    ROUTER_DLQ_MAX_BYTES)."""
+    if event_id is None:
+        return [entry async for entry in iterate(redis)]
+    members = cast(Awaitable[set[bytes]], redis.smembers(keys.dlq_index(event_id)))
+    ids = sorted((m.decode() for m in await members), key=_stream_order)
+    if not ids:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for entry_id in ids:
+            pipe.xrange(keys.DLQ, entry_id, entry_id)
+        pages = await pipe.execute()
+    return [
+        Entry(i.decode(), {k.decode(): v.decode(errors="replace") for k, v in data.items()})
+        for page in pages
+        for i, data in page
+    ]
+
+
+def _stream_order(entry_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+async def ensure_index(redis: Redis, limits: Limits) -> int:
+    """Index the entries written before the per-event index existed, once per queue; how many
+    were indexed (0 when it was done already)."""
+    if await redis.exists(keys.DLQ_INDEXED):
+        return 0
+    count = 0
+    async for entry in iterate(redis):
+        index = keys.dlq_index(entry.event_id)
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(index, entry.entry_id)
+            pipe.expire(index, limits.ttl_s)
+            await pipe.execute()
+        count += 1
+    await redis.set(keys.DLQ_INDEXED, "1")
+    return count
 
 
 async def event_body(redis: Redis, entry: Entry) -> bytes | None:
@@ -181,7 +225,7 @@ async def _remove(redis: Redis, doomed: list[Entry], event_id: str | None) -> No
     for start in range(0, len(doomed), PAGE):
         await _delete(redis, doomed[start : start + PAGE])
     if event_id is not None:
-        await redis.delete(keys.dlq_event(event_id))
+        await redis.delete(keys.dlq_event(event_id), keys.dlq_index(event_id))
 
 
 async def replay(redis: Redis, event_id: str, ttl_s: int) -> bool:

@@ -225,3 +225,24 @@ async def test_one_process_is_listed_in_the_order_it_runs(
     positions = [page.index(f'href="/events/{e["id"]}"') for e in events]
     assert positions == sorted(positions)  # first accepted, first listed
     assert "<td>#1</td>" in page and "<td>#3</td>" in page
+
+
+@pytest.mark.anyio
+async def test_dead_letter_groups_keep_counts_show_the_latest_and_come_in_pages(
+    make_stand: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console import reads
+    from handlers.worker import dlq
+
+    monkeypatch.setattr(reads, "GROUPS_PER_PAGE", 2)
+    async with make_stand() as stand:
+        for n in range(30):  # 25 of one cause, then five causes of one entry each
+            rule = "sync" if n < 25 else f"other-{n}"
+            await dlq.add(stand.router.redis, dlq.Limits(), b"{}", event_id=f"ev-{n}",
+                          rule=rule, action="crm.request", status=422, error="no")  # fmt: skip
+        await stand.login()
+        first = (await stand.console.get("/dead")).text
+        last = (await stand.console.get("/dead?page=3")).text
+    assert first.count('<article class="group">') == 2 and "Groups 1\u20132 of 6" in first
+    assert "The latest 20 of 25 entries" in last and "25 entries, 25 events" in last
+    assert last.count('href="/events/ev-') == reads.SHOWN_ENTRIES + 1  # and other-25's one

@@ -95,3 +95,55 @@ def test_a_replay_whose_event_was_trimmed_says_so(redis_url: str, rdb: redis.Red
     with pytest.raises(LookupError, match="no longer kept"):
         asyncio.run(replay())
     assert rdb.xlen(keys.DLQ) == 1  # its entries stay, for dlq show
+
+
+def test_one_event_s_entries_are_found_through_its_index_without_a_scan(
+    redis_url: str, rdb: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for number in range(30):
+        add(redis_url, dlq.Limits(), f"ev-{number % 10}", b"{}", index=number // 10)
+    pages: list[str] = []
+    real = dlq._page
+
+    async def counted(*args: Any) -> list[dlq.Entry]:
+        pages.append(args[1])
+        return await real(*args)
+
+    monkeypatch.setattr(dlq, "_page", counted)
+
+    async def read() -> list[dlq.Entry]:
+        async with Redis.from_url(redis_url) as client:
+            return await dlq.entries(client, "ev-7")
+
+    found = asyncio.run(read())
+    assert [e.fields["index"] for e in found] == ["0", "1", "2"]  # oldest first
+    assert pages == []  # not one page of the stream read
+    assert rdb.ttl(keys.dlq_index("ev-7")) > 0
+
+
+def test_the_index_follows_trims_purges_and_replays(redis_url: str, rdb: redis.Redis) -> None:
+    limits = dlq.Limits(max_bytes=60_000)
+    for number in range(20):  # the oldest are trimmed past the bytes
+        add(redis_url, limits, f"ev-{number:02}", b"x" * 10_000)
+    assert not rdb.exists(keys.dlq_index("ev-00")) and rdb.scard(keys.dlq_index("ev-19")) == 1
+
+    async def purge() -> int:
+        async with Redis.from_url(redis_url) as client:
+            return await dlq.purge(client, "ev-19")
+
+    assert asyncio.run(purge()) == 1
+    assert not rdb.exists(keys.dlq_index("ev-19"))
+
+
+def test_entries_from_before_the_index_are_indexed_once(redis_url: str, rdb: redis.Redis) -> None:
+    for number in range(3):  # as an older version wrote them: no index
+        rdb.xadd(keys.DLQ, {"event_id": "ev-old", "index": str(number), "bytes": "10"})
+
+    async def upgrade() -> tuple[int, int, list[dlq.Entry]]:
+        async with Redis.from_url(redis_url) as client:
+            first = await dlq.ensure_index(client, dlq.Limits())
+            again = await dlq.ensure_index(client, dlq.Limits())
+            return first, again, await dlq.entries(client, "ev-old")
+
+    first, again, found = asyncio.run(upgrade())
+    assert (first, again, len(found)) == (3, 0, 3)
