@@ -108,7 +108,7 @@ def secrets(url: str) -> list[str | None]:
         found += [
             p[len("password=") :] for p in parts.query.split("&") if p.startswith("password=")
         ]
-    return found
+    return list(dict.fromkeys(found))
 
 
 class _PrimaryPool(SentinelConnectionPool):

@@ -24,7 +24,7 @@ MIN_TOKEN_CHARS = 22  # 16 random bytes in URL-safe base64, as secrets.token_url
 MAKE_ONE = "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
 # What a value still copied from an example looks like: never a credential.
 _PLACEHOLDER = re.compile(
-    r"replace[-_ ]?me|change[-_ ]?me|your[-_ ]|placeholder|<[^>]*>|^(.)\1*$", re.IGNORECASE
+    r"replace[-_ ]?me|change[-_ ]?me|your[-_ ]|placeholder|^<[^>]*>$|^(.)\1{3,}$", re.IGNORECASE
 )
 
 

@@ -241,8 +241,27 @@ async def dlq_purge(redis: Redis, settings: CommonSettings, args: argparse.Names
     return 0
 
 
+async def failover_confirm(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
+    """Let receivers that found the Redis primary behind accept events again."""
+    counted = int(await redis.get(keys.ACKED) or 0)
+    await redis.set(keys.FAILOVER_CONFIRMED, str(int(time.time() * 1000)))
+    print(
+        f"confirmed: receivers accept events again (the enqueue counter is at {counted}). The "
+        "events they had acknowledged and the primary lacks are not in Redis: KuFlow does not "
+        "send them again; find them by their ids in the receivers' logs before the failover."
+    )
+    return 0
+
+
 def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Register `events list|show` and `dlq list|show|replay|purge`."""
+    """Register `events list|show`, `dlq list|show|replay|purge` and `failover confirm`."""
+    failover = commands.add_parser(
+        "failover", help="after Redis lost acknowledged events in a failover: confirm it"
+    )
+    sub = failover.add_subparsers(dest="failover_command", required=True, metavar="COMMAND")
+    sub.add_parser(
+        "confirm", help="receivers that found the primary behind accept events again"
+    ).set_defaults(handler=with_redis(failover_confirm))
     events = commands.add_parser("events", help="the event log: what happened to each event")
     sub = events.add_subparsers(dest="events_command", required=True, metavar="COMMAND")
     listing = sub.add_parser("list", help="the most recent events")

@@ -18,6 +18,11 @@ EVENTS = f"{PREFIX}events"  # sorted set of event ids by receive time (ms): the 
 STATS_TTL_S = 2 * 24 * 3600  # per-minute counts are kept two days (the overview shows one)
 READY = f"{PREFIX}ready"  # list: parked events whose predecessor finished (worker/ordering.py)
 CONNECTIONS = f"{PREFIX}connections"  # set: the names of connections that passed the gate
+# A counter every enqueue raises: a primary whose count is below one a receiver acknowledged
+# lacks acknowledged events (receiver/queue.py); an operator's confirmation is the time in
+# FAILOVER_CONFIRMED.
+ACKED = f"{PREFIX}acked"
+FAILOVER_CONFIRMED = f"{PREFIX}failover:confirmed"
 READY_WAKE = f"{PREFIX}ready:wake"  # list: a token per READY entry, to wake a worker for it
 
 

@@ -15,6 +15,11 @@ EVENTS_RECEIVED = Counter(
     ["type", "outcome"],
 )
 QUEUE_DEPTH = Gauge("router_queue_depth", "Jobs waiting in the queue (refreshed on scrape).")
+PRIMARY_BEHIND = Gauge(
+    "router_redis_primary_behind",
+    "1 when the Redis primary lacks events this receiver acknowledged (a failover onto a replica "
+    "not in sync), until `kuflow-router failover confirm`.",
+)
 DLQ_SIZE = Gauge("router_dlq_size", "Entries in the dead-letter queue (refreshed on scrape).")
 CONNECTION_STATE = Gauge(
     "router_connection_state",

@@ -9,6 +9,7 @@ job_deserializer=json.loads)` runs it, and nothing read from Redis is ever unpic
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,11 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
 from common import redis_wire
-from receiver import keys
+from receiver import keys, metrics
 from receiver.job_format import encode_job
 from receiver.metrics import type_label
+
+log = logging.getLogger("kuflow_router.receiver")
 
 QUEUE = keys.QUEUE
 REDIS_TIMEOUT_S = 5.0  # a round trip that takes longer fails (the sender gets a 503)
@@ -31,12 +34,14 @@ REDIS_TIMEOUT_S = 5.0  # a round trip that takes longer fails (the sender gets a
 # the event joins the time index, whose ids older than the records are dropped as it grows; the
 # minute's counts go up. With ordering, an event of a process joins the end of its process's
 # line and gets the process's next sequence number (handlers/worker/ordering.py).
+# Every call raises the `router:acked` counter and returns it: see `Enqueuer` for why.
 _ENQUEUE = """
+local counted = redis.call('INCR', KEYS[10])
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   -- A write even here: WAIT then covers the first copy's write too (it waits for this
   -- connection's latest write), so a retried delivery is answered only once it is replicated.
   redis.call('HINCRBY', KEYS[7], 'duplicates', 1)
-  return 0
+  return {0, counted}
 end
 redis.call('PSETEX', KEYS[2], ARGV[3], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[1], ARGV[5])
@@ -56,7 +61,7 @@ if ARGV[12] == '1' and ARGV[9] ~= '' then
   redis.call('HSET', KEYS[4], 'seq', redis.call('HINCRBY', KEYS[9], 'seq', 1))
   redis.call('PEXPIRE', KEYS[9], ARGV[7])
 end
-return 1
+return {1, counted}
 """
 
 # Queue an event again (a replay): the job is written only if none is waiting or running for it.
@@ -88,12 +93,32 @@ class NotReplicated(RedisError):
     """Fewer replicas than ROUTER_REDIS_MIN_REPLICAS acknowledged the write in time."""
 
 
+class PrimaryBehind(RedisError):
+    """The Redis primary lacks events this receiver acknowledged (a failover onto a replica that
+    was not in sync): no 202 until an operator confirms."""
+
+
+BEHIND = (
+    "the Redis primary lacks events this receiver acknowledged: its enqueue counter "
+    "(router:acked) is at {now}, below {acknowledged} acknowledged before — a failover onto a "
+    "replica that was not in sync, or a Redis restored from an older copy. Events are refused "
+    "(503) until an operator has looked: `kuflow-router failover confirm`"
+)
+
+
 class Enqueuer:
     """Writes events to the queue; one per process, sharing the Redis connection pool.
 
     Enqueues that arrive while a round trip is in flight are sent together in the next one, as
     one pipeline of script calls (a group commit): under load, one round trip carries many
     events, and each event still gets its own atomic script and its own answer before its 202.
+
+    Each enqueue also raises a counter in Redis (`router:acked`) and learns its value. A
+    primary never goes back; so when an enqueue finds the counter at or below one this process
+    has acknowledged, the primary lost acknowledged writes — Sentinel failed over onto a replica
+    that was not in sync. That is logged as an error and shown by `router_redis_primary_behind`;
+    with ROUTER_REDIS_MIN_REPLICAS (a 202 promises a replica has the event) every event is
+    then refused 503 until `kuflow-router failover confirm` — a silent loss becomes a loud stop.
     """
 
     def __init__(self, redis: Redis, settings: QueueSettings) -> None:
@@ -102,6 +127,8 @@ class Enqueuer:
         self._sha = redis_wire.script_id(_ENQUEUE)
         self._pending: list[tuple[list[Any], asyncio.Future[bool]]] = []
         self._sender: asyncio.Task[None] | None = None
+        self._acknowledged = 0  # the highest counter value of an enqueue answered here
+        self.behind_since_ms = 0  # when the primary was found behind (0: it is not)
 
     async def enqueue(
         self, event_id: str, event_type: str, body: bytes, process_id: str = ""
@@ -118,13 +145,15 @@ class Enqueuer:
         command = [
             keys.seen(event_id), keys.job(event_id), keys.QUEUE, keys.event(event_id), keys.WAKE,
             keys.EVENTS, keys.stats(now_ms // 60_000),
-            keys.process_line(process_id), keys.process(process_id),
+            keys.process_line(process_id), keys.process(process_id), keys.ACKED,
             now_ms, self._settings.dedup_ttl_s * 1000, ttl_ms, encode_job(body, now_ms),
             event_id, event_type, ttl_ms, keys.WAKE_TOKENS_MAX - 1, process_id, body,
             keys.STATS_TTL_S, "1" if self._settings.ordering else "0",
             # Counted by known type (else "other"): a sender cannot grow the overview's table.
             type_label(event_type),
         ]  # fmt: skip
+        if self.behind_since_ms and not await self._confirmed():
+            raise PrimaryBehind("the Redis primary is behind what was acknowledged: see the log")
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((command, answer))
         if self._sender is None or self._sender.done():
@@ -144,13 +173,13 @@ class Enqueuer:
                 if isinstance(result, Exception):
                     answer.set_exception(result)
                 else:
-                    answer.set_result(bool(result))
+                    answer.set_result(bool(result[0]))
 
     async def _round_trip(self, commands: list[list[Any]], load: bool = True) -> list[Any]:
         """One pipeline: every script call, then — with ROUTER_REDIS_MIN_REPLICAS — one WAIT
         for all of them (group commit keeps working: one WAIT per round trip)."""
         wanted = self._settings.min_replicas
-        packed = [redis_wire.pack(["EVALSHA", self._sha, 9, *command]) for command in commands]
+        packed = [redis_wire.pack(["EVALSHA", self._sha, 10, *command]) for command in commands]
         if wanted:
             packed.append(redis_wire.pack(["WAIT", wanted, self._settings.replica_timeout_ms]))
         async with asyncio.timeout(REDIS_TIMEOUT_S):
@@ -164,7 +193,38 @@ class Enqueuer:
                 got = acknowledged if isinstance(acknowledged, int) else 0
                 failure = NotReplicated(f"{got} of {wanted} replicas acknowledged the enqueue")
                 return [failure] * len(results)
-        return results
+        return self._check_counter(results)
+
+    def _check_counter(self, results: list[Any]) -> list[Any]:
+        """The results, unless the counter went back below what was acknowledged here: then
+        the primary lost acknowledged events (see the class), and — with min replicas — none
+        of these is acknowledged either."""
+        counted = [int(r[1]) for r in results if isinstance(r, list)]
+        if not counted:
+            return results
+        if min(counted) > self._acknowledged:
+            self._acknowledged = max(counted)
+            return results
+        message = BEHIND.format(now=min(counted), acknowledged=self._acknowledged)
+        log.error(message, extra={"outcome": "primary_behind"})
+        metrics.PRIMARY_BEHIND.set(1)
+        self._acknowledged = max(counted)  # from here on, this primary's count is the measure
+        if not self._settings.min_replicas:
+            return results
+        self.behind_since_ms = int(time.time() * 1000)
+        return [PrimaryBehind(message)] * len(results)
+
+    async def _confirmed(self) -> bool:
+        """Whether an operator confirmed the failover since it was found (then: go on)."""
+        async with asyncio.timeout(REDIS_TIMEOUT_S):
+            confirmed = await self._redis.get(keys.FAILOVER_CONFIRMED)
+        if int(confirmed or 0) < self.behind_since_ms:
+            return False
+        log.warning("the failover was confirmed: events are accepted again",
+                    extra={"outcome": "primary_behind_confirmed"})  # fmt: skip
+        self.behind_since_ms = 0
+        metrics.PRIMARY_BEHIND.set(0)
+        return True
 
 
 async def requeue(

@@ -5,7 +5,10 @@ primary."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,9 @@ import yaml
 
 from common.redis_url import parse_sentinel
 from kuflow_router.cli import _parser
+from kuflow_router.redis_server import free_port
 from kuflow_router.settings import RouterSettings
+from tests.ha import _data_node
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = {
@@ -90,3 +95,33 @@ def test_the_ha_routers_find_the_primary_through_the_three_sentinels() -> None:
     assert int(monitored.group(4)) == 2  # a quorum of two of the three
     assert "--replicaof redis-primary 6379" in " ".join(services["redis-replica"]["command"])
     assert services["sentinel-1"] == services["sentinel-3"]
+
+
+def test_a_data_node_becomes_promotable_only_once_in_sync(tmp_path: Path) -> None:
+    """The snippet compose.ha.yaml runs beside each redis-server, against a real replica."""
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        pytest.skip("no redis-cli on this machine")
+    services = load("compose.ha.yaml")["services"]
+    script = services["redis-replica"]["environment"]["PROMOTABLE_ONCE_IN_SYNC"]
+    for name in ("redis-primary", "redis-replica"):
+        command = " ".join(services[name]["command"])
+        assert '"$$PROMOTABLE_ONCE_IN_SYNC" &' in command and "--replica-priority 0" in command
+    primary = _data_node(tmp_path / "a", free_port())
+    replica = _data_node(tmp_path / "b", free_port(), primary.port)
+    replica.args += ["--replica-priority", "0"]
+    wrapper = tmp_path / "bin" / "redis-cli"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\nexec {cli} -p {replica.port} "$@"\n')
+    wrapper.chmod(0o755)
+    try:
+        primary.start()
+        replica.start()
+        env = {**os.environ, "PATH": f"{wrapper.parent}:{os.environ['PATH']}"}
+        subprocess.run(["sh", "-c", script], env=env, timeout=60, check=True,
+                       capture_output=True)  # fmt: skip
+        priority = replica.client().config_get("replica-priority")["replica-priority"]
+    finally:
+        primary.kill()
+        replica.kill()
+    assert priority == "100"

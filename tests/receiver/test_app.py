@@ -400,10 +400,12 @@ async def test_health_ready_and_metrics(app_client: Callable[..., Any], rdb: red
 async def test_metrics_behind_admin_token_when_set(
     app_client: Callable[..., Any], rdb: redis.Redis
 ) -> None:
-    async with app_client(admin_token="adm-123") as client:
+    async with app_client(admin_token="adm-0123456789-0123456789") as client:
         assert (await client.get("/metrics")).status_code == 401
         wrong = await client.get("/metrics", headers={"authorization": "Bearer nope"})
-        right = await client.get("/metrics", headers={"authorization": "Bearer adm-123"})
+        right = await client.get(
+            "/metrics", headers={"authorization": "Bearer adm-0123456789-0123456789"}
+        )
     assert wrong.status_code == 401
     assert right.status_code == 200
 
