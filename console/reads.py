@@ -247,7 +247,10 @@ class Group:
 
 
 def cause(entry: dlq.Entry) -> str:
-    """What an entry failed with: its HTTP status, or the kind of error."""
+    """What an entry failed with: the kind its failure was given (an HTTP status, `timeout`,
+    `connection refused`, `DNS failure`, `TLS error` …), else the start of its error."""
+    if entry.fields.get("cause"):
+        return entry.fields["cause"]
     status = entry.fields.get("status", "")
     if status and status != "0":
         return f"HTTP {status}"

@@ -11,14 +11,19 @@ from __future__ import annotations
 
 
 class ActionFailed(Exception):
-    """A call to an outside API failed; `status` is the HTTP status, 0 when none came back."""
+    """A call to an outside API failed; `status` is the HTTP status, 0 when none came back, and
+    `kind` what went wrong in a few words (`HTTP 422`, `timeout`, `connection refused` …): the
+    dead-letter queue groups failures by it."""
 
-    def __init__(self, message: str, status: int = 0, remote: str = "", excerpt: str = "") -> None:
+    def __init__(
+        self, message: str, status: int = 0, remote: str = "", excerpt: str = "", kind: str = ""
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.remote = remote  # the API's own error text, as it said it
         self.excerpt = excerpt  # the start of the response body
+        self.kind = kind or (f"HTTP {status}" if status else "")
 
 
 class TransientError(ActionFailed):
@@ -31,8 +36,9 @@ class TransientError(ActionFailed):
         remote: str = "",
         excerpt: str = "",
         retry_after_s: float | None = None,
+        kind: str = "",
     ) -> None:
-        super().__init__(message, status, remote, excerpt)
+        super().__init__(message, status, remote, excerpt, kind)
         self.retry_after_s = retry_after_s
 
 

@@ -47,7 +47,43 @@ USER_AGENT = _user_agent()
 
 
 class NetworkError(Exception):
-    """The call got no answer: the connection was refused or reset, TLS or DNS failed."""
+    """The call got no answer: the connection was refused or reset, TLS or DNS failed; `kind`
+    says which, in words an operator groups failures by."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def failure_kind(exc: aiohttp.ClientError) -> str:
+    """What went wrong, in a few words: `connection refused`, `DNS failure`, `TLS error` …"""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "DNS failure"
+    if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
+        return "TLS error"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        cause = exc.os_error
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ssl.SSLError):
+            return "TLS error"
+        return "cannot connect"
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return "connection closed by the server"
+    if isinstance(exc, aiohttp.ClientOSError):
+        return "connection reset"
+    return "network error"
+
+
+def _said(exc: aiohttp.ClientError, url: str) -> str:
+    """The failure as an operator reads it: its kind and the host, without aiohttp's
+    `ssl:default` noise for a plain http URL."""
+    kind = failure_kind(exc)
+    parts = urlsplit(url)
+    detail = str(exc)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        detail = str(exc.os_error) if exc.os_error else ""
+    return f"{kind} ({parts.netloc}{': ' + detail if detail else ''})"
 
 
 @dataclass(frozen=True)
@@ -137,7 +173,7 @@ class Client:
         except TimeoutError:
             raise
         except aiohttp.ClientError as exc:
-            raise NetworkError(f"{type(exc).__name__}: {exc}") from None
+            raise NetworkError(_said(exc, url), failure_kind(exc)) from None
 
     async def aclose(self) -> None:
         await self._session.close()

@@ -96,11 +96,11 @@ async def send(
     except TimeoutError:
         error = f"{where}: no answer within {timeout_s:g} s"
         exchanges.note(request, headers, time.perf_counter() - started, error=error)
-        raise TransientError(error) from None
+        raise TransientError(error, kind="timeout") from None
     except NetworkError as exc:
         error = f"{where}: {exc}"
         exchanges.note(request, headers, time.perf_counter() - started, error=error)
-        raise TransientError(error) from None
+        raise TransientError(error, kind=exc.kind) from None
     exchanges.note(request, headers, time.perf_counter() - started, response)
     if response.is_success:
         return response

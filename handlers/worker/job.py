@@ -94,6 +94,7 @@ class Job:
             index=index,
             attempts=attempts,
             status=failed.status if failed else "",
+            cause=failed.kind if failed else "",
             error=str(error),
             remote=failed.remote if failed else "",
             excerpt=failed.excerpt if failed else "",

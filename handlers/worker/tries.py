@@ -131,7 +131,7 @@ async def failed(
         return await dead(job, target, attempts, exc, started)
     if gives_up(attempts, target.retry):
         message = f"gave up after {attempts} attempts: {exc}"
-        exhausted = TransientError(message, exc.status, exc.remote, exc.excerpt)
+        exhausted = TransientError(message, exc.status, exc.remote, exc.excerpt, kind=exc.kind)
         return await dead(job, target, attempts, exhausted, started)
     wait = backoff.delay(max(attempts, 1), target.retry, exc.retry_after_s)
     if state is not None and state.state is ActionStatus.PENDING:

@@ -194,3 +194,22 @@ async def test_a_proxy_in_the_environment_is_used(
                 await client.request("GET", "http://127.0.0.1:1/x", {}, None, 5)
     (head,) = proxy.requests
     assert head.startswith(b"GET http://api.example/v1/x HTTP/1.1\r\n")
+
+
+@pytest.mark.anyio
+async def test_each_failure_says_its_kind_in_words_an_operator_groups_by(
+    ca: trustme.CA,
+) -> None:
+    async with serving(Server(), server_context(ca)) as tls_url, Client(2) as client:
+        with pytest.raises(NetworkError) as refused:
+            await client.request("GET", "http://127.0.0.1:1/x", {}, None, 5)
+        with pytest.raises(NetworkError) as untrusted:
+            await client.request("GET", f"{tls_url}/x", {}, None, 5)
+        plain = tls_url.replace("https://", "http://")
+        with pytest.raises(NetworkError) as closed:  # plain HTTP to a TLS port: no answer
+            await client.request("GET", f"{plain}/x", {}, None, 5)
+    assert refused.value.kind == "connection refused"
+    assert str(refused.value).startswith("connection refused (127.0.0.1:1")
+    assert "ssl:default" not in str(refused.value)
+    assert untrusted.value.kind == "TLS error"
+    assert closed.value.kind in ("connection closed by the server", "connection reset")
