@@ -84,8 +84,9 @@ def _junit(outcomes: list[Outcome], path: Path) -> None:
 def cmd_cases(args: argparse.Namespace) -> int:
     """Run a cases file against the rules: exit 0 when every case passes, 1 with the differences."""
     path = rules_file_of(args)
+    filled: set[str] = set()
     try:
-        rules = load_file(path, Placeholders(os.environ))
+        rules = load_file(path, stand_ins(filled))
         cases = load_cases(args.cases)
     except RulesLoadError as exc:
         print(exc, file=sys.stderr)
@@ -99,7 +100,37 @@ def cmd_cases(args: argparse.Namespace) -> int:
     print(f"{passed} of {len(outcomes)} cases passed ({args.cases} against {path})")
     if args.junit_xml:
         _junit(outcomes, args.junit_xml)
+    unset_verdict(filled, accepted=True)  # cases run in CI, where credentials are not set
     return 0 if passed == len(outcomes) else 1
+
+
+def stand_ins(filled: set[str]) -> Placeholders:
+    """The environment for what sends nothing: an unset `${NAME}` reads as `<NAME>` (never
+    masked, so the output says which variable it is) and its name goes into `filled`."""
+
+    def fill(name: str) -> str:
+        filled.add(name)
+        return f"<{name}>"
+
+    return Placeholders(os.environ, fill)
+
+
+def unset_verdict(filled: set[str], accepted: bool) -> int:
+    """Say which variables were filled in; 1 unless that was accepted (--placeholders): a file
+    the running router would refuse must not pass as it is."""
+    if not filled:
+        return 0
+    names = ", ".join(f"${{{name}}}" for name in sorted(filled))
+    if accepted:
+        print(f"kuflow-router: warning: {names} not set: shown as <NAME>", file=sys.stderr)
+        return 0
+    print(
+        f"kuflow-router: {names} not set: shown as <NAME> above, but the router would refuse "
+        "this file — set them (in the environment, or in .env), or pass --placeholders to "
+        "accept stand-ins here",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -111,7 +142,8 @@ def cmd_test(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     # A dry run sends nothing: an unset ${NAME} shows as <NAME> instead of stopping it.
-    rules = load_reporting(rules_file_of(args), Placeholders(os.environ))
+    filled: set[str] = set()
+    rules = load_reporting(rules_file_of(args), stand_ins(filled))
     if rules is None:
         return 1
     documents = _documents(args)
@@ -126,7 +158,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     else:
         step = verification(rules, event, process, item)
         print(redact("\n".join(filter(None, [step, format_reports(reports)]))))
-    return _verdict(reports, args.expect_match)
+    return max(_verdict(reports, args.expect_match), unset_verdict(filled, args.placeholders))
 
 
 Documents = tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]
@@ -183,10 +215,11 @@ def _verdict(reports: list[RuleReport], expect_match: bool) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """Which recent events the rules in NEW.yaml would treat differently from the ones in use."""
-    new = load_reporting(args.new, Placeholders(os.environ))
+    filled: set[str] = set()
+    new = load_reporting(args.new, stand_ins(filled))
     if new is None:
         return 1  # its problems are listed; nothing was evaluated
-    current = load_reporting(rules_file_of(args), Placeholders(os.environ))
+    current = load_reporting(rules_file_of(args), stand_ins(filled))
     if current is None:
         return 1
     since_ms = 0
@@ -196,13 +229,17 @@ def cmd_diff(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"kuflow-router: --since: {exc}", file=sys.stderr)
             return 2
-    return rules_history.diff(current, new, args.last, since_ms)
+    return max(rules_history.diff(current, new, args.last, since_ms),
+               unset_verdict(filled, args.placeholders))  # fmt: skip
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
     """Print the JSON Schema of rules.yaml (what `rules.schema.json` holds)."""
     print(schema.text(), end="")
     return 0
+
+
+PLACEHOLDERS_HELP = "an unset ${NAME} reads as <NAME> without failing (exit 0)"
 
 
 def add_parser(commands: Any) -> None:
@@ -248,6 +285,7 @@ def add_parser(commands: Any) -> None:
         help="as if KuFlow redelivered the event after a newer one of its process "
         "(ordering.late: true)",
     )
+    test.add_argument("--placeholders", action="store_true", help=PLACEHOLDERS_HELP)
     test.set_defaults(handler=cmd_test)
     described = "which recent events NEW.yaml would treat differently (no network, no writes)"
     diff = sub.add_parser("diff", help=described, description=described)
@@ -258,6 +296,7 @@ def add_parser(commands: Any) -> None:
     recent.add_argument("--last", type=whole_number(1, rules_history.MAX_EVENTS), default=100,
                         metavar="N", help="the N most recent events (default 100)")  # fmt: skip
     recent.add_argument("--since", metavar="DURATION", help="the events of the last 1h, 30m …")
+    diff.add_argument("--placeholders", action="store_true", help=PLACEHOLDERS_HELP)
     diff.set_defaults(handler=cmd_diff)
     described = "print the JSON Schema of rules.yaml, for editors (rules.schema.json)"
     sub.add_parser("schema", help=described, description=described).set_defaults(handler=cmd_schema)

@@ -207,8 +207,14 @@ def _run_rules(settings: WorkerSettings, args: argparse.Namespace) -> LiveRules:
     if not args.demo:
         return LiveRules(settings.rules_file)
     # Demo mode: the stand-ins take any credential, so an unset ${VAR} is no error.
-    environ = demo_rules.demo_environ(os.environ)
-    return LiveRules(settings.rules_file, environ, demo_rules.pointed_at(_local_base(args)))
+    filled: set[str] = set()
+    environ = demo_rules.demo_environ(os.environ, filled)
+    rules = LiveRules(settings.rules_file, environ, demo_rules.pointed_at(_local_base(args)))
+    if filled:
+        names = ", ".join(f"${{{name}}}" for name in sorted(filled))
+        print(f"kuflow-router: demo mode: {names} not set: the stand-ins take "
+              f"'{demo_rules.PLACEHOLDER}' for them", flush=True)  # fmt: skip
+    return rules
 
 
 def _start_embedded(allow_eol: bool) -> RedisServer:

@@ -47,5 +47,6 @@ def test_every_example_rule_acts_on_the_stand_ins(tmp_path: Path) -> None:
         "contractor-onboarding", "crm-process-ended",
     }  # fmt: skip
     assert "demo mode" in out
+    assert "${KUFLOW_CLIENT_SECRET}" in out and "not set: the stand-ins take" in out  # said once
     for api in ("kuflow", "ultracart", "alteryx", "nerm", "http"):
         assert f"demo {api} API received" in err

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def store(redis_url: str, event: dict[str, Any], process: dict[str, Any] | None 
 @pytest.fixture
 def files(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ROUTER_REDIS_URL", redis_url)
-    monkeypatch.delenv("CRM_TOKEN", raising=False)
+    monkeypatch.setenv("CRM_TOKEN", "crm-token-0123456789")
     (tmp_path / "rules.yaml").write_text(RULES)
     return tmp_path
 
@@ -176,3 +177,21 @@ def test_late_is_what_rules_on_ordering_late_see(
     assert "rule skip-stale: NOT MATCHED" in capsys.readouterr().out
     main(["rules", "test", event, "--rules", str(files / "rules.yaml"), "--late"])
     assert "rule skip-stale: MATCHED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["test", "diff"])
+def test_an_unset_variable_shows_as_itself_and_fails_unless_accepted(
+    files: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    monkeypatch.delenv("CRM_TOKEN")
+    rules = str(files / "rules.yaml")
+    event = files / "event.json"
+    event.write_text(json.dumps(make_event(data={"processId": str(uuid.uuid4()),
+                                                 "processState": "RUNNING"})))  # fmt: skip
+    first = [str(event)] if command == "test" else [rules]
+    assert main(["rules", command, *first, "--rules", rules]) == 1
+    out, err = capsys.readouterr()
+    assert "${CRM_TOKEN} not set" in err and "--placeholders" in err
+    assert "[redacted]" not in out
+    assert main(["rules", command, *first, "--rules", rules, "--placeholders"]) == 0
+    assert "warning: ${CRM_TOKEN} not set" in capsys.readouterr().err
