@@ -71,6 +71,9 @@ class DemoApis:
                 process["state"] = "COMPLETED" if parts[3] == "complete" else "CANCELLED"
             elif parts[2:] == ["entity"] and isinstance(body, dict):
                 process["entity"] = {"valid": True, **body.get("entity", {})}
+            elif parts[2:] == ["entity"] and isinstance(body, list):  # a JSON Patch of fields
+                value = process.setdefault("entity", {"valid": True, "value": {}})["value"]
+                value.update({op["path"][1:]: op.get("value") for op in body if "path" in op})
             return 200, process
         if parts == ["process-items"] and method == "POST" and isinstance(body, dict):
             item = {**body, "id": body.get("id") or str(uuid.uuid4())}

@@ -55,6 +55,7 @@ class PlannedRequest:
     query: tuple[tuple[str, str], ...] = ()
     form: tuple[tuple[str, str], ...] = ()  # an x-www-form-urlencoded body
     note: str = ""
+    content_type: str = ""  # of a JSON body, when not application/json (a JSON Patch)
 
     @property
     def full_url(self) -> str:

@@ -90,6 +90,16 @@ class UpdateProcessEntity(Params):
     entity: dict[str, Any]
 
 
+class PatchProcessEntity(Params):
+    process_id: UUID
+    set: dict[str, Any]
+
+
+def _pointer(name: str) -> str:
+    """A JSON Pointer to a field of the entity (RFC 6901: `~` and `/` escaped)."""
+    return "/" + name.replace("~", "~0").replace("/", "~1")
+
+
 def _create_task(c: KuflowConnection, p: CreateTask, key: str) -> Single:
     body = drop_none(
         {
@@ -167,6 +177,15 @@ def _update_entity(c: KuflowConnection, p: UpdateProcessEntity, key: str) -> Sin
     return Single(PlannedRequest("PUT", path, {"entity": {"value": p.entity}}))
 
 
+def _patch_entity(c: KuflowConnection, p: PatchProcessEntity, key: str) -> Single:
+    """Set some fields of the entity, leaving the others as they are: `add` replaces a field
+    that exists and adds one that does not (RFC 6902), so a retry sets the same values again."""
+    path = url(c.base_url, "/processes/{id}/entity", id=str(p.process_id))
+    operations = [{"op": "add", "path": _pointer(n), "value": v} for n, v in p.set.items()]
+    return Single(PlannedRequest("PATCH", path, operations,
+                                 content_type="application/json-patch+json"))  # fmt: skip
+
+
 Runner = Callable[[Checked, ActionCall[KuflowConnection, Any]], Awaitable[ActionResult]]
 
 
@@ -222,7 +241,10 @@ OPERATIONS: dict[str, Operation[KuflowConnection, Any, Any]] = {
     "complete_process": _process_change("complete", "COMPLETED", "complete a process"),
     "cancel_process": _process_change("cancel", "CANCELLED", "cancel a process"),
     "update_process_entity": Operation(
-        UpdateProcessEntity, _update_entity, "replace a process's entity data"
+        UpdateProcessEntity, _update_entity, "replace a process's entity data (all of it)"
+    ),
+    "patch_process_entity": Operation(
+        PatchProcessEntity, _patch_entity, "set some fields of a process's entity, keeping the rest"
     ),
 }
 

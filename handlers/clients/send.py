@@ -67,7 +67,7 @@ def encoded(request: PlannedRequest) -> tuple[bytes | None, str]:
     """The request's body and its content type: compact JSON (UTF-8), a form, or none."""
     if request.json is not None:
         text = json.dumps(request.json, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return text.encode(), "application/json"
+        return text.encode(), request.content_type or "application/json"
     if request.form:
         return urlencode(request.form).encode(), "application/x-www-form-urlencoded"
     return None, ""

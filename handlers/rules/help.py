@@ -59,7 +59,9 @@ PARAMETERS: dict[str | tuple[str, str], str] = {
     ("kuflow", "message"): "The log entry's text.",
     "text": "The message's text.",
     "level": "The log entry's level: INFO, WARN or ERROR.",
-    "entity": "The process's entity data (a mapping) that replaces the current one.",
+    "entity": "The process's entity data (a mapping) that replaces the current one, all of it: "
+    "a field left out is lost (patch_process_entity changes some fields only).",
+    ("kuflow", "set"): "The entity's fields to set (a mapping); the others keep their values.",
     "task_name": "The workflow task's name.",
     "task_details": "The workflow task's details.",
     "task_uuid": "The UltraCart workflow task to change (its workflow_task_uuid).",

@@ -18,6 +18,7 @@ from handlers.rules.errors import Problem
 from handlers.rules.source import Path, Source
 
 _TEMPLATE_DATA = re.compile(r"\{\{\s*data\.([A-Za-z_][A-Za-z0-9_]*)")
+_ENTITY_FIELD = re.compile(r"process\.entity\.value\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def _literals(value: Any) -> list[str]:
@@ -115,6 +116,36 @@ def _check_condition(source: Source, path: str, matcher: Any, where: Path, field
                 source.problem(where, f"KuFlow's {name} is never '{value}'{hint}")
 
 
+def _kuflow_connections(data: Any) -> set[str]:
+    connections = data.get("connections") if isinstance(data, dict) else None
+    if not isinstance(connections, dict):
+        return set()
+    return {n for n, c in connections.items() if isinstance(c, dict) and c.get("type") == "kuflow"}
+
+
+def _entity_replacements(source: Source, rule: dict[str, Any], at: Path, kuflow: set[str]) -> None:
+    """Warn of `update_process_entity`: it replaces the whole entity, so a field it does not list
+    is lost — name those the rule itself reads (`process.entity.value.X`)."""
+    actions = rule.get("do")
+    read = set(_ENTITY_FIELD.findall(repr(rule)))
+    for index, action in enumerate(actions if isinstance(actions, list) else []):
+        if not isinstance(action, dict):
+            continue
+        for name, params in action.items():
+            connection, _, operation = str(name).partition(".")
+            if connection not in kuflow or operation != "update_process_entity":
+                continue
+            entity = params.get("entity") if isinstance(params, dict) else None
+            lost = sorted(read - set(entity if isinstance(entity, dict) else {}))
+            named = f" — this rule reads {', '.join(lost)}, which it would drop" if lost else ""
+            source.problem(
+                (*at, "do", index, name),
+                "update_process_entity replaces the whole entity: every field not listed is "
+                f"lost{named}; to change some fields, use {connection}.patch_process_entity "
+                "with set:",
+            )
+
+
 def _check_rule(source: Source, rule: dict[str, Any], at: Path) -> None:
     if rule.get("verify") == "skip":
         source.problem(
@@ -139,7 +170,9 @@ def warnings(source: Source) -> list[Problem]:
     """The KuFlow-aware warnings of a file that loaded without problems."""
     checked = Source(source.data, source.positions)
     rules = source.data.get("rules") if isinstance(source.data, dict) else None
+    kuflow = _kuflow_connections(source.data)
     for index, rule in enumerate(rules if isinstance(rules, list) else []):
         if isinstance(rule, dict):
             _check_rule(checked, rule, ("rules", index))
+            _entity_replacements(checked, rule, ("rules", index), kuflow)
     return sorted(checked.problems)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import uuid
 from collections import Counter
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -73,6 +74,15 @@ class Entity(_Strict):
     entity: JsonValue
 
 
+class PatchOperation(_Strict):
+    """JsonPatchOperation: one step of an RFC 6902 patch."""
+
+    op: Literal["add", "remove", "replace", "move", "copy", "test"]
+    path: str
+    value: Any = None
+    from_: str | None = Field(default=None, alias="from")
+
+
 def _problem(status: int, message: str) -> JSONResponse:
     return JSONResponse(error_body(status, message), status_code=status)
 
@@ -97,6 +107,7 @@ class KuflowDouble(Double):
             Route("/processes/{id}", self._get_process, methods=["GET"]),
             Route("/processes/{id}/~actions/{action}", self._process_action, methods=["POST"]),
             Route("/processes/{id}/entity", self._entity, methods=["PUT"]),
+            Route("/processes/{id}/entity", self._patch_entity, methods=["PATCH"]),
             Route("/process-items", self._create_item, methods=["POST"]),
             Route("/process-items/{id}", self._get_item, methods=["GET"]),
             Route(
@@ -211,6 +222,33 @@ class KuflowDouble(Double):
             return _problem(404, "Process not found")
         assert isinstance(checked, Entity)
         process["entity"] = {"valid": True, "value": checked.entity.value}
+        return JSONResponse(process)
+
+    async def _patch_entity(self, request: Request) -> Response:
+        """patchProcessEntity: a JsonPatch (application/json-patch+json) on the entity's value;
+        only `add` and `replace` of a top-level field are implemented, as the router sends."""
+        checked = await self._checked(request, None)
+        if isinstance(checked, Response):
+            return checked
+        if request.headers.get("content-type", "").split(";")[0] != "application/json-patch+json":
+            return _problem(415, "Content-Type must be application/json-patch+json")
+        try:
+            operations = [
+                PatchOperation.model_validate(o) for o in json.loads(await request.body())
+            ]
+        except (ValueError, TypeError, ValidationError) as exc:
+            return _problem(400, f"invalid JsonPatch: {exc}")
+        process = self.processes.get(request.path_params["id"])
+        if process is None:
+            return _problem(404, "Process not found")
+        value = dict(process["entity"].get("value") or {})
+        for operation in operations:
+            if operation.op not in ("add", "replace") or not operation.path.startswith("/"):
+                return _problem(400, f"unsupported patch operation {operation.op} {operation.path}")
+            name = operation.path[1:].replace("~1", "/").replace("~0", "~")
+            value[name] = operation.value
+        process["entity"] = {"valid": True, "value": value}
+        self.effects[("patch_entity", process["id"])] += 1
         return JSONResponse(process)
 
     # -- process items ----------------------------------------------------------------------------

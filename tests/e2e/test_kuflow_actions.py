@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from handlers.rules.idempotency import action_key
 from tests.conftest import make_event
 from tests.doubles.kuflow import KuflowDouble
 from tests.e2e.conftest import loan_event
+from tests.e2e.harness import pipeline
 
 
 def metric(name: str, **labels: str) -> float:
@@ -220,3 +222,41 @@ async def test_a_job_without_a_valid_event_is_dead_lettered(
     assert entry.fields["event_id"] == "bogus"
     assert entry.fields["error"] == "the job does not hold a KuFlow event"
     assert kept == "not json"
+
+
+@pytest.mark.anyio
+async def test_patching_the_entity_sets_its_fields_and_keeps_the_others(
+    redis_url: str, tmp_path: Path, kuflow: KuflowDouble
+) -> None:
+    """What the example's report-on-completion does: the order id survives, the report's id
+    joins it — and a retry after a lost answer sets the same value again."""
+    value = {"orderId": "UC-1", "customer": "ACME", "amount": 25000, "currency": "EUR"}
+    process = kuflow.add_process(entity={"valid": True, "value": dict(value)})
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"""\
+version: 1
+verify: false
+connections:
+  kuflow: {{type: kuflow, base_url: "{kuflow.url}", client_id: kuflow-app, client_secret: kuflow-secret}}
+defaults:
+  retry: {{attempts: 3, initial: 10ms, max: 20ms}}
+rules:
+  - name: report
+    when: {{type: PROCESS.STATE_CHANGED}}
+    do:
+      - kuflow.patch_process_entity:
+          process_id: "{{{{ data.processId }}}}"
+          set: {{reportJob: job-7, "amount": 26000}}
+""")
+    kuflow.fail("PATCH", r"/processes/[0-9a-f-]+/entity", status=503, times=1)
+    event = make_event(
+        "PROCESS.STATE_CHANGED", data={"processId": process["id"], "processState": "RUNNING"}
+    )
+    async with pipeline(redis_url, rules) as router:
+        await router.send(event)
+        await router.work()
+        record = await router.record(event["id"])
+    assert record.status == "done"
+    assert process["entity"]["value"] == {**value, "amount": 26000, "reportJob": "job-7"}
+    (sent, *_) = kuflow.requests("PATCH", f"/processes/{process['id']}/entity")
+    assert sent.headers["content-type"] == "application/json-patch+json"

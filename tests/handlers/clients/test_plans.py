@@ -113,6 +113,18 @@ def sent(request: PlannedRequest) -> tuple[str, str, Any]:
             id="kuflow.update_process_entity",
         ),
         pytest.param(
+            'kf.patch_process_entity: {process_id: "{{ data.p }}", set: {y: 2, "a/b~c": x}}',
+            (
+                "PATCH",
+                f"{KF}/processes/{PROCESS_ID}/entity",
+                [
+                    {"op": "add", "path": "/y", "value": 2},
+                    {"op": "add", "path": "/a~1b~0c", "value": "x"},
+                ],
+            ),
+            id="kuflow.patch_process_entity",
+        ),
+        pytest.param(
             f'nm.create_session: {{workflow_id: "{TASK_ID}", requester_id: "{TASK_ID}", requester_type: User, attributes: {{n: 1.5}}}}',
             (
                 "POST",

@@ -112,3 +112,18 @@ def test_a_type_condition_that_matches_types_kuflow_never_sends(matcher: str) ->
 def test_a_rule_that_skips_verification_is_pointed_out() -> None:
     (warning,) = said("{type: PROCESS.CREATED}\n    verify: skip")
     assert warning.startswith("7:5: verify: skip — this rule acts on events KuFlow does not vouch")
+
+
+def test_replacing_the_entity_is_pointed_out_with_the_fields_it_drops() -> None:
+    text = (
+        "version: 1\nconnections:\n"
+        "  kf: {type: kuflow, base_url: https://kf.example/v1, client_id: i, client_secret: s}\n"
+        "rules:\n  - name: r\n    when: {type: PROCESS.CREATED, process.entity.value.orderId: "
+        "{exists: true}}\n    do:\n      - kf.update_process_entity:\n"
+        '          process_id: "{{ data.processId }}"\n'
+        '          entity: {amount: "{{ process.entity.value.amount }}"}\n'
+    )
+    (warning,) = [f"{p.line}:{p.column}: {p.message}" for p in warnings(read_yaml(text, {}))]
+    assert warning.startswith("8:9: update_process_entity replaces the whole entity")
+    assert "this rule reads orderId, which it would drop" in warning
+    assert "kf.patch_process_entity with set:" in warning
