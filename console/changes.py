@@ -19,10 +19,10 @@ def _back(path: str, message: str) -> Response:
 
 async def _replay(console: Console, event_id: str) -> str:
     try:
-        queued = await dlq.replay(console.redis, event_id, console.event_ttl_s)
+        queued = await dlq.replay_finished(console.redis, event_id, console.event_ttl_s)
     except LookupError as exc:
         return str(exc)
-    return "queued again" if queued else "nothing to replay: no dead letter for this event"
+    return "queued again" if queued else "nothing to replay: no such event"
 
 
 async def replay_event(request: Request, session: Session, form: Form) -> Response:

@@ -241,6 +241,21 @@ async def dlq_purge(redis: Redis, settings: CommonSettings, args: argparse.Names
     return 0
 
 
+async def events_replay(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
+    """Run a finished event again (rejected, dead-lettered or done); completed actions skip."""
+    try:
+        queued = await dlq.replay_finished(redis, args.event_id, settings.event_ttl_s)
+    except LookupError as exc:
+        print(f"kuflow-router: {exc}", file=sys.stderr)
+        return 1
+    if not queued:
+        print(f"event {args.event_id} is not in the event log: nothing to replay", file=sys.stderr)
+        return 1
+    print(f"event {args.event_id} queued again (its completed actions stay skipped; "
+          "verified against KuFlow again)")  # fmt: skip
+    return 0
+
+
 async def failover_confirm(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
     """Let receivers that found the Redis primary behind accept events again."""
     counted = int(await redis.get(keys.ACKED) or 0)
@@ -275,6 +290,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     show = sub.add_parser("show", help="one event: status, matched rules, each action's outcome")
     show.add_argument("event_id", metavar="EVENT_ID", type=event_id)
     show.set_defaults(handler=with_redis(events_show))
+    replay = sub.add_parser(
+        "replay",
+        help="run a finished event again: rejected, dead-lettered or done "
+        "(completed actions stay skipped)",
+    )
+    replay.add_argument("event_id", metavar="EVENT_ID", type=event_id)
+    replay.set_defaults(handler=with_redis(events_replay))
 
     queue = commands.add_parser("dlq", help="the dead-letter queue: list, show, replay, purge")
     sub = queue.add_subparsers(dest="dlq_command", required=True, metavar="COMMAND")

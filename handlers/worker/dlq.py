@@ -245,6 +245,38 @@ async def replay(redis: Redis, event_id: str, ttl_s: int) -> bool:
             f"event {event_id}: its body is no longer kept (the dead-letter queue trimmed or "
             "expired it), so it cannot be replayed; its entries stay for `dlq show`"
         )
+    await _queue_again(redis, event_id, body, ttl_s)
+    await _remove(redis, found, event_id)
+    return True
+
+
+FINISHED = (EventStatus.DONE, EventStatus.PARTIAL, EventStatus.DEAD, EventStatus.REJECTED)
+
+
+async def replay_finished(redis: Redis, event_id: str, ttl_s: int) -> bool:
+    """Queue any finished event again — dead-lettered, rejected (verified again then: a wrong
+    `base_url` fixed, say), or done — its completed actions skipped. False: no such event.
+
+    Raises:
+        LookupError: the event has not finished, or its body is no longer kept.
+    """
+    if await redis.exists(keys.dlq_index(event_id)):
+        return await replay(redis, event_id, ttl_s)
+    record = await records.load(redis, event_id)
+    if not record.fields:
+        return False
+    status = record.fields.get("status", "")
+    if status not in FINISHED:
+        raise LookupError(f"event {event_id} is {status or 'unknown'}: replay it once it finished")
+    body = record.fields.get("event")
+    if not body:
+        raise LookupError(f"event {event_id}: its record no longer holds the event as received")
+    await _queue_again(redis, event_id, body.encode(), ttl_s)
+    return True
+
+
+async def _queue_again(redis: Redis, event_id: str, body: bytes, ttl_s: int) -> None:
+    """Mark the event's dead actions for a re-run, forget how its last run ended, queue it."""
     record = await records.load(redis, event_id)
     # A dead action may have acted before it failed (an answer lost to a timeout): its re-run
     # is marked replayed, so each API's repeat-safety check runs as on any retry, with a fresh
@@ -260,9 +292,8 @@ async def replay(redis: Redis, event_id: str, ttl_s: int) -> bool:
     # runs are forgotten, and the runs so far are set aside (`runs` itself stays).
     runs = int(record.fields.get("runs") or 0) - int(record.fields.get(records.HELD_RUNS) or 0)
     values = {"status": EventStatus.QUEUED, records.REPLAYED_AFTER: str(runs), **again}
-    await records.save(redis, event_id, ttl_s, values,
-                       drop=[records.CRASHES, records.LAST_CRASH])  # fmt: skip
+    forgotten = [records.CRASHES, records.LAST_CRASH, "rejected", records.UNVERIFIED,
+                 "finished_at"]  # fmt: skip
+    await records.save(redis, event_id, ttl_s, values, drop=forgotten)
     received_at = int(record.fields.get("received_at") or time.time() * 1000)
     await requeue(redis, event_id, body, received_at, ttl_s)
-    await _remove(redis, found, event_id)
-    return True

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -199,3 +200,34 @@ async def test_a_new_type_naming_a_process_is_read_back(
     else:
         assert record.status == "rejected" and "does not know" in record.fields["rejected"]
         assert crm.requests("POST", "/api/seen") == []
+
+
+@pytest.mark.anyio
+async def test_a_rejected_event_can_be_replayed_and_is_verified_again(
+    make_pipeline: Callable[..., Any],
+    kuflow: KuflowDouble,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """KuFlow answered 404 (say, a base_url without the version path): once that is fixed, the
+    operator replays the event and it acts — it was not lost for good."""
+    import anyio
+
+    from kuflow_router.cli import main
+
+    monkeypatch.setenv("ROUTER_REDIS_URL", redis_url)
+    event = completed("2c9d4e6f-8a1b-4c3d-9e5f-7a8b9c0d1e2f")  # not known to KuFlow yet
+    async with make_pipeline(CLOSE_ON_COMPLETION) as router:
+        await router.send(event)
+        await router.work()
+        assert (await router.record(event["id"])).status == "rejected"
+        kuflow.add_process(id=event["data"]["processId"], state="COMPLETED")  # fixed meanwhile
+        assert await anyio.to_thread.run_sync(main, ["events", "replay", event["id"]]) == 0
+        assert "queued again" in capsys.readouterr().out
+        await router.work()
+        record = await router.record(event["id"])
+        again = await anyio.to_thread.run_sync(main, ["events", "replay", str(uuid4())])
+    assert record.status == "done" and "rejected" not in record.fields
+    assert len(kuflow.requests("POST", "/process-items")) == 1
+    assert again == 1
