@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -25,6 +26,7 @@ from console.web import (
     console_of,
     page,
     read_form,
+    redis_unreachable,
 )
 from handlers.rules.reload import LiveRules
 
@@ -145,6 +147,8 @@ def create_console(
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ]
     )
+    for unreachable in (RedisError, OSError):
+        app.add_exception_handler(unreachable, redis_unreachable)
     https = public_url.lower().startswith("https://")
     app.state.console = Console(redis, rules, Access(admin_token), event_ttl_s, https)
     if admin_token is None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from common.redact import redact
 from console.access import COOKIE, Access, Session
 from console.throttle import LoginThrottle
 from handlers.rules.reload import LiveRules
@@ -80,6 +82,15 @@ class Console:
         self.redis, self.rules, self.access, self.event_ttl_s = redis, rules, access, event_ttl_s
         self.https = https  # reached over https (ROUTER_CONSOLE_URL), if behind a TLS proxy
         self.throttle = LoginThrottle()
+        self.redis_down_since: float | None = None  # since when pages cannot reach Redis
+
+    @property
+    def redis_address(self) -> str:
+        """Where the console's Redis is, for people: `host:port` (never its password)."""
+        settings = self.redis.connection_pool.connection_kwargs
+        if settings.get("host"):
+            return f"{settings['host']}:{settings.get('port', 6379)}"
+        return str(settings.get("path") or settings.get("service_name") or "its address")
 
     async def session(self, request: Request) -> Session | None:
         """The session the request's cookie proves, unless it logged out (or none)."""
@@ -122,7 +133,9 @@ def page(handler: Page) -> Callable[[Request], Awaitable[Response]]:
         session = await console_of(request).session(request)
         if session is None:
             return to_login(request)
-        return await handler(request, session)
+        response = await handler(request, session)
+        console_of(request).redis_down_since = None  # it answered
+        return response
 
     return endpoint
 
@@ -146,3 +159,16 @@ def change(handler: Callable[[Request, Session, Form], Awaitable[Response]]) -> 
         return await handler(request, session, form)
 
     return endpoint
+
+
+async def redis_unreachable(request: Request, exc: Exception) -> Response:
+    """A clear page while Redis does not answer (every page needs it), instead of a 500; it
+    looks again by itself every 5 s."""
+    console = console_of(request)
+    if console.redis_down_since is None:
+        console.redis_down_since = time.time()
+    context = {"address": console.redis_address, "error": redact(str(exc)) or type(exc).__name__,
+               "since": _iso(console.redis_down_since * 1000)}  # fmt: skip
+    page = TEMPLATES.TemplateResponse(request, "unavailable.html", context, status_code=503)
+    page.headers.update({**SECURITY_HEADERS, "Retry-After": "5"})
+    return page

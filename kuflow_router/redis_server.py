@@ -247,6 +247,10 @@ class RedisServer:
         tail = log.read_text(errors="replace")[-800:] if log.exists() else "(no log)"
         raise RedisServerError(f"redis-server did not start on port {self.port}:\n{tail}")
 
+    def exit_code(self) -> int | None:
+        """The server's exit code once it has ended (it is reaped then), else None."""
+        return self._process.poll() if self._process is not None else None
+
     def stop(self) -> None:
         """Stop the server (SIGTERM lets it flush its append-only file), then reap it."""
         process, self._process = self._process, None

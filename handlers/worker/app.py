@@ -77,6 +77,35 @@ return score
 """
 
 
+MAX_OUTAGE_WAIT_S = 10.0
+
+
+class Outage:
+    """Redis unreachable from the worker's loop: said once when it starts and once when it
+    ends — not at every look — and waited out with a doubling pause (at most 10 s)."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.wait_s = 0.0
+
+    def failed(self, exc: Exception, first_wait_s: float) -> float:
+        """Count a failed look; how long to wait before the next."""
+        if self.since is None:
+            self.since, self.wait_s = time.monotonic(), first_wait_s
+            log.warning("Redis is unreachable, picking jobs paused: %s; looking again with a "
+                        "growing pause, up to %g s", exc, MAX_OUTAGE_WAIT_S)  # fmt: skip
+        else:
+            self.wait_s = min(self.wait_s * 2, MAX_OUTAGE_WAIT_S)
+        return self.wait_s
+
+    def over(self) -> None:
+        """A look succeeded: if Redis had been unreachable, say for how long."""
+        if self.since is not None:
+            log.warning("Redis is reachable again after %.0f s: picking jobs",
+                        time.monotonic() - self.since)  # fmt: skip
+            self.since = None
+
+
 class RouterWorker(Worker):
     """arq's worker, woken by the receiver's token instead of sleeping a fixed poll delay.
 
@@ -92,14 +121,16 @@ class RouterWorker(Worker):
         self.worker_id, self._started = heartbeat.worker_id(), time.time()
         if self.on_startup:
             await self.on_startup(self.ctx)
+        outage = Outage()
         while True:
             try:
                 await self._poll_iteration()
             except (RedisError, OSError) as exc:
-                # Redis went away (a failover takes seconds): keep the loop, look again soon.
-                log.warning("picking jobs failed: %s", exc)
-                await asyncio.sleep(self.idle_wait_s)
+                # Redis went away (a failover takes seconds, a restart a few): keep the loop
+                # and look again, less often the longer it lasts.
+                await asyncio.sleep(outage.failed(exc, self.idle_wait_s))
                 continue
+            outage.over()
             await self._beat()
             if self.burst and await self._burst_done():
                 return

@@ -181,3 +181,31 @@ async def test_the_cookie_is_secure_when_the_console_is_reached_over_https(
             answer = await client.post("/login", data={"token": ADMIN, "next": "/"})
     assert answer.status_code == 303
     assert ("Secure" in answer.headers["set-cookie"]) is url.startswith("https")
+
+
+@pytest.mark.anyio
+async def test_an_unreachable_redis_gets_a_clear_page_and_the_console_recovers(
+    redis_url: str, tmp_path: Any
+) -> None:
+    from redis.asyncio import Redis
+
+    from console.app import create_console
+    from handlers.rules.reload import LiveRules
+    from kuflow_router.redis_server import free_port
+    from tests.conftest import serve_app
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("version: 1\nrules: []\n")
+    port = free_port()  # nothing listens there
+    async with Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=1) as gone:
+        app = create_console(gone, LiveRules(rules), ADMIN, 3600)
+        async with serve_app(app) as client:
+            await client.post("/login", data={"token": ADMIN, "next": "/"})
+            down = await client.get("/events")
+            async with Redis.from_url(redis_url) as back:
+                app.state.console.redis = back  # Redis answers again
+                up = await client.get("/events")
+    assert down.status_code == 503 and down.headers["retry-after"] == "5"
+    assert f"Redis at <code>127.0.0.1:{port}</code> is unreachable since" in down.text
+    assert "Traceback" not in down.text and 'http-equiv="refresh"' in down.text
+    assert up.status_code == 200 and app.state.console.redis_down_since is None

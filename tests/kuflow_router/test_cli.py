@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import tempfile
 import time
@@ -249,3 +251,27 @@ def test_run_refuses_a_console_port_it_cannot_have(tmp_path: Path) -> None:
         and f"port {port} on 127.0.0.1, the console's, is in use" in busy.stderr
     )
     assert not (tmp_path / "var").exists()  # nothing was started
+
+
+def test_run_restarts_its_embedded_redis_with_its_data_when_it_dies(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(EMPTY_RULES)
+    env = router_env(ROUTER_WEBHOOK_TOKENS=TOKEN, ROUTER_LOG_FORMAT="text")
+    before, after = make_event(), make_event()
+    with running_router(["run", "--no-console"], env, tmp_path) as router:
+        assert post_event(router.base, before, TOKEN).status_code == 202
+        place = tmp_path / "var" / "redis"
+        password = (place / "router.password").read_text()
+        port = int((place / "router.port").read_text())
+        with redis.Redis(port=port, password=password) as client:
+            first = int(client.info("server")["process_id"])
+        os.kill(first, signal.SIGKILL)
+        stderr = router.logs / "stderr"
+        wait_for(lambda: "the embedded Redis is back" in stderr.read_text(), "the restart")
+        assert post_event(router.base, after, TOKEN).status_code == 202
+        with redis.Redis(port=port, password=password) as client:
+            assert int(client.info("server")["process_id"]) != first
+            assert client.exists(f"router:event:{before['id']}")  # its data came back
+        assert not Path(f"/proc/{first}").exists()  # reaped: no zombie left
+        _, err = router.stop()
+    assert f"the embedded Redis on port {port} ended (exit code -9)" in err
+    assert "Application shutdown failed" not in err and "Traceback" not in err, err
