@@ -163,3 +163,15 @@ def client(url: str, redis_class: type[Redis] = Redis, **options: Any) -> Redis:
         target.service, redis_class=redis_class, connection_pool_class=_PrimaryPool
     )
     return primary
+
+
+def address(redis: Redis) -> str:
+    """Where a client's Redis is, for people: `host:port`, a socket path, or the Sentinel
+    service — never a password."""
+    settings = redis.connection_pool.connection_kwargs
+    if settings.get("host"):
+        return f"{settings['host']}:{settings.get('port', 6379)}"
+    if settings.get("path"):
+        return str(settings["path"])
+    service = getattr(redis.connection_pool, "service_name", None)
+    return f"the primary of Sentinel service {service}" if service else "its address"

@@ -99,8 +99,10 @@ async def event(request: Request, session: Session) -> Response:
                          found.enrichment.get("processItem"))  # fmt: skip
     matched = json.loads(found.record.fields.get("matched") or "null")
     message = request.query_params.get("message", "")
+    order = list(matched or []) + [r.name for r in console.rules.current.rules]
+    actions = records.in_order(found.record.actions, order)
     return render(request, session, "event.html", event_id=event_id, found=found,
-                  reports=reports, matched=matched, message=message,
+                  reports=reports, matched=matched, message=message, actions=actions,
                   rules_loaded_at=console.rules.loaded_at * 1000)  # fmt: skip
 
 

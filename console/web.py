@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from common import redis_url
 from common.redact import redact
 from console.access import COOKIE, Access, Session
 from console.throttle import LoginThrottle
@@ -86,11 +87,8 @@ class Console:
 
     @property
     def redis_address(self) -> str:
-        """Where the console's Redis is, for people: `host:port` (never its password)."""
-        settings = self.redis.connection_pool.connection_kwargs
-        if settings.get("host"):
-            return f"{settings['host']}:{settings.get('port', 6379)}"
-        return str(settings.get("path") or settings.get("service_name") or "its address")
+        """Where the console's Redis is, for people (never its password)."""
+        return redis_url.address(self.redis)
 
     async def session(self, request: Request) -> Session | None:
         """The session the request's cookie proves, unless it logged out (or none)."""

@@ -107,6 +107,7 @@ def shown_record(record: records.EventRecord) -> dict[str, Any]:
     fields = record.fields
     enrichment = record.actions.get(records.action_field("enrichment", 0))
     actions = {n: s for n, s in record.actions.items() if s is not enrichment}
+    matched_rules = json.loads(fields["matched"]) if "matched" in fields else []
     shown: dict[str, Any] = {
         "event_id": record.event_id,
         "type": fields.get("type"),
@@ -122,7 +123,7 @@ def shown_record(record: records.EventRecord) -> dict[str, Any]:
         "after_failed": fields.get("after_failed"),
         "waiting_for": fields.get("waiting_for"),
         "enrichment": _action("enrichment:0", enrichment) if enrichment else None,
-        "actions": [_action(n, s) for n, s in sorted(actions.items())],
+        "actions": [_action(n, s) for n, s in records.in_order(actions, matched_rules)],
     }
     if shown["enrichment"]:
         for name in ("rule", "index"):

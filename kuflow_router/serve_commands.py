@@ -205,14 +205,17 @@ def _redis_in(app: Starlette, server: RedisServer) -> None:
     _wrap(app, running)
 
 
+SHOWN_TOKEN_CHARS = 4
+
+
 def _print_banner(settings: ReceiverSettings, host: str, port: int, rules: LiveRules) -> None:
     shown_host = "localhost" if host in ("0.0.0.0", "::") else host  # noqa: S104
     url = f"http://{shown_host}:{port}/webhooks/kuflow"
     if settings.webhook_tokens:
-        # The token is a secret: shown to a person at a terminal, never written into a log.
-        shown = settings.webhook_tokens[0].get_secret_value()
-        token = shown if sys.stdout.isatty() else "<a token of ROUTER_WEBHOOK_TOKENS>"
-        url += f"/{token}"
+        # The token is a secret: whole to a person at a terminal; in a log, its first
+        # characters only — enough to tell which of ROUTER_WEBHOOK_TOKENS it is.
+        token = settings.webhook_tokens[0].get_secret_value()
+        url += f"/{token}" if sys.stdout.isatty() else f"/{token[:SHOWN_TOKEN_CHARS]}…"
     print(f"kuflow-router: register this webhook URL in KuFlow: {url}", flush=True)
     print(f"kuflow-router: rules: {len(rules.current.rules)} loaded from {rules.path}", flush=True)
 

@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from common import redis_url
 from common.errors import SettingsError
+from common.redact import redact
 from receiver import keys, metrics, problems
 from receiver.admin import metrics_refusal
 from receiver.auth import AuthConfig, Verdict, check_headers, check_signature
@@ -158,8 +159,12 @@ async def _ingest(
             event.id, event.type, body, process_id if isinstance(process_id, str) else ""
         )
     except REDIS_DOWN as exc:
-        log.warning("enqueue failed: %s", type(exc).__name__, extra={"event_id": event.id})
-        raise QueueUnavailable("The event could not be queued; retry later.") from None
+        cause = redact(str(exc)) or type(exc).__name__
+        where = redis_url.address(receiver.redis)
+        log.warning("enqueue failed: Redis at %s: %s", where, cause, extra={"event_id": event.id})
+        unavailable = QueueUnavailable("The event could not be queued; retry later.")
+        unavailable.event_id, unavailable.event_type = event.id, event.type
+        raise unavailable from None
     return event.id, event.type, queued
 
 
@@ -179,7 +184,7 @@ class Webhook:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         receiver = self.receiver
         started = time.perf_counter()
-        event_id, event_type, outcome, status = None, None, "queued", 202
+        event_id, event_type, outcome, status, reason = None, None, "queued", 202, ""
         token = scope.get("path_params", {}).get("token")
         try:
             event_id, event_type, queued = await _ingest(
@@ -193,19 +198,32 @@ class Webhook:
             await send({"type": "http.response.body", "body": content})
         except RequestRejected as exc:
             outcome, status = exc.outcome, exc.status
+            event_id, event_type, reason = exc.event_id, exc.event_type, exc.reason
             rejection = problems.rejection(exc, basic_enabled=bool(receiver.auth.basic))
             await rejection(scope, receive, send)
         metrics.received(event_type, outcome).inc()
-        log.info(
-            "event received",
-            extra={
-                "event_id": event_id,
-                "type": event_type,
-                "outcome": outcome,
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            },
-        )
+        said = {
+            "event_id": event_id,
+            "type": event_type,
+            "outcome": outcome,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        if status != 202:
+            said["reason"] = reason  # what the sender was told, never the body
+        log.info("event received", extra=said)
+
+
+async def _say_if_redis_is_down(redis: Redis) -> None:
+    """At start: warn, with Redis's address, if it does not answer (the receiver starts all
+    the same, answering 503 until it does)."""
+    try:
+        async with asyncio.timeout(REDIS_TIMEOUT_S):
+            await redis.ping()
+    except REDIS_DOWN as exc:
+        log.warning("Redis at %s does not answer (%s): events are refused with 503 until it "
+                    "does; check ROUTER_REDIS_URL", redis_url.address(redis),
+                    redact(str(exc)) or type(exc).__name__)  # fmt: skip
 
 
 async def healthz(request: Request) -> Response:
@@ -292,6 +310,7 @@ def create_app(settings: ReceiverSettings) -> Starlette:
             log.info("webhook authentication: %s", ", ".join(auth.modes))
         else:
             log.warning("ROUTER_INSECURE_NO_AUTH=true: webhooks are accepted WITHOUT auth")
+        await _say_if_redis_is_down(redis)
         yield
         await redis.aclose()
 

@@ -40,6 +40,14 @@ class RequestRejected(ReceiverError):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
+        self.event_id: str | None = None  # when known: the log line of a 503 names the event
+        self.event_type: str | None = None
+
+    @property
+    def reason(self) -> str:
+        """Why, as the sender was told: the detail, and each field error's `loc: msg`."""
+        located = "; ".join(f"{e.loc}: {e.msg}" for e in self.errors)
+        return f"{self.detail} ({located})" if located else self.detail
 
 
 class Unauthorized(RequestRejected):

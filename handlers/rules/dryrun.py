@@ -111,7 +111,10 @@ def dry_run(
                 RuleReport(rule.name, "not evaluated", f"needs {', '.join(missing)}.*: {hint}")
             )
         else:
-            reports.append(RuleReport(rule.name, "matched", actions=_actions(rules, rule, doc)))
+            why = "; ".join(f"{p}: {e} (actual {a})" for p, e, a in rule.when.reasons(doc))
+            reports.append(
+                RuleReport(rule.name, "matched", why, actions=_actions(rules, rule, doc))
+            )
     return reports
 
 

@@ -50,6 +50,22 @@ class Node:
             unknown = unknown or verdict is None
         return None if unknown else not decisive
 
+    def reasons(self, document: Any) -> list[tuple[str, str, str]]:
+        """Why a matching pattern matches: (path, expected, actual) of each condition that holds
+        and counts — every one of `all`, the first that holds of `any`; a `not` says its inner
+        pattern did not match."""
+        if self.kind == "path":
+            assert self.matcher is not None
+            values = paths.resolve(document, self.segments)
+            actual = "absent" if not values else ", ".join(show(v) for v in values)
+            return [(self.path, self.matcher.description, actual)]
+        if self.kind == "not":
+            return [("not", "the inner pattern not to match", "it did not")]
+        holding = [c for c in self.children if c.evaluate(document, paths.MATCH_ROOTS) is True]
+        if self.kind == "any":
+            holding = holding[:1]
+        return [reason for child in holding for reason in child.reasons(document)]
+
     def first_failure(self, document: Any) -> tuple[str, str, str] | None:
         """(path, expected, actual) of the first condition that fails, or None if it matches."""
         if self.evaluate(document, paths.MATCH_ROOTS):

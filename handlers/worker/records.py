@@ -94,6 +94,20 @@ def action_field(rule: str, index: int) -> str:
     return f"{ACTION_PREFIX}{rule}:{index}"
 
 
+def in_order(actions: dict[str, ActionState], rules: list[str]) -> list[tuple[str, ActionState]]:
+    """An event's actions as they ran: the KuFlow read first, then by the rules' order (`rules`,
+    e.g. the `matched` list; a rule not in it last), then by step — not in the hash's order."""
+
+    def place(item: tuple[str, ActionState]) -> tuple[int, int, str, int]:
+        rule, _, index = item[0].removeprefix(ACTION_PREFIX).rpartition(":")
+        step = int(index) if index.isdigit() else 0
+        if rule == "enrichment":
+            return (0, 0, "", step)
+        return (1, rules.index(rule) if rule in rules else len(rules), rule, step)
+
+    return sorted(actions.items(), key=place)
+
+
 @dataclass
 class EventRecord:
     """An event's record as read from Redis."""

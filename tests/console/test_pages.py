@@ -246,3 +246,18 @@ async def test_dead_letter_groups_keep_counts_show_the_latest_and_come_in_pages(
     assert first.count('<article class="group">') == 2 and "Groups 1\u20132 of 6" in first
     assert "The latest 20 of 25 entries" in last and "25 entries, 25 events" in last
     assert last.count('href="/events/ev-') == reads.SHOWN_ENTRIES + 1  # and other-25's one
+
+
+@pytest.mark.anyio
+async def test_the_event_page_says_why_a_rule_matched_and_lists_actions_as_they_ran(
+    make_stand: Callable[..., Any], kuflow: KuflowDouble
+) -> None:
+    async with make_stand() as stand:
+        event = loan_event(kuflow)
+        await stand.router.send(event)
+        await stand.router.work()
+        await stand.login()
+        page = (await stand.console.get(f"/events/{event['id']}")).text
+    # open-review comes first in the file (not in the alphabet, nor the hash)
+    assert page.index("action:open-review:0") < page.index("action:notify-crm:0")
+    assert "type: equals &#39;PROCESS.CREATED&#39; (actual &#39;PROCESS.CREATED&#39;)" in page

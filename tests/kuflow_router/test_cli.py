@@ -134,7 +134,9 @@ def test_run_starts_an_embedded_persistent_redis(tmp_path: Path) -> None:
         assert redis.Redis(port=port, password=password).ping()
         out, err = router.stop()
     assert "register this webhook URL in KuFlow: http://127.0.0.1:" in out
-    assert TOKEN not in out  # not a terminal: the token is not printed
+    assert TOKEN not in out  # not a terminal: the token is not printed whole …
+    assert f"/webhooks/kuflow/{TOKEN[:4]}…\n" in out  # … but which one it is, is
+    assert "<a token of" not in out
     assert password not in out + err
     assert (tmp_path / "var" / "redis" / "router.password").stat().st_mode & 0o777 == 0o600
     assert embedded_port(out) == port

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -378,6 +379,33 @@ async def test_redis_unreachable_is_503_with_retry_after(
     assert_problem(response, 503)
     assert int(response.headers["retry-after"]) > 0
     assert ready.status_code == 503
+
+
+@pytest.mark.anyio
+async def test_the_log_says_what_an_operator_can_act_on(
+    app_client: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis's address at start and on a failed enqueue, the event id of a 503, and why a
+    400 was refused — the sender's own `loc: msg`, never the body."""
+    from kuflow_router.redis_server import free_port
+
+    port = free_port()
+    event = make_event()
+    secret_value = "a-value-only-the-body-holds"
+    bad = {**make_event(), "data": {"processState": secret_value}}
+    with caplog.at_level(logging.INFO):
+        async with app_client(redis_url=f"redis://127.0.0.1:{port}/0") as client:
+            await client.post(f"{URL}/{TOKEN}", content=body_of(event), headers=JSON)
+            await client.post(f"{URL}/{TOKEN}", content=json.dumps(bad), headers=JSON)
+    said = {r.getMessage(): r for r in caplog.records}
+    assert any(f"Redis at 127.0.0.1:{port} does not answer" in m for m in said)
+    assert any(f"enqueue failed: Redis at 127.0.0.1:{port}" in m for m in said)
+    received = [r for r in caplog.records if r.getMessage() == "event received"]
+    unavailable = next(r for r in received if r.status == 503)  # type: ignore[attr-defined]
+    assert unavailable.event_id == event["id"]  # type: ignore[attr-defined]
+    invalid = next(r for r in received if r.status == 400)  # type: ignore[attr-defined]
+    assert "data.processId" in invalid.reason  # type: ignore[attr-defined]
+    assert secret_value not in caplog.text
 
 
 # -- other endpoints ----------------------------------------------------------------------------
