@@ -25,6 +25,7 @@ from console.app import create_console
 from console.settings import ConsoleSettings, load_settings
 from handlers.rules.loader import withheld
 from handlers.rules.reload import LiveRules
+from kuflow_router import env_file
 from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import tools_url
 from receiver.protocol import router_protocol
@@ -66,7 +67,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     port = args.port or settings.console_port
     token = admin_token(settings, args.host)  # refuse before anything starts
     # The console holds no API credential: each ${VAR} but a connection's address reads as <VAR>.
-    rules = LiveRules(settings.rules_file, withheld(os.environ))
+    rules = LiveRules(settings.rules_file, withheld(os.environ), before_reload=env_file.refresh)
     redis = redis_client(tools_url(settings.redis_url), socket_connect_timeout=5)
     app = create_console(redis, rules, token, settings.event_ttl_s, settings.console_url)
     watching: list[asyncio.Task[None]] = []

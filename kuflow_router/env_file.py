@@ -2,7 +2,9 @@
 
 The format is the one `scripts/run` writes and `.env.example` shows: `NAME=value` lines,
 `#` comments, blank lines, an optional `export ` and optional quotes around the value. A
-variable already set in the environment wins over the file.
+variable already set in the environment wins over the file. A running router reads the file
+again before each rules reload (`refresh`), so a credential added there is seen without a
+restart, as `rules check` sees it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 from common.errors import SettingsError
 
 DEFAULT = Path(".env")
+_read: list[Path] = []  # the file `load` read, if any
+_ours: set[str] = set()  # the variables it put into the environment (not set there before)
 _LINE = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)")
 
 
@@ -60,5 +64,27 @@ def load(path: Path | None) -> Path | None:
             f"cannot read the env file {chosen}: {exc.__class__.__name__}"
         ) from None
     for name, value in parse(text, str(chosen)).items():
-        os.environ.setdefault(name, value)
+        if name not in os.environ:
+            os.environ[name] = value
+            _ours.add(name)
+    _read[:] = [chosen]
     return chosen
+
+
+def refresh() -> None:
+    """Read the file `load` read again: what it adds or changes now shows in the environment
+    (a variable set outside the file still wins), what it no longer has is gone. A file that
+    cannot be read or parsed now changes nothing; the reload then says what is missing."""
+    if not _read:
+        return
+    try:
+        values = parse(_read[0].read_text(encoding="utf-8"), str(_read[0]))
+    except (OSError, UnicodeDecodeError, SettingsError):
+        return
+    for name in _ours - values.keys():
+        os.environ.pop(name, None)
+        _ours.discard(name)
+    for name, value in values.items():
+        if name in _ours or name not in os.environ:
+            os.environ[name] = value
+            _ours.add(name)

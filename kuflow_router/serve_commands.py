@@ -28,7 +28,7 @@ from handlers.rules.reload import LiveRules
 from handlers.worker.app import GRACE_S, build_worker
 from handlers.worker.settings import MAX_CONCURRENCY, WorkerSettings
 from handlers.worker.settings import load_settings as worker_settings
-from kuflow_router import health
+from kuflow_router import env_file, health
 from kuflow_router.arguments import whole_number
 from kuflow_router.console_command import running_console
 from kuflow_router.redis_server import (
@@ -114,7 +114,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.concurrency:
         settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
     _need_redis(settings, "worker")
-    rules = LiveRules(settings.rules_file)
+    rules = LiveRules(settings.rules_file, before_reload=env_file.refresh)
     asyncio.set_event_loop(_event_loop())  # arq runs on the loop current when it is built
     build_worker(settings, rules).run()
     return 0
@@ -245,11 +245,13 @@ def _local_base(args: argparse.Namespace) -> str:
 
 def _run_rules(settings: WorkerSettings, args: argparse.Namespace) -> LiveRules:
     if not args.demo:
-        return LiveRules(settings.rules_file)
+        return LiveRules(settings.rules_file, before_reload=env_file.refresh)
     # Demo mode: the stand-ins take any credential, so an unset ${VAR} is no error.
     filled: set[str] = set()
     environ = demo_rules.demo_environ(os.environ, filled)
-    rules = LiveRules(settings.rules_file, environ, demo_rules.pointed_at(_local_base(args)))
+    rules = LiveRules(
+        settings.rules_file, environ, demo_rules.pointed_at(_local_base(args)), env_file.refresh
+    )
     if filled:
         names = ", ".join(f"${{{name}}}" for name in sorted(filled))
         print(f"kuflow-router: demo mode: {names} not set: the stand-ins take "

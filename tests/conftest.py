@@ -52,6 +52,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("ROUTER_"):
             monkeypatch.delenv(name)
     monkeypatch.setattr(env_file, "DEFAULT", tmp_path / "no.env")
+    monkeypatch.setattr(env_file, "_read", [])  # no test re-reads another test's .env
+    monkeypatch.setattr(env_file, "_ours", set())
 
 
 @pytest.fixture(autouse=True)

@@ -50,8 +50,10 @@ class LiveRules:
         path: Path,
         environ: Mapping[str, str] | None = None,
         transform: Callable[[RuleSet], RuleSet] | None = None,
+        before_reload: Callable[[], None] = lambda: None,
     ) -> None:
-        """Load the file once; `transform` is applied to every rule set loaded (demo mode).
+        """Load the file once; `transform` is applied to every rule set loaded (demo mode),
+        `before_reload` runs before each reload (the CLI reads `.env` again).
 
         Raises:
             RulesLoadError: the file is invalid at start-up (every problem listed).
@@ -59,6 +61,7 @@ class LiveRules:
         self.path = path
         self._environ = environ
         self._transform = transform or (lambda rules: rules)
+        self._before_reload = before_reload
         self._stamp = _stamp(path)
         self.current: RuleSet = self._transform(load_file(path, environ))
         self.loaded_at = time.time()  # when `current` was loaded
@@ -80,6 +83,7 @@ class LiveRules:
     def reload(self, reason: str = "requested") -> bool:
         """Load the file again; keep the last good rules if it is invalid. True on success."""
         self._stamp = _stamp(self.path)
+        self._before_reload()
         try:
             rules = self._transform(load_file(self.path, self._environ))
         except RulesLoadError as exc:
