@@ -125,6 +125,7 @@ def create_console(
     admin_token: str | None,
     event_ttl_s: int,
     public_url: str = "",
+    demo: bool = False,
 ) -> Starlette:
     """The console app over one Redis and one live rule set; `public_url` is where operators
     reach it (ROUTER_CONSOLE_URL), if set."""
@@ -150,7 +151,7 @@ def create_console(
     for unreachable in (RedisError, OSError):
         app.add_exception_handler(unreachable, redis_unreachable)
     https = public_url.lower().startswith("https://")
-    app.state.console = Console(redis, rules, Access(admin_token), event_ttl_s, https)
+    app.state.console = Console(redis, rules, Access(admin_token), event_ttl_s, https, demo)
     if admin_token is None:
         app.add_middleware(_LocalHostsOnly)
     return app

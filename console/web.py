@@ -61,6 +61,11 @@ def _iso(ms: int | float | str | None) -> str:
     return datetime.fromtimestamp(float(ms) / 1000, UTC).isoformat(timespec="seconds")
 
 
+def plural(count: int, one: str, many: str = "") -> str:
+    """`1 event`, `2 events`; `many` for an irregular plural (`1 entry`, `2 entries`)."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
@@ -68,6 +73,8 @@ def _templates() -> Jinja2Templates:
     env.filters["iso_s"] = lambda s: _iso(float(s) * 1000) if s else ""
     env.filters["pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
     env.filters["urlq"] = lambda v: quote(str(v), safe="")
+    env.filters["plural"] = plural
+    env.filters["short"] = lambda v: f"{str(v)[:8]}…" if len(str(v)) > 12 else str(v)
     return templates
 
 
@@ -78,10 +85,17 @@ class Console:
     """What the pages share: Redis, the live rules, access control, the event time to live."""
 
     def __init__(
-        self, redis: Redis, rules: LiveRules, access: Access, event_ttl_s: int, https: bool
+        self,
+        redis: Redis,
+        rules: LiveRules,
+        access: Access,
+        event_ttl_s: int,
+        https: bool,
+        demo: bool = False,
     ) -> None:
         self.redis, self.rules, self.access, self.event_ttl_s = redis, rules, access, event_ttl_s
         self.https = https  # reached over https (ROUTER_CONSOLE_URL), if behind a TLS proxy
+        self.demo = demo  # `run --demo`: every page says so
         self.throttle = LoginThrottle()
         self.redis_down_since: float | None = None  # since when pages cannot reach Redis
 
@@ -112,8 +126,9 @@ def render(
     request: Request, session: Session, name: str, status: int = 200, **context: Any
 ) -> Response:
     """A page, with the CSRF token its forms carry and the console's security headers."""
-    context |= {"csrf": console_of(request).access.csrf(session), "path": request.url.path,
-                "open": console_of(request).access.open}  # fmt: skip
+    console = console_of(request)
+    context |= {"csrf": console.access.csrf(session), "path": request.url.path,
+                "open": console.access.open, "demo": console.demo}  # fmt: skip
     response = TEMPLATES.TemplateResponse(request, name, context, status_code=status)
     response.headers.update(SECURITY_HEADERS)
     return response

@@ -92,12 +92,12 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 @asynccontextmanager
 async def running_console(
-    settings: ConsoleSettings, redis_url: str, rules: LiveRules, port: int
+    settings: ConsoleSettings, redis_url: str, rules: LiveRules, port: int, demo: bool = False
 ) -> AsyncIterator[None]:
     """The console on 127.0.0.1:`port` for as long as the block runs (inside `run`)."""
     redis = redis_client(redis_url, socket_connect_timeout=5)
     token = admin_token(settings, "127.0.0.1")
-    app = create_console(redis, rules, token, settings.event_ttl_s, settings.console_url)
+    app = create_console(redis, rules, token, settings.event_ttl_s, settings.console_url, demo)
     try:
         async with serving(app, "127.0.0.1", port, http=router_protocol(listener="console")):
             yield

@@ -318,7 +318,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _worker_in(app, settings, rules)
         if not args.no_console:
             url = str(settings.redis_url)
-            _wrap(app, lambda: running_console(settings, url, rules, console_port))
+            _wrap(app, lambda: running_console(settings, url, rules, console_port, args.demo))
         if embedded is not None:
             _redis_in(app, embedded)
         _print_banner(settings, args.host, args.port, rules)

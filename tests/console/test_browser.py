@@ -119,8 +119,8 @@ def test_an_operator_finds_a_failed_event_fixes_it_and_replays_it(
     assert group.count() == 1 and "notify-crm · crm.request · HTTP 422" in group.inner_text()
     _shoot(page, "dead-letters")
     # The CRM is fixed (its scripted failure was used up): replay the group.
-    page.get_by_role("button", name="Replay all 1 events").click()
-    assert dialogs == ["Replay 1 events?"]
+    page.get_by_role("button", name="Replay the event").click()
+    assert dialogs == ["Replay 1 event?"]
     assert page.get_by_text("1 of 1 events queued again").is_visible()
     wait_for(lambda: _status(client, failing["id"]) == "done", "the replayed event to be done")
     page.goto(f"{router.console}/events?status=done")
@@ -169,4 +169,44 @@ def test_a_wrong_token_stays_on_the_login_page(browser: Any, router: Router) -> 
     assert context.cookies() == []
     page.goto(f"{router.console}/dead")
     assert page.url.startswith(f"{router.console}/login")
+    context.close()
+
+
+WORDS_WHOLE = """() => {
+  const kept = [...document.querySelectorAll('th, .status, .verdict, td.type, .id')];
+  const broken = kept.filter(e => getComputedStyle(e).whiteSpace !== 'nowrap'
+                                  || e.getClientRects().length > 1);
+  return {count: kept.length, broken: broken.map(e => e.textContent),
+          overflow: document.documentElement.scrollWidth - window.innerWidth};
+}"""
+
+
+@pytest.mark.parametrize("width", [1366, 1920])
+def test_headers_badges_and_ids_stay_whole_at_common_widths(
+    browser: Any, router: Router, kuflow: KuflowDouble, tmp_path: Path, width: int
+) -> None:
+    """No `Statu|s`, `reject|ed` or `PROCESS_ITEM.TASK_STATE_C|HANGED`: what must read as one
+    word is one line, ids are shortened on purpose (whole on hover), and no page is wider
+    than the window."""
+    task = kuflow.add_task(kuflow.add_process()["id"])
+    event = {**loan_event(kuflow), "type": "PROCESS_ITEM.TASK_STATE_CHANGED"}
+    event["data"] = {"processId": task["processId"], "processItemId": task["id"],
+                     "processItemType": "TASK", "processItemState": "READY",
+                     "processItemDefinitionCode": "LOAN_REVIEW"}  # fmt: skip
+    client = _redis(tmp_path)
+    assert post_event(router.base, event, TOKEN).status_code == 202
+    wait_for(lambda: _status(client, event["id"]) not in ("", "queued", "processing"), "it")
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    _log_in(page, router.console)
+    for path in ("/", "/events", f"/events/{event['id']}", "/dead", "/rules"):
+        page.goto(f"{router.console}{path}")
+        found = page.evaluate(WORDS_WHOLE)
+        assert found["broken"] == [] and found["overflow"] <= 0, (path, found)
+    page.goto(f"{router.console}/events")
+    link = page.get_by_role("link", name=event["id"])
+    assert link.inner_text() == f"{event['id'][:8]}…" and link.get_attribute("title") == event["id"]
+    assert page.locator("td.none").first.inner_text() == "none"  # no rule matched
+    assert page.locator("link[rel=icon]").count() == 1
+    _shoot(page, f"events-{width}")
     context.close()

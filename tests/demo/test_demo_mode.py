@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import httpx
 import redis
 
 from kuflow_router.cli import main
@@ -39,7 +40,10 @@ def test_every_example_rule_acts_on_the_stand_ins(tmp_path: Path) -> None:
             matched = {
                 i: json.loads(client.hget(f"router:event:{i}", "matched") or b"[]") for i in ids
             }
+        with httpx.Client(follow_redirects=True) as browser:  # open on loopback: no login
+            console = browser.get(f"{router.console}/events").text
         out, err = router.stop()
+    assert "Demo mode: every connection goes to the built-in stand-in APIs" in console
     assert set(statuses.values()) == {b"done"}, err
     every_rule = {r for rules in matched.values() for r in rules}
     assert every_rule == {
