@@ -237,6 +237,12 @@ class Group:
         self.recent.append(entry)
 
     @property
+    def rule_title(self) -> str:
+        """The rule as the page names it: `*` (the event as a whole: the read of KuFlow, or the
+        job itself) in words."""
+        return "all rules of the event" if self.rule == "*" else self.rule
+
+    @property
     def key(self) -> str:
         """The group's id in URLs."""
         return json.dumps([self.rule, self.action, self.cause])

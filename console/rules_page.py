@@ -11,7 +11,7 @@ from typing import Any
 
 from common.redact import redact
 from handlers.rules.compare import Documents, differences
-from handlers.rules.dryrun import RuleReport, dry_run, format_reports, verification
+from handlers.rules.dryrun import Hints, RuleReport, dry_run, format_reports, verification
 from handlers.rules.errors import RulesLoadError
 from handlers.rules.loader import load_text, withheld
 from handlers.rules.model import RuleSet
@@ -19,6 +19,12 @@ from handlers.rules.reload import LiveRules
 from handlers.rules.source import Placeholders, read_yaml
 from receiver.errors import InvalidEvent
 from receiver.events import parse_event
+
+# What the page asks for, in its own words: it has boxes, not a command's flags.
+PAGE_HINTS: Hints = {
+    "process": "paste the process (GET /processes/{id} from KuFlow) into the Process box",
+    "processItem": "paste the item (GET /process-items/{id}) into the Process item box",
+}
 
 
 @dataclass(frozen=True)
@@ -90,8 +96,8 @@ def try_rules(rules: RuleSet, given: dict[str, str]) -> Tried:
             tried.errors += [redact(line) for line in said]
     if tried.errors:
         return tried
-    tried.reports = dry_run(rules, event, process, item)
-    check = verification(rules, event, process, item)
+    tried.reports = dry_run(rules, event, process, item, hints=PAGE_HINTS)
+    check = verification(rules, event, process, item, hints=PAGE_HINTS)
     tried.text = redact((check + "\n" if check else "") + format_reports(tried.reports))
     return tried
 

@@ -17,7 +17,7 @@ from console.access import Session
 from console.rules_page import Changed, rule_lines, shown_environ, try_rules, what_would_change
 from console.web import Form, console_of, render
 from handlers.clients.params import parse_duration
-from handlers.rules.dryrun import dry_run
+from handlers.rules.dryrun import Hints, dry_run
 from handlers.worker import gate, records
 
 STATUSES = ("queued", "waiting", "processing", "done", "partial", "dead", "rejected")
@@ -96,7 +96,7 @@ async def event(request: Request, session: Session) -> Response:
     reports = []
     if isinstance(found.body, dict):
         reports = dry_run(console.rules.current, found.body, found.enrichment.get("process"),
-                         found.enrichment.get("processItem"))  # fmt: skip
+                         found.enrichment.get("processItem"), hints=UNREAD)  # fmt: skip
     matched = json.loads(found.record.fields.get("matched") or "null")
     message = request.query_params.get("message", "")
     order = list(matched or []) + [r.name for r in console.rules.current.rules]
@@ -118,6 +118,11 @@ async def dead(request: Request, session: Session) -> Response:
                   message=request.query_params.get("message", ""))  # fmt: skip
 
 
+# On an event's page, a rule that needs what the worker did not read can only say so.
+UNREAD: Hints = {
+    "process": "the worker read no process for this event (no rule that could match needed it)",
+    "processItem": "the worker read no process item for this event",
+}
 RECENT_LINKS = 20  # recent events offered to *try it*
 RECENT_COMPARED = 100  # events *what would change* compares
 NO_DOCUMENTS = {"event": "", "process": "", "process_item": ""}
@@ -138,8 +143,11 @@ async def rules_view(request: Request, session: Session) -> Response:
     console = console_of(request)
     chosen = request.query_params.get("event_id", "")
     kept = records.documents(await records.load(console.redis, chosen)) if chosen else None
-    event_text = json.dumps(kept[0], indent=2, ensure_ascii=False) if kept else ""
-    return await _rules_page(request, session, {**NO_DOCUMENTS, "event": event_text})
+    # The event, and what the worker read from KuFlow for it: the dry run then decides as the
+    # worker did.
+    shown = [json.dumps(d, indent=2, ensure_ascii=False) if d else "" for d in kept or ()]
+    form = dict(zip(NO_DOCUMENTS, shown, strict=True)) if shown else NO_DOCUMENTS
+    return await _rules_page(request, session, form)
 
 
 async def try_it(request: Request, session: Session, form: Form) -> Response:

@@ -46,6 +46,10 @@ def load_reporting(path: Path, environ: Mapping[str, str] | None = None) -> Rule
         return None
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate a rules file: exit 0, or 1 with every problem as file:line:column: message."""
     path = rules_file_of(args)
@@ -56,9 +60,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     for problem in found:
         print(f"{path}:{problem.line}:{problem.column}: warning: {problem.message}",
               file=sys.stderr)  # fmt: skip
-    print(f"{path}: OK — {len(rules.rules)} rules, {len(rules.connections)} connections"
-          + (f", {len(found)} warnings" if found else ""))  # fmt: skip
-    return 1 if found and args.strict else 0
+    counts = (f"{plural(len(rules.rules), 'rule')}, "
+              f"{plural(len(rules.connections), 'connection')}")  # fmt: skip
+    warned = f", {plural(len(found), 'warning')}" if found else ""
+    if found and args.strict:
+        print(f"{path}: failed (--strict: warnings count as problems) — {counts}{warned}")
+        return 1
+    print(f"{path}: OK — {counts}{warned}")
+    return 0
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -158,6 +167,9 @@ def cmd_test(args: argparse.Namespace) -> int:
     else:
         step = verification(rules, event, process, item)
         print(redact("\n".join(filter(None, [step, format_reports(reports)]))))
+        if not any(r.status == "matched" for r in reports):
+            print("kuflow-router: NO RULE MATCHED this event: nothing would be done (each "
+                  "rule's reason is above)", file=sys.stderr)  # fmt: skip
     return max(_verdict(reports, args.expect_match), unset_verdict(filled, args.placeholders))
 
 

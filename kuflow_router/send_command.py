@@ -70,7 +70,9 @@ def cmd_send(args: argparse.Namespace) -> int:
     try:
         response = httpx.post(url, content=body, headers=headers, timeout=args.timeout)
     except httpx.HTTPError as exc:
-        print(f"kuflow-router: no answer from {args.url}: {exc}", file=sys.stderr)
+        print(f"kuflow-router: no answer from {args.url}: {exc} — is the router running and "
+              "listening there? Check --url (host and port) and that nothing blocks the way "
+              "(a proxy, a firewall)", file=sys.stderr)  # fmt: skip
         return 1
     print(f"{response.status_code} {response.reason_phrase}  (authenticated with: {mode})")
     shown: Any
@@ -79,7 +81,22 @@ def cmd_send(args: argparse.Namespace) -> int:
     except ValueError:
         shown = response.text
     print(shown)
+    advice = ADVICE.get(response.status_code)
+    if advice:
+        print(f"kuflow-router: {advice}", file=sys.stderr)
     return 0 if response.is_success else 1
+
+
+# What to check when the router refuses the event, by its status.
+ADVICE = {
+    401: "the router refused the credentials: the ROUTER_WEBHOOK_TOKENS, _BASIC or _SECRETS "
+    "this command read (here, or in .env) must be ones the router accepts, and --url must be "
+    "its webhook URL (/webhooks/kuflow, without a token: this command adds it)",
+    404: "no webhook at that path: --url must end in /webhooks/kuflow",
+    400: "the router says the event is not valid: see `errors` above for each field",
+    413: "the event is larger than the router's ROUTER_MAX_BODY_BYTES",
+    503: "the router could not queue the event (its Redis does not answer): see its log",
+}
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -20,7 +20,8 @@ from handlers.rules.errors import ParamsError, TemplateError
 from handlers.rules.idempotency import action_key
 from handlers.rules.model import Action, Rule, RuleSet
 
-_HINTS = {
+Hints = Mapping[str, str]  # how to give what a rule needs, by root, in the caller's words
+CLI_HINTS: Hints = {
     "process": "pass the process with --process P.json (GET /processes/{id} from KuFlow)",
     "processItem": "pass the item with --process-item I.json (GET /process-items/{id})",
 }
@@ -88,6 +89,7 @@ def dry_run(
     process: Mapping[str, Any] | None = None,
     process_item: Mapping[str, Any] | None = None,
     late: bool = False,
+    hints: Hints = CLI_HINTS,
 ) -> list[RuleReport]:
     """A report per rule of the file, in file order; `late`: as if KuFlow had redelivered the
     event after a newer one of its process (`ordering.late`)."""
@@ -106,7 +108,7 @@ def dry_run(
             reason = f"{failure[0]}: expected {failure[1]}, actual {failure[2]}" if failure else ""
             reports.append(RuleReport(rule.name, "not matched", reason))
         elif missing:
-            hint = "; ".join(_HINTS[root] for root in missing)
+            hint = "; ".join(hints[root] for root in missing)
             reports.append(
                 RuleReport(rule.name, "not evaluated", f"needs {', '.join(missing)}.*: {hint}")
             )
@@ -123,6 +125,7 @@ def verification(
     event: Mapping[str, Any],
     process: Mapping[str, Any] | None = None,
     process_item: Mapping[str, Any] | None = None,
+    hints: Hints = CLI_HINTS,
 ) -> str | None:
     """The verification step as the worker would take it (`handlers/rules/verify.py`), or None when
     it does not apply (`verify: false`, or no kuflow connection)."""
@@ -134,10 +137,9 @@ def verification(
     given = {"process": process, "processItem": process_item}[root]
     read = "GET /processes/{processId}" if root == "process" else "GET /process-items/{id}"
     if given is None:
-        flag = "--process" if root == "process" else "--process-item"
         return (
             f"verify: before acting, the worker reads the event's {root} back ({read}) and "
-            f"rejects the event if KuFlow contradicts it — not evaluated: give {flag}"
+            f"rejects the event if KuFlow contradicts it — not evaluated: {hints[root]}"
         )
     differs = verify.disagreement(event, {root: given})
     if differs:

@@ -261,3 +261,21 @@ async def test_the_event_page_says_why_a_rule_matched_and_lists_actions_as_they_
     # open-review comes first in the file (not in the alphabet, nor the hash)
     assert page.index("action:open-review:0") < page.index("action:notify-crm:0")
     assert "type: equals &#39;PROCESS.CREATED&#39; (actual &#39;PROCESS.CREATED&#39;)" in page
+
+
+def test_try_it_asks_in_the_page_s_words_not_a_command_s_flags() -> None:
+    from console.rules_page import try_rules
+    from handlers.rules.loader import load_text
+
+    rules = load_text(
+        "version: 1\nconnections:\n  kf: {type: kuflow, base_url: 'https://kf.example/v1', "
+        "client_id: i, client_secret: s}\nrules:\n  - name: big\n    when: {type: "
+        "PROCESS.CREATED, process.entity.value.amount: {numeric: ['>', 10]}}\n    do:\n"
+        "      - kf.complete_process: {process_id: '{{ data.processId }}'}\n",
+        "rules.yaml",
+    )
+    event = make_event(data={"processId": "3f9c2a1e-7b8d-4c6e-9a0f-1b2c3d4e5f60",
+                             "processState": "RUNNING"})  # fmt: skip
+    tried = try_rules(rules, {"event": json.dumps(event), "process": "", "process_item": ""})
+    assert "paste the process" in tried.text and "into the Process box" in tried.text
+    assert "--process" not in tried.text

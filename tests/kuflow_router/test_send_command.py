@@ -68,7 +68,11 @@ def test_send_reports_a_refusal(
     path.write_text(json.dumps(make_event()))
     monkeypatch.setenv("ROUTER_WEBHOOK_SECRETS", OTHER_SECRET)
     assert main(["send", str(path), "--url", f"{router.base}/webhooks/kuflow"]) == 1
-    assert capsys.readouterr().out.startswith("401 Unauthorized  (authenticated with: hmac)")
+    said = capsys.readouterr()
+    assert said.out.startswith("401 Unauthorized  (authenticated with: hmac)")
+    assert "the router refused the credentials" in said.err and "--url" in said.err
+    assert main(["send", str(path), "--url", "http://127.0.0.1:1/webhooks/kuflow"]) == 1
+    assert "is the router running and listening there?" in capsys.readouterr().err
 
 
 def test_send_sample_events_are_accepted(

@@ -95,8 +95,10 @@ def test_check_warns_but_passes_unless_strict(
     assert main(["rules", "check", str(path)]) == 0
     captured = capsys.readouterr()
     assert f"{path}:6:41: warning: KuFlow's processState is never 'CANCELED'" in captured.err
-    assert "OK — 1 rules, 1 connections, 1 warnings" in captured.out
+    assert "OK — 1 rule, 1 connection, 1 warning" in captured.out
     assert main(["rules", "check", "--strict", str(path)]) == 1
+    said = capsys.readouterr().out
+    assert "failed (--strict: warnings count as problems)" in said and "OK" not in said
 
 
 @pytest.mark.parametrize(
