@@ -128,7 +128,7 @@ class ActionLoader:
         """Validate now the parameters that hold no template (e.g. `level: WARNING` is wrong)."""
         for name, field in operation.params.model_fields.items():
             key = field.alias or name
-            if key not in params or expressions(params[key]):
+            if key not in params or expressions(params[key]) or _broken(params[key]):
                 continue
             try:
                 TypeAdapter(field.annotation or Any).validate_python(params[key])
@@ -139,6 +139,18 @@ class ActionLoader:
                     self.source.problem(
                         (*at, key), f"{key}{'.' + inner if inner else ''}: {message}"
                     )
+
+
+def _broken(value: Any) -> bool:
+    """Whether a value still holds `{{`: a template that did not compile, already reported —
+    what it would be as a literal is beside the point."""
+    if isinstance(value, str):
+        return "{{" in value
+    if isinstance(value, dict):
+        return any(_broken(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_broken(v) for v in value)
+    return False
 
 
 def alert_check(expression: Expression) -> str | None:

@@ -442,3 +442,20 @@ def test_a_connection_s_limits_and_breaker_load_with_their_defaults() -> None:
     assert a.limits is not None and a.limits.describe() == "rate 100/m, burst 2"
     assert a.breaker is not None and (a.breaker.open_after, a.breaker.cooldown) == (5, 30.0)
     assert b.limits is None and b.breaker is None
+
+
+def test_a_broken_template_is_one_problem_not_two() -> None:
+    text = rule(
+        """\
+        - name: r
+          when: {type: PROCESS.CREATED}
+          do:
+            - kuflow.complete_process: {process_id: "{{ data.processId | nope }}"}
+            - kuflow.create_task: {process_id: "{{ data.processId", task_code: X}
+        """
+    )
+    found = problems(text)
+    assert len(found) == 2, found
+    assert any("unknown filter 'nope'" in p for p in found)
+    assert any("is not closed by '}}'" in p for p in found)
+    assert not any("UUID" in p for p in found)
