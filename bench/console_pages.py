@@ -26,8 +26,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from bench import machine
-from bench.harness import body, event, redis_server
-from console.access import COOKIE
+from bench.harness import body, console_client, event, redis_server
 from console.app import create_console
 from handlers.rules.reload import LiveRules
 from handlers.worker import dlq
@@ -104,12 +103,7 @@ async def main(count: int) -> None:
             sample = await fill(redis, count)
             app = create_console(redis, LiveRules(rules_path), None, 7 * 24 * 3600)
             app.router.routes.append(Route("/bare", lambda r: PlainTextResponse("ok")))
-            session = app.state.console.access.new_session()
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(
-                transport=transport, base_url="http://127.0.0.1"
-            ) as client:
-                client.cookies.set(COOKIE, session)
+            async with console_client(app) as client:
                 bare = await median_ms(client, "/bare")
                 pages = {
                     "events page (50 rows, status=partial)": "/events?status=partial",

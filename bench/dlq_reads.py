@@ -20,12 +20,10 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import httpx
 from redis.asyncio import Redis
 
 from bench import machine
-from bench.harness import body, event, redis_server
-from console.access import COOKIE
+from bench.harness import body, console_client, event, redis_server
 from console.app import create_console
 from handlers.rules.reload import LiveRules
 from handlers.worker import dlq
@@ -101,12 +99,7 @@ async def main(count: int) -> None:
                 "event": (await redis.get(keys.dlq_event(sample)) or b"").decode(),
             })  # fmt: skip
             app = create_console(redis, LiveRules(rules_path), None, 7 * 24 * 3600)
-            session = app.state.console.access.new_session()
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(
-                transport=transport, base_url="http://127.0.0.1"
-            ) as client:
-                client.cookies.set(COOKIE, session)
+            async with console_client(app) as client:
 
                 async def page(path: str) -> None:
                     answer = await client.get(path)

@@ -10,8 +10,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,6 +95,18 @@ def rules_file(workdir: Path, double_url: str) -> Path:
     path = workdir / "rules.yaml"
     path.write_text(RULES.format(url=double_url))
     return path
+
+
+@asynccontextmanager
+async def console_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a console app, in-process, logged in (the app has no token: loopback)."""
+    from console.access import COOKIE
+
+    session = app.state.console.access.new_session()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        client.cookies.set(COOKIE, session)
+        yield client
 
 
 def done_count(redis: SyncRedis) -> int:

@@ -12,6 +12,7 @@ looks at no value longer than `MAX_REGEX_CHARS`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 # The parser `re` itself uses (`re._parser` since Python 3.11, the oldest the router runs on).
 from re import _constants as sre_constants  # type: ignore[attr-defined]
@@ -66,14 +67,15 @@ def _has_repeat(items: Any) -> bool:
     )
 
 
-def _nested(items: Any) -> bool:
-    """Whether a repetition (of more than one) holds another repetition, at any depth."""
+def _repeats_a_part_that(items: Any, test: Callable[[Any], bool]) -> bool:
+    """Whether a repetition (of more than one), at any depth, repeats a part that `test`
+    finds: one that repeats itself (`_has_repeat`), or matches a text two ways (`_ambiguous`)."""
     for op, arg in items:
         if op in _REPEATS:
             _low, high, inner = arg
-            if (high > 1 and _has_repeat(inner)) or _nested(inner):
+            if (high > 1 and test(inner)) or _repeats_a_part_that(inner, test):
                 return True
-        elif any(_nested(child) for child in _children(op, arg)):
+        elif any(_repeats_a_part_that(child, test) for child in _children(op, arg)):
             return True
     return False
 
@@ -160,18 +162,6 @@ def _ambiguous(body: Any) -> bool:
     return False
 
 
-def _repeated_alike(items: Any) -> bool:
-    """Whether a repetition (of more than one) repeats alternatives that can start alike."""
-    for op, arg in items:
-        if op in _REPEATS:
-            _low, high, inner = arg
-            if (high > 1 and _ambiguous(inner)) or _repeated_alike(inner):
-                return True
-        elif any(_repeated_alike(child) for child in _children(op, arg)):
-            return True
-    return False
-
-
 def regex_problem(pattern: str) -> str | None:
     """Why a regex may take exponential time on a short value, or None.
 
@@ -182,13 +172,13 @@ def regex_problem(pattern: str) -> str | None:
         parsed = sre_parse.parse(pattern)
     except re.error:
         return None  # the caller's compile reports it
-    if _nested(parsed):
+    if _repeats_a_part_that(parsed, _has_repeat):
         return (
             "repeats a part that repeats itself (like `(a+)+`), which can take exponential time "
             "on a short value; rewrite it without the nesting, or make the inner repetition "
             "possessive (`a++`) or atomic (`(?>a+)`)"
         )
-    if _repeated_alike(parsed):
+    if _repeats_a_part_that(parsed, _ambiguous):
         return (
             "repeats a part that can match the same text in more than one way (like `(a|aa)*`: "
             "is `aa` one turn or two?), which can take exponential time on a short value; make "
