@@ -110,3 +110,25 @@ def test_arq_finishes_a_done_job_by_deleting_what_the_router_deletes_itself() ->
         assert line in source, line
     run_job = inspect.getsource(Worker.run_job)
     assert run_job.count("self.finish_job(") == 1  # its one way to finish a job that ran
+
+
+def test_redis_py_parts_redis_wire_calls() -> None:
+    """`common/redis_wire.py` sends packed commands on a pooled connection itself: the pool's
+    `get_connection()` without a command name (redis-py 5.3 on), `release`, the connection's
+    `send_packed_command`, `read_response`, `disconnect`, `retry_on_error` and `retry`."""
+    from redis.asyncio.connection import AbstractConnection, ConnectionPool
+    from redis.asyncio.retry import Retry
+
+    required = [
+        name
+        for name, p in inspect.signature(ConnectionPool.get_connection).parameters.items()
+        if name != "self"
+        and p.default is inspect.Parameter.empty
+        and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    assert required == []  # called without a command name
+    assert inspect.iscoroutinefunction(ConnectionPool.release)
+    for name in ("send_packed_command", "read_response", "disconnect"):
+        assert inspect.iscoroutinefunction(getattr(AbstractConnection, name)), name
+    assert "retry_on_error" in inspect.signature(AbstractConnection.__init__).parameters
+    assert list(inspect.signature(Retry.call_with_retry).parameters) == ["self", "do", "fail"]
