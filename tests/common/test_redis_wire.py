@@ -48,12 +48,15 @@ async def test_a_cancelled_exchange_leaves_no_reply_for_the_next_command(redis_u
     pool with a reply still to come. It must not be used again, or the next command would read
     that reply as its own."""
     pool = ConnectionPool.from_url(redis_url, max_connections=1)  # one connection: it is reused
-    async with Redis(connection_pool=pool) as redis:
-        waiting = exchange(redis, pack(["BLPOP", "router:test:empty", 1]), 1)
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(waiting, 0.1)
-        assert await redis.set("router:test:k", "mine") is True
-        assert await redis.get("router:test:k") == b"mine"
+    try:
+        async with Redis(connection_pool=pool) as redis:
+            waiting = exchange(redis, pack(["BLPOP", "router:test:empty", 1]), 1)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(waiting, 0.1)
+            assert await redis.set("router:test:k", "mine") is True
+            assert await redis.get("router:test:k") == b"mine"
+    finally:
+        await pool.disconnect()  # a pool given to a client is not closed with it
 
 
 @pytest.mark.anyio
