@@ -24,4 +24,3 @@ EVENTS: dict[str, dict[str, Values]] = {
     "PROCESS_ITEM.CREATED": _ITEM,
     "PROCESS_ITEM.TASK_STATE_CHANGED": _ITEM,
 }
-ENVELOPE = ("id", "version", "type", "timestamp", "data")

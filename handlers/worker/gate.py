@@ -27,7 +27,9 @@ from handlers.clients.base import Connection
 from handlers.worker import lua
 from receiver import keys
 
-STATS_TTL_S = 2 * 3600  # per-minute counts of a connection, for `kuflow-router connections`
+CONNECTION_STATS_TTL_S = (
+    2 * 3600
+)  # per-minute counts of a connection, for `kuflow-router connections`
 CONCURRENCY_POLL_MS = 25  # a call waiting for a slot in flight looks again after this
 PROBING_WAIT_MS = 250  # while a probe is out, others look again after at most this
 LEASE_MARGIN_S = 5.0  # a slot or a probe is held this much longer than the call's timeout
@@ -246,8 +248,9 @@ async def admit(
         [keys.connection(name), keys.connection_slots(name),
          keys.connection_minute(name, _minute(now_ms)), keys.CONNECTIONS],
         [now_ms, token, 1000.0 / rate if rate else 0, limits.burst_calls if limits else 1,
-         concurrency or 0, lease_ms, "1" if connection.breaker else "0", lease_ms, STATS_TTL_S,
-         PROBING_WAIT_MS, CONCURRENCY_POLL_MS, int(reserve_s * 1000), name],
+         concurrency or 0, lease_ms, "1" if connection.breaker else "0", lease_ms,
+         CONNECTION_STATS_TTL_S, PROBING_WAIT_MS, CONCURRENCY_POLL_MS, int(reserve_s * 1000),
+         name],
     )  # fmt: skip
     verdict = verdict.decode() if isinstance(verdict, bytes) else str(verdict)
     held = None if verdict == "go" else Held(verdict)
@@ -295,7 +298,7 @@ async def settle(
          keys.connection_minute(name, _minute(now_ms))],
         [now_ms, admission.token, answer, int((pause_s or 0) * 1000), "1" if breaker else "0",
          breaker.open_after if breaker else 0, int((breaker.cooldown if breaker else 0) * 1000),
-         int((breaker.max_cooldown if breaker else 0) * 1000), STATS_TTL_S],
+         int((breaker.max_cooldown if breaker else 0) * 1000), CONNECTION_STATS_TTL_S],
     )  # fmt: skip
     changed = changed.decode() if isinstance(changed, bytes) else str(changed)
     return Transition(changed) if changed else None
