@@ -24,7 +24,7 @@ from handlers.rules.loader import load_file
 from handlers.rules.reload import LiveRules
 from handlers.worker import gate
 from handlers.worker.app import build_worker
-from handlers.worker.gate import Answer
+from handlers.worker.gate import CallResult
 from handlers.worker.settings import WorkerSettings
 
 VARIANTS = {
@@ -72,7 +72,7 @@ async def per_call_us(redis_url: str, rules: Path, calls: int) -> dict[str, floa
         started = time.perf_counter()
         for _ in range(calls):
             admission = await gate.admit(redis, "api", bound, 10)
-            await gate.settle(redis, bound, admission, Answer.OK)
+            await gate.settle(redis, bound, admission, CallResult.OK)
         timings["admit + settle (limits)"] = time.perf_counter() - started
     return {name: seconds / calls * 1e6 for name, seconds in timings.items()}
 

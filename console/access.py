@@ -21,8 +21,8 @@ SESSION_S = 8 * 3600
 
 
 @dataclass(frozen=True)
-class Session:
-    """A valid session: when it ends, and the nonce its CSRF token is derived from."""
+class Login:
+    """A valid login (its session): when it ends, and the nonce its CSRF token is derived from."""
 
     expires: int
     nonce: str
@@ -52,7 +52,7 @@ class Access:
         body = f"{expires}.{secrets.token_urlsafe(16)}"
         return f"{body}.{self._sign(body)}"
 
-    def session(self, cookie: str | None, now: float | None = None) -> Session | None:
+    def session(self, cookie: str | None, now: float | None = None) -> Login | None:
         """The session a cookie proves, or None (missing, forged or expired)."""
         if not cookie or cookie.count(".") != 2:
             return None
@@ -61,11 +61,11 @@ class Access:
             return None
         if not expires.isdigit() or int(expires) < (now if now is not None else time.time()):
             return None
-        return Session(int(expires), nonce)
+        return Login(int(expires), nonce)
 
-    def csrf(self, session: Session) -> str:
+    def csrf(self, session: Login) -> str:
         """The CSRF token of a session, for its forms."""
         return self._sign(f"csrf.{session.nonce}")
 
-    def csrf_ok(self, session: Session, given: str) -> bool:
+    def csrf_ok(self, session: Login, given: str) -> bool:
         return hmac.compare_digest(given, self.csrf(session))

@@ -15,7 +15,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from console import changes, views
-from console.access import COOKIE, SESSION_S, Access, Session
+from console.access import COOKIE, SESSION_S, Access, Login
 from console.web import (
     HERE,
     SECURITY_HEADERS,
@@ -71,7 +71,7 @@ def _login_refused(
     return refused
 
 
-async def logout(request: Request, session: Session, form: Form) -> Response:
+async def logout(request: Request, session: Login, form: Form) -> Response:
     await console_of(request).end(session)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")

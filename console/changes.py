@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from console import reads
-from console.access import Session
+from console.access import Login
 from console.web import Console, Form, console_of
 from handlers.worker import dlq
 
@@ -25,12 +25,12 @@ async def _replay(console: Console, event_id: str) -> str:
     return "queued again" if queued else "nothing to replay: no such event"
 
 
-async def replay_event(request: Request, session: Session, form: Form) -> Response:
+async def replay_event(request: Request, session: Login, form: Form) -> Response:
     event_id = request.path_params["event_id"]
     return _back(f"/events/{quote(event_id)}", await _replay(console_of(request), event_id))
 
 
-async def purge_event(request: Request, session: Session, form: Form) -> Response:
+async def purge_event(request: Request, session: Login, form: Form) -> Response:
     event_id = request.path_params["event_id"]
     removed = await dlq.purge(console_of(request).redis, event_id)
     return _back(f"/events/{quote(event_id)}", f"{removed} dead-letter entries removed")
@@ -40,7 +40,7 @@ async def _group(console: Console, key: str) -> reads.Group | None:
     return next((g for g in await reads.groups(console.redis) if g.key == key), None)
 
 
-async def replay_group(request: Request, session: Session, form: Form) -> Response:
+async def replay_group(request: Request, session: Login, form: Form) -> Response:
     console = console_of(request)
     group = await _group(console, form.get("group", ""))
     if group is None:
@@ -50,7 +50,7 @@ async def replay_group(request: Request, session: Session, form: Form) -> Respon
     return _back("/dead", f"{queued} of {len(results)} events queued again")
 
 
-async def purge_group(request: Request, session: Session, form: Form) -> Response:
+async def purge_group(request: Request, session: Login, form: Form) -> Response:
     console = console_of(request)
     group = await _group(console, form.get("group", ""))
     if group is None:

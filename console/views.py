@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from console import reads
-from console.access import Session
+from console.access import Login
 from console.rules_page import Changed, rule_lines, shown_environ, try_rules, what_would_change
 from console.web import Form, console_of, render
 from handlers.clients.params import parse_duration
@@ -24,7 +24,7 @@ STATUSES = ("queued", "waiting", "processing", "done", "partial", "dead", "rejec
 CONNECTION_MINUTES = 15  # the overview's recent calls per connection
 
 
-async def overview(request: Request, session: Session) -> Response:
+async def overview(request: Request, session: Login) -> Response:
     console = console_of(request)
     figures = await reads.overview(console.redis)
     live = console.rules
@@ -69,7 +69,7 @@ def _parse_time(text: str) -> int:
     return int(when.timestamp() * 1000)
 
 
-async def events(request: Request, session: Session) -> Response:
+async def events(request: Request, session: Login) -> Response:
     console = console_of(request)
     filters, shown, error = _filters(request)
     page_ = reads.Page([], None, 0)
@@ -87,7 +87,7 @@ async def events(request: Request, session: Session) -> Response:
                   rule_names=[r.name for r in console.rules.current.rules])  # fmt: skip
 
 
-async def event(request: Request, session: Session) -> Response:
+async def event(request: Request, session: Login) -> Response:
     console = console_of(request)
     event_id = request.path_params["event_id"]
     found = await reads.event(console.redis, event_id)
@@ -106,7 +106,7 @@ async def event(request: Request, session: Session) -> Response:
                   rules_loaded_at=console.rules.loaded_at * 1000)  # fmt: skip
 
 
-async def dead(request: Request, session: Session) -> Response:
+async def dead(request: Request, session: Login) -> Response:
     groups = await reads.groups(console_of(request).redis)
     pages = max(1, -(-len(groups) // reads.GROUPS_PER_PAGE))
     asked = request.query_params.get("page", "1")
@@ -129,7 +129,7 @@ NO_DOCUMENTS = {"event": "", "process": "", "process_item": ""}
 
 
 async def _rules_page(
-    request: Request, session: Session, form: dict[str, str], **shown: Any
+    request: Request, session: Login, form: dict[str, str], **shown: Any
 ) -> Response:
     """The Rules page: the loaded rules, recent events to try, and what `shown` adds."""
     console = console_of(request)
@@ -139,7 +139,7 @@ async def _rules_page(
                   lines=rule_lines(console.rules), recent=recent, form=form, **context)  # fmt: skip
 
 
-async def rules_view(request: Request, session: Session) -> Response:
+async def rules_view(request: Request, session: Login) -> Response:
     console = console_of(request)
     chosen = request.query_params.get("event_id", "")
     kept = records.documents(await records.load(console.redis, chosen)) if chosen else None
@@ -150,13 +150,13 @@ async def rules_view(request: Request, session: Session) -> Response:
     return await _rules_page(request, session, form)
 
 
-async def try_it(request: Request, session: Session, form: Form) -> Response:
+async def try_it(request: Request, session: Login, form: Form) -> Response:
     given = {name: form.get(name, "") for name in NO_DOCUMENTS}
     tried = try_rules(console_of(request).rules.current, given)
     return await _rules_page(request, session, given, result=tried)
 
 
-async def compare(request: Request, session: Session, form: Form) -> Response:
+async def compare(request: Request, session: Login, form: Form) -> Response:
     """*What would change*: the recent events a proposed rules file would treat differently."""
     console = console_of(request)
     proposed = form.get("proposed", "")

@@ -18,7 +18,7 @@ from starlette.templating import Jinja2Templates
 
 from common import redis_url
 from common.redact import redact
-from console.access import COOKIE, Access, Session
+from console.access import COOKIE, Access, Login
 from console.throttle import LoginThrottle
 from handlers.rules.reload import LiveRules
 from receiver import keys
@@ -33,7 +33,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 MAX_FORM_BYTES = 1024 * 1024  # a pasted event in *try it* is the largest form
-Page = Callable[[Request, Session], Awaitable[Response]]
+Page = Callable[[Request, Login], Awaitable[Response]]
 Form = dict[str, str]
 
 
@@ -104,14 +104,14 @@ class Console:
         """Where the console's Redis is, for people (never its password)."""
         return redis_url.address(self.redis)
 
-    async def session(self, request: Request) -> Session | None:
+    async def session(self, request: Request) -> Login | None:
         """The session the request's cookie proves, unless it logged out (or none)."""
         session = self.access.session(request.cookies.get(COOKIE))
         if session is None or await self.redis.exists(keys.ended_session(session.nonce)):
             return None
         return session
 
-    async def end(self, session: Session) -> None:
+    async def end(self, session: Login) -> None:
         """End `session` for good, on the server: its cookie is refused from now on, even if
         kept (until it would have expired anyway)."""
         await self.redis.set(keys.ended_session(session.nonce), "1", exat=session.expires)
@@ -123,7 +123,7 @@ def console_of(request: Request) -> Console:
 
 
 def render(
-    request: Request, session: Session, name: str, status: int = 200, **context: Any
+    request: Request, session: Login, name: str, status: int = 200, **context: Any
 ) -> Response:
     """A page, with the CSRF token its forms carry and the console's security headers."""
     console = console_of(request)
@@ -153,7 +153,7 @@ def page(handler: Page) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-def change(handler: Callable[[Request, Session, Form], Awaitable[Response]]) -> Any:
+def change(handler: Callable[[Request, Login, Form], Awaitable[Response]]) -> Any:
     """A POST that changes something: a session and its CSRF token are needed."""
 
     async def endpoint(request: Request) -> Response:

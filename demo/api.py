@@ -21,7 +21,7 @@ log = logging.getLogger("kuflow_router.demo")
 
 PREFIX = "/demo-api"
 APIS = ("kuflow", "ultracart", "alteryx", "nerm", "http")  # connection types, one method each
-Answer = tuple[int, Any]
+Reply = tuple[int, Any]
 
 
 def _process(process_id: str) -> dict[str, Any]:
@@ -60,7 +60,7 @@ class DemoApis:
         self.processes: dict[str, dict[str, Any]] = {}
         self.items: dict[str, dict[str, Any]] = {}
 
-    def kuflow(self, method: str, parts: list[str], body: Any) -> Answer:
+    def kuflow(self, method: str, parts: list[str], body: Any) -> Reply:
         if parts[:1] == ["processes"]:
             if len(parts) == 1:
                 found = list(self.processes.values())[:1]
@@ -90,14 +90,14 @@ class DemoApis:
             return 200, item
         return 404, {"message": f"the demo KuFlow has no {method} /{'/'.join(parts)}"}
 
-    def ultracart(self, method: str, parts: list[str], body: Any) -> Answer:
+    def ultracart(self, method: str, parts: list[str], body: Any) -> Reply:
         if parts[-1:] == ["search"]:
             return 200, {"success": True, "tasks": []}
         task = {**(body if isinstance(body, dict) else {})}
         task.setdefault("workflow_task_uuid", parts[2] if len(parts) > 2 else str(uuid.uuid4()))
         return 200, {"success": True, "task": task}
 
-    def alteryx(self, method: str, parts: list[str], body: Any) -> Answer:
+    def alteryx(self, method: str, parts: list[str], body: Any) -> Reply:
         if parts == ["oauth2", "token"]:
             return 200, {"access_token": "demo-access-token", "token_type": "bearer",
                          "expires_in": 3600}  # fmt: skip
@@ -105,14 +105,14 @@ class DemoApis:
             return 200, {"id": uuid.uuid4().hex[:24], "status": "Queued"}
         return 200, {"id": parts[-1], "status": "Completed", "disposition": "Success"}
 
-    def nerm(self, method: str, parts: list[str], body: Any) -> Answer:
+    def nerm(self, method: str, parts: list[str], body: Any) -> Reply:
         if method == "GET":
             return 200, {"workflow_sessions": [{"id": str(uuid.uuid4()), "status": "Pending"}]}
         session = body.get("workflow_session", {}) if isinstance(body, dict) else {}
         session_id = parts[1] if len(parts) > 1 else str(uuid.uuid4())
         return 200, {"workflow_session": {**session, "id": session_id}}
 
-    def http(self, method: str, parts: list[str], body: Any) -> Answer:
+    def http(self, method: str, parts: list[str], body: Any) -> Reply:
         return 201, {"id": str(uuid.uuid4())}
 
     async def handle(self, request: Request) -> JSONResponse:
@@ -124,7 +124,7 @@ class DemoApis:
             body = raw.decode(errors="replace")  # a form (Alteryx's token request)
         if api not in APIS:
             return JSONResponse({"message": f"no demo API '{api}'"}, status_code=404)
-        handler: Callable[[str, list[str], Any], Answer] = getattr(self, api)
+        handler: Callable[[str, list[str], Any], Reply] = getattr(self, api)
         shown = json.dumps(body, ensure_ascii=False) if isinstance(body, dict | list) else ""
         log.info("demo %s API received %s /%s %s", api, request.method, path, shown[:500])
         status, answer = handler(request.method, [p for p in path.split("/") if p], body)

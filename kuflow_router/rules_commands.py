@@ -15,7 +15,8 @@ from xml.etree import ElementTree
 from common.redact import redact
 from handlers.clients.params import parse_duration
 from handlers.rules import lint, schema
-from handlers.rules.cases import Outcome, load_cases, run_case
+from handlers.rules.cases import CaseResult, load_cases, run_case
+from handlers.rules.compare import Documents
 from handlers.rules.dryrun import RuleReport, dry_run, format_reports, reports_json, verification
 from handlers.rules.errors import RulesLoadError
 from handlers.rules.loader import load_file
@@ -77,7 +78,7 @@ def _read_json(path: Path, what: str) -> Any:
         raise SystemExit(f"kuflow-router: cannot read {what} {path}: {exc}") from None
 
 
-def _junit(outcomes: list[Outcome], path: Path) -> None:
+def _junit(outcomes: list[CaseResult], path: Path) -> None:
     failed = sum(not o.passed for o in outcomes)
     suite = ElementTree.Element(
         "testsuite", name="rules", tests=str(len(outcomes)), failures=str(failed)
@@ -171,9 +172,6 @@ def cmd_test(args: argparse.Namespace) -> int:
             print("kuflow-router: NO RULE MATCHED this event: nothing would be done (each "
                   "rule's reason is above)", file=sys.stderr)  # fmt: skip
     return max(_verdict(reports, args.expect_match), unset_verdict(filled, args.placeholders))
-
-
-Documents = tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]
 
 
 def _documents(args: argparse.Namespace) -> Documents | None:

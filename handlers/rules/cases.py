@@ -71,7 +71,7 @@ class Case:
 
 
 @dataclass
-class Outcome:
+class CaseResult:
     """A case's result: the differences between what it expects and what the dry run says."""
 
     name: str
@@ -187,7 +187,7 @@ def _errors(expect: Expect, reports: list[RuleReport]) -> list[str]:
     return []
 
 
-def run_case(rules: RuleSet, case: Case) -> Outcome:
+def run_case(rules: RuleSet, case: Case) -> CaseResult:
     """Dry-run one case and list what differs from its expectations."""
     reports = dry_run(rules, case.event, case.process, case.process_item)
     failures = [
@@ -195,4 +195,4 @@ def run_case(rules: RuleSet, case: Case) -> Outcome:
         *_requests(case.expect, reports),
         *_errors(case.expect, reports),
     ]
-    return Outcome(case.name, failures, reports)
+    return CaseResult(case.name, failures, reports)

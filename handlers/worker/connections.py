@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 
 from handlers.clients.errors import ActionFailed, TransientError
 from handlers.worker import gate, metrics
-from handlers.worker.gate import Admission, Answer, Transition
+from handlers.worker.gate import Admission, CallResult, Transition
 from handlers.worker.job import Job
 
 log = logging.getLogger("kuflow_router.worker")
@@ -54,7 +54,7 @@ async def settle(job: Job, admission: Admission, error: ActionFailed | None) -> 
         return
     connection = job.rules.connections[admission.connection]
     transient = isinstance(error, TransientError)
-    answer = gate.answer_of(error.status, transient) if error is not None else Answer.OK
+    answer = gate.answer_of(error.status, transient) if error is not None else CallResult.OK
     pause_s = None
     if isinstance(error, TransientError) and error.status in PAUSING_STATUSES:
         pause_s = error.retry_after_s

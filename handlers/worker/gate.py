@@ -258,7 +258,7 @@ async def admit(
                      int(failures), bool(concurrency))  # fmt: skip
 
 
-class Answer(StrEnum):
+class CallResult(StrEnum):
     """How a call ended, as the breaker counts it."""
 
     OK = "ok"
@@ -267,18 +267,18 @@ class Answer(StrEnum):
     LIMITED = "limited"  # 429: the API is up but wants less; pauses, does not open the breaker
 
 
-def answer_of(status: int, transient: bool) -> Answer:
+def answer_of(status: int, transient: bool) -> CallResult:
     """The breaker's view of a failed call that ended with `status` (0: none came back)."""
     if not transient:
-        return Answer.REFUSED
-    return Answer.LIMITED if status == 429 else Answer.FAILED
+        return CallResult.REFUSED
+    return CallResult.LIMITED if status == 429 else CallResult.FAILED
 
 
 async def settle(
     redis: Redis,
     connection: Connection,
     admission: Admission,
-    answer: Answer,
+    answer: CallResult,
     pause_s: float | None = None,
     now_ms: int = 0,
 ) -> Transition | None:
@@ -288,7 +288,7 @@ async def settle(
     if not admission.token:
         return None
     quiet = not (admission.concurrency or admission.probe or admission.failures)
-    if answer is Answer.OK and quiet and not pause_s:
+    if answer is CallResult.OK and quiet and not pause_s:
         return None
     breaker = connection.breaker
     name = admission.connection

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from handlers.rules.loader import load_file
 from handlers.worker import gate
-from handlers.worker.gate import Answer
+from handlers.worker.gate import CallResult
 from kuflow_router.cli import main
 
 RULES = """\
@@ -44,7 +44,7 @@ def open_crm(redis_url: str, rules_file: Path) -> None:
         async with Redis.from_url(redis_url) as redis:
             for _ in range(2):
                 call = await gate.admit(redis, "crm", crm, 10)
-                await gate.settle(redis, crm, call, Answer.FAILED)
+                await gate.settle(redis, crm, call, CallResult.FAILED)
             await gate.admit(redis, "crm", crm, 10)  # held
 
     asyncio.run(go())

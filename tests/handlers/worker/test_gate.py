@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from handlers.clients.http import HttpConnection
 from handlers.worker import gate
-from handlers.worker.gate import Answer, Held, State, Transition
+from handlers.worker.gate import CallResult, Held, State, Transition
 
 T0 = 1_800_000_000_000  # ms
 
@@ -34,7 +34,7 @@ async def admit(
 
 
 async def settle(
-    redis: Redis, conn: HttpConnection, admission: gate.Admission, answer: Answer, at: int,
+    redis: Redis, conn: HttpConnection, admission: gate.Admission, answer: CallResult, at: int,
     pause_s: float | None = None,
 ) -> Transition | None:  # fmt: skip
     return await gate.settle(redis, conn, admission, answer, pause_s, now_ms=at)
@@ -89,7 +89,7 @@ async def test_concurrency_counts_calls_in_flight_and_a_lost_slot_expires(redis:
     first, second = await admit(redis, conn, T0), await admit(redis, conn, T0)
     third = await admit(redis, conn, T0)
     assert first.go and second.go and third.held is Held.CONCURRENCY
-    await settle(redis, conn, first, Answer.OK, T0 + 10)
+    await settle(redis, conn, first, CallResult.OK, T0 + 10)
     assert (await admit(redis, conn, T0 + 10)).go
     assert not (await admit(redis, conn, T0 + 10)).go
     # `second` was never settled (its worker died): its lease — timeout + margin — runs out.
@@ -101,14 +101,14 @@ async def test_concurrency_counts_calls_in_flight_and_a_lost_slot_expires(redis:
 async def test_retry_after_pauses_the_whole_connection(redis: Redis) -> None:
     conn = connection(limits={"rate": "100/s"})
     call = await admit(redis, conn, T0)
-    assert await settle(redis, conn, call, Answer.LIMITED, T0 + 5, pause_s=2) is None
+    assert await settle(redis, conn, call, CallResult.LIMITED, T0 + 5, pause_s=2) is None
     held = await admit(redis, conn, T0 + 1000)
     assert held.held is Held.PAUSED and held.wait_s == pytest.approx(1.005)
     assert (await admit(redis, conn, T0 + 2005)).go
     # 429s do not open the breaker, however many.
     for _ in range(10):
         call = await admit(redis, conn, T0 + 3000)
-        await settle(redis, conn, call, Answer.LIMITED, T0 + 3000)
+        await settle(redis, conn, call, CallResult.LIMITED, T0 + 3000)
     assert (await gate.status(redis, "api")).state is State.CLOSED
 
 
@@ -119,7 +119,7 @@ async def test_the_breaker_opens_probes_reopens_longer_and_closes(redis: Redis) 
     for n in range(3):
         call = await admit(redis, conn, T0 + n)
         assert call.go
-        changes.append(await settle(redis, conn, call, Answer.FAILED, T0 + n))
+        changes.append(await settle(redis, conn, call, CallResult.FAILED, T0 + n))
     assert changes == [None, None, Transition.OPENED]
     opened_at = T0 + 2
     held = await admit(redis, conn, opened_at + 1000)
@@ -129,26 +129,28 @@ async def test_the_breaker_opens_probes_reopens_longer_and_closes(redis: Redis) 
     assert probe.go and probe.probe and probe.half_opened
     other = await admit(redis, conn, opened_at + 10_001)
     assert other.held is Held.PROBING
-    assert await settle(redis, conn, probe, Answer.FAILED, opened_at + 10_050) is (
+    assert await settle(redis, conn, probe, CallResult.FAILED, opened_at + 10_050) is (
         Transition.REOPENED
     )
     reopened_at = opened_at + 10_050
     assert (await admit(redis, conn, reopened_at + 19_999)).held is Held.OPEN  # 20 s now
     probe = await admit(redis, conn, reopened_at + 20_000)
     assert probe.probe
-    assert await settle(redis, conn, probe, Answer.FAILED, reopened_at + 20_000) is (
+    assert await settle(redis, conn, probe, CallResult.FAILED, reopened_at + 20_000) is (
         Transition.REOPENED
     )
     assert (await gate.status(redis, "api")).open_until_ms == reopened_at + 20_000 + 25_000
 
     probe = await admit(redis, conn, reopened_at + 45_000)
-    assert await settle(redis, conn, probe, Answer.OK, reopened_at + 45_010) is Transition.CLOSED
+    assert (
+        await settle(redis, conn, probe, CallResult.OK, reopened_at + 45_010) is Transition.CLOSED
+    )
     status = await gate.status(redis, "api")
     assert (status.state, status.failures, status.opened, status.probes) == (State.CLOSED, 0, 1, 3)
     # Closed again, the count starts over at the base cooldown.
     for _ in range(3):
         call = await admit(redis, conn, reopened_at + 50_000)
-        last = await settle(redis, conn, call, Answer.FAILED, reopened_at + 50_000)
+        last = await settle(redis, conn, call, CallResult.FAILED, reopened_at + 50_000)
     assert last is Transition.OPENED
     assert (await gate.status(redis, "api")).open_until_ms == reopened_at + 60_000
 
@@ -158,7 +160,13 @@ async def test_a_success_or_a_refusal_between_failures_starts_the_count_over(
     redis: Redis,
 ) -> None:
     conn = connection(breaker={"open_after": 2})
-    for answer in (Answer.FAILED, Answer.OK, Answer.FAILED, Answer.REFUSED, Answer.FAILED):
+    for answer in (
+        CallResult.FAILED,
+        CallResult.OK,
+        CallResult.FAILED,
+        CallResult.REFUSED,
+        CallResult.FAILED,
+    ):
         call = await admit(redis, conn, T0)
         assert await settle(redis, conn, call, answer, T0) is None
     assert (await gate.status(redis, "api")).failures == 1
@@ -167,20 +175,20 @@ async def test_a_success_or_a_refusal_between_failures_starts_the_count_over(
 @pytest.mark.anyio
 async def test_a_probe_that_never_answers_is_replaced_when_its_lease_ends(redis: Redis) -> None:
     conn = connection(breaker={"open_after": 1, "cooldown": "1s"})
-    await settle(redis, conn, await admit(redis, conn, T0), Answer.FAILED, T0)
+    await settle(redis, conn, await admit(redis, conn, T0), CallResult.FAILED, T0)
     lost = await admit(redis, conn, T0 + 1000)
     assert lost.probe
     lease_ms = int((10 + gate.LEASE_MARGIN_S) * 1000)
     assert (await admit(redis, conn, T0 + 1000 + lease_ms - 1)).held is Held.PROBING
     again = await admit(redis, conn, T0 + 1000 + lease_ms)
     assert again.probe and not again.half_opened  # it was half-open already
-    assert await settle(redis, conn, lost, Answer.OK, T0 + 1000 + lease_ms) is None  # too late
+    assert await settle(redis, conn, lost, CallResult.OK, T0 + 1000 + lease_ms) is None  # too late
 
 
 @pytest.mark.anyio
 async def test_reset_closes_the_breaker_by_hand(redis: Redis) -> None:
     conn = connection(breaker={"open_after": 1, "cooldown": "10m"}, limits={"rate": "1/s"})
-    await settle(redis, conn, await admit(redis, conn, T0), Answer.FAILED, T0, pause_s=60)
+    await settle(redis, conn, await admit(redis, conn, T0), CallResult.FAILED, T0, pause_s=60)
     await gate.reset(redis, "api")
     assert (await gate.status(redis, "api")).state is State.CLOSED
     assert (await admit(redis, conn, T0 + 1000)).go
@@ -191,5 +199,5 @@ async def test_calls_failures_and_held_calls_are_counted_per_minute(redis: Redis
     conn = connection(limits={"concurrency": 1}, breaker=False)
     call = await gate.admit(redis, "api", conn, 10)
     await gate.admit(redis, "api", conn, 10)  # held
-    await gate.settle(redis, conn, call, Answer.FAILED)
+    await gate.settle(redis, conn, call, CallResult.FAILED)
     assert await gate.recent(redis, "api", 5) == {"calls": 1, "failures": 1, "held": 1}
