@@ -292,14 +292,14 @@ def create_app(settings: ReceiverSettings) -> Starlette:
     )
     enqueuer = Enqueuer(redis, queue_settings)
     receiver = Receiver(
-        auth,
-        settings.max_body_bytes,
-        settings.read_timeout_s,
-        redis,
-        enqueuer,
-        admin,
-        settings.dedup_ttl_s,
-        settings.signature_tolerance_s,
+        auth=auth,
+        max_body_bytes=settings.max_body_bytes,
+        read_timeout_s=settings.read_timeout_s,
+        redis=redis,
+        enqueuer=enqueuer,
+        admin_token=admin,
+        max_age_s=settings.dedup_ttl_s,
+        max_ahead_s=settings.signature_tolerance_s,
     )
 
     webhook = Webhook(receiver)

@@ -105,9 +105,17 @@ class _Loader:
         verify = top.verify and enrichment is not None
         retry = RetryPolicy().override(self.defaults.retry)
         return RuleSet(
-            filename, self.connections, tuple(rules), enrichment, index, secrets, verify,
-            retry, self.defaults.timeout, alerts,
-        )  # fmt: skip
+            filename=filename,
+            connections=self.connections,
+            rules=tuple(rules),
+            enrichment_connection=enrichment,
+            index=index,
+            secrets=secrets,
+            verify=verify,
+            retry=retry,
+            timeout_s=self.defaults.timeout,
+            alerts=alerts,
+        )
 
     def _top(self, data: dict[str, Any]) -> FileModel:
         """The top level; when it is invalid, its usable parts, so later problems still show."""

@@ -262,9 +262,16 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
         alerts = Alerts(redis, session, rules, settings.console_url)
         stop_listening.append(rules.on_failure(alerts.reload_failed))
         ctx["router"] = Deps(
-            redis, session, rules, settings.event_ttl_s, kept, ordered, alerts,
-            settings.redis_min_replicas, settings.redis_replica_timeout_ms,
-        )  # fmt: skip
+            redis=redis,
+            session=session,
+            rules=rules,
+            event_ttl_s=settings.event_ttl_s,
+            dlq_limits=kept,
+            ordering=ordered,
+            alerts=alerts,
+            min_replicas=settings.redis_min_replicas,
+            replica_timeout_ms=settings.redis_replica_timeout_ms,
+        )
         watcher.append(asyncio.create_task(rules.watch()))
         if settings.worker_metrics_port:
             token = settings.admin_token.get_secret_value() if settings.admin_token else None

@@ -76,8 +76,15 @@ async def read(
 
 def _target(rules: RuleSet) -> tries.Target:
     connection = rules.enrichment_connection or "kuflow"
-    return tries.Target(ENRICHMENT, 0, f"{connection} enrichment", connection, ENRICHMENT,
-                        rules.retry, whole_event=True)  # fmt: skip
+    return tries.Target(
+        rule=ENRICHMENT,
+        index=0,
+        name=f"{connection} enrichment",
+        connection=connection,
+        operation=ENRICHMENT,
+        retry=rules.retry,
+        whole_event=True,
+    )
 
 
 async def _read(

@@ -44,8 +44,14 @@ class Target:
     @classmethod
     def of(cls, rule: Rule, action: Action) -> Target:
         """An action of a rule."""
-        return cls(rule.name, action.index, action.name, action.connection,
-                   action.operation_name, action.retry)  # fmt: skip
+        return cls(
+            rule=rule.name,
+            index=action.index,
+            name=action.name,
+            connection=action.connection,
+            operation=action.operation_name,
+            retry=action.retry,
+        )
 
     @property
     def field(self) -> str:
@@ -137,8 +143,14 @@ async def failed(
     if state is not None and state.state is ActionStatus.PENDING:
         # A check on a started remote job failed: keep what identifies the job, or the next
         # try would start another one.
-        kept = ActionState(ActionStatus.PENDING, attempts, state.id, state.result, str(exc),
-                           exc.status)  # fmt: skip
+        kept = ActionState(
+            ActionStatus.PENDING,
+            attempts,
+            id=state.id,
+            result=state.result,
+            error=str(exc),
+            status=exc.status,
+        )
     else:
         kept = ActionState(ActionStatus.RETRYING, attempts, error=str(exc), status=exc.status)
     await _save(job, target, kept, retry_in_s=round(wait, 2))
