@@ -17,8 +17,8 @@ EVENTS_RECEIVED = Counter(
 QUEUE_DEPTH = Gauge("router_queue_depth", "Jobs waiting in the queue (refreshed on scrape).")
 PRIMARY_BEHIND = Gauge(
     "router_redis_primary_behind",
-    "1 when the Redis primary lacks events this receiver acknowledged (a failover onto a replica "
-    "not in sync), until `kuflow-router failover confirm`.",
+    "1 while this receiver refuses events because the Redis primary lacks some it acknowledged "
+    "(with ROUTER_REDIS_MIN_REPLICAS), until `kuflow-router failover confirm`.",
 )
 DLQ_SIZE = Gauge("router_dlq_size", "Entries in the dead-letter queue (refreshed on scrape).")
 CONNECTION_STATE = Gauge(

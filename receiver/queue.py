@@ -138,6 +138,8 @@ class Enqueuer:
         Raises:
             redis.RedisError, OSError: Redis is unreachable or refused the write.
         """
+        if self.behind_since_ms and not await self._confirmed():
+            raise PrimaryBehind("the Redis primary is behind what was acknowledged: see the log")
         now_ms = int(time.time() * 1000)
         ttl_ms = self._settings.event_ttl_s * 1000
         # The job lives as long as the event record, not arq's default one day, so a worker
@@ -152,8 +154,6 @@ class Enqueuer:
             # Counted by known type (else "other"): a sender cannot grow the overview's table.
             type_label(event_type),
         ]  # fmt: skip
-        if self.behind_since_ms and not await self._confirmed():
-            raise PrimaryBehind("the Redis primary is behind what was acknowledged: see the log")
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((command, answer))
         if self._sender is None or self._sender.done():
@@ -207,10 +207,12 @@ class Enqueuer:
             return results
         message = BEHIND.format(now=min(counted), acknowledged=self._acknowledged)
         log.error(message, extra={"outcome": "primary_behind"})
-        metrics.PRIMARY_BEHIND.set(1)
         self._acknowledged = max(counted)  # from here on, this primary's count is the measure
         if not self._settings.min_replicas:
             return results
+        # The gauge stands for the refusal: set until a confirmation lifts it (without min
+        # replicas nothing is refused, and the error line is the whole signal).
+        metrics.PRIMARY_BEHIND.set(1)
         self.behind_since_ms = int(time.time() * 1000)
         return [PrimaryBehind(message)] * len(results)
 

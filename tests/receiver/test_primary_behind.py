@@ -94,3 +94,4 @@ async def test_without_min_replicas_the_loss_is_logged_and_events_go_on(
             assert await send(enqueuer)
             assert await send(enqueuer)
     assert caplog.text.count("lacks events this receiver acknowledged") == 1
+    assert behind() == 0  # nothing is refused, so the refusal's gauge stays down
