@@ -18,6 +18,7 @@ from starlette.templating import Jinja2Templates
 
 from common import redis_url
 from common.redact import redact
+from common.words import plural
 from console.access import COOKIE, Access, Login
 from console.throttle import LoginThrottle
 from handlers.rules.reload import LiveRules
@@ -61,11 +62,6 @@ def _iso(ms: int | float | str | None) -> str:
     return datetime.fromtimestamp(float(ms) / 1000, UTC).isoformat(timespec="seconds")
 
 
-def plural(count: int, one: str, many: str = "") -> str:
-    """`1 event`, `2 events`; `many` for an irregular plural (`1 entry`, `2 entries`)."""
-    return f"{count} {one if count == 1 else (many or one + 's')}"
-
-
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
@@ -98,11 +94,6 @@ class Console:
         self.demo = demo  # `run --demo`: every page says so
         self.throttle = LoginThrottle()
         self.redis_down_since: float | None = None  # since when pages cannot reach Redis
-
-    @property
-    def redis_address(self) -> str:
-        """Where the console's Redis is, for people (never its password)."""
-        return redis_url.address(self.redis)
 
     async def session(self, request: Request) -> Login | None:
         """The session the request's cookie proves, unless it logged out (or none)."""
@@ -180,8 +171,11 @@ async def redis_unreachable(request: Request, exc: Exception) -> Response:
     console = console_of(request)
     if console.redis_down_since is None:
         console.redis_down_since = time.time()
-    context = {"address": console.redis_address, "error": redact(str(exc)) or type(exc).__name__,
-               "since": _iso(console.redis_down_since * 1000)}  # fmt: skip
+    context = {
+        "address": redis_url.address(console.redis),
+        "error": redact(str(exc)) or type(exc).__name__,
+        "since": _iso(console.redis_down_since * 1000),
+    }
     page = TEMPLATES.TemplateResponse(request, "unavailable.html", context, status_code=503)
     page.headers.update({**SECURITY_HEADERS, "Retry-After": "5"})
     return page

@@ -12,16 +12,10 @@ from handlers.rules.source import Placeholders
 PLACEHOLDER = "demo-placeholder"
 
 
-def demo_environ(environ: Mapping[str, str], filled: set[str] | None = None) -> Placeholders:
+def demo_environ(environ: Mapping[str, str]) -> Placeholders:
     """The environment, where an unset `${VAR}` reads as a placeholder instead of an error:
-    the stand-ins take any credential. The names filled in go into `filled`."""
-
-    def fill(name: str) -> str:
-        if filled is not None:
-            filled.add(name)
-        return PLACEHOLDER
-
-    return Placeholders(environ, fill)
+    the stand-ins take any credential (its `filled` names them)."""
+    return Placeholders(environ, lambda name: PLACEHOLDER)
 
 
 def pointed_at(base_url: str) -> Callable[[RuleSet], RuleSet]:

@@ -107,14 +107,14 @@ def shown_record(record: records.EventRecord) -> dict[str, Any]:
     fields = record.fields
     enrichment = record.actions.get(records.action_field("enrichment", 0))
     actions = {n: s for n, s in record.actions.items() if s is not enrichment}
-    matched_rules = json.loads(fields["matched"]) if "matched" in fields else []
+    matched = json.loads(fields["matched"]) if "matched" in fields else None
     shown: dict[str, Any] = {
         "event_id": record.event_id,
         "type": fields.get("type"),
         "status": fields.get("status"),
         "received_at": _when(fields["received_at"]) if "received_at" in fields else None,
         "runs": int(fields.get("runs", 0)),
-        "matched": json.loads(fields["matched"]) if "matched" in fields else None,
+        "matched": matched,
         "rejected": fields.get("rejected"),
         "unverified": fields.get(records.UNVERIFIED),
         "process_id": fields.get("process_id") or None,
@@ -123,7 +123,7 @@ def shown_record(record: records.EventRecord) -> dict[str, Any]:
         "after_failed": fields.get("after_failed"),
         "waiting_for": fields.get("waiting_for"),
         "enrichment": _action("enrichment:0", enrichment) if enrichment else None,
-        "actions": [_action(n, s) for n, s in records.in_order(actions, matched_rules)],
+        "actions": [_action(n, s) for n, s in records.in_order(actions, matched or [])],
     }
     if shown["enrichment"]:
         for name in ("rule", "index"):

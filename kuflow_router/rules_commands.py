@@ -13,6 +13,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from common.redact import redact
+from common.words import plural
 from handlers.clients.params import parse_duration
 from handlers.rules import lint, schema
 from handlers.rules.cases import CaseResult, load_cases, run_case
@@ -45,10 +46,6 @@ def load_reporting(path: Path, environ: Mapping[str, str] | None = None) -> Rule
         count = len(exc.problems)
         print(f"{path}: {count} problem{'s' * (count != 1)}", file=sys.stderr)
         return None
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -94,9 +91,10 @@ def _junit(outcomes: list[CaseResult], path: Path) -> None:
 def cmd_cases(args: argparse.Namespace) -> int:
     """Run a cases file against the rules: exit 0 when every case passes, 1 with the differences."""
     path = rules_file_of(args)
-    filled: set[str] = set()
+    # A dry run sends nothing: an unset ${NAME} shows as <NAME> (never masked), and is named.
+    environ = Placeholders(os.environ)
     try:
-        rules = load_file(path, stand_ins(filled))
+        rules = load_file(path, environ)
         cases = load_cases(args.cases)
     except RulesLoadError as exc:
         print(exc, file=sys.stderr)
@@ -110,19 +108,8 @@ def cmd_cases(args: argparse.Namespace) -> int:
     print(f"{passed} of {len(outcomes)} cases passed ({args.cases} against {path})")
     if args.junit_xml:
         _junit(outcomes, args.junit_xml)
-    unset_verdict(filled, accepted=True)  # cases run in CI, where credentials are not set
+    unset_verdict(environ.filled, accepted=True)  # cases run in CI, without credentials
     return 0 if passed == len(outcomes) else 1
-
-
-def stand_ins(filled: set[str]) -> Placeholders:
-    """The environment for what sends nothing: an unset `${NAME}` reads as `<NAME>` (never
-    masked, so the output says which variable it is) and its name goes into `filled`."""
-
-    def fill(name: str) -> str:
-        filled.add(name)
-        return f"<{name}>"
-
-    return Placeholders(os.environ, fill)
 
 
 def unset_verdict(filled: set[str], accepted: bool) -> int:
@@ -152,8 +139,8 @@ def cmd_test(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     # A dry run sends nothing: an unset ${NAME} shows as <NAME> instead of stopping it.
-    filled: set[str] = set()
-    rules = load_reporting(rules_file_of(args), stand_ins(filled))
+    environ = Placeholders(os.environ)
+    rules = load_reporting(rules_file_of(args), environ)
     if rules is None:
         return 1
     documents = _documents(args)
@@ -171,7 +158,8 @@ def cmd_test(args: argparse.Namespace) -> int:
         if not any(r.status == "matched" for r in reports):
             print("kuflow-router: NO RULE MATCHED this event: nothing would be done (each "
                   "rule's reason is above)", file=sys.stderr)  # fmt: skip
-    return max(_verdict(reports, args.expect_match), unset_verdict(filled, args.placeholders))
+    verdict = _verdict(reports, args.expect_match)
+    return max(verdict, unset_verdict(environ.filled, args.placeholders))
 
 
 def _documents(args: argparse.Namespace) -> Documents | None:
@@ -225,11 +213,11 @@ def _verdict(reports: list[RuleReport], expect_match: bool) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """Which recent events the rules in NEW.yaml would treat differently from the ones in use."""
-    filled: set[str] = set()
-    new = load_reporting(args.new, stand_ins(filled))
+    environ = Placeholders(os.environ)  # one for both files: its `filled` names every stand-in
+    new = load_reporting(args.new, environ)
     if new is None:
         return 1  # its problems are listed; nothing was evaluated
-    current = load_reporting(rules_file_of(args), stand_ins(filled))
+    current = load_reporting(rules_file_of(args), environ)
     if current is None:
         return 1
     since_ms = 0
@@ -240,7 +228,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             print(f"kuflow-router: --since: {exc}", file=sys.stderr)
             return 2
     return max(rules_history.diff(current, new, args.last, since_ms),
-               unset_verdict(filled, args.placeholders))  # fmt: skip
+               unset_verdict(environ.filled, args.placeholders))  # fmt: skip
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

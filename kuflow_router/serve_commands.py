@@ -156,9 +156,6 @@ def _worker_in(app: Starlette, settings: WorkerSettings, rules: LiveRules) -> No
     _wrap(app, running)
 
 
-SHOWN_TOKEN_CHARS = 4
-
-
 def _redis_in(app: Starlette, server: RedisServer) -> None:
     @asynccontextmanager
     async def running() -> AsyncIterator[None]:
@@ -172,6 +169,9 @@ def _redis_in(app: Starlette, server: RedisServer) -> None:
             await anyio.to_thread.run_sync(server.stop)
 
     _wrap(app, running)
+
+
+SHOWN_TOKEN_CHARS = 4  # of the webhook token, in the URL `run` prints off a terminal
 
 
 def _print_banner(settings: ReceiverSettings, host: str, port: int, rules: LiveRules) -> None:
@@ -196,13 +196,12 @@ def _run_rules(settings: WorkerSettings, args: argparse.Namespace) -> LiveRules:
     if not args.demo:
         return LiveRules(settings.rules_file, before_reload=env_file.refresh)
     # Demo mode: the stand-ins take any credential, so an unset ${VAR} is no error.
-    filled: set[str] = set()
-    environ = demo_rules.demo_environ(os.environ, filled)
+    environ = demo_rules.demo_environ(os.environ)
     rules = LiveRules(
         settings.rules_file, environ, demo_rules.pointed_at(_local_base(args)), env_file.refresh
     )
-    if filled:
-        names = ", ".join(f"${{{name}}}" for name in sorted(filled))
+    if environ.filled:
+        names = ", ".join(f"${{{name}}}" for name in sorted(environ.filled))
         print(f"kuflow-router: demo mode: {names} not set: the stand-ins take "
               f"'{demo_rules.PLACEHOLDER}' for them", flush=True)  # fmt: skip
     return rules

@@ -31,16 +31,21 @@ _SCALARS = SafeConstructor()
 
 class Placeholders(Mapping[str, str]):
     """The environment, where an unset `${NAME}` reads as `fill(NAME)` instead of an error: for
-    what sends nothing (a dry run, a comparison) or sends only to stand-ins (demo mode)."""
+    what sends nothing (a dry run, a comparison) or sends only to stand-ins (demo mode).
+    `filled` collects the names read that way, for the caller to say which they were."""
 
     def __init__(
         self, environ: Mapping[str, str], fill: Callable[[str], str] = lambda name: f"<{name}>"
     ) -> None:
         self._environ = environ
         self._fill = fill
+        self.filled: set[str] = set()
 
     def __getitem__(self, name: str) -> str:
-        return self._environ[name] if name in self._environ else self._fill(name)
+        if name in self._environ:
+            return self._environ[name]
+        self.filled.add(name)
+        return self._fill(name)
 
     def __contains__(self, name: object) -> bool:
         return True
@@ -188,10 +193,10 @@ class _Builder:
                 )
                 self.source.unset.add(path)
                 return ""
-            if not isinstance(self.environ, Placeholders):
-                self.source.substituted.append(self.environ[name])
-                return self.environ[name]
-            value, real = self.environ.at(name, path)
+            if isinstance(self.environ, Placeholders):
+                value, real = self.environ.at(name, path)
+            else:
+                value, real = self.environ[name], True
             if real:
                 self.source.substituted.append(value)
             else:

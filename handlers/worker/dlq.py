@@ -150,17 +150,22 @@ async def _page(redis: Redis, start: str, end: str, count: int) -> list[Entry]:
     ]
 
 
-async def iterate(redis: Redis, event_id: str | None = None) -> AsyncIterator[Entry]:
-    """Every entry, oldest first, or those of one event — read a page at a time."""
+async def _pages(redis: Redis) -> AsyncIterator[list[Entry]]:
+    """The whole stream, oldest first, a page at a time."""
     start = "-"
-    while True:
-        page = await _page(redis, start, "+", PAGE)
-        for entry in page:
-            if event_id is None or entry.event_id == event_id:
-                yield entry
+    while page := await _page(redis, start, "+", PAGE):
+        yield page
         if len(page) < PAGE:
             return
         start = "(" + page[-1].entry_id
+
+
+async def iterate(redis: Redis, event_id: str | None = None) -> AsyncIterator[Entry]:
+    """Every entry, oldest first, or those of one event — read a page at a time."""
+    async for page in _pages(redis):
+        for entry in page:
+            if event_id is None or entry.event_id == event_id:
+                yield entry
 
 
 async def entries(redis: Redis, event_id: str | None = None) -> list[Entry]:
@@ -194,13 +199,13 @@ async def ensure_index(redis: Redis, limits: Limits) -> int:
     if await redis.exists(keys.DLQ_INDEXED):
         return 0
     count = 0
-    async for entry in iterate(redis):
-        index = keys.dlq_index(entry.event_id)
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.sadd(index, entry.entry_id)
-            pipe.expire(index, limits.ttl_s)
+    async for page in _pages(redis):
+        async with redis.pipeline(transaction=False) as pipe:  # one round trip a page
+            for entry in page:
+                pipe.sadd(keys.dlq_index(entry.event_id), entry.entry_id)
+                pipe.expire(keys.dlq_index(entry.event_id), limits.ttl_s)
             await pipe.execute()
-        count += 1
+        count += len(page)
     await redis.set(keys.DLQ_INDEXED, "1")
     return count
 
@@ -245,7 +250,7 @@ async def replay(redis: Redis, event_id: str, ttl_s: int) -> bool:
             f"event {event_id}: its body is no longer kept (the dead-letter queue trimmed or "
             "expired it), so it cannot be replayed; its entries stay for `dlq show`"
         )
-    await _queue_again(redis, event_id, body, ttl_s)
+    await _queue_again(redis, await records.load(redis, event_id), body, ttl_s)
     await _remove(redis, found, event_id)
     return True
 
@@ -271,13 +276,13 @@ async def replay_finished(redis: Redis, event_id: str, ttl_s: int) -> bool:
     body = record.fields.get("event")
     if not body:
         raise LookupError(f"event {event_id}: its record no longer holds the event as received")
-    await _queue_again(redis, event_id, body.encode(), ttl_s)
+    await _queue_again(redis, record, body.encode(), ttl_s)
     return True
 
 
-async def _queue_again(redis: Redis, event_id: str, body: bytes, ttl_s: int) -> None:
+async def _queue_again(redis: Redis, record: records.EventRecord, body: bytes, ttl_s: int) -> None:
     """Mark the event's dead actions for a re-run, forget how its last run ended, queue it."""
-    record = await records.load(redis, event_id)
+    event_id = record.event_id
     # A dead action may have acted before it failed (an answer lost to a timeout): its re-run
     # is marked replayed, so each API's repeat-safety check runs as on any retry, with a fresh
     # budget of attempts.
