@@ -75,10 +75,9 @@ def failure_kind(exc: aiohttp.ClientError) -> str:
     return "network error"
 
 
-def _said(exc: aiohttp.ClientError, url: str) -> str:
+def _said(exc: aiohttp.ClientError, kind: str, url: str) -> str:
     """The failure as an operator reads it: its kind and the host, without aiohttp's
     `ssl:default` noise for a plain http URL."""
-    kind = failure_kind(exc)
     parts = urlsplit(url)
     detail = str(exc)
     if isinstance(exc, aiohttp.ClientConnectorError):
@@ -173,7 +172,8 @@ class Client:
         except TimeoutError:
             raise
         except aiohttp.ClientError as exc:
-            raise NetworkError(_said(exc, url), failure_kind(exc)) from None
+            kind = failure_kind(exc)
+            raise NetworkError(_said(exc, kind, url), kind) from None
 
     async def aclose(self) -> None:
         await self._session.close()

@@ -127,7 +127,9 @@ def _entity_replacements(source: Source, rule: dict[str, Any], at: Path, kuflow:
     """Warn of `update_process_entity`: it replaces the whole entity, so a field it does not list
     is lost — name those the rule itself reads (`process.entity.value.X`)."""
     actions = rule.get("do")
-    read = set(_ENTITY_FIELD.findall(repr(rule)))
+    said = [path for path, _, _ in _conditions(rule.get("when"), ())]
+    said += [text for text, _ in _strings(actions, ())]
+    read = {name for text in said for name in _ENTITY_FIELD.findall(text)}
     for index, action in enumerate(actions if isinstance(actions, list) else []):
         if not isinstance(action, dict):
             continue
