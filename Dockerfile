@@ -8,8 +8,11 @@ FROM python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad
 WORKDIR /src
 COPY pyproject.toml README.md requirements.image.txt ./
 COPY common common
+COPY contract contract
+COPY store store
 COPY receiver receiver
 COPY handlers handlers
+COPY authoring authoring
 COPY console console
 COPY kuflow_router kuflow_router
 COPY demo demo

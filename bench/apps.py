@@ -19,13 +19,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from common.logs import configure_logging
+from contract.events import parse_event
+from contract.job_format import JOB_FUNCTION
 from kuflow_router.serve_commands import freeze_startup_heap
 from receiver.app import create_app
 from receiver.auth import AuthConfig, check_headers, check_signature
-from receiver.events import parse_event
-from receiver.job_format import JOB_FUNCTION
-from receiver.queue import QUEUE
 from receiver.settings import ReceiverSettings
+from store.queue import QUEUE
 
 
 def bare() -> Starlette:

@@ -29,9 +29,8 @@ from bench import machine
 from bench.harness import body, console_client, event, redis_server
 from console.app import create_console
 from handlers.rules.reload import LiveRules
-from handlers.worker import dlq
-from handlers.worker.records import ActionState, ActionStatus
-from receiver import keys
+from store import dlq, keys
+from store.records import ActionState, ActionStatus
 
 RULES = """\
 version: 1

@@ -26,8 +26,7 @@ from bench import machine
 from bench.harness import body, console_client, event, redis_server
 from console.app import create_console
 from handlers.rules.reload import LiveRules
-from handlers.worker import dlq
-from receiver import keys
+from store import dlq, keys
 
 PER_EVENT = 5
 CAUSES = 10

@@ -23,7 +23,7 @@ from arq import Worker
 from redis import Redis as SyncRedis
 
 from kuflow_router.redis_server import RedisServer, free_port
-from receiver import keys
+from store import keys
 
 HERE = Path(__file__).resolve().parent
 RULES = """\

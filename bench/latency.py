@@ -26,7 +26,7 @@ from redis import Redis
 from bench import machine
 from bench.harness import body, deployment, done_count, event, rss_mb
 from bench.worker_throughput import fill
-from receiver import keys
+from store import keys
 
 FIXED = (50, 10.0)  # events per second, seconds
 SHARES = ((0.5, 6.0), (0.8, 6.0))  # of the capacity measured in the run, seconds

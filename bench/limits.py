@@ -22,10 +22,10 @@ from bench.harness import drain, worker_stage
 from bench.worker_throughput import fill
 from handlers.rules.loader import load_file
 from handlers.rules.reload import LiveRules
-from handlers.worker import gate
 from handlers.worker.app import build_worker
-from handlers.worker.gate import CallResult
 from handlers.worker.settings import WorkerSettings
+from store import gate
+from store.gate import CallResult
 
 VARIANTS = {
     "no gate (breaker: false)": ", breaker: false",

@@ -18,7 +18,7 @@ from redis import Redis
 
 from bench import machine
 from bench.harness import body, deployment, event, rss_mb
-from receiver import keys
+from store import keys
 
 
 async def post(url: str, count: int) -> None:

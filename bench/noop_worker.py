@@ -13,8 +13,8 @@ from typing import Any
 from arq import Worker, func
 from arq.connections import RedisSettings
 
-from receiver.job_format import JOB_FUNCTION, encode_result
-from receiver.queue import QUEUE
+from contract.job_format import JOB_FUNCTION, encode_result
+from store.queue import QUEUE
 
 
 async def no_op(ctx: dict[str, Any], raw: str, received_at_ms: int) -> None:

@@ -24,7 +24,7 @@ from bench.harness import body, drain, event, worker_stage
 from handlers.rules.reload import LiveRules
 from handlers.worker.app import build_worker
 from handlers.worker.settings import WorkerSettings
-from receiver.queue import Enqueuer, QueueSettings
+from store.queue import Enqueuer, QueueSettings
 
 PROCESS_COUNTS = (1, 1000)
 ROUNDS = 3  # ordering on and off take turns this often

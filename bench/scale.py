@@ -38,7 +38,7 @@ from bench.harness import (
     wait_http,
 )
 from kuflow_router.redis_server import free_port
-from receiver.queue import _ENQUEUE
+from store.queue import _ENQUEUE
 
 CONFIGURATIONS = ((1, 1), (1, 2), (1, 4), (2, 1), (2, 2), (2, 4))  # (receivers, workers)
 CONNECTIONS = 32  # wrk's, split between the receivers

@@ -30,11 +30,11 @@ from redis.asyncio import Redis
 
 from bench import machine
 from bench.harness import body, done_count, drain, env, event, worker_stage
+from contract.job_format import JOB_FUNCTION, encode_result
 from handlers.rules.reload import LiveRules
 from handlers.worker.app import build_worker
 from handlers.worker.settings import WorkerSettings
-from receiver.job_format import JOB_FUNCTION, encode_result
-from receiver.queue import QUEUE, Enqueuer, QueueSettings
+from store.queue import QUEUE, Enqueuer, QueueSettings
 
 CONCURRENCIES = (10, 50)  # the default of ROUTER_WORKER_CONCURRENCY, and a high setting
 ROUNDS = 3  # each side runs this often, the two taking turns

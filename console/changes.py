@@ -7,10 +7,9 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from console import reads
 from console.access import Login
 from console.web import Console, Form, console_of
-from handlers.worker import dlq
+from store import dlq, reads
 
 
 def _back(path: str, message: str) -> Response:

@@ -9,16 +9,15 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from authoring.compare import differences
+from authoring.dryrun import Hints, RuleReport, dry_run, format_reports, verification
 from common.redact import redact
-from handlers.rules.compare import Documents, differences
-from handlers.rules.dryrun import Hints, RuleReport, dry_run, format_reports, verification
+from contract.events import Documents, NotAnEvent, parse_event
 from handlers.rules.errors import RulesLoadError
 from handlers.rules.loader import load_text, withheld
 from handlers.rules.model import RuleSet
 from handlers.rules.reload import LiveRules
 from handlers.rules.source import Placeholders, read_yaml
-from receiver.errors import InvalidEvent
-from receiver.events import parse_event
 
 # What the page asks for, in its own words: it has boxes, not a command's flags.
 PAGE_HINTS: Hints = {
@@ -91,9 +90,8 @@ def try_rules(rules: RuleSet, given: dict[str, str]) -> Tried:
     if event is not None:
         try:
             parse_event(json.dumps(event).encode())
-        except InvalidEvent as exc:
-            said = [f"{e.loc}: {e.msg}" for e in exc.errors] or [str(exc)]
-            tried.errors += [redact(line) for line in said]
+        except NotAnEvent as exc:
+            tried.errors += [redact(line) for line in exc.lines]
     if tried.errors:
         return tried
     tried.reports = dry_run(rules, event, process, item, hints=PAGE_HINTS)

@@ -12,13 +12,12 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from console import reads
+from authoring.dryrun import Hints, dry_run
 from console.access import Login
 from console.rules_page import Changed, rule_lines, shown_environ, try_rules, what_would_change
 from console.web import Form, console_of, render
 from handlers.clients.params import parse_duration
-from handlers.rules.dryrun import Hints, dry_run
-from handlers.worker import gate, records
+from store import gate, reads, records
 
 STATUSES = ("queued", "waiting", "processing", "done", "partial", "dead", "rejected")
 CONNECTION_MINUTES = 15  # the overview's recent calls per connection

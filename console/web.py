@@ -22,7 +22,7 @@ from common.words import plural
 from console.access import COOKIE, Access, Login
 from console.throttle import LoginThrottle
 from handlers.rules.reload import LiveRules
-from receiver import keys
+from store import keys
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {

@@ -15,10 +15,9 @@ from redis.asyncio import Redis
 
 from common.redis_url import client as redis_client
 from common.settings import CommonSettings, load
-from handlers.worker import dlq, records
 from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import tools_url
-from receiver import keys
+from store import dlq, keys, records
 
 
 def event_id(text: str) -> str:

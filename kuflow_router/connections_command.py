@@ -17,10 +17,10 @@ from common.settings import CommonSettings
 from handlers.clients.base import Connection
 from handlers.rules import paths
 from handlers.rules.source import Placeholders
-from handlers.worker import gate
 from kuflow_router.admin_commands import with_redis
 from kuflow_router.arguments import whole_number
 from kuflow_router.rules_commands import load_reporting, rules_file_of
+from store import gate
 
 
 def _json(row: gate.Report) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import sys
 from redis.exceptions import RedisError
 
 from common.redis_url import client as redis_client
-from handlers.worker import heartbeat
+from store import heartbeat
 
 
 def check_worker(redis_url: str) -> int:

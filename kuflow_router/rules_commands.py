@@ -12,23 +12,20 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from authoring import lint, rules_history, schema
+from authoring.cases import CaseResult, load_cases, run_case
+from authoring.dryrun import RuleReport, dry_run, format_reports, reports_json, verification
 from common.redact import redact
 from common.words import plural
+from contract.events import Documents, NotAnEvent, parse_event
 from handlers.clients.params import parse_duration
-from handlers.rules import lint, schema
-from handlers.rules.cases import CaseResult, load_cases, run_case
-from handlers.rules.compare import Documents
-from handlers.rules.dryrun import RuleReport, dry_run, format_reports, reports_json, verification
 from handlers.rules.errors import RulesLoadError
 from handlers.rules.loader import load_file
 from handlers.rules.model import RuleSet
 from handlers.rules.source import Placeholders, read_yaml
 from handlers.worker.settings import load_settings
-from kuflow_router import rules_history
 from kuflow_router.admin_commands import event_id
 from kuflow_router.arguments import whole_number
-from receiver.errors import InvalidEvent
-from receiver.events import parse_event
 
 
 def rules_file_of(args: argparse.Namespace) -> Path:
@@ -168,8 +165,8 @@ def _documents(args: argparse.Namespace) -> Documents | None:
         return rules_history.recorded(event_id(args.event_id))
     try:
         parse_event(args.event.read_bytes())
-    except InvalidEvent as exc:
-        problems = "; ".join(f"{e.loc}: {e.msg}" for e in exc.errors)
+    except NotAnEvent as exc:
+        problems = "; ".join(exc.lines)
         print(f"{args.event}: not a valid KuFlow event: {problems}", file=sys.stderr)
         return None
     except OSError as exc:

@@ -28,20 +28,22 @@ from starlette.types import Receive, Scope, Send
 from common import redis_url
 from common.errors import SettingsError
 from common.redact import redact
-from receiver import keys, metrics, problems
+from contract.events import NotAnEvent, parse_event, rfc3339_time
+from receiver import metrics, problems
 from receiver.admin import metrics_refusal
 from receiver.auth import AuthConfig, Verdict, check_headers, check_signature
 from receiver.errors import (
     BodyTooLarge,
+    InvalidEvent,
     QueueUnavailable,
     RequestRejected,
     RequestTimeout,
     StaleEvent,
     UnsupportedMediaType,
 )
-from receiver.events import parse_event, rfc3339_time
-from receiver.queue import REDIS_TIMEOUT_S, Enqueuer, QueueSettings
 from receiver.settings import ReceiverSettings
+from store import keys
+from store.queue import REDIS_TIMEOUT_S, Enqueuer, QueueSettings
 
 log = logging.getLogger("kuflow_router.receiver")
 
@@ -151,7 +153,10 @@ async def _ingest(
         ) from None
     if verdict is Verdict.NEEDS_SIGNATURE:
         check_signature(receiver.auth, headers, body)
-    event = parse_event(body)
+    try:
+        event = parse_event(body)
+    except NotAnEvent as exc:
+        raise InvalidEvent(exc.detail, exc.errors) from None
     _check_age(event.timestamp, receiver.max_age_s, receiver.max_ahead_s)
     try:
         process_id = event.data.get("processId")
@@ -243,7 +248,7 @@ async def readyz(request: Request) -> Response:
 
 
 async def _connection_states(redis: Redis) -> dict[str, int]:
-    """Each connection's breaker as the workers keep it (handlers/worker/gate.py)."""
+    """Each connection's breaker as the workers keep it (store/gate.py)."""
     names = sorted(n.decode() for n in await redis.smembers(keys.CONNECTIONS))  # type: ignore[misc]
     async with redis.pipeline(transaction=False) as pipe:
         for name in names:
@@ -291,6 +296,7 @@ def create_app(settings: ReceiverSettings) -> Starlette:
         settings.redis_replica_timeout_ms,
     )
     enqueuer = Enqueuer(redis, queue_settings)
+    metrics.watch(enqueuer)
     receiver = Receiver(
         auth=auth,
         max_body_bytes=settings.max_body_bytes,

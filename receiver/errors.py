@@ -13,19 +13,11 @@ ReceiverError
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contract.events import FieldError
 
 
 class ReceiverError(Exception):
     """Base class of every error the receiver raises."""
-
-
-@dataclass(frozen=True)
-class FieldError:
-    """One problem with the request body, located by a dotted path such as `data.processId`."""
-
-    loc: str
-    msg: str
 
 
 class RequestRejected(ReceiverError):

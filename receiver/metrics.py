@@ -7,7 +7,8 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
-from receiver.events import KNOWN_TYPES
+from contract.events import type_label
+from store.queue import Enqueuer
 
 EVENTS_RECEIVED = Counter(
     "router_events_received_total",
@@ -33,13 +34,6 @@ WORKERS_ALIVE = Gauge(
 )
 
 
-def type_label(event_type: str | None) -> str:
-    """Keep the label set bounded: an unknown type counts as `other`, no parsed type as `none`."""
-    if event_type is None:
-        return "none"
-    return event_type if event_type in KNOWN_TYPES else "other"
-
-
 def received(event_type: str | None, outcome: str) -> Any:
     """The counter of one (type, outcome)."""
     return _received(type_label(event_type), outcome)
@@ -48,3 +42,8 @@ def received(event_type: str | None, outcome: str) -> Any:
 @functools.cache  # bounded: the labels are the few known types, "other" and "none"
 def _received(label: str, outcome: str) -> Any:
     return EVENTS_RECEIVED.labels(label, outcome)
+
+
+def watch(enqueuer: Enqueuer) -> None:
+    """`router_redis_primary_behind` shows whether `enqueuer` refuses events (store/queue.py)."""
+    PRIMARY_BEHIND.set_function(lambda: 1 if enqueuer.behind_since_ms else 0)

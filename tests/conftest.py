@@ -24,7 +24,7 @@ from kuflow_router import env_file
 from kuflow_router.redis_server import RedisServer
 from kuflow_router.settings import RouterSettings
 from receiver.app import create_app
-from receiver.queue import Enqueuer, QueueSettings
+from store.queue import Enqueuer, QueueSettings
 from tests.doubles.alteryx import AlteryxDouble
 from tests.doubles.http import HttpDouble
 from tests.doubles.kuflow import KuflowDouble

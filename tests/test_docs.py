@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 from common.settings import ENV_PREFIX
+from contract.events import parse_event
 from kuflow_router.settings import RouterSettings
-from receiver.events import parse_event
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -47,7 +47,7 @@ def test_tour_event_is_a_valid_event() -> None:
 
 
 def test_readme_rule_example_loads_and_runs() -> None:
-    from handlers.rules.dryrun import dry_run
+    from authoring.dryrun import dry_run
     from handlers.rules.loader import load_text
 
     block = README.split("## Writing rules", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]

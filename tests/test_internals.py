@@ -11,7 +11,7 @@ expects: an upgrade that moves one fails here, by name, instead of silently in p
   `should_exit` to stop it.
 - `handlers/worker/job.py` ends a finished job itself, deleting what arq's `finish_job` deletes,
   and `RouterWorker.finish_job` then does nothing: arq's method must keep its shape and its keys.
-- `handlers/worker/ordering.py` relies on arq re-scheduling a retried job with ZINCRBY in
+- `store/ordering.py` relies on arq re-scheduling a retried job with ZINCRBY in
   `finish_job`, and deleting the in-progress mark in the same transaction.
 """
 

@@ -1,6 +1,6 @@
 """How gently a connection is used: `limits:` (rate, burst, concurrency) and `breaker:`.
 
-Both are settings of a connection in rules.yaml; `handlers/worker/gate.py` enforces them across
+Both are settings of a connection in rules.yaml; `store/gate.py` enforces them across
 every worker process through Redis.
 """
 

@@ -34,28 +34,13 @@ from handlers.rules import evaluate
 from handlers.rules.model import Alert
 from handlers.rules.reload import LiveRules
 from handlers.rules.template import render
-from handlers.worker import lua, metrics
-from receiver import keys
+from handlers.worker import metrics
+from store.alerts import open_window
 
 log = logging.getLogger("kuflow_router.alerts")
 
-KEEP_MS = 24 * 3600 * 1000  # a cause's folded count is kept this long after its last alert
 CLOSE_WAIT_S = 5.0  # on shutdown, alerts still being sent get this long
 
-# KEYS: the cause's window; ARGV: now (ms), window (ms), keep (ms). Returns -1 when the window
-# is open (this one is folded), else how many were folded since the last alert sent.
-_WINDOW = """
-local now = tonumber(ARGV[1])
-if tonumber(redis.call('HGET', KEYS[1], 'until') or '0') > now then
-  redis.call('HINCRBY', KEYS[1], 'folded', 1)
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  return -1
-end
-local folded = tonumber(redis.call('HGET', KEYS[1], 'folded') or '0')
-redis.call('HSET', KEYS[1], 'until', now + tonumber(ARGV[2]), 'folded', 0)
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return folded
-"""
 
 # What an event supplies (its id, type, process id) is shown only when it is a plain word: a
 # forged type could otherwise carry chat markup (`<!channel>`) or a wall of text into an alert.
@@ -179,10 +164,8 @@ class Alerts:
         digest = hashlib.sha256(cause.encode()).hexdigest()[:16]
         extra = {"alert": alert.name, "kind": kind}
         try:
-            folded = int(await lua.run(
-                self._redis, _WINDOW, [keys.alert(alert.name, digest)],
-                [now_ms, int(alert.window_s * 1000), KEEP_MS],
-            ))  # fmt: skip
+            window_ms = int(alert.window_s * 1000)
+            folded = await open_window(self._redis, alert.name, digest, window_ms, now_ms)
             if folded < 0:
                 metrics.ALERTS.labels(alert.name, "folded").inc()
                 return

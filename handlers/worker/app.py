@@ -15,7 +15,7 @@ Settings chosen for this workload (arq's defaults are for long batch jobs):
   again within 55 s (arq's default 300 s would mean over five minutes).
 - `max_tries` out of reach: retries are counted per action by the router, runs per event in its
   record, and a job parked behind an earlier event of its process comes back as an arq try.
-- Jobs are JSON (`receiver/job_format.py`): a payload that is anything else — a pickle written
+- Jobs are JSON (`contract/job_format.py`): a payload that is anything else — a pickle written
   into Redis by hand — is dead-lettered by `refused_job`, never executed.
 - `keep_result` 0: the event log `router:event:{id}` is the record, arq's result is not needed.
 - `job_completion_wait` 25 s on SIGTERM: running jobs finish; what is still running after that
@@ -33,7 +33,6 @@ from typing import Any, cast
 
 from arq import Worker, func
 from arq.connections import ArqRedis
-from arq.constants import in_progress_key_prefix
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -42,19 +41,19 @@ from redis.exceptions import RedisError
 
 from common import redis_url
 from common.embedded_server import serving
+from contract.job_format import JOB_FUNCTION, REFUSED_FUNCTION, decode_job, encode_result
 from handlers.clients.base import Session
 from handlers.clients.network import Client
 from handlers.rules.reload import LiveRules
-from handlers.worker import dlq, heartbeat, lua, ordering, probe
+from handlers.worker import metrics, probe
 from handlers.worker.alerts import Alerts
 from handlers.worker.job import Deps
 from handlers.worker.metrics_server import METRICS_CONCURRENCY, metrics_app
 from handlers.worker.process import process_event, refused_job
 from handlers.worker.settings import WorkerSettings
-from receiver import keys
-from receiver.job_format import JOB_FUNCTION, REFUSED_FUNCTION, decode_job, encode_result
 from receiver.protocol import router_protocol
-from receiver.queue import QUEUE
+from store import dlq, heartbeat, keys, ordering
+from store.queue import QUEUE, claim
 
 log = logging.getLogger("kuflow_router.worker")
 
@@ -64,17 +63,6 @@ JOB_TIMEOUT_S = 45
 GRACE_S = 25
 CONNECT_TIMEOUT_S = 2.0
 RETRIES = 30  # of one Redis command on a lost connection: about 25 s, backing off to 1 s
-
-
-# Claim a job for this worker, as arq's start_jobs does: not marked in progress, still in the
-# queue and due → mark it in progress (for the job timeout + 10 s); its score, or nil.
-_CLAIM = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return false end
-local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if not score or tonumber(score) > tonumber(ARGV[2]) then return false end
-redis.call('PSETEX', KEYS[1], ARGV[3], '1')
-return score
-"""
 
 
 MAX_OUTAGE_WAIT_S = 10.0
@@ -142,9 +130,9 @@ class RouterWorker(Worker):
         this worker is running already.
 
         arq claims a job with WATCH, EXISTS and ZSCORE, then MULTI/PSETEX/EXEC: four round
-        trips. `_CLAIM` makes the same checks and the same mark in one atomic script. And arq
-        reads the due job ids from the queue's head, where running jobs stay until they
-        finish: a job whose task here is not done is running, and is not checked again.
+        trips. `store.queue.claim` makes the same checks and the same mark in one atomic
+        script. And arq reads the due job ids from the queue's head, where running jobs stay until
+        they finish: a job whose task here is not done is running, and is not checked again.
         """
         timeout_ms = int(self.in_progress_timeout_s * 1000)
         for job_id_b in job_ids:
@@ -155,10 +143,8 @@ class RouterWorker(Worker):
             if self.job_counter >= self.max_jobs:
                 self.sem.release()
                 return
-            in_progress = in_progress_key_prefix + job_id
-            args = [job_id, int(time.time() * 1000), timeout_ms]
             try:
-                score = await lua.run(self.pool, _CLAIM, [in_progress, self.queue_name], args)
+                score = await claim(self.pool, job_id, self.queue_name, timeout_ms)
             except BaseException:  # Redis gone: the slot must not leak (arq's own would)
                 self.sem.release()
                 raise
@@ -166,7 +152,7 @@ class RouterWorker(Worker):
                 self.sem.release()
                 continue
             self.job_counter += 1
-            task = self.loop.create_task(self.run_job(job_id, int(float(score))))
+            task = self.loop.create_task(self.run_job(job_id, score))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
 
@@ -180,7 +166,7 @@ class RouterWorker(Worker):
         await super().finish_job(job_id, *args)
 
     async def _beat(self) -> None:
-        """Say in Redis that this loop turns (`handlers/worker/heartbeat.py`), every few seconds."""
+        """Say in Redis that this loop turns (`store/heartbeat.py`), every few seconds."""
         if time.monotonic() < self._next_beat:
             return
         self._next_beat = time.monotonic() + heartbeat.INTERVAL_S
@@ -252,7 +238,8 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
         # One connection per job slot: a job makes one call at a time.
         client = Client(settings.worker_concurrency)
         redis: Redis = ctx["redis"]
-        kept = dlq.Limits(settings.dlq_ttl_days * 24 * 3600, settings.dlq_max_bytes)
+        kept = dlq.Limits(settings.dlq_ttl_days * 24 * 3600, settings.dlq_max_bytes,
+                          metrics.dlq_trimmed)  # fmt: skip
         indexed = await dlq.ensure_index(redis, kept)
         if indexed:
             log.info("dead-letter queue: %d entries from before the per-event index indexed",
@@ -306,7 +293,7 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
 
     worker = RouterWorker(
         functions=[
-            # Parks (handlers/worker/ordering.py) come back as arq tries: MAX_RUNS counts the
+            # Parks (store/ordering.py) come back as arq tries: MAX_RUNS counts the
             # event's runs in its record instead, so arq's own limit only needs to be out of reach.
             func(process_event, name=JOB_FUNCTION, max_tries=ARQ_TRIES),
             func(refused_job, name=REFUSED_FUNCTION, max_tries=1),

@@ -1,4 +1,4 @@
-"""A job's call through its connection's gate (`handlers/worker/gate.py`).
+"""A job's call through its connection's gate (`store/gate.py`).
 
 Before the call, `turn`: a hold of up to `INLINE_WAIT_S` (a turn under the rate, a slot in
 flight, a probe under way) is waited out in place; a longer one (an open breaker, a pause, a
@@ -16,9 +16,10 @@ import time
 from redis.exceptions import RedisError
 
 from handlers.clients.errors import ActionFailed, TransientError
-from handlers.worker import gate, metrics
-from handlers.worker.gate import Admission, CallResult, Transition
+from handlers.worker import metrics
 from handlers.worker.job import Job
+from store import gate
+from store.gate import Admission, CallResult, Transition
 
 log = logging.getLogger("kuflow_router.worker")
 

@@ -26,10 +26,11 @@ from handlers.clients.send import json_body, send
 from handlers.rules import evaluate, verify
 from handlers.rules.model import RuleSet
 from handlers.rules.verify import Unverified
-from handlers.worker import connections, gate, tries
+from handlers.worker import connections, tries
 from handlers.worker.job import Job
 from handlers.worker.outcomes import DONE, Step
-from handlers.worker.records import ActionState, ActionStatus
+from store import gate
+from store.records import ActionState, ActionStatus
 
 ENRICHMENT = "enrichment"  # the record's name for the read: `action:enrichment:0`
 MAX_KEPT_BYTES = 64 * 1024  # what was read is kept in the record up to this size

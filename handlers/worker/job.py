@@ -12,9 +12,9 @@ from handlers.clients.base import Session
 from handlers.clients.errors import ActionFailed
 from handlers.rules.model import RuleSet
 from handlers.rules.reload import LiveRules
-from handlers.worker import dlq, ordering, records
 from handlers.worker.alerts import Alerts
-from handlers.worker.records import EventRecord, EventStatus
+from store import dlq, ordering, records
+from store.records import EventRecord, EventStatus
 
 
 @dataclass

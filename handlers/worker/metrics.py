@@ -47,3 +47,8 @@ ALERTS = Counter(
     "Alerts of rules.yaml's `alerts:`, by alert and outcome (sent, folded, failed).",
     ["alert", "outcome"],
 )
+
+
+def dlq_trimmed(reason: str, count: int) -> None:
+    """Count dead-letter entries the queue's limits removed (store/dlq.py tells of each trim)."""
+    DLQ_TRIMMED.labels(reason).inc(count)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from handlers.rules.model import RetryPolicy
-from handlers.worker.records import EventStatus
+from store.records import EventStatus
 
 
 class Outcome(StrEnum):

@@ -21,6 +21,7 @@ from arq import Retry
 from redis.exceptions import RedisError
 
 from common.redact import redact
+from contract.events import rfc3339_time
 from handlers.clients import exchanges
 from handlers.clients.base import ActionCall, Pending
 from handlers.clients.catalogue import run_action
@@ -30,12 +31,12 @@ from handlers.rules.errors import ParamsError, TemplateError
 from handlers.rules.idempotency import action_key
 from handlers.rules.model import Action, Rule
 from handlers.rules.verify import Unverified
-from handlers.worker import connections, dlq, enrich, metrics, ordering, records, tries
+from handlers.worker import connections, enrich, metrics, tries
 from handlers.worker.job import Deps, Job
 from handlers.worker.outcomes import DEAD, DONE, Outcome, Step, event_status
-from handlers.worker.records import ActionState, ActionStatus, EventStatus
 from handlers.worker.tries import Target
-from receiver.events import rfc3339_time
+from store import dlq, ordering, records
+from store.records import ActionState, ActionStatus, EventStatus
 
 log = logging.getLogger("kuflow_router.worker")
 
@@ -171,7 +172,7 @@ async def _crashed(deps: Deps, job_id: str, exc: Exception) -> Retry:
     error = redact(f"{type(exc).__name__}: {exc}")[:500]  # it is kept in the record
     log.error("the event's run failed unexpectedly; it comes back", exc_info=exc,
               extra={"event_id": job_id, "error": error})  # fmt: skip
-    try:  # the job's id is the event's (receiver/queue.py)
+    try:  # the job's id is the event's (store/queue.py)
         crashes = await records.crashed(deps.redis, job_id, error, deps.event_ttl_s)
     except RedisError:
         return Retry(defer=REDIS_RETRY_S)
@@ -301,7 +302,7 @@ async def _begin(
     deps: Deps, event: dict[str, Any], event_id: str, process_id: str
 ) -> tuple[ordering.Turn, records.EventRecord | None]:
     """Begin the run and read the record — unless an earlier event of the process must run
-    first (`handlers/worker/ordering.py`): then no record, and the job parks."""
+    first (`store/ordering.py`): then no record, and the job parks."""
     if not process_id:
         return ordering.Turn(go=True), await records.begin(deps.redis, event_id, deps.event_ttl_s)
     try:

@@ -17,11 +17,12 @@ from handlers.clients import exchanges
 from handlers.clients.base import Pending
 from handlers.clients.errors import ActionFailed, TransientError
 from handlers.rules.model import Action, RetryPolicy, Rule
-from handlers.worker import backoff, metrics, records
-from handlers.worker.gate import Admission
+from handlers.worker import backoff, metrics
 from handlers.worker.job import Job
 from handlers.worker.outcomes import DEAD, DONE, Outcome, Step, gives_up
-from handlers.worker.records import ActionState, ActionStatus
+from store import records
+from store.gate import Admission
+from store.records import ActionState, ActionStatus
 
 log = logging.getLogger("kuflow_router.worker")
 

@@ -16,7 +16,7 @@ import redis
 
 from common.redis_url import client
 from handlers.rules.reload import LiveRules
-from receiver import keys
+from store import keys
 from tests.chaos.accounting import Accounting
 from tests.conftest import TOKEN, make_event, make_settings, run_worker_until_idle
 from tests.doubles.kuflow import KuflowDouble

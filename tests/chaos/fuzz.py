@@ -21,12 +21,12 @@ from collections.abc import Callable
 import atheris
 
 with atheris.instrument_imports(include=["receiver", "handlers"]):
+    from contract.events import NotAnEvent, parse_event
     from handlers.rules.errors import RulesError
     from handlers.rules.loader import load_text
     from handlers.rules.template import Template, compile_string, render
     from receiver.auth import AuthConfig, check_signature
-    from receiver.errors import InvalidEvent, Unauthorized
-    from receiver.events import parse_event
+    from receiver.errors import Unauthorized
     from receiver.settings import ReceiverSettings
 
 SECRET = "whsec_" + "a" * 43 + "="
@@ -36,7 +36,7 @@ AUTH = AuthConfig.from_settings(
 
 
 def event(data: bytes) -> None:
-    with contextlib.suppress(InvalidEvent):
+    with contextlib.suppress(NotAnEvent):
         parse_event(data)
 
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 import redis
 
-from receiver import keys
 from receiver.auth import sign_headers
+from store import keys
 from tests.chaos.accounting import LINES
 from tests.conftest import SECRET, TOKEN, make_event
 from tests.processes import router_env, running_router

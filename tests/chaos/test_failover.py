@@ -20,7 +20,7 @@ import pytest
 from redis.asyncio import Redis
 
 from common.redis_url import client
-from receiver import keys
+from store import keys
 from tests.chaos.accounting import LINES, Accounting
 from tests.chaos.common import RULES, kuflow_events, settle
 from tests.conftest import TOKEN

@@ -11,7 +11,7 @@ from pathlib import Path
 import redis
 
 from handlers.rules.idempotency import action_key
-from receiver import keys
+from store import keys
 from tests.chaos.common import RULES, kill_workers_then_drain
 from tests.conftest import enqueue_events, make_event
 from tests.doubles.kuflow import KuflowDouble

@@ -241,7 +241,7 @@ def test_hostile_event_data_never_changes_where_a_request_goes(
 
 
 async def _dead_errors(redis_url: str) -> list[str]:
-    from handlers.worker import dlq
+    from store import dlq
 
     async with Redis.from_url(redis_url) as client:
         return [e.fields["error"][:300] for e in await dlq.entries(client)]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import redis
 
-from receiver import keys
+from store import keys
 from tests.conftest import TOKEN
 from tests.console.conftest import ADMIN, RULES
 from tests.doubles.http import HttpDouble

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from receiver import keys
+from store import keys
 from tests.conftest import make_event
 from tests.console.conftest import Stand
 from tests.doubles.http import HttpDouble
@@ -231,8 +231,7 @@ async def test_one_process_is_listed_in_the_order_it_runs(
 async def test_dead_letter_groups_keep_counts_show_the_latest_and_come_in_pages(
     make_stand: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from console import reads
-    from handlers.worker import dlq
+    from store import dlq, reads
 
     monkeypatch.setattr(reads, "GROUPS_PER_PAGE", 2)
     async with make_stand() as stand:

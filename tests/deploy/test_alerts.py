@@ -34,7 +34,7 @@ async def test_every_metric_an_alert_names_is_exported(app_client: Any) -> None:
 
 @pytest.mark.anyio
 async def test_the_workers_alive_gauge_counts_fresh_heartbeats(app_client: Any, rdb: Any) -> None:
-    from receiver import keys
+    from store import keys
 
     rdb.hset(keys.worker("host-a:1"), "beat_at", 1)
     rdb.hset(keys.worker("host-b:2"), "beat_at", 1)
@@ -47,7 +47,7 @@ async def test_the_workers_alive_gauge_counts_fresh_heartbeats(app_client: Any, 
 async def test_the_connection_state_gauge_reads_every_breaker_from_redis(
     app_client: Any, rdb: Any
 ) -> None:
-    from receiver import keys
+    from store import keys
 
     rdb.sadd(keys.CONNECTIONS, "crm", "kuflow")
     rdb.hset(keys.connection("crm"), "state", 1)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import redis
 
-from receiver import keys
+from store import keys
 from tests.conftest import TOKEN, enqueue_events, make_event
 from tests.doubles.kuflow import cancel_rules
 from tests.processes import router_command, router_env, running_router, wait_for

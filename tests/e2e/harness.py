@@ -13,9 +13,9 @@ import httpx
 from redis.asyncio import Redis
 
 from handlers.rules.reload import LiveRules
-from handlers.worker import dlq, records
-from handlers.worker.records import EventRecord
 from receiver.app import create_app
+from store import dlq, records
+from store.records import EventRecord
 from tests.conftest import TOKEN, make_settings, run_worker_until_idle, serve_app
 
 

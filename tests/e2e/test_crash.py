@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from handlers.worker import records
+from store import records
 from tests.conftest import enqueue_events, make_event
 from tests.doubles.kuflow import KuflowDouble
 from tests.processes import router_command, router_env, wait_for

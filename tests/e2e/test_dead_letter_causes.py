@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from console import reads
-from handlers.worker import dlq
+from store import dlq, reads
 from tests.conftest import make_event
 from tests.e2e.harness import pipeline
 

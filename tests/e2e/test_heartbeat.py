@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 import redis
 
-from handlers.worker import heartbeat
 from kuflow_router.cli import main
-from receiver import keys
+from store import heartbeat, keys
 
 
 def check(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> int:

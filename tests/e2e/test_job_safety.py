@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from receiver import keys
-from receiver.job_format import JOB_FUNCTION
+from contract.job_format import JOB_FUNCTION
+from store import keys
 from tests.doubles.kuflow import KuflowDouble
 from tests.e2e.conftest import loan_event
-from tests.receiver.test_job_format import planted_pickle
+from tests.contract.test_job_format import planted_pickle
 
 
 @pytest.mark.anyio

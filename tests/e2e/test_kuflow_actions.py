@@ -172,7 +172,7 @@ async def test_a_template_error_is_dead_lettered_with_the_path(
 async def test_dlq_replay_after_fixing_the_cause_completes_the_event(
     make_pipeline: Callable[..., Any], kuflow: KuflowDouble
 ) -> None:
-    from handlers.worker import dlq
+    from store import dlq
 
     kuflow.fail("POST", r"/process-items/.*/append-log", status=403)
     event = loan_event(kuflow)
@@ -210,8 +210,8 @@ async def test_a_job_without_a_valid_event_is_dead_lettered(
 ) -> None:
     from redis.asyncio import Redis
 
-    from receiver import keys
-    from receiver.job_format import encode_job
+    from contract.job_format import encode_job
+    from store import keys
 
     async with make_pipeline() as router, Redis.from_url(redis_url) as redis:
         await redis.set(keys.job("bogus"), encode_job(b"not json", 0))

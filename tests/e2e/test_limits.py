@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from handlers.worker import gate
-from handlers.worker.gate import State
-from receiver import keys
+from store import gate, keys
+from store.gate import State
 from tests.conftest import make_event
 from tests.doubles import http as crm_double
 from tests.e2e.harness import pipeline

@@ -17,9 +17,8 @@ import pytest
 from redis.asyncio import Redis
 
 from handlers.rules.reload import LiveRules
-from handlers.worker import records
-from receiver import keys
 from receiver.app import create_app
+from store import keys, records
 from tests.conftest import TOKEN, make_event, make_settings, run_worker_until_idle, serve_app
 from tests.doubles import http as crm_double
 from tests.doubles.http import HttpDouble

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from handlers.worker import dlq
+from store import dlq
 from tests.conftest import make_event
 from tests.doubles import ultracart as uc
 from tests.doubles.kuflow import CLIENT_ID, CLIENT_SECRET, KuflowDouble

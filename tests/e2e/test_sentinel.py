@@ -14,8 +14,8 @@ import pytest
 
 from common.redis_url import client
 from handlers.rules.reload import LiveRules
-from receiver import keys
 from receiver.app import create_app
+from store import keys
 from tests.conftest import make_event, make_settings, run_worker_until_idle, serve_app
 from tests.e2e.harness import Pipeline
 from tests.ha import DOWN_AFTER_MS, SERVICE, Cluster, in_sync, sentinel_cluster, wait

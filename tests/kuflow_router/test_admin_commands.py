@@ -11,11 +11,10 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
-from handlers.worker import dlq, records
-from handlers.worker.records import ActionState
 from kuflow_router.cli import main
-from receiver import keys
-from receiver.queue import Enqueuer, QueueSettings
+from store import dlq, keys, records
+from store.queue import Enqueuer, QueueSettings
+from store.records import ActionState
 from tests.conftest import make_event
 
 

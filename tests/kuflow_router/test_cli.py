@@ -18,8 +18,8 @@ import pytest
 import redis
 
 from kuflow_router.redis_server import free_port
-from receiver import keys
 from receiver.auth import sign_headers
+from store import keys
 from tests.conftest import SECRET, TOKEN, make_event
 from tests.doubles.kuflow import KuflowDouble, cancel_rules
 from tests.processes import Router, post_event, router_command, router_env, running_router, wait_for

@@ -10,9 +10,9 @@ import pytest
 from redis.asyncio import Redis
 
 from handlers.rules.loader import load_file
-from handlers.worker import gate
-from handlers.worker.gate import CallResult
 from kuflow_router.cli import main
+from store import gate
+from store.gate import CallResult
 
 RULES = """\
 version: 1

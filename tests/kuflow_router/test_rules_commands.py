@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kuflow_router.cli import main
-from tests.handlers.rules.test_dryrun import ENV, EXAMPLES, ROOT
+from tests.authoring.test_dryrun import ENV, EXAMPLES, ROOT
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from kuflow_router.cli import main
-from receiver import keys
+from store import keys
 from tests.conftest import BASIC, SECRET, TOKEN, make_event
 from tests.processes import Router, router_env, running_router
 

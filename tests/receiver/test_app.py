@@ -14,9 +14,9 @@ import pytest
 import redis
 from prometheus_client import REGISTRY
 
-from receiver import keys
 from receiver.app import create_app
 from receiver.auth import sign_headers
+from store import keys
 from tests.conftest import BASIC, OLD_SECRET, SECRET, TOKEN, make_event, make_settings, serve_app
 
 URL = "/webhooks/kuflow"

@@ -18,8 +18,9 @@ from redis.asyncio import Redis
 
 from kuflow_router.cli import main
 from kuflow_router.redis_server import free_port
-from receiver import keys
-from receiver.queue import Enqueuer, PrimaryBehind, QueueSettings
+from receiver import metrics
+from store import keys
+from store.queue import Enqueuer, PrimaryBehind, QueueSettings
 from tests.conftest import make_event
 from tests.ha import Node, _data_node, in_sync, wait
 
@@ -60,6 +61,7 @@ async def test_a_primary_that_lost_acknowledged_events_stops_the_202s_until_conf
     url = f"redis://127.0.0.1:{primary.port}/0"
     async with Redis.from_url(url) as client:
         enqueuer = Enqueuer(client, HA)
+        metrics.watch(enqueuer)
         for _ in range(3):
             assert await send(enqueuer)  # acknowledged: on the replica too
         # What the promoted replica of a bad fail-back holds: nothing of what was acknowledged.
@@ -88,6 +90,7 @@ async def test_without_min_replicas_the_loss_is_logged_and_events_go_on(
 ) -> None:
     async with Redis.from_url(redis_url) as client:
         enqueuer = Enqueuer(client, QueueSettings(dedup_ttl_s=3600, event_ttl_s=7200))
+        metrics.watch(enqueuer)
         assert await send(enqueuer) and await send(enqueuer)
         rdb.flushall()  # a Redis that came back without its last writes
         with caplog.at_level(logging.ERROR):

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import redis
 
-from receiver import keys
+from store import keys
 from tests.conftest import TOKEN, make_event
 from tests.processes import Router, post_event, router_env, running_router
 

@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 from handlers.clients.base import Session
 from handlers.clients.network import Client
 from handlers.rules.reload import LiveRules
-from handlers.worker import dlq, records
 from handlers.worker.job import Deps, Job
+from store import dlq, records
 
 RULES = "version: 1\nrules: []\n"
 

@@ -13,7 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from handlers.worker import app
 from handlers.worker.app import RouterWorker, redis_pool
-from receiver import keys
+from store import keys
 
 
 async def _noop(ctx: dict[str, Any]) -> None:
@@ -49,7 +49,7 @@ async def test_a_job_is_claimed_once_and_only_when_due_and_free(
     async def unreachable(*args: object) -> None:
         raise RedisConnectionError("Redis went away")
 
-    monkeypatch.setattr(app.lua, "run", unreachable)
+    monkeypatch.setattr(app, "claim", unreachable)
     with pytest.raises(RedisConnectionError):
         await worker.start_jobs([b"later"])
     assert worker.sem._value == slots  # the slot taken for the claim is not lost

@@ -11,7 +11,7 @@ from arq import Worker
 from redis.asyncio import Redis
 
 from handlers.rules.reload import LiveRules
-from receiver import keys
+from store import keys
 from tests.conftest import enqueue_events, make_event, make_settings, run_worker_until_idle
 from tests.doubles import http as crm_double
 from tests.doubles.http import HttpDouble

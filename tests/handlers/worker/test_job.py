@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.worker import dlq, records
 from handlers.worker.job import Job
-from handlers.worker.records import ActionState, ActionStatus
-from receiver import keys
+from store import dlq, keys, records
+from store.records import ActionState, ActionStatus
 
 
 @pytest.mark.anyio

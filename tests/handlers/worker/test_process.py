@@ -15,9 +15,9 @@ from redis.asyncio import Redis
 from handlers.clients.base import Session
 from handlers.clients.network import Client
 from handlers.rules.reload import LiveRules
-from handlers.worker import dlq, process, records
+from handlers.worker import process
 from handlers.worker.job import Deps
-from receiver import keys
+from store import dlq, keys, records
 from tests.conftest import make_event
 from tests.doubles.kuflow import CLIENT_ID, CLIENT_SECRET, KuflowDouble
 

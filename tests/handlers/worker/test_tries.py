@@ -10,10 +10,11 @@ from prometheus_client import REGISTRY
 
 from handlers.clients.errors import PermanentError, TransientError
 from handlers.rules.model import RetryPolicy
-from handlers.worker import dlq, records, tries
+from handlers.worker import tries
 from handlers.worker.job import Job
 from handlers.worker.outcomes import Outcome
-from handlers.worker.records import ActionState, ActionStatus
+from store import dlq, records
+from store.records import ActionState, ActionStatus
 
 ACTION = tries.Target("r", 0, "crm.request", "crm", "request", RetryPolicy(attempts=2))
 READ = tries.Target("enrichment", 0, "kf enrichment", "kf", "enrichment", RetryPolicy(attempts=2),

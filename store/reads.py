@@ -1,0 +1,279 @@
+"""What the console reads from Redis: the overview's counts, pages of events, one event's
+record, and the dead letters grouped by cause. Reads only; never a scan of all keys — events
+are listed through the receiver's time index (`router:events`), counts from per-minute hashes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+from store import dlq, heartbeat, keys, records
+
+PAGE_ROWS = 50
+SCAN_BATCH = 200  # index entries read per round trip while filtering
+SCAN_LIMIT = 5000  # index entries looked at per page at most: a rare filter gives a short page
+BUCKET_MINUTES = 15  # the overview's chart: 96 bars over 24 hours
+LISTED = ("status", "type", "received_at", "finished_at", "process_id", "matched", "seq")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The events page's filters, as they appear in its URL."""
+
+    status: str = ""
+    type: str = ""
+    rule: str = ""
+    process_id: str = ""
+    event_id: str = ""
+    since_ms: int = 0  # received at or after (0: no bound)
+    until_ms: int = 0  # received before (0: no bound)
+
+    def keep(self, event_id: str, fields: Mapping[str, str]) -> bool:
+        """Whether an event's listed fields pass every filter."""
+        matched = json.loads(fields.get("matched") or "[]") if self.rule else []
+        return (
+            (not self.status or fields.get("status") == self.status)
+            and (not self.type or fields.get("type") == self.type)
+            and (not self.rule or self.rule in matched)
+            and (not self.process_id or fields.get("process_id") == self.process_id)
+            and (not self.event_id or event_id == self.event_id)
+        )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One event in a list."""
+
+    event_id: str
+    fields: dict[str, str]
+
+    @property
+    def received_ms(self) -> int:
+        return int(self.fields.get("received_at") or 0)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of events, newest first, and the cursor of the next one (None: the last page)."""
+
+    rows: list[Row]
+    next_cursor: str | None
+    looked_at: int
+
+
+def _decode(raw: Mapping[bytes, bytes]) -> dict[str, str]:
+    return {k.decode(): v.decode(errors="replace") for k, v in raw.items()}
+
+
+async def _one(redis: Redis, filters: Filters) -> Page:
+    """The page of one event id: no index to walk."""
+    wanted = list(LISTED)
+    raw = await cast(
+        Awaitable[list[bytes | None]], redis.hmget(keys.event(filters.event_id), wanted)
+    )
+    found = {k: v.decode() for k, v in zip(LISTED, raw, strict=True) if v is not None}
+    kept = bool(found) and filters.keep(filters.event_id, found)
+    return Page([Row(filters.event_id, found)] if kept else [], None, 1)
+
+
+async def events(redis: Redis, filters: Filters, cursor: str = "") -> Page:
+    """Up to PAGE_ROWS events that pass `filters`, older than `cursor` (`{ms}:{id}`)."""
+    if filters.event_id:
+        return await _one(redis, filters)
+    top = f"({filters.until_ms}" if filters.until_ms else "+inf"
+    after_id = ""
+    if cursor:
+        ms, _, after_id = cursor.partition(":")
+        top = ms if ms.isdigit() else top
+    bottom = str(filters.since_ms) if filters.since_ms else "-inf"
+    rows: list[Row] = []
+    looked_at, offset = 0, 0
+    while len(rows) < PAGE_ROWS and looked_at < SCAN_LIMIT:
+        batch = await redis.zrevrangebyscore(
+            keys.EVENTS, top, bottom, start=offset, num=SCAN_BATCH, withscores=True
+        )
+        if not batch:
+            return Page(rows, None, looked_at)
+        offset += len(batch)
+        members = [(m.decode(), int(score)) for m, score in batch]
+        if after_id:  # skip what the previous page showed (same millisecond, id order)
+            members = [(m, s) for m, s in members if s < int(top) or m < after_id]
+        async with redis.pipeline(transaction=False) as pipe:
+            for member, _ in members:
+                pipe.hmget(keys.event(member), list(LISTED))
+            values = await pipe.execute()
+        for (member, _), raw in zip(members, values, strict=True):
+            looked_at += 1
+            found = {k: v.decode() for k, v in zip(LISTED, raw, strict=True) if v is not None}
+            if found and filters.keep(member, found):
+                rows.append(Row(member, found))
+                if len(rows) == PAGE_ROWS:
+                    return Page(rows, f"{rows[-1].received_ms}:{member}", looked_at)
+    more = looked_at >= SCAN_LIMIT
+    return Page(rows, f"{int(batch[-1][1])}:{batch[-1][0].decode()}" if more else None, looked_at)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Events received and finished over a span of minutes, by type and by status."""
+
+    received: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The overview page's figures."""
+
+    hour: Counts
+    day: Counts
+    series: list[tuple[int, int, int, int]]  # (first minute, received, done, dead) per bucket
+    queued: int  # jobs due now
+    retrying: int  # jobs waiting for their next try
+    dead_letters: int
+    workers: list[heartbeat.Beat]
+
+
+def _counts(minutes: list[dict[str, str]]) -> Counts:
+    by_type: dict[str, int] = {}
+    by_status: dict[str, int] = {}
+    received = 0
+    for fields in minutes:
+        for name, value in fields.items():
+            if name == "received":
+                received += int(value)
+            elif name == "duplicates":  # deliveries refused as already received
+                continue
+            elif name.startswith("type:"):
+                by_type[name[5:]] = by_type.get(name[5:], 0) + int(value)
+            else:
+                by_status[name] = by_status.get(name, 0) + int(value)
+    return Counts(received, dict(sorted(by_type.items())), dict(sorted(by_status.items())))
+
+
+async def overview(redis: Redis) -> Overview:
+    """Counts of the last hour and day, the queue, the dead letters and the workers."""
+    now = time.time()
+    minute = int(now // 60)
+    day = list(range(minute - 24 * 60 + 1, minute + 1))
+    async with redis.pipeline(transaction=False) as pipe:
+        for m in day:
+            pipe.hgetall(keys.stats(m))
+        pipe.zcount(keys.QUEUE, "-inf", int(now * 1000))
+        pipe.zcount(keys.QUEUE, f"({int(now * 1000)}", "+inf")
+        pipe.xlen(keys.DLQ)
+        answers = await pipe.execute()
+    minutes = [_decode(raw) for raw in answers[: len(day)]]
+    queued, retrying, dead_letters = answers[len(day) :]
+    series = []
+    for start in range(0, len(day), BUCKET_MINUTES):
+        bucket = minutes[start : start + BUCKET_MINUTES]
+        received = sum(int(f.get("received", 0)) for f in bucket)
+        done = sum(int(f.get("done", 0)) + int(f.get("partial", 0)) for f in bucket)
+        series.append((day[start], received, done, sum(int(f.get("dead", 0)) for f in bucket)))
+    return Overview(
+        _counts(minutes[-60:]), _counts(minutes), series, int(queued), int(retrying),
+        int(dead_letters), await heartbeat.beats(redis),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event as the console shows it."""
+
+    record: records.EventRecord
+    body: Any  # the event as received (parsed), or None once no longer kept
+    enrichment: dict[str, Any]
+    dead_letters: list[dlq.Entry]
+
+
+async def event(redis: Redis, event_id: str) -> Event | None:
+    """One event's record, body, recorded enrichment and dead-letter entries; None if unknown."""
+    record = await records.load(redis, event_id)
+    if not record.fields and not record.actions:
+        return None
+    text = record.fields.get("event", "")
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = text
+    enrichment = json.loads(record.fields.get("enrichment") or "{}")
+    return Event(record, body, enrichment, await dlq.entries(redis, event_id))
+
+
+SHOWN_ENTRIES = 20  # the most recent entries a group lists; its counts cover them all
+GROUPS_PER_PAGE = 50
+
+
+@dataclass
+class Group:
+    """Dead letters of one cause: the same rule, action and status or error. Whatever the queue
+    holds, a group keeps its counts and its most recent entries only."""
+
+    rule: str
+    action: str
+    cause: str
+    count: int = 0
+    events: set[str] = field(default_factory=set)
+    first_ms: int = 0
+    last_ms: int = 0
+    recent: deque[dlq.Entry] = field(default_factory=lambda: deque(maxlen=SHOWN_ENTRIES))
+
+    def add(self, entry: dlq.Entry) -> None:
+        """Count an entry in (entries come oldest first)."""
+        self.count += 1
+        self.events.add(entry.event_id)
+        self.first_ms = self.first_ms or entry.time_ms
+        self.last_ms = entry.time_ms
+        self.recent.append(entry)
+
+    @property
+    def rule_title(self) -> str:
+        """The rule as the page names it: `*` (the event as a whole: the read of KuFlow, or the
+        job itself) in words."""
+        return "all rules of the event" if self.rule == "*" else self.rule
+
+    @property
+    def key(self) -> str:
+        """The group's id in URLs."""
+        return json.dumps([self.rule, self.action, self.cause])
+
+    @property
+    def event_ids(self) -> list[str]:
+        return sorted(self.events)
+
+
+def cause(entry: dlq.Entry) -> str:
+    """What an entry failed with: the kind its failure was given (an HTTP status, `timeout`,
+    `connection refused`, `DNS failure`, `TLS error` …), else the start of its error."""
+    if entry.fields.get("cause"):
+        return entry.fields["cause"]
+    status = entry.fields.get("status", "")
+    if status and status != "0":
+        return f"HTTP {status}"
+    error = entry.fields.get("error", "")
+    for prefix in ("gave up after", "refused job", "the job does not hold"):
+        if error.startswith(prefix):
+            return prefix
+    return error.split(":", 1)[0][:80] or "error"
+
+
+async def groups(redis: Redis) -> list[Group]:
+    """Every dead letter, grouped by cause, the most recent group first: one pass over the
+    queue, a page at a time, keeping counts rather than entries."""
+    found: dict[tuple[str, str, str], Group] = {}
+    async for entry in dlq.iterate(redis):
+        rule, action = entry.fields.get("rule", ""), entry.fields.get("action", "")
+        key = (rule, action, cause(entry))
+        if key not in found:
+            found[key] = Group(*key)
+        found[key].add(entry)
+    return sorted(found.values(), key=lambda g: g.last_ms, reverse=True)

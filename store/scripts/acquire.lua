@@ -1,0 +1,33 @@
+-- KEYS: line, process hash, record; ARGV: event id, event time (ms), record prefix, job prefix,
+-- the final statuses joined by ',', now (ms), the record's time to live (s). Parks, or begins
+-- the run as `records.begin` does — one round trip either way. Returns {1 go / 0 park, late,
+-- and when going the record as HGETALL gives it}.
+local final = {}
+for status in string.gmatch(ARGV[5], '[^,]+') do final[status] = true end
+while true do
+  local head = redis.call('LINDEX', KEYS[1], 0)
+  if not head or head == ARGV[1] then break end
+  local status = redis.call('HGET', ARGV[3] .. head, 'status')
+  if final[status] or redis.call('EXISTS', ARGV[4] .. head) == 0 then
+    redis.call('LPOP', KEYS[1])  -- its job is gone: it can hold nobody up
+  elseif redis.call('LPOS', KEYS[1], ARGV[1]) then
+    redis.call('HSET', KEYS[3], 'parked', '1', 'status', 'waiting', 'waiting_for', head)
+    return {0, 0, {}}
+  else
+    break  -- not in the line (a replay, or ordering was off when it came): no turn to wait for
+  end
+end
+redis.call('HDEL', KEYS[3], 'parked', 'waiting_for')
+local latest = tonumber(redis.call('HGET', KEYS[2], 'latest') or '0')
+local late = 0
+if tonumber(ARGV[2]) < latest then
+  late = 1
+  redis.call('HSET', KEYS[3], 'late', '1')
+else
+  redis.call('HSET', KEYS[2], 'latest', ARGV[2])
+end
+redis.call('HSET', KEYS[3], 'status', 'processing')
+redis.call('HSETNX', KEYS[3], 'started_at', ARGV[6])
+redis.call('HINCRBY', KEYS[3], 'runs', 1)
+redis.call('EXPIRE', KEYS[3], ARGV[7])
+return {1, late, redis.call('HGETALL', KEYS[3])}
