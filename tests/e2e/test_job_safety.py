@@ -13,9 +13,9 @@ import pytest
 
 from contract.job_format import JOB_FUNCTION
 from store import keys
+from tests.contract.test_job_format import planted_pickle
 from tests.doubles.kuflow import KuflowDouble
 from tests.e2e.conftest import loan_event
-from tests.contract.test_job_format import planted_pickle
 
 
 @pytest.mark.anyio
