@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from authoring.dryrun import dry_run
+from common.redact import redact
 from contract.events import Documents
 from handlers.clients.base import PlannedRequest
 from handlers.rules.model import RuleSet
@@ -43,3 +44,16 @@ def differences(current: RuleSet, new: RuleSet, documents: Documents) -> list[st
         added = [line for line in after[rule] if line not in before[rule]]
         said += [f"{rule}: - {line}" for line in gone] + [f"{rule}: + {line}" for line in added]
     return said
+
+
+def changed_events(
+    current: RuleSet, new: RuleSet, recent: list[tuple[str, Documents]]
+) -> list[tuple[str, list[str]]]:
+    """The events of `recent` that `new` would treat differently from `current`, each with how
+    (secrets masked): `rules diff` and the console's *what would change*."""
+    found = []
+    for event_id, documents in recent:
+        said = differences(current, new, documents)
+        if said:
+            found.append((event_id, [redact(line) for line in said]))
+    return found

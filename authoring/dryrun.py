@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
+from common.redact import redact
 from handlers.clients.base import Connection, PlannedRequest
 from handlers.clients.errors import UnsafePathValue
 from handlers.rules import evaluate, paths, verify
@@ -160,6 +161,20 @@ def _result_line(name: str, shown: dict[str, Any], made_up: bool) -> str:
             "actions show the stand-in in its place"
         )
     return f"as {name}: id {shown['id']} (the idempotency key, kept as the new object's id)"
+
+
+def explained(
+    rules: RuleSet,
+    reports: list[RuleReport],
+    event: Mapping[str, Any],
+    process: Mapping[str, Any] | None = None,
+    process_item: Mapping[str, Any] | None = None,
+    hints: Hints = CLI_HINTS,
+) -> str:
+    """The dry run as `rules test` and the console's *try it* show it: the verification step,
+    then each rule's report (secrets masked)."""
+    step = verification(rules, event, process, process_item, hints)
+    return redact("\n".join(filter(None, [step, format_reports(reports)])))
 
 
 def format_reports(reports: list[RuleReport]) -> str:

@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from authoring.compare import differences
-from authoring.dryrun import Hints, RuleReport, dry_run, format_reports, verification
+from authoring.compare import changed_events
+from authoring.dryrun import Hints, RuleReport, dry_run, explained
 from common.redact import redact
 from contract.events import Documents, NotAnEvent, parse_event
 from handlers.rules.errors import RulesLoadError
@@ -95,8 +95,7 @@ def try_rules(rules: RuleSet, given: dict[str, str]) -> Tried:
     if tried.errors:
         return tried
     tried.reports = dry_run(rules, event, process, item, hints=PAGE_HINTS)
-    check = verification(rules, event, process, item, hints=PAGE_HINTS)
-    tried.text = redact((check + "\n" if check else "") + format_reports(tried.reports))
+    tried.text = explained(rules, tried.reports, event, process, item, hints=PAGE_HINTS)
     return tried
 
 
@@ -128,9 +127,4 @@ def what_would_change(
         proposed = load_text(text, "proposed rules", environ)
     except RulesLoadError as exc:
         return Changed(problems=[redact(p.format(exc.filename)) for p in exc.problems])
-    changed = Changed(compared=len(recent))
-    for event_id, documents in recent:
-        said = differences(current, proposed, documents)
-        if said:
-            changed.events.append((event_id, [redact(line) for line in said]))
-    return changed
+    return Changed(events=changed_events(current, proposed, recent), compared=len(recent))
