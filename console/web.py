@@ -22,7 +22,7 @@ from common.words import plural
 from console.access import COOKIE, Access, Login
 from console.throttle import LoginThrottle
 from handlers.rules.reload import LiveRules
-from store import keys
+from store import sessions
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -98,14 +98,14 @@ class Console:
     async def session(self, request: Request) -> Login | None:
         """The session the request's cookie proves, unless it logged out (or none)."""
         session = self.access.session(request.cookies.get(COOKIE))
-        if session is None or await self.redis.exists(keys.ended_session(session.nonce)):
+        if session is None or await sessions.ended(self.redis, session.nonce):
             return None
         return session
 
     async def end(self, session: Login) -> None:
         """End `session` for good, on the server: its cookie is refused from now on, even if
         kept (until it would have expired anyway)."""
-        await self.redis.set(keys.ended_session(session.nonce), "1", exat=session.expires)
+        await sessions.end(self.redis, session.nonce, session.expires)
 
 
 def console_of(request: Request) -> Console:

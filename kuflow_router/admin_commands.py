@@ -17,7 +17,7 @@ from common.redis_url import client as redis_client
 from common.settings import CommonSettings, load
 from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import tools_url
-from store import dlq, keys, records
+from store import dlq, queue, reads, records
 
 
 def event_id(text: str) -> str:
@@ -58,29 +58,21 @@ def _when(value: str) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + "Z"
 
 
-LISTED = ["received_at", "type", "status", "process_id", "seq"]
-SCAN_LIMIT = 100_000  # events looked at for --process, newest first
+PROCESS_SCAN = 100_000  # events looked at for --process, newest first
 
 
 async def events_list(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
     """The most recent events (id, received, status, type), or one process's in the order run."""
-    wanted = args.limit if not args.process else SCAN_LIMIT
-    ids = [raw.decode() for raw in await redis.zrevrange(keys.EVENTS, 0, wanted - 1)]
-    async with redis.pipeline(transaction=False) as pipe:
-        for listed in ids:
-            pipe.hmget(keys.event(listed), LISTED)
-        values = await pipe.execute()
-    rows = []
-    for listed, raw in zip(ids, values, strict=True):
-        received, kind, status, process, seq = ((v or b"").decode() for v in raw)
-        if not args.process or process == args.process:
-            rows.append((int(seq or 0), received, listed, kind, status))
-    if args.process:
-        rows.sort()  # the process's turns: the order its events run in
-    for seq, received, listed, kind, status in rows[: args.limit]:
-        turn = f"#{seq:<4} " if args.process else ""
-        print(f"{turn}{listed}  {_when(received)}  {status:<10}  {kind}")
-    total = len(rows) if args.process else await redis.zcard(keys.EVENTS)
+    filters = reads.Filters(process_id=args.process or "")
+    rows = await reads.all_events(redis, filters, PROCESS_SCAN if args.process else args.limit)
+    if args.process:  # the process's turns: the order its events run in
+        rows.sort(key=lambda row: int(row.fields.get("seq") or 0))
+    for row in rows[: args.limit]:
+        fields = row.fields
+        turn = f"#{int(fields.get('seq') or 0):<4} " if args.process else ""
+        when, status = _when(fields.get("received_at", "")), fields.get("status", "")
+        print(f"{turn}{row.event_id}  {when}  {status:<10}  {fields.get('type', '')}")
+    total = len(rows) if args.process else await reads.event_count(redis)
     noun = f"event{'s' * (total != 1)}" + (f" of process {args.process}" if args.process else "")
     print(f"{min(len(rows), args.limit)} of {total} {noun}", file=sys.stderr)
     return 0
@@ -258,8 +250,7 @@ async def events_replay(redis: Redis, settings: CommonSettings, args: argparse.N
 
 async def failover_confirm(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
     """Let receivers that found the Redis primary behind accept events again."""
-    counted = int(await redis.get(keys.ACKED) or 0)
-    await redis.set(keys.FAILOVER_CONFIRMED, str(int(time.time() * 1000)))
+    counted = await queue.confirm_failover(redis)
     print(
         f"confirmed: receivers accept events again (the enqueue counter is at {counted}). The "
         "events they had acknowledged and the primary lacks are not in Redis: KuFlow does not "

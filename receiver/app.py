@@ -42,7 +42,7 @@ from receiver.errors import (
     UnsupportedMediaType,
 )
 from receiver.settings import ReceiverSettings
-from store import keys
+from store import reads
 from store.queue import REDIS_TIMEOUT_S, Enqueuer, QueueSettings
 
 log = logging.getLogger("kuflow_router.receiver")
@@ -247,16 +247,6 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-async def _connection_states(redis: Redis) -> dict[str, int]:
-    """Each connection's breaker as the workers keep it (store/gate.py)."""
-    names = sorted(n.decode() for n in await redis.smembers(keys.CONNECTIONS))  # type: ignore[misc]
-    async with redis.pipeline(transaction=False) as pipe:
-        for name in names:
-            pipe.hget(keys.connection(name), "state")
-        values = await pipe.execute()
-    return {name: int(value or 0) for name, value in zip(names, values, strict=True)}
-
-
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus text format: with ROUTER_ADMIN_TOKEN set, for its bearer; else loopback only."""
     receiver: Receiver = request.app.state.receiver
@@ -265,13 +255,12 @@ async def metrics_endpoint(request: Request) -> Response:
         return refusal
     try:
         async with asyncio.timeout(REDIS_TIMEOUT_S):
-            metrics.QUEUE_DEPTH.set(await receiver.redis.zcard(keys.QUEUE))
-            metrics.DLQ_SIZE.set(await receiver.redis.xlen(keys.DLQ))
-            # A heartbeat key expires when its worker stops beating: the keys are the live ones.
-            alive = [k async for k in receiver.redis.scan_iter(match=keys.worker("*"), count=100)]
-            metrics.WORKERS_ALIVE.set(len(alive))
-            for name, state in (await _connection_states(receiver.redis)).items():
-                metrics.CONNECTION_STATE.labels(name).set(state)
+            figures = await reads.gauges(receiver.redis)
+        metrics.QUEUE_DEPTH.set(figures.queued)
+        metrics.DLQ_SIZE.set(figures.dead_letters)
+        metrics.WORKERS_ALIVE.set(figures.workers_alive)
+        for name, state in figures.breakers.items():
+            metrics.CONNECTION_STATE.labels(name).set(state)
     except REDIS_DOWN:
         pass  # the gauges keep their last value; /readyz reports the outage
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -300,3 +300,14 @@ async def reset(redis: Redis, name: str) -> None:
         pipe.hset(keys.connection(name), mapping=fields)
         pipe.hdel(keys.connection(name), "probe", "cooldown")
         await pipe.execute()
+
+
+async def breakers(redis: Redis) -> dict[str, State]:
+    """Each connection's breaker, by the names of connections that passed the gate."""
+    members = await redis.smembers(keys.CONNECTIONS)  # type: ignore[misc]
+    names = sorted(name.decode() for name in members)
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.hget(keys.connection(name), "state")
+        values = await pipe.execute()
+    return {name: State(int(value or 0)) for name, value in zip(names, values, strict=True)}

@@ -77,3 +77,8 @@ async def beats(redis: Redis, host: str | None = None) -> list[Beat]:
             )
         )
     return sorted(found, key=lambda b: b.age_s)
+
+
+async def alive(redis: Redis) -> int:
+    """How many workers beat: a heartbeat's key expires when its worker stops beating."""
+    return len([key async for key in redis.scan_iter(match=keys.worker("*"), count=100)])

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
@@ -198,3 +199,20 @@ async def claim(redis: Redis, job_id: str, queue: str, timeout_ms: int) -> int |
     args = [job_id, int(time.time() * 1000), timeout_ms]
     score = await lua.run(redis, _CLAIM, [keys.in_progress(job_id), queue], args)
     return None if score is None else int(float(score))
+
+
+async def wait_for_work(redis: Redis, timeout_s: float) -> bool | None:
+    """Wait up to `timeout_s` for a wake-up token: True when a parked event's turn came
+    (`router:ready:wake`), False when an event was queued (`router:wake`), None after the wait."""
+    # BLPOP takes fractional seconds since Redis 6; redis-py's hint says int.
+    wait = redis.blpop([keys.WAKE, keys.READY_WAKE], timeout=timeout_s)  # type: ignore[arg-type]
+    token = await cast(Awaitable[Any], wait)
+    return None if not token else token[0].decode() == keys.READY_WAKE
+
+
+async def confirm_failover(redis: Redis) -> int:
+    """Let receivers that found the primary behind accept events again (see `Enqueuer`); the
+    enqueue counter as it stands now."""
+    counted = int(await redis.get(keys.ACKED) or 0)
+    await redis.set(keys.FAILOVER_CONFIRMED, str(int(time.time() * 1000)))
+    return counted

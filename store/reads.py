@@ -1,6 +1,7 @@
-"""What the console reads from Redis: the overview's counts, pages of events, one event's
-record, and the dead letters grouped by cause. Reads only; never a scan of all keys — events
-are listed through the receiver's time index (`router:events`), counts from per-minute hashes.
+"""What the console and the CLI read of the router's state: the overview's counts, pages of
+events, one event's record, and the dead letters grouped by cause. Reads only; never a scan of
+all keys — events are listed through the receiver's time index (`router:events`), counts from
+per-minute hashes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from store import dlq, heartbeat, keys, records
+from store import dlq, gate, heartbeat, keys, records
 
 PAGE_ROWS = 50
 SCAN_BATCH = 200  # index entries read per round trip while filtering
@@ -83,8 +84,11 @@ async def _one(redis: Redis, filters: Filters) -> Page:
     return Page([Row(filters.event_id, found)] if kept else [], None, 1)
 
 
-async def events(redis: Redis, filters: Filters, cursor: str = "") -> Page:
-    """Up to PAGE_ROWS events that pass `filters`, older than `cursor` (`{ms}:{id}`)."""
+async def events(
+    redis: Redis, filters: Filters, cursor: str = "", rows_wanted: int = PAGE_ROWS
+) -> Page:
+    """Up to `rows_wanted` events that pass `filters`, older than `cursor` (`{ms}:{id}`),
+    newest first; a page looks at SCAN_LIMIT index entries at most."""
     if filters.event_id:
         return await _one(redis, filters)
     top = f"({filters.until_ms}" if filters.until_ms else "+inf"
@@ -95,7 +99,7 @@ async def events(redis: Redis, filters: Filters, cursor: str = "") -> Page:
     bottom = str(filters.since_ms) if filters.since_ms else "-inf"
     rows: list[Row] = []
     looked_at, offset = 0, 0
-    while len(rows) < PAGE_ROWS and looked_at < SCAN_LIMIT:
+    while len(rows) < rows_wanted and looked_at < SCAN_LIMIT:
         batch = await redis.zrevrangebyscore(
             keys.EVENTS, top, bottom, start=offset, num=SCAN_BATCH, withscores=True
         )
@@ -114,10 +118,49 @@ async def events(redis: Redis, filters: Filters, cursor: str = "") -> Page:
             found = {k: v.decode() for k, v in zip(LISTED, raw, strict=True) if v is not None}
             if found and filters.keep(member, found):
                 rows.append(Row(member, found))
-                if len(rows) == PAGE_ROWS:
+                if len(rows) == rows_wanted:
                     return Page(rows, f"{rows[-1].received_ms}:{member}", looked_at)
     more = looked_at >= SCAN_LIMIT
     return Page(rows, f"{int(batch[-1][1])}:{batch[-1][0].decode()}" if more else None, looked_at)
+
+
+async def all_events(redis: Redis, filters: Filters, most: int) -> list[Row]:
+    """Every event that passes `filters` among the `most` most recent, newest first."""
+    rows: list[Row] = []
+    cursor, looked_at = "", 0
+    while looked_at < most:
+        page = await events(redis, filters, cursor, rows_wanted=most)
+        rows += page.rows
+        looked_at += page.looked_at
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    return rows
+
+
+async def event_count(redis: Redis) -> int:
+    """How many events the event log's index holds."""
+    return int(await redis.zcard(keys.EVENTS))
+
+
+@dataclass(frozen=True)
+class Gauges:
+    """What the receiver's /metrics shows of the whole router."""
+
+    queued: int  # jobs in the queue, due or not
+    dead_letters: int
+    workers_alive: int
+    breakers: dict[str, gate.State]  # by connection
+
+
+async def gauges(redis: Redis) -> Gauges:
+    """The queue, the dead letters, the live workers and each connection's breaker."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zcard(keys.QUEUE)
+        pipe.xlen(keys.DLQ)
+        queued, dead_letters = await pipe.execute()
+    alive = await heartbeat.alive(redis)
+    return Gauges(int(queued), int(dead_letters), alive, await gate.breakers(redis))
 
 
 @dataclass(frozen=True)

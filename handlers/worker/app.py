@@ -28,8 +28,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any
 
 from arq import Worker, func
 from arq.connections import ArqRedis
@@ -52,8 +52,8 @@ from handlers.worker.metrics_server import METRICS_CONCURRENCY, metrics_app
 from handlers.worker.process import process_event, refused_job
 from handlers.worker.settings import WorkerSettings
 from receiver.protocol import router_protocol
-from store import dlq, heartbeat, keys, ordering
-from store.queue import QUEUE, claim
+from store import dlq, heartbeat, ordering
+from store.queue import QUEUE, claim, wait_for_work
 
 log = logging.getLogger("kuflow_router.worker")
 
@@ -122,7 +122,7 @@ class RouterWorker(Worker):
             await self._beat()
             if self.burst and await self._burst_done():
                 return
-            if await self._wait_for_work() == keys.READY_WAKE:
+            if await self._wait_for_work():
                 await self._promote()
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
@@ -187,19 +187,15 @@ class RouterWorker(Worker):
             return True
         return False
 
-    async def _wait_for_work(self) -> str:
-        """Wait for a token; the list it came from (`router:wake`: an event was queued;
-        `router:ready:wake`: a parked event's turn came), or "" after the idle wait."""
+    async def _wait_for_work(self) -> bool | None:
+        """Wait for a token: True when a parked event's turn came, False when an event was
+        queued, None after the idle wait (or a failed one)."""
         try:
-            # BLPOP takes fractional seconds since Redis 6; redis-py's hint says int.
-            lists = [keys.WAKE, keys.READY_WAKE]
-            wait = self.pool.blpop(lists, timeout=self.idle_wait_s)  # type: ignore[arg-type]
-            token = await cast(Awaitable[Any], wait)
+            return await wait_for_work(self.pool, self.idle_wait_s)
         except (RedisError, OSError) as exc:
             log.warning("waiting for work failed: %s", exc)
             await asyncio.sleep(self.idle_wait_s)
-            return ""
-        return token[0].decode() if token else ""
+            return None
 
     async def _promote(self) -> None:
         """Parked events whose turn came go to the front of the queue (worker/ordering.py)."""
