@@ -17,8 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from authoring import help as words
-from handlers.clients.catalogue import CONNECTION_TYPES
-from handlers.clients.http import CHAT_OPERATIONS
+from handlers.clients.catalogue import CHAT_OPERATIONS, CONNECTION_TYPES
 from handlers.clients.params import DURATION_SCHEMA
 from handlers.rules.matchers import COMBINATORS, MATCHERS, NUMERIC_OPERATORS
 from handlers.rules.model import (
@@ -76,10 +75,11 @@ def _model(model: type[BaseModel], defs: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _templatable(schema: dict[str, Any], describe: Any) -> dict[str, Any]:
-    """Every property of `schema` (and of nested objects) also takes a `{{ template }}`."""
+def _templatable(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every property of `schema` (and of nested objects) also takes a `{{ template }}`; its
+    description (the field's own) stays outside, where an editor looks for it."""
     for name, prop in list(schema.get("properties", {}).items()):
-        text = describe(name)
+        text = prop.pop("description", None)
         wrapped: dict[str, Any] = {"anyOf": [prop, {"$ref": "#/$defs/template"}]}
         for key in ("default", "title"):
             prop.pop(key, None)
@@ -92,12 +92,11 @@ def _templatable(schema: dict[str, Any], describe: Any) -> dict[str, Any]:
 def _connection(kind: str, defs: dict[str, Any]) -> dict[str, Any]:
     model = CONNECTION_TYPES[kind].model
     schema = _model(model, defs)
-    for name, prop in schema.get("properties", {}).items():
+    for prop in schema.get("properties", {}).values():
         prop.pop("title", None)
-        text = words.setting(name)
-        if text:
-            prop["description"] = text
-    schema["properties"]["type"] = {"const": kind, "description": words.SETTINGS["type"]}
+    kinds = list(CONNECTION_TYPES)
+    described = f"The kind of API: {', '.join(kinds[:-1])} or {kinds[-1]}."
+    schema["properties"]["type"] = {"const": kind, "description": described}
     breaker = schema["properties"]["breaker"]
     breaker["anyOf"] = [{"$ref": "#/$defs/Breaker"}, {"const": False}]
     breaker.pop("default", None)
@@ -120,11 +119,9 @@ def _operations(defs: dict[str, Any]) -> dict[str, Any]:
     for kind, connection_type in CONNECTION_TYPES.items():
         for name, operation in connection_type.operations.items():
             inner: dict[str, Any] = {}
-            schema = _templatable(
-                _model(operation.params, inner), lambda n, k=kind: words.parameter(k, n)
-            )
+            schema = _templatable(_model(operation.params, inner))
             for nested in inner.values():
-                _templatable(nested, lambda n, k=kind: words.parameter(k, n))
+                _templatable(nested)
             defs.update(inner)
             schema.pop("title", None)
             schema["description"] = f"{kind}: {operation.summary}."

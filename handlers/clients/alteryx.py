@@ -7,6 +7,7 @@ until it expires. With `wait:`, the action polls `GET /v3/jobs/{id}` until the j
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +21,8 @@ from handlers.clients.base import (
     Operation,
     Pending,
     PlannedRequest,
+    Reply,
+    Secret,
     as_text,
     drop_none,
     result_from,
@@ -34,8 +37,14 @@ class AlteryxConnection(Connection):
     """`type: alteryx` — an API key and secret of an Alteryx Server user (base_url ends /webapi)."""
 
     type: Literal["alteryx"]
-    client_id: str
-    client_secret: str
+    client_id: Secret = Field(
+        description="The application's client id (KuFlow: Settings → Applications; Alteryx: "
+        "the user's API key)."
+    )
+    client_secret: Secret = Field(
+        description="The application's secret. Write ${NAME} and put the value in the "
+        "environment, never in this file."
+    )
 
 
 class Wait(BaseModel):
@@ -43,17 +52,29 @@ class Wait(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    until: Literal["Completed"] = "Completed"
-    timeout: Duration = 1800.0
+    until: Literal["Completed"] = Field(
+        default="Completed", description="What to wait for: Completed."
+    )
+    timeout: Duration = Field(
+        default=1800.0, description="How long to wait at most; then the action fails."
+    )
 
 
 class StartJob(Params):
-    workflow_id: str = Field(min_length=1)
-    questions: dict[str, Any] | None = None
-    priority: str = "Default"
-    worker_tag: str | None = None
-    credential_id: str | None = None
-    wait: Wait | None = None
+    workflow_id: str = Field(min_length=1, description="The Alteryx Server workflow to run.")
+    questions: dict[str, Any] | None = Field(
+        default=None, description="The workflow's questions by name; values are sent as text."
+    )
+    priority: str = Field(default="Default", description="Default, Low, Medium, High or Critical.")
+    worker_tag: str | None = Field(default=None, description="Run on workers with this tag.")
+    credential_id: str | None = Field(
+        default=None, description="The Alteryx credential the job runs as."
+    )
+    wait: Wait | None = Field(
+        default=None,
+        description="Wait for the job to end: {until: Completed, timeout: 30m}. Without it the "
+        "action ends when the job is queued.",
+    )
 
 
 def token_request(c: AlteryxConnection) -> PlannedRequest:
@@ -183,4 +204,15 @@ OPERATIONS: dict[str, Operation[AlteryxConnection, Any, Any]] = {
     "start_job": Operation(StartJob, _start_job, "queue a workflow job", run=_run_start),
 }
 
-ALTERYX = ConnectionType(AlteryxConnection, OPERATIONS, _headers, _job)
+
+def _stand_in(memory: dict[str, Any], method: str, parts: list[str], body: Any) -> Reply:
+    """Alteryx Server for `run --demo`: a token, a queued job, and that job completed."""
+    if parts == ["oauth2", "token"]:
+        return 200, {"access_token": "demo-access-token", "token_type": "bearer",
+                     "expires_in": 3600}  # fmt: skip
+    if parts[-1:] == ["jobs"]:
+        return 200, {"id": uuid.uuid4().hex[:24], "status": "Queued"}
+    return 200, {"id": parts[-1], "status": "Completed", "disposition": "Success"}
+
+
+ALTERYX = ConnectionType(AlteryxConnection, OPERATIONS, _headers, _job, _stand_in)

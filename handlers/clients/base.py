@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from handlers.clients.errors import UnsafePathValue
 from handlers.clients.network import Client
@@ -24,15 +24,44 @@ from handlers.clients.params import Params
 from handlers.clients.policy import Breaker, BreakerSetting, Limits
 
 
+class SecretMark:
+    """Marks a connection setting that holds a credential (`Secret`): it is masked in every log
+    line, error and page, and the console never resolves a `${VAR}` written there."""
+
+
+# A credential; a setting that is not one (an address, a choice) is left unmarked.
+Secret = Annotated[str, SecretMark()]
+
+
+def secret_settings(model: type[BaseModel]) -> frozenset[str]:
+    """The names of `model`'s settings marked `Secret`."""
+    return frozenset(
+        name
+        for name, info in model.model_fields.items()
+        if any(isinstance(mark, SecretMark) for mark in info.metadata)
+    )
+
+
 class Connection(BaseModel):
     """Settings common to every connection in `connections:`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: str
-    base_url: str
-    limits: Limits | None = None  # none: as fast and as many at once as the worker goes
-    breaker: BreakerSetting = Breaker()  # None: never opens
+    type: str = Field(description="The kind of API: a type of handlers/clients/catalogue.py.")
+    base_url: str = Field(
+        description="The API's root URL; every request of this connection starts with it. "
+        "Event data can never change it."
+    )
+    limits: Limits | None = Field(  # none: as fast and as many at once as the worker goes
+        default=None,
+        description="How hard every worker together may use this API: {rate: 20/s, burst: 40, "
+        "concurrency: 5}. An action over a limit waits for its turn; that is not an attempt.",
+    )
+    breaker: BreakerSetting = Field(  # None: never opens
+        default=Breaker(),
+        description="The circuit breaker: after open_after transient failures in a row, calls "
+        "wait (spending no attempts) for cooldown, then one probe decides. false turns it off.",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -139,6 +168,9 @@ class Operation(Generic[C, P, R]):
     # The idempotency key is sent as the created object's id, so its id is known before the
     # call: the dry run shows it as the result, and a repeat is the same object.
     key_is_id: bool = False
+    # A chat message (`text:` and nothing that must be found again): an alert may send it,
+    # its text the alert's own.
+    chat: bool = False
 
     def requests(self, connection: C, params: P, key: str) -> list[PlannedRequest]:
         """The plan's requests in the order they may be sent, as the dry run shows them."""
@@ -155,14 +187,24 @@ class Operation(Generic[C, P, R]):
         return [f.alias or n for n, f in self.params.model_fields.items() if f.is_required()]
 
 
+# A stand-in's answer to one request (`run --demo`): the status and the JSON body.
+Reply = tuple[int, Any]
+# A stand-in for an API: what it remembers (its own dict), the method, the path after the
+# connection's base_url in parts, and the JSON body (or the text of a form) → its answer.
+StandIn = Callable[[dict[str, Any], str, list[str], Any], Reply]
+
+
 @dataclass(frozen=True)
 class ConnectionType(Generic[C]):
-    """A `type:` of connection: its settings, operations, authentication and result shape."""
+    """A `type:` of connection: its settings, operations, authentication and result shape, and
+    the stand-in `run --demo` points its connections at (lenient: it answers in the API's shape
+    without checking credentials or bodies)."""
 
     model: type[C]
     operations: Mapping[str, Operation[C, Any, Any]]
     headers: Callable[[ActionCall[C, Any]], Awaitable[dict[str, str]]]
     result: Callable[[Any], ActionResult]
+    stand_in: StandIn
 
 
 def url(base_url: str, template: str, **segments: str) -> str:

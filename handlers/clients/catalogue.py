@@ -2,7 +2,8 @@
 
 `<connection>.<operation>` in rules.yaml resolves here: the connection's `type` picks an entry,
 and the entry's `operations` name what the connection can do. Adding an API = its module in
-`handlers/clients/`, one line below, its test double and its docs; adding an operation = one
+`handlers/clients/` (settings and parameters described on their fields, credentials marked
+`Secret`, its demo stand-in), one line below, and its test double; adding an operation = one
 entry in its module's `OPERATIONS` (with a `run` function only when one request is not enough).
 """
 
@@ -25,6 +26,10 @@ CONNECTION_TYPES: dict[str, ConnectionType[Any]] = {
     "nerm": NERM,
     "http": HTTP,
 }
+# The operations that post a chat message, by name (`slack`, `teams`).
+CHAT_OPERATIONS = frozenset(
+    name for kind in CONNECTION_TYPES.values() for name, op in kind.operations.items() if op.chat
+)
 
 
 async def run_action(

@@ -9,7 +9,8 @@ can never choose where a request goes.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+import uuid
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -20,6 +21,8 @@ from handlers.clients.base import (
     ConnectionType,
     Operation,
     PlannedRequest,
+    Reply,
+    SecretMark,
     Single,
     result_from,
 )
@@ -33,7 +36,11 @@ class HttpConnection(Connection):
     """`type: http` — any JSON API; `headers` (e.g. Authorization) go with every request."""
 
     type: Literal["http"]
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: Annotated[dict[str, str], SecretMark()] = Field(
+        default_factory=dict,
+        description="Headers sent with every request of this connection (e.g. Authorization); "
+        "they win over an action's own headers.",
+    )
 
     @field_validator("headers")
     @classmethod
@@ -62,11 +69,21 @@ def _under_base(path: str) -> str:
 
 
 class Request(Params):
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-    path: str
-    query: dict[str, str | int | float | bool] | None = None
-    body: Any = Field(default=None, alias="json")  # `json` is BaseModel's, so the alias
-    headers: dict[str, str] | None = None
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = Field(
+        description="GET, POST, PUT, PATCH or DELETE."
+    )
+    path: str = Field(
+        description="Appended to the connection's base_url; must start with / and cannot leave "
+        "it. Template values are URL-encoded."
+    )
+    query: dict[str, str | int | float | bool] | None = Field(
+        default=None, description="Query parameters by name."
+    )
+    # `json` is BaseModel's, so the alias
+    body: Any = Field(default=None, alias="json", description="The JSON body.")
+    headers: dict[str, str] | None = Field(
+        default=None, description="Headers of this request; the connection's own headers win."
+    )
 
     @field_validator("path")
     @classmethod
@@ -96,8 +113,12 @@ async def _headers(call: ActionCall[HttpConnection, Request]) -> dict[str, str]:
 
 
 class Message(Params):
-    text: str = Field(min_length=1)
-    path: str = ""  # the webhook's URL is usually the whole base_url
+    text: str = Field(min_length=1, description="The message's text.")
+    path: str = Field(  # the webhook's URL is usually the whole base_url
+        default="",
+        description="Appended to the connection's base_url; must start with / and cannot leave "
+        "it. Template values are URL-encoded.",
+    )
 
     @field_validator("path")
     @classmethod
@@ -135,13 +156,18 @@ async def _post_message(plan: Single, call: ActionCall[HttpConnection, Message])
     return ActionResult(None, {"status": response.status})
 
 
-CHAT_OPERATIONS = ("slack", "teams")
 OPERATIONS: dict[str, Operation[HttpConnection, Any, Any]] = {
     "request": Operation(Request, _request, "call an HTTP endpoint", frozenset({"path"})),
     "slack": Operation(Message, _slack, "post a message to a Slack incoming webhook",
-                       frozenset({"path"}), run=_post_message),
+                       frozenset({"path"}), run=_post_message, chat=True),
     "teams": Operation(Message, _teams, "post a message to a Microsoft Teams workflow webhook",
-                       frozenset({"path"}), run=_post_message),
+                       frozenset({"path"}), run=_post_message, chat=True),
 }  # fmt: skip
 
-HTTP = ConnectionType(HttpConnection, OPERATIONS, _headers, result_from)
+
+def _stand_in(memory: dict[str, Any], method: str, parts: list[str], body: Any) -> Reply:
+    """Any JSON API for `run --demo`: everything is created, with a new id."""
+    return 201, {"id": str(uuid.uuid4())}
+
+
+HTTP = ConnectionType(HttpConnection, OPERATIONS, _headers, result_from, _stand_in)

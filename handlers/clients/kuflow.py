@@ -8,11 +8,12 @@ crash can never create a second item.
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 from uuid import UUID
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from handlers.clients.base import (
     ActionCall,
@@ -21,6 +22,8 @@ from handlers.clients.base import (
     ConnectionType,
     Operation,
     PlannedRequest,
+    Reply,
+    Secret,
     Single,
     drop_none,
     result_from,
@@ -35,33 +38,57 @@ class KuflowConnection(Connection):
     """`type: kuflow` — application credentials from KuFlow's Settings → Applications."""
 
     type: Literal["kuflow"]
-    client_id: str
-    client_secret: str
-    auth: Literal["bearer", "basic"] = "bearer"
+    client_id: Secret = Field(
+        description="The application's client id (KuFlow: Settings → Applications; Alteryx: "
+        "the user's API key)."
+    )
+    client_secret: Secret = Field(
+        description="The application's secret. Write ${NAME} and put the value in the "
+        "environment, never in this file."
+    )
+    auth: Literal["bearer", "basic"] = Field(
+        default="bearer",
+        description="How KuFlow credentials are sent: bearer (KuFlow's SDKs) or basic.",
+    )
+
+
+ProcessId = Annotated[
+    UUID, Field(description="The KuFlow process (a UUID), e.g. {{ data.processId }}.")
+]
+TaskId = Annotated[
+    UUID,
+    Field(description="The KuFlow task, i.e. its process item id (a UUID), e.g. "
+          "{{ data.processItemId }}."),
+]  # fmt: skip
+OwnerId = Annotated[UUID | None, Field(description="The KuFlow user (a UUID) who owns the task.")]
+OwnerEmail = Annotated[
+    str | None, Field(description="The email of the KuFlow user who owns the task.")
+]
+FORM_DATA = "The task's form data (a mapping), as KuFlow's JSON forms expect it."
 
 
 class CreateTask(Params):
-    process_id: UUID
-    task_code: str
-    owner_id: UUID | None = None
-    owner_email: str | None = None
-    data: dict[str, Any] | None = None
+    process_id: ProcessId
+    task_code: str = Field(description="The code of the task definition in the process definition.")
+    owner_id: OwnerId = None
+    owner_email: OwnerEmail = None
+    data: dict[str, Any] | None = Field(default=None, description=FORM_DATA)
 
 
 class CreateMessage(Params):
-    process_id: UUID
-    text: str
-    data: dict[str, Any] | None = None
+    process_id: ProcessId
+    text: str = Field(description="The message's text.")
+    data: dict[str, Any] | None = Field(default=None, description=FORM_DATA)
 
 
 class TaskRef(Params):
-    task_id: UUID
+    task_id: TaskId
 
 
 class AssignTask(Params):
-    task_id: UUID
-    owner_id: UUID | None = None
-    owner_email: str | None = None
+    task_id: TaskId
+    owner_id: OwnerId = None
+    owner_email: OwnerEmail = None
 
     @model_validator(mode="after")
     def _one_owner(self) -> AssignTask:
@@ -71,28 +98,35 @@ class AssignTask(Params):
 
 
 class AppendLog(Params):
-    task_id: UUID
-    message: str
-    level: Literal["INFO", "WARN", "ERROR"] = "INFO"
+    task_id: TaskId
+    message: str = Field(description="The log entry's text.")
+    level: Literal["INFO", "WARN", "ERROR"] = Field(
+        default="INFO", description="The log entry's level: INFO, WARN or ERROR."
+    )
 
 
 class UpdateTaskData(Params):
-    task_id: UUID
-    data: dict[str, Any]
+    task_id: TaskId
+    data: dict[str, Any] = Field(description=FORM_DATA)
 
 
 class ProcessRef(Params):
-    process_id: UUID
+    process_id: ProcessId
 
 
 class UpdateProcessEntity(Params):
-    process_id: UUID
-    entity: dict[str, Any]
+    process_id: ProcessId
+    entity: dict[str, Any] = Field(
+        description="The process's entity data (a mapping) that replaces the current one, all "
+        "of it: a field left out is lost (patch_process_entity changes some fields only)."
+    )
 
 
 class PatchProcessEntity(Params):
-    process_id: UUID
-    set: dict[str, Any]
+    process_id: ProcessId
+    set: dict[str, Any] = Field(
+        description="The entity's fields to set (a mapping); the others keep their values."
+    )
 
 
 def _pointer(name: str) -> str:
@@ -270,4 +304,67 @@ def enrichment_requests(
     return requests
 
 
-KUFLOW = ConnectionType(KuflowConnection, OPERATIONS, _headers, result_from)
+def _demo_process(process_id: str) -> dict[str, Any]:
+    """A RUNNING loan process, as `examples/process.json` (every example rule can match)."""
+    return {
+        "id": process_id,
+        "state": "RUNNING",
+        "processDefinitionRef": {"id": str(uuid.uuid4()), "code": "LOAN_APPLICATION"},
+        "metadata": {"valid": True, "value": {"reviewer": "ana.garcia@example.com"}},
+        "entity": {
+            "valid": True,
+            "value": {"customer": "ACME Corp", "amount": 25000, "currency": "EUR",
+                      "orderId": "UC-10042"},
+        },
+    }  # fmt: skip
+
+
+def _demo_item(item_id: str) -> dict[str, Any]:
+    """A completed, approved LOAN_REVIEW task, as `examples/process-item.json`."""
+    return {
+        "id": item_id,
+        "type": "TASK",
+        "processId": str(uuid.uuid4()),
+        "processItemDefinitionRef": {"code": "LOAN_REVIEW"},
+        "task": {
+            "state": "COMPLETED",
+            "data": {"valid": True, "value": {"decision": "APPROVED", "score": 87}},
+        },
+    }
+
+
+def _stand_in(memory: dict[str, Any], method: str, parts: list[str], body: Any) -> Reply:
+    """KuFlow for `run --demo`: processes and items, as created or as the examples show them."""
+    processes = memory.setdefault("processes", {})
+    items = memory.setdefault("items", {})
+    if parts[:1] == ["processes"]:
+        if len(parts) == 1:
+            found = list(processes.values())[:1]
+            meta = {"size": 1, "page": 0, "totalElements": len(found), "totalPages": 1}
+            return 200, {"metadata": meta, "content": found}
+        process = processes.setdefault(parts[1], _demo_process(parts[1]))
+        if parts[2:3] == ["~actions"]:
+            process["state"] = "COMPLETED" if parts[3] == "complete" else "CANCELLED"
+        elif parts[2:] == ["entity"] and isinstance(body, dict):
+            process["entity"] = {"valid": True, **body.get("entity", {})}
+        elif parts[2:] == ["entity"] and isinstance(body, list):  # a JSON Patch of fields
+            value = process.setdefault("entity", {"valid": True, "value": {}})["value"]
+            value.update({op["path"][1:]: op.get("value") for op in body if "path" in op})
+        return 200, process
+    if parts == ["process-items"] and method == "POST" and isinstance(body, dict):
+        item = {**body, "id": body.get("id") or str(uuid.uuid4())}
+        if item.get("type") == "TASK":
+            item["task"] = {"state": "READY", **item.get("task", {})}
+        items[item["id"]] = item
+        return 201, item
+    if parts[:1] == ["process-items"] and len(parts) > 1:
+        item = items.setdefault(parts[1], _demo_item(parts[1]))
+        action = parts[4] if parts[2:4] == ["task", "~actions"] and len(parts) > 4 else ""
+        states = {"claim": "CLAIMED", "complete": "COMPLETED"}
+        if action in states:
+            item.setdefault("task", {})["state"] = states[action]
+        return 200, item
+    return 404, {"message": f"the demo KuFlow has no {method} /{'/'.join(parts)}"}
+
+
+KUFLOW = ConnectionType(KuflowConnection, OPERATIONS, _headers, result_from, _stand_in)

@@ -6,10 +6,11 @@ lists and objects JSON-encoded.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+import uuid
+from typing import Annotated, Any, Literal, NamedTuple
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from handlers.clients.base import (
     ActionCall,
@@ -18,6 +19,8 @@ from handlers.clients.base import (
     ConnectionType,
     Operation,
     PlannedRequest,
+    Reply,
+    Secret,
     Single,
     as_text,
     drop_none,
@@ -33,7 +36,7 @@ class NermConnection(Connection):
     """`type: nerm` — https://{tenant}.nonemployee.com/api and an API token."""
 
     type: Literal["nerm"]
-    token: str
+    token: Secret = Field(description="The NERM API token, sent as a Bearer token. Use ${NAME}.")
 
 
 class Find(BaseModel):
@@ -41,28 +44,51 @@ class Find(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    workflow_id: str | None = None
-    profile_id: str | None = None
-    uid: str | None = None
-    requester_id: str | None = None
-    status: str | None = None
+    workflow_id: str | None = Field(default=None, description="The NERM workflow (a UUID).")
+    profile_id: str | None = Field(
+        default=None, description="The NERM profile (a UUID) the session is about."
+    )
+    uid: str | None = Field(default=None, description="The profile's uid.")
+    requester_id: str | None = Field(
+        default=None, description="Who asks (a UUID of a NERM user or profile)."
+    )
+    status: str | None = Field(default=None, description="The workflow session's new status.")
+
+
+Attributes = Annotated[
+    dict[str, Any] | None,
+    Field(description="Attribute values by name; NERM takes text, so numbers and booleans are "
+          "sent in their JSON form."),
+]  # fmt: skip
 
 
 class CreateSession(Params):
-    workflow_id: UUID
-    requester_id: UUID
-    requester_type: str
-    profile_id: UUID | None = None
-    attributes: dict[str, Any] | None = None
-    run: bool = True
+    workflow_id: UUID = Field(description="The NERM workflow (a UUID).")
+    requester_id: UUID = Field(description="Who asks (a UUID of a NERM user or profile).")
+    requester_type: str = Field(description="What the requester is: User, Profile …")
+    profile_id: UUID | None = Field(
+        default=None, description="The NERM profile (a UUID) the session is about."
+    )
+    attributes: Attributes = None
+    run: bool = Field(
+        default=True, description="Run the workflow session now (true) or only save it (false)."
+    )
 
 
 class UpdateSession(Params):
-    session_id: UUID | None = None
-    find: Find | None = None
-    attributes: dict[str, Any] | None = None
-    status: str | None = None
-    run: bool = False
+    session_id: UUID | None = Field(
+        default=None,
+        description="The NERM workflow session (a UUID) to update. Or give find: instead.",
+    )
+    find: Find | None = Field(
+        default=None,
+        description="Select the session by its fields instead of its id; exactly one must match.",
+    )
+    attributes: Attributes = None
+    status: str | None = Field(default=None, description="The workflow session's new status.")
+    run: bool = Field(
+        default=False, description="Run the workflow session now (true) or only save it (false)."
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> UpdateSession:
@@ -165,4 +191,14 @@ OPERATIONS: dict[str, Operation[NermConnection, Any, Any]] = {
     ),
 }
 
-NERM = ConnectionType(NermConnection, OPERATIONS, _headers, _result)
+
+def _stand_in(memory: dict[str, Any], method: str, parts: list[str], body: Any) -> Reply:
+    """NERM for `run --demo`: one pending session found, a created or updated one echoed."""
+    if method == "GET":
+        return 200, {"workflow_sessions": [{"id": str(uuid.uuid4()), "status": "Pending"}]}
+    session = body.get("workflow_session", {}) if isinstance(body, dict) else {}
+    session_id = parts[1] if len(parts) > 1 else str(uuid.uuid4())
+    return 200, {"workflow_session": {**session, "id": session_id}}
+
+
+NERM = ConnectionType(NermConnection, OPERATIONS, _headers, _result, _stand_in)

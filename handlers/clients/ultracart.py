@@ -7,7 +7,10 @@ attempt whose answer was lost is found instead of created twice.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Literal, NamedTuple
+
+from pydantic import Field
 
 from handlers.clients.base import (
     ActionCall,
@@ -16,6 +19,8 @@ from handlers.clients.base import (
     ConnectionType,
     Operation,
     PlannedRequest,
+    Reply,
+    Secret,
     as_text,
     drop_none,
     result_from,
@@ -33,23 +38,47 @@ class UltracartConnection(Connection):
     """`type: ultracart` — a simple API key from UltraCart's Configuration → API Keys."""
 
     type: Literal["ultracart"]
-    api_key: str
+    api_key: Secret = Field(
+        description="UltraCart's simple API key (Configuration → API Keys), sent as "
+        "x-ultracart-simple-key. Use ${NAME}."
+    )
 
 
 class TaskFields(Params):
     """WorkflowTask fields an action may set (the names UltraCart uses)."""
 
-    task_name: str | None = None
-    task_details: str | None = None
-    object_type: str | None = None
-    object_id: str | None = None
-    priority: str | None = None  # "1 - low" … "4 - critical"
-    status: str | None = None
-    due_dts: str | None = None
-    assigned_to_user: str | None = None
-    assigned_to_group: str | None = None
-    tags: list[str] | None = None
-    properties: dict[str, Any] | None = None
+    task_name: str | None = Field(default=None, description="The workflow task's name.")
+    task_details: str | None = Field(default=None, description="The workflow task's details.")
+    object_type: str | None = Field(
+        default=None,
+        description="What the task is about in UltraCart: order, item, customer profile …",
+    )
+    object_id: str | None = Field(
+        default=None, description="The id of that object (an order id, say)."
+    )
+    priority: str | None = Field(
+        default=None, description="1 - low, 2 - medium, 3 - high or 4 - critical."
+    )
+    status: str | None = Field(
+        default=None, description="The workflow task's status: open, closed …"
+    )
+    due_dts: str | None = Field(
+        default=None, description="When the task is due (an ISO 8601 time)."
+    )
+    assigned_to_user: str | None = Field(
+        default=None, description="The UltraCart user the task is assigned to."
+    )
+    assigned_to_group: str | None = Field(
+        default=None, description="The UltraCart group the task is assigned to."
+    )
+    tags: list[str] | None = Field(
+        default=None,
+        description="Tags of the task (the router adds its own kr:… tag to find it again).",
+    )
+    properties: dict[str, Any] | None = Field(
+        default=None,
+        description="Name/value properties of the task; values are sent as text.",
+    )
 
     def body(self) -> dict[str, Any]:
         """The WorkflowTask JSON for the fields that were given."""
@@ -62,11 +91,13 @@ class TaskFields(Params):
 
 
 class InsertTask(TaskFields):
-    task_name: str
+    task_name: str = Field(description="The workflow task's name.")
 
 
 class UpdateTask(TaskFields):
-    task_uuid: str
+    task_uuid: str = Field(
+        description="The UltraCart workflow task to change (its workflow_task_uuid)."
+    )
 
 
 def idempotency_tag(key: str) -> str:
@@ -175,4 +206,14 @@ OPERATIONS: dict[str, Operation[UltracartConnection, Any, Any]] = {
     ),
 }
 
-ULTRACART = ConnectionType(UltracartConnection, OPERATIONS, _headers, _task)
+
+def _stand_in(memory: dict[str, Any], method: str, parts: list[str], body: Any) -> Reply:
+    """UltraCart for `run --demo`: a search finds nothing, an insert or update echoes the task."""
+    if parts[-1:] == ["search"]:
+        return 200, {"success": True, "tasks": []}
+    task = {**(body if isinstance(body, dict) else {})}
+    task.setdefault("workflow_task_uuid", parts[2] if len(parts) > 2 else str(uuid.uuid4()))
+    return 200, {"success": True, "task": task}
+
+
+ULTRACART = ConnectionType(UltracartConnection, OPERATIONS, _headers, _task, _stand_in)

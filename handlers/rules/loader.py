@@ -14,9 +14,8 @@ from pathlib import Path as FilePath
 from typing import Any
 
 from common import redact
-from handlers.clients.base import Connection
-from handlers.clients.catalogue import CONNECTION_TYPES
-from handlers.clients.http import CHAT_OPERATIONS
+from handlers.clients.base import Connection, secret_settings
+from handlers.clients.catalogue import CHAT_OPERATIONS, CONNECTION_TYPES
 from handlers.rules import paths
 from handlers.rules.actions import ActionLoader, alert_check
 from handlers.rules.errors import Problem, RulesLoadError
@@ -36,11 +35,15 @@ from handlers.rules.model import (
 from handlers.rules.source import Path, Source, Withheld, read_yaml, validate
 from handlers.rules.template import compile_value, expressions
 
-_NOT_SECRET = ("type", "base_url", "auth", "limits", "breaker")
 # Where a `${VAR}` may be read by what must hold no secret (the console): a connection's
-# address and its shape, which every dry run shows anyway. Not `type`: an unknown type is
-# echoed in the error that names it.
-_SHOWN = ("base_url", "auth", "limits", "breaker")
+# settings not marked `Secret` — its address and its shape, which every dry run shows anyway.
+# Not `type`: an unknown type is echoed in the error that names it.
+_SHOWN = frozenset(
+    name
+    for kind in CONNECTION_TYPES.values()
+    for name in kind.model.model_fields
+    if name not in secret_settings(kind.model)
+) - {"type"}
 
 
 def shown_place(path: Path) -> bool:
@@ -64,9 +67,8 @@ def _secrets(source: Source, connections: Iterable[Connection]) -> frozenset[str
     found = {v for v in source.substituted if not re.fullmatch(r"https?://[^@\s]*", v)}
     for connection in connections:
         fields = connection.model_dump()
-        for name, value in fields.items():
-            if name in _NOT_SECRET:
-                continue
+        for name in secret_settings(type(connection)):
+            value = fields[name]
             if isinstance(value, str):
                 found.add(value)
             elif isinstance(value, dict):  # the http connection's headers

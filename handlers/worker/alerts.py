@@ -27,9 +27,8 @@ from redis.asyncio import Redis
 
 from common.redact import redact
 from handlers.clients.base import ActionCall, Session
-from handlers.clients.catalogue import run_action
+from handlers.clients.catalogue import CHAT_OPERATIONS, run_action
 from handlers.clients.errors import ActionFailed
-from handlers.clients.http import CHAT_OPERATIONS
 from handlers.rules import evaluate
 from handlers.rules.model import Alert
 from handlers.rules.reload import LiveRules

@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from handlers.clients.base import secret_settings
+from handlers.clients.catalogue import CONNECTION_TYPES
 from handlers.rules.errors import RulesLoadError
 from handlers.rules.loader import load_file, load_text
 
@@ -459,3 +461,14 @@ def test_a_broken_template_is_one_problem_not_two() -> None:
     assert any("unknown filter 'nope'" in p for p in found)
     assert any("is not closed by '}}'" in p for p in found)
     assert not any("UUID" in p for p in found)
+
+
+def test_the_secrets_are_the_settings_each_connection_type_marks() -> None:
+    marked = {kind: sorted(secret_settings(t.model)) for kind, t in CONNECTION_TYPES.items()}
+    assert marked == {
+        "kuflow": ["client_id", "client_secret"],
+        "ultracart": ["api_key"],
+        "alteryx": ["client_id", "client_secret"],
+        "nerm": ["token"],
+        "http": ["headers"],
+    }
