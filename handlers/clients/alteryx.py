@@ -16,13 +16,14 @@ from common import redact
 from handlers.clients.base import (
     ActionCall,
     ActionResult,
+    ClientId,
+    ClientSecret,
     Connection,
     ConnectionType,
     Operation,
     Pending,
     PlannedRequest,
     Reply,
-    Secret,
     as_text,
     drop_none,
     result_from,
@@ -37,14 +38,8 @@ class AlteryxConnection(Connection):
     """`type: alteryx` — an API key and secret of an Alteryx Server user (base_url ends /webapi)."""
 
     type: Literal["alteryx"]
-    client_id: Secret = Field(
-        description="The application's client id (KuFlow: Settings → Applications; Alteryx: "
-        "the user's API key)."
-    )
-    client_secret: Secret = Field(
-        description="The application's secret. Write ${NAME} and put the value in the "
-        "environment, never in this file."
-    )
+    client_id: ClientId
+    client_secret: ClientSecret
 
 
 class Wait(BaseModel):

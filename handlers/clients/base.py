@@ -31,6 +31,17 @@ class SecretMark:
 
 # A credential; a setting that is not one (an address, a choice) is left unmarked.
 Secret = Annotated[str, SecretMark()]
+# The application credentials of KuFlow and Alteryx (an OAuth client).
+ClientId = Annotated[
+    Secret,
+    Field(description="The application's client id (KuFlow: Settings → Applications; Alteryx: "
+          "the user's API key)."),
+]  # fmt: skip
+ClientSecret = Annotated[
+    Secret,
+    Field(description="The application's secret. Write ${NAME} and put the value in the "
+          "environment, never in this file."),
+]  # fmt: skip
 
 
 def secret_settings(model: type[BaseModel]) -> frozenset[str]:

@@ -18,12 +18,13 @@ from pydantic import Field, model_validator
 from handlers.clients.base import (
     ActionCall,
     ActionResult,
+    ClientId,
+    ClientSecret,
     Connection,
     ConnectionType,
     Operation,
     PlannedRequest,
     Reply,
-    Secret,
     Single,
     drop_none,
     result_from,
@@ -38,14 +39,8 @@ class KuflowConnection(Connection):
     """`type: kuflow` — application credentials from KuFlow's Settings → Applications."""
 
     type: Literal["kuflow"]
-    client_id: Secret = Field(
-        description="The application's client id (KuFlow: Settings → Applications; Alteryx: "
-        "the user's API key)."
-    )
-    client_secret: Secret = Field(
-        description="The application's secret. Write ${NAME} and put the value in the "
-        "environment, never in this file."
-    )
+    client_id: ClientId
+    client_secret: ClientSecret
     auth: Literal["bearer", "basic"] = Field(
         default="bearer",
         description="How KuFlow credentials are sent: bearer (KuFlow's SDKs) or basic.",
