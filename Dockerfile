@@ -3,7 +3,7 @@
 #   docker run --env-file .env -p 8000:8000 -v "$PWD/rules.yaml:/app/rules.yaml:ro" kuflow-router
 # See compose.yaml for Redis, a receiver and a worker together.
 
-# Base images by digest (README, "Security → Dependencies" says how to bump them).
+# Base images by digest (docs/security.md, "Dependencies", says how to bump them).
 FROM python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7 AS build
 WORKDIR /src
 COPY pyproject.toml README.md requirements.image.txt ./

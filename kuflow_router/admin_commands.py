@@ -94,7 +94,7 @@ def _action(name: str, state: records.ActionState) -> dict[str, Any]:
 
 
 def shown_record(record: records.EventRecord) -> dict[str, Any]:
-    """An event's record as typed JSON: one meaning per field (documented in the README)."""
+    """An event's record as typed JSON: one meaning per field (documented in docs/guarantees.md, "The event log")."""
     fields = record.fields
     enrichment = record.actions.get(records.action_field("enrichment", 0))
     actions = {n: s for n, s in record.actions.items() if s is not enrichment}

@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="kuflow-router",
         description="Receive KuFlow webhooks, queue them durably, and run the rules of rules.yaml.",
         epilog="Configuration comes from ROUTER_* environment variables, and from ./.env for "
-        "those not set (as scripts/run does); see the README.",
+        "those not set (as scripts/run does); see the README and docs/.",
     )
     parser.add_argument("--version", action="version", version=f"kuflow-router {_version()}")
     parser.add_argument(

@@ -1,9 +1,11 @@
-"""The README and .env.example cannot drift from the code."""
+"""The README, the docs site and .env.example cannot drift from the code."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from common.settings import ENV_PREFIX
@@ -12,6 +14,8 @@ from kuflow_router.settings import RouterSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
+DOCS = ROOT / "docs"
+RULES = (DOCS / "rules.md").read_text()
 
 
 def _variables() -> set[str]:
@@ -19,7 +23,8 @@ def _variables() -> set[str]:
 
 
 def test_configuration_table_lists_every_setting() -> None:
-    table = set(re.findall(r"^\| `(ROUTER_[A-Z_]+)` \|", README, flags=re.MULTILINE))
+    text = (DOCS / "configuration.md").read_text()
+    table = set(re.findall(r"^\| `(ROUTER_[A-Z_]+)` \|", text, flags=re.MULTILINE))
     assert table == _variables()
 
 
@@ -46,13 +51,13 @@ def test_tour_event_is_a_valid_event() -> None:
     assert event.type == "PROCESS.CREATED"
 
 
-def test_readme_rule_example_loads_and_runs() -> None:
+def test_rules_page_example_loads_and_runs() -> None:
     from authoring.dryrun import dry_run
     from handlers.rules.loader import load_text
 
-    block = README.split("## Writing rules", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    block = RULES.split("```yaml\n", 1)[1].split("```", 1)[0]
     env = {"KUFLOW_CLIENT_ID": "id", "KUFLOW_CLIENT_SECRET": "secret"}
-    rules = load_text(block, "README.md", env)
+    rules = load_text(block, "docs/rules.md", env)
     event = {
         "id": "0b8c7a3e-5d5f-4b7a-9f0e-2f6c1d9e8a11",
         "type": "PROCESS.CREATED",
@@ -63,10 +68,27 @@ def test_readme_rule_example_loads_and_runs() -> None:
     assert [a.requests[0].method for a in report.actions] == ["POST", "POST"]
 
 
-def test_readme_lists_every_operation() -> None:
+def test_rules_page_lists_every_operation() -> None:
     from handlers.clients.catalogue import CONNECTION_TYPES
 
     for kind, connection_type in CONNECTION_TYPES.items():
-        row = next(line for line in README.splitlines() if line.startswith(f"| `{kind}` |"))
+        row = next(line for line in RULES.splitlines() if line.startswith(f"| `{kind}` |"))
         for operation in connection_type.operations:
             assert f"`{operation}`" in row, (kind, operation)
+
+
+def test_the_readme_is_a_front_page() -> None:
+    assert len(README.splitlines()) <= 400
+    for page in re.findall(r"\]\((docs/[^)#]+)", README):
+        assert (ROOT / page).exists(), page
+
+
+def test_the_docs_site_builds_strict(tmp_path: Path) -> None:
+    """Every page in the nav, every link and anchor between pages whole (mkdocs --strict)."""
+    mkdocs = Path(sys.executable).parent / "mkdocs"
+    built = subprocess.run(
+        [str(mkdocs), "build", "--strict", "--quiet", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    assert (tmp_path / "site" / "architecture" / "index.html").exists()

@@ -55,9 +55,9 @@ def test_the_schema_is_valid_draft_2020_12() -> None:
     jsonschema.Draft202012Validator.check_schema(schema.build())
 
 
-def _readme_rules() -> list[str]:
-    """Every whole rules file in the README's "Writing rules"."""
-    section = (ROOT / "README.md").read_text().split("## Writing rules", 1)[1].split("\n## ")[0]
+def _documented_rules() -> list[str]:
+    """Every whole rules file of the docs' "Writing rules"."""
+    section = (ROOT / "docs" / "rules.md").read_text()
     blocks = [block.split("```", 1)[0] for block in section.split("```yaml\n")[1:]]
     return [block for block in blocks if block.startswith("version: 1")]
 
@@ -66,7 +66,7 @@ def _readme_rules() -> list[str]:
     "text",
     [
         pytest.param((ROOT / "rules.yaml").read_text(), id="rules.yaml"),
-        *(pytest.param(text, id=f"README {n}") for n, text in enumerate(_readme_rules())),
+        *(pytest.param(text, id=f"docs/rules.md {n}") for n, text in enumerate(_documented_rules())),
         pytest.param(HEAD + GOOD_RULE, id="minimal"),
     ],
 )

@@ -1,6 +1,6 @@
 """Three worker processes share one connection's limit: the KuFlow double's own log of arrival
 times, analysed after the run, shows the limit held across them (issue 19). `-m slow` runs the
-full size; the observed rate goes into the accounting summary and the README."""
+full size; the observed rate goes into the accounting summary and docs/benchmarks.md."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ failed event, sees what was sent and answered, fixes the cause and replays it, w
 
 Without Chromium the tests are skipped with one line saying what to install; under CI
 (`CI=true`) they must run. `CONSOLE_SCREENSHOTS=DIR` also saves each page as DIR/<page>.png (the
-README's pictures are made so).
+the docs' pictures are made so).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ async def test_a_stock_arq_worker_runs_the_job(redis_url: str, rdb: redis.Redis)
         functions=[process_event],
         queue_name=QUEUE,
         redis_settings=RedisSettings.from_dsn(redis_url),
-        job_deserializer=json.loads,  # as the README tells a stock worker to
+        job_deserializer=json.loads,  # as docs/design-choices.md tells a stock worker to
         job_serializer=lambda result: json.dumps(result, default=repr).encode(),
         burst=True,
         poll_delay=0.01,
