@@ -138,7 +138,7 @@ def enqueue_ceiling(redis_url: str) -> float:
     deep, each call a new event id): the receivers' side of one primary's limit."""
     with Redis.from_url(redis_url) as redis:
         redis.flushall()
-        sha = redis.script_load(_ENQUEUE)
+        sha = redis.script_load(_ENQUEUE.text)
     port = redis_url.rsplit(":", 1)[1].split("/", 1)[0]
     rand = "__rand_int__"
     script_keys = [f"router:seen:{rand}", f"arq:job:{rand}", "router:queue", f"router:event:{rand}",

@@ -5,9 +5,9 @@ A job is arq's job dictionary written as JSON instead of arq's default pickle:
     {"t": null, "f": "process_event", "a": ["<the raw body, as text>", 1718359200000],
      "k": {}, "et": 1718359200000}
 
-A stock arq worker consumes it with `job_deserializer=json.loads` (see docs/design-choices.md). The router's
-worker decodes with `decode_job`, which never executes anything: a payload that is not this
-format — a pickle planted by whoever can write to Redis, say — becomes a call of
+A stock arq worker consumes it with `job_deserializer=json.loads` (docs/design-choices.md).
+The router's worker decodes with `decode_job`, which never executes anything: a payload that
+is not this format — a pickle planted by whoever can write to Redis, say — becomes a call of
 `REFUSED_FUNCTION`, which dead-letters the job with the reason, and the worker goes on.
 
 Jobs queued by a router before this format (arq's pickle of the same dictionary) are still

@@ -8,7 +8,7 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -18,6 +18,8 @@ from common.settings import CommonSettings, load
 from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import tools_url
 from store import dlq, queue, reads, records
+
+T = TypeVar("T")
 
 
 def event_id(text: str) -> str:
@@ -31,21 +33,26 @@ def event_id(text: str) -> str:
         return text
 
 
+def in_redis(action: Callable[[Redis], Awaitable[T]], settings: CommonSettings | None = None) -> T:
+    """What `action` does with a client of the tools' Redis (ROUTER_REDIS_URL, else the embedded
+    one of a `run` here)."""
+    url = tools_url((settings or load(CommonSettings)).redis_url)
+
+    async def go() -> T:
+        async with redis_client(url, socket_connect_timeout=5) as redis:
+            return await action(redis)
+
+    return asyncio.run(go())
+
+
 def with_redis(
     action: Callable[[Redis, CommonSettings, argparse.Namespace], Awaitable[int]],
 ) -> Any:
-    """A command handler that runs `action` with a client of the tools' Redis (ROUTER_REDIS_URL,
-    else the embedded one of a `run` here)."""
+    """A command handler that runs `action` with a client of the tools' Redis."""
 
     def handler(args: argparse.Namespace) -> int:
         settings = load(CommonSettings)
-
-        async def go() -> int:
-            url = tools_url(settings.redis_url)
-            async with redis_client(url, socket_connect_timeout=5) as redis:
-                return await action(redis, settings, args)
-
-        return asyncio.run(go())
+        return in_redis(lambda redis: action(redis, settings, args), settings)
 
     return handler
 
@@ -94,7 +101,8 @@ def _action(name: str, state: records.ActionState) -> dict[str, Any]:
 
 
 def shown_record(record: records.EventRecord) -> dict[str, Any]:
-    """An event's record as typed JSON: one meaning per field (documented in docs/guarantees.md, "The event log")."""
+    """An event's record as typed JSON: one meaning per field (docs/guarantees.md, "The event
+    log", says each)."""
     fields = record.fields
     enrichment = record.actions.get(records.action_field("enrichment", 0))
     actions = {n: s for n, s in record.actions.items() if s is not enrichment}

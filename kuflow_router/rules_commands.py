@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from xml.etree import ElementTree
-
-from redis.asyncio import Redis
 
 from authoring import lint, rules_history, schema
 from authoring.cases import CaseResult, load_cases, run_case
 from authoring.dryrun import RuleReport, dry_run, explained, reports_json
 from common.redact import redact
-from common.redis_url import client as redis_client
-from common.settings import CommonSettings, load
 from common.words import plural
 from contract.events import Documents, NotAnEvent, parse_event
 from handlers.clients.params import parse_duration
@@ -29,11 +24,8 @@ from handlers.rules.loader import load_file
 from handlers.rules.model import RuleSet
 from handlers.rules.source import Placeholders, read_yaml
 from handlers.worker.settings import load_settings
-from kuflow_router.admin_commands import event_id
+from kuflow_router.admin_commands import event_id, in_redis
 from kuflow_router.arguments import whole_number
-from kuflow_router.redis_server import tools_url
-
-T = TypeVar("T")
 
 
 def rules_file_of(args: argparse.Namespace) -> Path:
@@ -170,7 +162,7 @@ def _documents(args: argparse.Namespace) -> Documents | None:
     """The event, process and process item: from files, or as the event log recorded them."""
     if args.event_id is not None:
         wanted = event_id(args.event_id)
-        found = _from_event_log(lambda redis: rules_history.recorded(redis, wanted))
+        found = in_redis(lambda redis: rules_history.recorded(redis, wanted))
         if isinstance(found, str):
             print(f"kuflow-router: {found}", file=sys.stderr)
             return None
@@ -236,7 +228,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"kuflow-router: --since: {exc}", file=sys.stderr)
             return 2
-    recent, changed = _from_event_log(
+    recent, changed = in_redis(
         lambda redis: rules_history.diff(redis, current, new, args.last, since_ms)
     )
     if not recent:
@@ -248,17 +240,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if recent:
         print(f"{len(changed)} of {len(recent)} recent events would be handled differently")
     return unset_verdict(environ.filled, args.placeholders)
-
-
-def _from_event_log(read: Callable[[Redis], Awaitable[T]]) -> T:
-    """What `read` finds in the event log of ROUTER_REDIS_URL (or of a `run` here)."""
-    url = tools_url(load(CommonSettings).redis_url)
-
-    async def go() -> T:
-        async with redis_client(url, socket_connect_timeout=5) as redis:
-            return await read(redis)
-
-    return asyncio.run(go())
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -66,7 +66,10 @@ def _documented_rules() -> list[str]:
     "text",
     [
         pytest.param((ROOT / "rules.yaml").read_text(), id="rules.yaml"),
-        *(pytest.param(text, id=f"docs/rules.md {n}") for n, text in enumerate(_documented_rules())),
+        *(
+            pytest.param(text, id=f"docs/rules.md {n}")
+            for n, text in enumerate(_documented_rules())
+        ),
         pytest.param(HEAD + GOOD_RULE, id="minimal"),
     ],
 )
