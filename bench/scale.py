@@ -145,7 +145,7 @@ def enqueue_ceiling(redis_url: str) -> float:
                    "router:wake", "router:events", "router:stats:1", f"router:process:{rand}:line",
                    f"router:process:{rand}", "router:acked"]  # fmt: skip
     args = ["1700000000000", "604800000", "604800000", "{}", rand, "PROCESS.CREATED", "604800000",
-            "999", rand, "{}", "172800", "1", "PROCESS.CREATED"]  # fmt: skip
+            "999", rand, "{}", "172800", "1", "PROCESS.CREATED", ""]  # fmt: skip
     out = subprocess.run(
         ["redis-benchmark", "-p", port, "-n", "200000", "-c", "50", "-P", "16", "-r", "100000000",
          "-q", "EVALSHA", sha, "10", *script_keys, *args],

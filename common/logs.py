@@ -12,6 +12,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from common import tracing
 from common.redact import redact
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
@@ -29,7 +30,11 @@ _encode = json.JSONEncoder(default=str).encode
 
 
 def _fields(record: logging.LogRecord) -> dict[str, object]:
-    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+    fields = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+    traced = tracing.ids()  # with tracing on: the span the line was written in
+    if traced is not None and "trace_id" not in fields:
+        fields["trace_id"], fields["span_id"] = traced
+    return fields
 
 
 class JsonFormatter(logging.Formatter):

@@ -82,6 +82,25 @@ class CommonSettings(BaseSettings):
     ordering: Literal["process", "none"] = "process"
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # A page of the tracing backend for one trace, `{trace_id}` in it (Jaeger, Tempo …): the
+    # console and `events show` link each event's trace.
+    trace_url: str = ""
+
+    @field_validator("trace_url")
+    @classmethod
+    def _trace_url(cls, value: str) -> str:
+        if value and (not value.startswith(("http://", "https://")) or "{trace_id}" not in value):
+            raise ValueError(
+                "must be an http(s) URL with {trace_id} in it, e.g. "
+                "http://jaeger.example:16686/trace/{trace_id}"
+            )
+        return value
+
+    def trace_link(self, trace_id: str | None) -> str | None:
+        """The tracing backend's page of `trace_id` (None without ROUTER_TRACE_URL or an id)."""
+        if not self.trace_url or not trace_id:
+            return None
+        return self.trace_url.replace("{trace_id}", trace_id)
 
     @field_validator("redis_url")
     @classmethod

@@ -28,16 +28,35 @@ REFUSED_FUNCTION = "refused_job"  # the worker's function for a job it will not 
 _PICKLE_PROTOCOL_MARK = 0x80  # every pickle of protocol 2 or later starts with this byte
 
 
-def encode_job(body: bytes, received_at_ms: int) -> bytes:
-    """The job that processes one event: its raw body (UTF-8 JSON) and when it was received."""
+TRACE_FIELDS = ("traceparent", "tracestate")  # W3C trace context, as `k.trace` carries it
+_TRACE_CHARS = 512  # tracestate's own limit
+
+
+def encode_job(body: bytes, received_at_ms: int, trace: dict[str, str] | None = None) -> bytes:
+    """The job that processes one event: its raw body (UTF-8 JSON) and when it was received;
+    with tracing on, the trace it continues (`{"trace": {"traceparent": …}}` as its keyword
+    argument)."""
     job: dict[str, object] = {
         "t": None,
         "f": JOB_FUNCTION,
         "a": [body.decode(), received_at_ms],
-        "k": {},
+        "k": {"trace": trace} if trace else {},
         "et": received_at_ms,
     }
     return json.dumps(job, separators=(",", ":")).encode()
+
+
+def _trace_ok(kwargs: Any) -> bool:
+    """Whether a job's keyword arguments are none, or a W3C trace context alone."""
+    if kwargs == {}:
+        return True
+    if not isinstance(kwargs, dict) or set(kwargs) != {"trace"}:
+        return False
+    trace = kwargs["trace"]
+    return isinstance(trace, dict) and all(
+        key in TRACE_FIELDS and isinstance(value, str) and len(value) <= _TRACE_CHARS
+        for key, value in trace.items()
+    )
 
 
 def encode_result(data: dict[str, Any]) -> bytes:
@@ -68,8 +87,10 @@ def _check(job: Any) -> str | None:
     if job["f"] != JOB_FUNCTION or not isinstance(args, list | tuple) or len(args) != 2:
         return f"the job does not call {JOB_FUNCTION}(body, received_at_ms)"
     body, received_at = args
-    if not isinstance(body, str | bytes) or not isinstance(received_at, int) or job["k"]:
+    if not isinstance(body, str | bytes) or not isinstance(received_at, int):
         return f"the job does not call {JOB_FUNCTION}(body, received_at_ms)"
+    if not _trace_ok(job["k"]):
+        return f"the job's keyword arguments are not {JOB_FUNCTION}'s (trace, or none)"
     if not isinstance(job["et"], int) or not (job["t"] is None or isinstance(job["t"], int)):
         return "the job's enqueue time or try count is not a number"
     return None

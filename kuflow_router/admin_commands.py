@@ -117,6 +117,7 @@ def shown_record(record: records.EventRecord) -> dict[str, Any]:
         "rejected": fields.get("rejected"),
         "unverified": fields.get(records.UNVERIFIED),
         "process_id": fields.get("process_id") or None,
+        "trace_id": fields.get("trace_id"),
         "seq": int(fields["seq"]) if "seq" in fields else None,
         "late": fields.get("late") == "1",
         "after_failed": fields.get("after_failed"),
@@ -139,7 +140,11 @@ async def events_show(redis: Redis, settings: CommonSettings, args: argparse.Nam
             file=sys.stderr,
         )
         return 1
-    print(json.dumps(shown_record(record), indent=2, ensure_ascii=False))
+    shown = shown_record(record)
+    link = settings.trace_link(shown["trace_id"])
+    if link:
+        shown["trace_url"] = link
+    print(json.dumps(shown, indent=2, ensure_ascii=False))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import gc
 import logging
@@ -17,6 +18,7 @@ import uvicorn
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 
+from common import tracing
 from common.errors import SettingsError
 from common.logs import configure_logging
 from common.settings import CommonSettings
@@ -66,8 +68,20 @@ def _serve(app: Starlette, settings: ReceiverSettings, host: str, port: int) -> 
     )
 
 
-def _logging(settings: CommonSettings) -> None:
+def _observed(settings: CommonSettings, role: str) -> None:
+    """Logging, and traces when OTEL_EXPORTER_OTLP_ENDPOINT is set (flushed at exit).
+
+    Raises:
+        SettingsError: the OTLP protocol asked for cannot be used.
+    """
     configure_logging(settings.log_format, settings.log_level)
+    try:
+        traced = tracing.configure(role)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    if traced:
+        atexit.register(tracing.shutdown)
+        log.info("traces are exported over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)")
 
 
 def _need_redis(settings: CommonSettings, command: str) -> None:
@@ -81,7 +95,7 @@ def _need_redis(settings: CommonSettings, command: str) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Receiver only."""
     settings = receiver_settings()
-    _logging(settings)
+    _observed(settings, "receiver")
     _need_redis(settings, "serve")
     _serve(create_app(settings), settings, args.host, args.port)
     return 0
@@ -99,7 +113,7 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 def cmd_worker(args: argparse.Namespace) -> int:
     """Worker only; refuses to start on invalid rules, printing every problem."""
     settings = worker_settings()
-    _logging(settings)
+    _observed(settings, "worker")
     if args.check:
         _need_redis(settings, "worker --check")
         return health.check_worker(str(settings.redis_url))
@@ -210,7 +224,7 @@ def _run_rules(settings: WorkerSettings, args: argparse.Namespace) -> LiveRules:
 def cmd_run(args: argparse.Namespace) -> int:
     """Receiver and worker in one process, on an embedded Redis when ROUTER_REDIS_URL is unset."""
     settings = router_settings()
-    _logging(settings)
+    _observed(settings, "router")
     if args.concurrency:
         settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
     console_port = args.console_port or settings.console_port

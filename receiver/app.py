@@ -14,7 +14,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
+from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -25,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from common import redis_url
+from common import redis_url, tracing
 from common.errors import SettingsError
 from common.redact import redact
 from contract.events import NotAnEvent, parse_event, rfc3339_time
@@ -157,11 +159,14 @@ async def _ingest(
         event = parse_event(body)
     except NotAnEvent as exc:
         raise InvalidEvent(exc.detail, exc.errors) from None
+    process_id = event.data.get("processId")
+    process_id = process_id if isinstance(process_id, str) else ""
+    tracing.tag(**{"kuflow.event.id": event.id, "kuflow.event.type": event.type,
+                   "kuflow.process.id": process_id or None})  # fmt: skip
     _check_age(event.timestamp, receiver.max_age_s, receiver.max_ahead_s)
     try:
-        process_id = event.data.get("processId")
         queued = await receiver.enqueuer.enqueue(
-            event.id, event.type, body, process_id if isinstance(process_id, str) else ""
+            event.id, event.type, body, process_id, tracing.carrier()
         )
     except REDIS_DOWN as exc:
         cause = redact(str(exc)) or type(exc).__name__
@@ -176,6 +181,19 @@ async def _ingest(
 _JSON_202 = [(b"content-type", b"application/json")]
 
 
+def _server_attributes(scope: Scope, token: str | None) -> dict[str, Any]:
+    """The webhook request's span attributes (HTTP semantic conventions); the path's token is
+    never one of them: the route stands in for the path."""
+    client = scope.get("client") or ("", 0)
+    return {
+        "http.request.method": "POST",
+        "http.route": "/webhooks/kuflow/{token}" if token else "/webhooks/kuflow",
+        "url.scheme": scope.get("scheme", "http"),
+        "client.address": client[0],
+        "network.protocol.version": scope.get("http_version", "1.1"),
+    }
+
+
 class Webhook:
     """POST /webhooks/kuflow[/{token}]: 202 once the event is durably queued.
 
@@ -187,19 +205,28 @@ class Webhook:
         self.receiver = receiver
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = scope.get("path_params", {}).get("token")
+        headers = header_map(scope)
+        with tracing.span(
+            "POST /webhooks/kuflow", SpanKind.SERVER, _server_attributes(scope, token),
+            tracing.context_of(headers),
+        ) as current:  # fmt: skip
+            await self._answer(scope, receive, send, headers, current)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], current: Any
+    ) -> None:
         receiver = self.receiver
         started = time.perf_counter()
         event_id, event_type, outcome, status, reason = None, None, "queued", 202, ""
         token = scope.get("path_params", {}).get("token")
         try:
-            event_id, event_type, queued = await _ingest(
-                receiver, token, header_map(scope), receive
-            )
+            event_id, event_type, queued = await _ingest(receiver, token, headers, receive)
             outcome = "queued" if queued else "duplicate"
             # The id is a normalised UUID and the status a fixed word: no JSON encoder needed.
             content = f'{{"id":"{event_id}","status":"{outcome}"}}'.encode()
-            headers = [*_JSON_202, (b"content-length", str(len(content)).encode())]
-            await send({"type": "http.response.start", "status": 202, "headers": headers})
+            answer = [*_JSON_202, (b"content-length", str(len(content)).encode())]
+            await send({"type": "http.response.start", "status": 202, "headers": answer})
             await send({"type": "http.response.body", "body": content})
         except RequestRejected as exc:
             outcome, status = exc.outcome, exc.status
@@ -207,6 +234,11 @@ class Webhook:
             rejection = problems.rejection(exc, basic_enabled=bool(receiver.auth.basic))
             await rejection(scope, receive, send)
         metrics.received(event_type, outcome).inc()
+        if current is not None:
+            current.set_attribute("http.response.status_code", status)
+            current.set_attribute("kuflow_router.outcome", outcome)
+            if status >= 500:  # a refusal (4xx) is the sender's, not a failure here
+                tracing.failed(current, reason or outcome)
         said = {
             "event_id": event_id,
             "type": event_type,

@@ -30,6 +30,12 @@ REDIS_TIMEOUT_S = 5.0  # a round trip that takes longer fails (the sender gets a
 _ENQUEUE, _REQUEUE, _CLAIM = lua.script("enqueue"), lua.script("requeue"), lua.script("claim")
 
 
+def trace_id(trace: dict[str, str] | None) -> str:
+    """The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`), or ""."""
+    parts = (trace or {}).get("traceparent", "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else ""
+
+
 @dataclass(frozen=True)
 class QueueSettings:
     """How long the router remembers things, in seconds, and how durable an enqueue must be."""
@@ -82,9 +88,16 @@ class Enqueuer:
         self.behind_since_ms = 0  # when the primary was found behind (0: it is not)
 
     async def enqueue(
-        self, event_id: str, event_type: str, body: bytes, process_id: str = ""
+        self,
+        event_id: str,
+        event_type: str,
+        body: bytes,
+        process_id: str = "",
+        trace: dict[str, str] | None = None,
     ) -> bool:
         """Queue the event unless its id was already received; True if it was queued now.
+        `trace`: the W3C trace context the job continues (with tracing on); its trace id goes
+        into the event's record.
 
         Raises:
             redis.RedisError, OSError: Redis is unreachable or refused the write.
@@ -99,11 +112,11 @@ class Enqueuer:
             keys.seen(event_id), keys.job(event_id), keys.QUEUE, keys.event(event_id), keys.WAKE,
             keys.EVENTS, keys.stats(now_ms // 60_000),
             keys.process_line(process_id), keys.process(process_id), keys.ACKED,
-            now_ms, self._settings.dedup_ttl_s * 1000, ttl_ms, encode_job(body, now_ms),
+            now_ms, self._settings.dedup_ttl_s * 1000, ttl_ms, encode_job(body, now_ms, trace),
             event_id, event_type, ttl_ms, keys.WAKE_TOKENS_MAX - 1, process_id, body,
             keys.STATS_TTL_S, "1" if self._settings.ordering else "0",
             # Counted by known type (else "other"): a sender cannot grow the overview's table.
-            type_label(event_type),
+            type_label(event_type), trace_id(trace),
         ]  # fmt: skip
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((command, answer))

@@ -7,8 +7,11 @@ import json
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
+from opentelemetry.trace import Span, SpanKind
+
+from common import tracing
 from handlers.clients import exchanges
 from handlers.clients.base import PlannedRequest
 from handlers.clients.errors import PermanentError, TransientError
@@ -85,25 +88,50 @@ async def send(
         TransientError: network error, timeout, 408, 425, 429 or 5xx.
         PermanentError: any other non-2xx status.
     """
+    if not tracing.on():
+        return await _send(client, request, headers, timeout_s, None)
+    attributes = {
+        "http.request.method": request.method,
+        "url.full": request.url,  # the query and the credentials (headers) stay out
+        "server.address": urlsplit(request.url).hostname,
+        "http.request.resend_count": tracing.resends() or None,
+    }
+    with tracing.span(request.method, SpanKind.CLIENT, attributes) as current:
+        return await _send(client, request, headers, timeout_s, current)
+
+
+async def _send(
+    client: Client,
+    request: PlannedRequest,
+    headers: Mapping[str, str],
+    timeout_s: float,
+    current: Span | None,
+) -> Answer:
     where = f"{request.method} {request.url}"
     body, content_type = encoded(request)
     sent = dict(headers)
     if content_type and not any(name.lower() == "content-type" for name in sent):
         sent["Content-Type"] = content_type
+    sent.update(tracing.carrier())  # the API's own traces join ours, under this call's span
     started = time.perf_counter()
     try:
         response = await client.request(request.method, request.full_url, sent, body, timeout_s)
     except TimeoutError:
         error = f"{where}: no answer within {timeout_s:g} s"
         exchanges.note(request, headers, time.perf_counter() - started, error=error)
+        tracing.failed(current, error)
         raise TransientError(error, kind="timeout") from None
     except NetworkError as exc:
         error = f"{where}: {exc}"
         exchanges.note(request, headers, time.perf_counter() - started, error=error)
+        tracing.failed(current, error)
         raise TransientError(error, kind=exc.kind) from None
     exchanges.note(request, headers, time.perf_counter() - started, response)
+    if current is not None:
+        current.set_attribute("http.response.status_code", response.status)
     if response.is_success:
         return response
+    tracing.failed(current, f"{response.status}")
     status = response.status
     text = remote_error(response)
     message = f"{where} answered {status}" + (f": {text}" if text else "")

@@ -18,8 +18,10 @@ from typing import Any, NoReturn, TypeVar
 from uuid import UUID
 
 from arq import Retry
+from opentelemetry.trace import SpanKind
 from redis.exceptions import RedisError
 
+from common import tracing
 from common.redact import redact
 from contract.events import rfc3339_time
 from handlers.clients import exchanges
@@ -58,6 +60,8 @@ async def _run_one(
     target = Target.of(rule, action)
     state = job.record.actions.get(target.field)
     attempts = state.attempts if state else 0
+    tracing.attempt(attempts + 1)
+    tracing.tag(**{"kuflow_router.attempt": attempts + 1})
     key = action_key(job.event_id, rule.name, action.index)
     try:
         params = evaluate.prepare(
@@ -118,7 +122,10 @@ async def _run_rule(job: Job, rule: Rule, doc: dict[str, Any]) -> Step:
             return DEAD
         if time.monotonic() > job.deadline:
             return Step(Outcome.DEFERRED, 0.0)  # the job's time is up: go on in a fresh run
-        step = await _run_one(job, rule, action, doc, results)
+        attributes = {"kuflow_router.rule": rule.name, "kuflow_router.action": action.name}
+        with tracing.span(f"action {action.name}", attributes=attributes):
+            step = await _run_one(job, rule, action, doc, results)
+            tracing.tag(**{"kuflow_router.outcome": str(step.outcome)})
         if step.outcome is not Outcome.DONE:
             return step
     return DONE
@@ -146,8 +153,14 @@ async def refused_job(ctx: dict[str, Any], reason: str, excerpt: str) -> str:
     return EventStatus.DEAD
 
 
-async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: int) -> str:
+async def process_event(
+    ctx: dict[str, Any],
+    text: str | bytes,
+    received_at_ms: int,
+    trace: dict[str, str] | None = None,
+) -> str:
     """The arq job: process one event; raise `Retry` while some rule waits to try again.
+    `trace`: the trace the receiver's span began (with tracing on), which this run joins.
 
     Nothing else leaves this function: arq ends a job that raises anything but `Retry` for
     good, and the event would stay `processing` with no job left to finish it. Redis failing
@@ -155,16 +168,38 @@ async def process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: 
     any other error (a bug of ours or of a library) is counted on the record and comes back
     later and later, and the CRASH_LIMIT-th dead-letters the event with that error.
     """
+    job_id = str(ctx.get("job_id", ""))
+    attributes = {
+        "kuflow.event.id": job_id,
+        "messaging.system": "redis",
+        "messaging.operation.type": "process",
+        "kuflow_router.try": ctx.get("job_try"),
+    }
+    with tracing.span("process event", SpanKind.CONSUMER, attributes, tracing.context_of(trace)):
+        return await _traced_run(ctx, text, received_at_ms)
+
+
+async def _traced_run(ctx: dict[str, Any], text: str | bytes, received_at_ms: int) -> str:
+    """`process_event`'s run, on its span: what ends it is the span's outcome."""
     try:
-        return await _process_event(ctx, text, received_at_ms)
+        status = await _process_event(ctx, text, received_at_ms)
+    except Retry as comes_back:
+        tracing.note("comes back", **{"kuflow_router.defer_s": _seconds(comes_back.defer_score)})
+        raise
     except RedisError as exc:
         log.warning("Redis failed during the event's run; it comes back",
                     extra={"job_id": ctx.get("job_id"), "error": str(exc)})  # fmt: skip
         raise Retry(defer=REDIS_RETRY_S) from None
-    except (Retry, asyncio.CancelledError):
+    except asyncio.CancelledError:
         raise
     except Exception as exc:
         raise await _crashed(ctx["router"], str(ctx.get("job_id", "")), exc) from None
+    tracing.tag(**{"kuflow_router.status": status})
+    return status
+
+
+def _seconds(defer_ms: int | None) -> float | None:
+    return None if defer_ms is None else defer_ms / 1000
 
 
 async def _crashed(deps: Deps, job_id: str, exc: Exception) -> Retry:
@@ -192,10 +227,12 @@ async def _process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms:
         log.error("job without a valid event dead-lettered", extra={"event_id": ctx.get("job_id")})
         return EventStatus.DEAD
     process_id = _process_id(event) if deps.ordering else ""
+    tracing.tag(**{"kuflow.event.type": event.get("type"), "kuflow.process.id": process_id or None})
     turn, record = await _begin(deps, event, event_id, process_id)
     if record is None:
         waiting = {"event_id": event_id, "type": event.get("type"), "outcome": "waiting"}
         log.info("event parked: an earlier event of its process runs first", extra=waiting)
+        tracing.note("parked: an earlier event of its process runs first")
         raise Retry(defer=ordering.PARK_S)
     if not await _begun_on_replicas(deps):
         log.warning("run postponed: no replica has its start yet",
@@ -246,6 +283,8 @@ async def _process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms:
     doc = evaluate.document(event, fetched.get("process"), fetched.get("processItem"), order)
     matched = await _off_loop_if_large(job, evaluate.matched, job.rules, selection, doc)
     job.unsaved["matched"] = json.dumps([r.name for r in matched])  # goes with the next write
+    tracing.tag(**{"kuflow_router.rules.matched": [r.name for r in matched],
+                   "kuflow_router.ordering.late": turn.late or None})  # fmt: skip
     steps = [await _run_rule(job, rule, doc) for rule in matched]
     if any(step.wait_s is not None for step in steps):
         await _come_back(job, steps)
@@ -262,13 +301,18 @@ async def _fetch(
         Unverified: KuFlow does not vouch for the event, and no rule that may match skips.
     """
     try:
-        return selection, await enrich.fetch(job, selection)
+        with tracing.span("read KuFlow"):
+            return selection, await enrich.fetch(job, selection)
     except Unverified as exc:
         trusting = evaluate.unverified(job.rules, selection)
         if trusting is None:
             raise
         job.unsaved[records.UNVERIFIED] = str(exc)
-        return trusting, await enrich.fetch(job, trusting)
+        tracing.note(
+            "unverified: only verify: skip rules act", **{"kuflow_router.reason": str(exc)}
+        )
+        with tracing.span("read KuFlow"):
+            return trusting, await enrich.fetch(job, trusting)
 
 
 async def _come_back(job: Job, steps: list[Step]) -> NoReturn:
@@ -315,6 +359,7 @@ async def _begin(
 
 async def _reject(job: Job, exc: Unverified) -> str:
     """KuFlow contradicts the event, or cannot vouch for it: act on nothing, and say so."""
+    tracing.note(f"rejected: {exc.kind}", **{"kuflow_router.reason": str(exc)})
     await job.finish(EventStatus.REJECTED, {"rejected": str(exc)})
     metrics.EVENTS_PROCESSED.labels(EventStatus.REJECTED).inc()
     metrics.EVENTS_REJECTED.labels(exc.kind.replace(" ", "_")).inc()

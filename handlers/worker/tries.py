@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from common import tracing
 from handlers.clients import exchanges
 from handlers.clients.base import Pending
 from handlers.clients.errors import ActionFailed, TransientError
@@ -73,6 +74,8 @@ def _log(job: Job, target: Target, outcome: Outcome, **extra: Any) -> None:
     else:
         message = f"{noun} {outcome}"
     loud = outcome is Outcome.DEAD or (target.whole_event and outcome is Outcome.RETRYING)
+    # On the action's span (or the run's, for the read of KuFlow): the trace says why it waited.
+    tracing.note(message, **{f"kuflow_router.{k}": v for k, v in extra.items()})
     log.log(
         logging.WARNING if loud else logging.INFO,
         message,

@@ -17,6 +17,7 @@ redis.call('PSETEX', KEYS[2], ARGV[3], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[1], ARGV[5])
 redis.call('HSET', KEYS[4], 'received_at', ARGV[1], 'type', ARGV[6], 'status', 'queued',
            'process_id', ARGV[9], 'event', ARGV[10])
+if ARGV[14] ~= '' then redis.call('HSET', KEYS[4], 'trace_id', ARGV[14]) end
 redis.call('PEXPIRE', KEYS[4], ARGV[7])
 redis.call('LPUSH', KEYS[5], '1')
 redis.call('LTRIM', KEYS[5], 0, ARGV[8])

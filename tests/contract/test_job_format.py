@@ -89,3 +89,15 @@ def test_anything_else_is_refused_with_a_reason(payload: bytes) -> None:
 @given(st.binary(max_size=300))
 def test_no_payload_makes_the_decoder_raise(payload: bytes) -> None:
     assert decode_job(payload)["f"] in (JOB_FUNCTION, REFUSED_FUNCTION)
+
+
+def test_a_job_carries_the_trace_it_continues_and_nothing_else() -> None:
+    trace = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+    job = decode_job(encode_job(b'{"id": "e"}', 7, trace))
+    assert job["f"] == JOB_FUNCTION and job["k"] == {"trace": trace}
+    for kwargs in ({"trace": {"baggage": "x"}}, {"trace": trace, "other": 1},
+                   {"trace": {"traceparent": "x" * 600}}):  # fmt: skip
+        payload = json.dumps({"t": None, "f": JOB_FUNCTION, "a": ["{}", 7], "k": kwargs, "et": 7})
+        refused = decode_job(payload.encode())
+        assert refused["f"] == REFUSED_FUNCTION, kwargs
+        assert "keyword arguments" in refused["a"][0]

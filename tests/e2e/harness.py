@@ -28,11 +28,13 @@ class Pipeline:
     rules: LiveRules
     settings: Any
 
-    async def send(self, event: dict[str, Any]) -> httpx.Response:
+    async def send(
+        self, event: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         return await self.client.post(
             f"/webhooks/kuflow/{TOKEN}",
             content=json.dumps(event),
-            headers={"content-type": "application/json"},
+            headers={"content-type": "application/json", **(headers or {})},
         )
 
     async def work(self) -> None:
