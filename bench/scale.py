@@ -143,12 +143,13 @@ def enqueue_ceiling(redis_url: str) -> float:
     rand = "__rand_int__"
     script_keys = [f"router:seen:{rand}", f"arq:job:{rand}", "router:queue", f"router:event:{rand}",
                    "router:wake", "router:events", "router:stats:1", f"router:process:{rand}:line",
-                   f"router:process:{rand}", "router:acked"]  # fmt: skip
+                   f"router:process:{rand}", "router:acked",
+                   f"router:process:{rand}:events"]  # fmt: skip
     args = ["1700000000000", "604800000", "604800000", "{}", rand, "PROCESS.CREATED", "604800000",
             "999", rand, "{}", "172800", "1", "PROCESS.CREATED", ""]  # fmt: skip
     out = subprocess.run(
         ["redis-benchmark", "-p", port, "-n", "200000", "-c", "50", "-P", "16", "-r", "100000000",
-         "-q", "EVALSHA", sha, "10", *script_keys, *args],
+         "-q", "EVALSHA", sha, str(len(script_keys)), *script_keys, *args],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     return float(re.findall(r"([\d.]+) requests per second", out)[-1])

@@ -96,12 +96,6 @@ class CommonSettings(BaseSettings):
             )
         return value
 
-    def trace_link(self, trace_id: str | None) -> str | None:
-        """The tracing backend's page of `trace_id` (None without ROUTER_TRACE_URL or an id)."""
-        if not self.trace_url or not trace_id:
-            return None
-        return self.trace_url.replace("{trace_id}", trace_id)
-
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str | None) -> str | None:

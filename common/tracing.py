@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import quote
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -181,3 +182,11 @@ def ids() -> tuple[str, str] | None:
     if not context.is_valid:
         return None
     return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+def link(trace_url: str, trace_id: str | None) -> str | None:
+    """The tracing backend's page of `trace_id`: ROUTER_TRACE_URL with `{trace_id}` filled in
+    (None without either)."""
+    if not trace_url or not trace_id:
+        return None
+    return trace_url.replace("{trace_id}", quote(trace_id, safe=""))

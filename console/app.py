@@ -126,9 +126,10 @@ def create_console(
     event_ttl_s: int,
     public_url: str = "",
     demo: bool = False,
+    trace_url: str = "",
 ) -> Starlette:
     """The console app over one Redis and one live rule set; `public_url` is where operators
-    reach it (ROUTER_CONSOLE_URL), if set."""
+    reach it (ROUTER_CONSOLE_URL), if set; `trace_url` a trace's page (ROUTER_TRACE_URL)."""
     app = Starlette(
         routes=[
             Route("/login", login_form, methods=["GET"]),
@@ -139,6 +140,8 @@ def create_console(
             Route("/events/{event_id}", page(views.event)),
             Route("/events/{event_id}/replay", change(changes.replay_event), methods=["POST"]),
             Route("/events/{event_id}/purge", change(changes.purge_event), methods=["POST"]),
+            Route("/processes", page(views.find_process)),
+            Route("/processes/{process_id}", page(views.process)),
             Route("/dead", page(views.dead)),
             Route("/dead/replay", change(changes.replay_group), methods=["POST"]),
             Route("/dead/purge", change(changes.purge_group), methods=["POST"]),
@@ -151,7 +154,9 @@ def create_console(
     for unreachable in (RedisError, OSError):
         app.add_exception_handler(unreachable, redis_unreachable)
     https = public_url.lower().startswith("https://")
-    app.state.console = Console(redis, rules, Access(admin_token), event_ttl_s, https, demo)
+    app.state.console = Console(
+        redis, rules, Access(admin_token), event_ttl_s, https, demo, trace_url
+    )
     if admin_token is None:
         app.add_middleware(_LocalHostsOnly)
     return app

@@ -1,4 +1,5 @@
-"""The console's pages: overview, events, one event, dead letters, rules and *try it*."""
+"""The console's pages: overview, events, one event, a process's timeline, dead letters, rules
+and *try it*."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import json
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from authoring.dryrun import Hints, dry_run
 from console.access import Login
@@ -103,6 +104,28 @@ async def event(request: Request, session: Login) -> Response:
     return render(request, session, "event.html", event_id=event_id, found=found,
                   reports=reports, matched=matched, message=message, actions=actions,
                   rules_loaded_at=console.rules.loaded_at * 1000)  # fmt: skip
+
+
+async def find_process(request: Request, session: Login) -> Response:
+    """`/processes?id=…` opens that process's timeline; without one, the search form."""
+    wanted = request.query_params.get("id", "").strip()
+    if wanted:
+        return RedirectResponse(f"/processes/{quote(wanted, safe='')}", status_code=303)
+    return render(request, session, "process.html", process_id="", timeline=[])
+
+
+async def process(request: Request, session: Login) -> Response:
+    """One KuFlow process's story: every event in the order it ran, what each did."""
+    process_id = request.path_params["process_id"]
+    timeline = await reads.process_timeline(console_of(request).redis, process_id)
+    rows = [(row, records.in_order(row.event.record.actions, _matched(row))) for row in timeline]
+    return render(request, session, "process.html", process_id=process_id, timeline=rows,
+                  status=200 if timeline else 404)  # fmt: skip
+
+
+def _matched(row: reads.TimelineRow) -> list[str]:
+    matched = json.loads(row.event.record.fields.get("matched") or "[]")
+    return matched if isinstance(matched, list) else []
 
 
 async def dead(request: Request, session: Login) -> Response:

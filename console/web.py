@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from common import redis_url
+from common import redis_url, tracing
 from common.redact import redact
-from common.words import plural
+from common.words import elapsed, plural
 from console.access import COOKIE, Access, Login
 from console.throttle import LoginThrottle
 from handlers.rules.reload import LiveRules
@@ -70,6 +70,7 @@ def _templates() -> Jinja2Templates:
     env.filters["pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
     env.filters["urlq"] = lambda v: quote(str(v), safe="")
     env.filters["plural"] = plural
+    env.filters["elapsed"] = elapsed
     env.filters["short"] = lambda v: f"{str(v)[:8]}…" if len(str(v)) > 12 else str(v)
     return templates
 
@@ -88,12 +89,18 @@ class Console:
         event_ttl_s: int,
         https: bool,
         demo: bool = False,
+        trace_url: str = "",
     ) -> None:
         self.redis, self.rules, self.access, self.event_ttl_s = redis, rules, access, event_ttl_s
+        self.trace_url = trace_url  # ROUTER_TRACE_URL: a trace's page, `{trace_id}` in it
         self.https = https  # reached over https (ROUTER_CONSOLE_URL), if behind a TLS proxy
         self.demo = demo  # `run --demo`: every page says so
         self.throttle = LoginThrottle()
         self.redis_down_since: float | None = None  # since when pages cannot reach Redis
+
+    def trace_link(self, trace_id: str | None) -> str | None:
+        """The tracing backend's page of `trace_id`, with ROUTER_TRACE_URL set."""
+        return tracing.link(self.trace_url, trace_id)
 
     async def session(self, request: Request) -> Login | None:
         """The session the request's cookie proves, unless it logged out (or none)."""
@@ -119,7 +126,8 @@ def render(
     """A page, with the CSRF token its forms carry and the console's security headers."""
     console = console_of(request)
     context |= {"csrf": console.access.csrf(session), "path": request.url.path,
-                "open": console.access.open, "demo": console.demo}  # fmt: skip
+                "open": console.access.open, "demo": console.demo,
+                "trace_link": console.trace_link}  # fmt: skip
     response = TEMPLATES.TemplateResponse(request, name, context, status_code=status)
     response.headers.update(SECURITY_HEADERS)
     return response

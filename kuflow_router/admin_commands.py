@@ -13,8 +13,10 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
+from common import tracing
 from common.redis_url import client as redis_client
 from common.settings import CommonSettings, load
+from common.words import elapsed, plural
 from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import tools_url
 from store import dlq, queue, reads, records
@@ -65,23 +67,45 @@ def _when(value: str) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + "Z"
 
 
-PROCESS_SCAN = 100_000  # events looked at for --process, newest first
-
-
 async def events_list(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
-    """The most recent events (id, received, status, type), or one process's in the order run."""
-    filters = reads.Filters(process_id=args.process or "")
-    rows = await reads.all_events(redis, filters, PROCESS_SCAN if args.process else args.limit)
-    if args.process:  # the process's turns: the order its events run in
-        rows.sort(key=lambda row: int(row.fields.get("seq") or 0))
-    for row in rows[: args.limit]:
+    """The most recent events (id, received, status, type), or one process's timeline."""
+    if args.process:
+        return await _process_timeline(redis, settings, args.process, args.limit)
+    rows = await reads.all_events(redis, reads.Filters(), args.limit)
+    for row in rows:
         fields = row.fields
-        turn = f"#{int(fields.get('seq') or 0):<4} " if args.process else ""
         when, status = _when(fields.get("received_at", "")), fields.get("status", "")
-        print(f"{turn}{row.event_id}  {when}  {status:<10}  {fields.get('type', '')}")
-    total = len(rows) if args.process else await reads.event_count(redis)
-    noun = f"event{'s' * (total != 1)}" + (f" of process {args.process}" if args.process else "")
-    print(f"{min(len(rows), args.limit)} of {total} {noun}", file=sys.stderr)
+        print(f"{row.event_id}  {when}  {status:<10}  {fields.get('type', '')}")
+    total = await reads.event_count(redis)
+    print(f"{min(len(rows), args.limit)} of {plural(total, 'event')}", file=sys.stderr)
+    return 0
+
+
+async def _process_timeline(
+    redis: Redis, settings: CommonSettings, process_id: str, limit: int
+) -> int:
+    """What the console's process page shows, a line per event in the order they ran."""
+    timeline = await reads.process_timeline(redis, process_id)
+    for row in timeline[:limit]:
+        fields = row.event.record.fields
+        matched = json.loads(fields.get("matched") or "[]")
+        actions = ", ".join(
+            f"{state.action or name} {state.state}"
+            + (f" ({plural(state.attempts, 'try', 'tries')})" if state.attempts > 1 else "")
+            for name, state in records.in_order(row.event.record.actions, matched)
+        )
+        trace = fields.get("trace_id")
+        parts = [
+            f"#{row.seq:<4} {row.event_id}", elapsed(row.after_ms).ljust(12),
+            f"{fields.get('status', ''):<10}", fields.get("type", ""),
+            "late" if fields.get("late") == "1" else "",
+            f"matched: {', '.join(matched) or 'none'}", f"actions: {actions}" if actions else "",
+            plural(len(row.event.dead_letters), "dead letter") if row.event.dead_letters else "",
+            f"trace {tracing.link(settings.trace_url, trace) or trace}" if trace else "",
+        ]  # fmt: skip
+        print("  ".join(part for part in parts if part))
+    shown = min(len(timeline), limit)
+    print(f"{shown} of {plural(len(timeline), 'event')} of process {process_id}", file=sys.stderr)
     return 0
 
 
@@ -141,7 +165,7 @@ async def events_show(redis: Redis, settings: CommonSettings, args: argparse.Nam
         )
         return 1
     shown = shown_record(record)
-    link = settings.trace_link(shown["trace_id"])
+    link = tracing.link(settings.trace_url, shown["trace_id"])
     if link:
         shown["trace_url"] = link
     print(json.dumps(shown, indent=2, ensure_ascii=False))

@@ -69,7 +69,14 @@ def cmd_console(args: argparse.Namespace) -> int:
     # The console holds no API credential: each ${VAR} but a connection's address reads as <VAR>.
     rules = LiveRules(settings.rules_file, withheld(os.environ), before_reload=env_file.refresh)
     redis = redis_client(tools_url(settings.redis_url), socket_connect_timeout=5)
-    app = create_console(redis, rules, token, settings.event_ttl_s, settings.console_url)
+    app = create_console(
+        redis,
+        rules,
+        token,
+        settings.event_ttl_s,
+        settings.console_url,
+        trace_url=settings.trace_url,
+    )
     watching: list[asyncio.Task[None]] = []
 
     @asynccontextmanager
@@ -97,7 +104,9 @@ async def running_console(
     """The console on 127.0.0.1:`port` for as long as the block runs (inside `run`)."""
     redis = redis_client(redis_url, socket_connect_timeout=5)
     token = admin_token(settings, "127.0.0.1")
-    app = create_console(redis, rules, token, settings.event_ttl_s, settings.console_url, demo)
+    app = create_console(
+        redis, rules, token, settings.event_ttl_s, settings.console_url, demo, settings.trace_url
+    )
     try:
         async with serving(app, "127.0.0.1", port, http=router_protocol(listener="console")):
             yield

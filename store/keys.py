@@ -75,6 +75,11 @@ def process(process_id: str) -> str:
     return f"{PREFIX}process:{process_id}"
 
 
+def process_events(process_id: str) -> str:
+    """Every event of one KuFlow process (a sorted set by receive time, ms): its timeline."""
+    return f"{PREFIX}process:{process_id}:events"
+
+
 def process_line(process_id: str) -> str:
     """The ids of one process's events not yet finished, in the order they were accepted."""
     return f"{PREFIX}process:{process_id}:line"

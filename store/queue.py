@@ -27,6 +27,7 @@ log = logging.getLogger("kuflow_router.receiver")
 
 QUEUE = keys.QUEUE
 REDIS_TIMEOUT_S = 5.0  # a round trip that takes longer fails (the sender gets a 503)
+ENQUEUE_KEYS = 11  # the enqueue script's KEYS, ahead of its ARGV in each command
 _ENQUEUE, _REQUEUE, _CLAIM = lua.script("enqueue"), lua.script("requeue"), lua.script("claim")
 
 
@@ -112,6 +113,7 @@ class Enqueuer:
             keys.seen(event_id), keys.job(event_id), keys.QUEUE, keys.event(event_id), keys.WAKE,
             keys.EVENTS, keys.stats(now_ms // 60_000),
             keys.process_line(process_id), keys.process(process_id), keys.ACKED,
+            keys.process_events(process_id),
             now_ms, self._settings.dedup_ttl_s * 1000, ttl_ms, encode_job(body, now_ms, trace),
             event_id, event_type, ttl_ms, keys.WAKE_TOKENS_MAX - 1, process_id, body,
             keys.STATS_TTL_S, "1" if self._settings.ordering else "0",
@@ -143,7 +145,10 @@ class Enqueuer:
         """One pipeline: every script call, then — with ROUTER_REDIS_MIN_REPLICAS — one WAIT
         for all of them (group commit keeps working: one WAIT per round trip)."""
         wanted = self._settings.min_replicas
-        packed = [redis_wire.pack(["EVALSHA", _ENQUEUE.sha, 10, *command]) for command in commands]
+        packed = [
+            redis_wire.pack(["EVALSHA", _ENQUEUE.sha, ENQUEUE_KEYS, *command])
+            for command in commands
+        ]
         if wanted:
             packed.append(redis_wire.pack(["WAIT", wanted, self._settings.replica_timeout_ms]))
         async with asyncio.timeout(REDIS_TIMEOUT_S):

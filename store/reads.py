@@ -252,6 +252,41 @@ async def event(redis: Redis, event_id: str) -> Event | None:
     return Event(record, body, enrichment, await dlq.entries(redis, event_id))
 
 
+PROCESS_EVENTS = 500  # the most of one process's events a timeline shows (its first ones)
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One event in its process's timeline."""
+
+    event: Event
+    event_id: str
+    after_ms: int  # received this long after the process's first event
+
+    @property
+    def seq(self) -> int:
+        """Its place in the process's order (0 when received without ordering)."""
+        return int(self.event.record.fields.get("seq") or 0)
+
+
+async def process_timeline(redis: Redis, process_id: str) -> list[TimelineRow]:
+    """Every event of a KuFlow process still in the event log, in the order they run (their
+    sequence numbers, else the order received), each with its record and dead letters."""
+    ids = await redis.zrange(keys.process_events(process_id), 0, PROCESS_EVENTS - 1)
+    found = []
+    for raw in ids:
+        event_id = raw.decode()
+        kept = await event(redis, event_id)
+        if kept is not None:
+            found.append((event_id, kept))
+    first = min((int(e.record.fields.get("received_at") or 0) for _, e in found), default=0)
+    turns = [
+        TimelineRow(kept, event_id, int(kept.record.fields.get("received_at") or first) - first)
+        for event_id, kept in found
+    ]
+    return sorted(turns, key=lambda turn: (turn.seq or 0, turn.after_ms))
+
+
 SHOWN_ENTRIES = 20  # the most recent entries a group lists; its counts cover them all
 GROUPS_PER_PAGE = 50
 

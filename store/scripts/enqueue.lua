@@ -4,7 +4,8 @@
 -- The record keeps the body as received (the console shows it; arq drops the job once run), and
 -- the event joins the time index, whose ids older than the records are dropped as it grows; the
 -- minute's counts go up. With ordering, an event of a process joins the end of its process's
--- line and gets the process's next sequence number (store/ordering.py).
+-- line and gets the process's next sequence number (store/ordering.py); every event of a process
+-- joins its timeline (`router:process:{id}:events`).
 -- Every call raises the `router:acked` counter and returns it: see `Enqueuer` for why.
 local counted = redis.call('INCR', KEYS[10])
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -26,6 +27,10 @@ redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. (ARGV[1] - ARGV[7]))
 redis.call('HINCRBY', KEYS[7], 'received', 1)
 redis.call('HINCRBY', KEYS[7], 'type:' .. ARGV[13], 1)
 redis.call('EXPIRE', KEYS[7], ARGV[11])
+if ARGV[9] ~= '' then  -- the process's events, all of them, for its timeline
+  redis.call('ZADD', KEYS[11], ARGV[1], ARGV[5])
+  redis.call('PEXPIRE', KEYS[11], ARGV[7])
+end
 if ARGV[12] == '1' and ARGV[9] ~= '' then
   redis.call('RPUSH', KEYS[8], ARGV[5])
   redis.call('PEXPIRE', KEYS[8], ARGV[7])

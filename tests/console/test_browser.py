@@ -10,6 +10,7 @@ the docs' pictures are made so).
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 import redis
 
 from store import keys
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, make_event
 from tests.console.conftest import ADMIN, RULES
 from tests.doubles.http import HttpDouble
 from tests.doubles.kuflow import KuflowDouble
@@ -135,6 +136,53 @@ def test_an_operator_finds_a_failed_event_fixes_it_and_replays_it(
     page.get_by_role("button", name="Try").click()
     assert "rule open-review: MATCHED" in page.locator("pre.dry-run").inner_text()
     _shoot(page, "rules")
+    context.close()
+
+
+def test_a_process_timeline_tells_its_story_in_order(
+    browser: Any, router: Router, kuflow: KuflowDouble, crm: HttpDouble, tmp_path: Path
+) -> None:
+    """Four events of one process, the first dead-lettered then replayed from the timeline."""
+    crm.fail("POST", "/api/contacts", status=422, times=1)
+    created = loan_event(kuflow)
+    process = created["data"]["processId"]
+    later = [
+        make_event("PROCESS.STATE_CHANGED", data={"processId": process, "processState": "RUNNING"}),
+        {**make_event("PROCESS_ITEM.CREATED"), "data": {
+            "processId": process, "processItemId": str(uuid.uuid4()), "processItemType": "TASK",
+            "processItemState": "READY", "processItemDefinitionCode": "REVIEW"}},
+        make_event("PROCESS.STATE_CHANGED", data={"processId": process, "processState": "COMPLETED"}),
+    ]  # fmt: skip
+    client = _redis(tmp_path)
+    for event in (created, *later):
+        assert post_event(router.base, event, TOKEN).status_code == 202
+    wait_for(lambda: _status(client, later[-1]["id"]) == "done", "the last event")
+    assert _status(client, created["id"]) == "partial"
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    _log_in(page, router.console)
+
+    page.get_by_role("link", name="Processes").click()
+    page.get_by_label("Process id").fill(process)
+    page.get_by_role("button", name="Show its timeline").click()
+    assert page.url == f"{router.console}/processes/{process}"
+    turns = page.locator("li.turn")
+    assert turns.count() == 4
+    texts = [turns.nth(n).inner_text() for n in range(4)]
+    assert [text.split()[0] for text in texts] == ["#1", "#2", "#3", "#4"]
+    assert "PROCESS.CREATED" in texts[0] and "partial" in texts[0] and "1 dead letter" in texts[0]
+    assert "crm.request dead" in texts[0] and "kuflow.create_task done" in texts[0]
+    assert "Rules matched: none" in texts[1] and "Rules matched: none" in texts[2]
+    assert "on-completion" in texts[3] and "crm.request done" in texts[3]
+    assert texts[0].split()[1] == "+0"  # times since the first event
+    _shoot(page, "process")
+
+    turns.nth(0).get_by_role("button", name="Replay (completed actions stay skipped)").click()
+    wait_for(lambda: _status(client, created["id"]) == "done", "the replayed event")
+    page.goto(f"{router.console}/processes/{process}")
+    first = page.locator("li.turn").nth(0).inner_text()
+    assert "done" in first and "dead letter" not in first
+    assert len(kuflow.tasks()) == 1  # the task the first run created was not created again
     context.close()
 
 

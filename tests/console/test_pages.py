@@ -278,3 +278,27 @@ def test_try_it_asks_in_the_page_s_words_not_a_command_s_flags() -> None:
     tried = try_rules(rules, {"event": json.dumps(event), "process": "", "process_item": ""})
     assert "paste the process" in tried.text and "into the Process box" in tried.text
     assert "--process" not in tried.text
+
+
+@pytest.mark.anyio
+async def test_an_event_links_its_trace_and_its_process_s_timeline(
+    make_stand: Callable[..., Any], kuflow: KuflowDouble
+) -> None:
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    async with make_stand(trace_url="http://jaeger.example:16686/trace/{trace_id}") as stand:
+        event = loan_event(kuflow)
+        process = event["data"]["processId"]
+        await stand.router.send(event)
+        await stand.router.work()
+        await stand.router.redis.hset(keys.event(event["id"]), "trace_id", trace)
+        await stand.login()
+        page = (await stand.console.get(f"/events/{event['id']}")).text
+        timeline = await stand.console.get(f"/processes/{process}")
+        unknown = await stand.console.get("/processes/no-such-process")
+        found = await stand.console.get(f"/processes?id={process}", follow_redirects=False)
+    link = f'href="http://jaeger.example:16686/trace/{trace}"'
+    assert link in page and f'href="/processes/{process}"' in page
+    assert link in timeline.text and f'href="/events/{event["id"]}"' in timeline.text
+    assert "open-review" in timeline.text and "kuflow.create_task" in timeline.text
+    assert unknown.status_code == 404 and "holds no event of this process" in unknown.text
+    assert found.status_code == 303 and found.headers["location"] == f"/processes/{process}"

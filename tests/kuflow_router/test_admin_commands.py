@@ -96,6 +96,8 @@ def test_events_list_of_one_process_in_the_order_run(
     lines = out.out.splitlines()
     assert [line.split()[1] for line in lines] == [first["id"], second["id"]]
     assert lines[0].startswith("#1 ") and lines[1].startswith("#2 ")
+    assert "partial" in lines[0] and "matched: r" in lines[0]  # the console's timeline, in words
+    assert "kuflow.create_task done, kuflow.append_log dead (3 tries)" in lines[0]
     assert f"2 of 2 events of process {process}" in out.err
     assert main(["events", "show", second["id"]]) == 0
     shown = json.loads(capsys.readouterr().out)
