@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from common import tracing
 from common.logs import configure_logging
 from contract.events import parse_event
 from contract.job_format import JOB_FUNCTION
@@ -62,6 +63,7 @@ def main() -> None:
     ]()
     if kind == "router":  # one JSON log line per event, as `serve` writes (to /dev/null here)
         configure_logging("json", "INFO")
+        tracing.configure("receiver")  # as `serve` does: on with OTEL_EXPORTER_OTLP_ENDPOINT
     freeze_startup_heap()  # as `kuflow-router serve` does, for all three alike
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 

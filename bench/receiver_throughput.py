@@ -61,13 +61,19 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def measure(kind: str, requests_file: Path, workdir: Path, round_: int) -> dict[str, float]:
+def measure(
+    kind: str,
+    requests_file: Path,
+    workdir: Path,
+    round_: int | str,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, float]:
     redis = RedisServer(workdir / f"redis-{kind}-{round_}", persistent=True)  # a fresh one
     redis.start()
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, str(HERE / "apps.py"), kind, str(port), redis.url, SECRET],
-        env={**os.environ, "PYTHONPATH": str(HERE.parent)},
+        env={**os.environ, "PYTHONPATH": str(HERE.parent), **(extra_env or {})},
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/webhooks/kuflow"

@@ -68,13 +68,13 @@ def configure(role: str, environ: Mapping[str, str] = os.environ) -> bool:
                 "OTEL_EXPORTER_OTLP_PROTOCOL=grpc needs the package "
                 "opentelemetry-exporter-otlp-proto-grpc; or use http/protobuf"
             ) from None
-        exporter = OTLPSpanExporter()
+        exporter = OTLPSpanExporter(endpoint=_endpoint(environ, ""))
     elif protocol == "http/protobuf":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
             OTLPSpanExporter as HttpExporter,
         )
 
-        exporter = HttpExporter()
+        exporter = HttpExporter(endpoint=_endpoint(environ, "/v1/traces"))
     else:
         raise ValueError(
             f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: use http/protobuf "
@@ -85,6 +85,13 @@ def configure(role: str, environ: Mapping[str, str] = os.environ) -> bool:
     _provider.add_span_processor(BatchSpanProcessor(exporter))
     _tracer = _provider.get_tracer("kuflow_router")
     return True
+
+
+def _endpoint(environ: Mapping[str, str], path: str) -> str:
+    """Where spans go: the traces endpoint as given, else the base endpoint with `path` (what
+    the SDK does with the same variables)."""
+    traces = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    return traces or environ["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + path
 
 
 def shutdown() -> None:
