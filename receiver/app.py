@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Span, SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -161,8 +161,9 @@ async def _ingest(
         raise InvalidEvent(exc.detail, exc.errors) from None
     process_id = event.data.get("processId")
     process_id = process_id if isinstance(process_id, str) else ""
-    tracing.tag(**{"kuflow.event.id": event.id, "kuflow.event.type": event.type,
-                   "kuflow.process.id": process_id or None})  # fmt: skip
+    if tracing.on():
+        tracing.tag(**{"kuflow.event.id": event.id, "kuflow.event.type": event.type,
+                       "kuflow.process.id": process_id or None})  # fmt: skip
     _check_age(event.timestamp, receiver.max_age_s, receiver.max_ahead_s)
     try:
         queued = await receiver.enqueuer.enqueue(
@@ -207,19 +208,28 @@ class Webhook:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = scope.get("path_params", {}).get("token")
         headers = header_map(scope)
+        if not tracing.on():
+            await self._answer(scope, receive, send, token, headers, None)
+            return
         with tracing.span(
             "POST /webhooks/kuflow", SpanKind.SERVER, _server_attributes(scope, token),
             tracing.context_of(headers),
         ) as current:  # fmt: skip
-            await self._answer(scope, receive, send, headers, current)
+            await self._answer(scope, receive, send, token, headers, current)
 
     async def _answer(
-        self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], current: Any
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        token: str | None,
+        headers: dict[str, str],
+        current: Span | None,
     ) -> None:
+        """Check, enqueue and answer; count, log, and complete the request's span if any."""
         receiver = self.receiver
         started = time.perf_counter()
         event_id, event_type, outcome, status, reason = None, None, "queued", 202, ""
-        token = scope.get("path_params", {}).get("token")
         try:
             event_id, event_type, queued = await _ingest(receiver, token, headers, receive)
             outcome = "queued" if queued else "duplicate"
