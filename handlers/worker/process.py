@@ -176,26 +176,30 @@ async def process_event(
         "kuflow_router.try": ctx.get("job_try"),
     }
     with tracing.span("process event", SpanKind.CONSUMER, attributes, tracing.context_of(trace)):
-        return await _traced_run(ctx, text, received_at_ms)
+        ended = await _run(ctx, text, received_at_ms)
+        if isinstance(ended, Retry):  # the run ends well: its span is no error
+            tracing.note("comes back", **{"kuflow_router.defer_s": _seconds(ended.defer_score)})
+        else:
+            tracing.tag(**{"kuflow_router.status": ended})
+    if isinstance(ended, Retry):
+        raise ended
+    return ended
 
 
-async def _traced_run(ctx: dict[str, Any], text: str | bytes, received_at_ms: int) -> str:
-    """`process_event`'s run, on its span: what ends it is the span's outcome."""
+async def _run(ctx: dict[str, Any], text: str | bytes, received_at_ms: int) -> str | Retry:
+    """One run of the event's job: its final status, or the `Retry` that brings it back."""
     try:
-        status = await _process_event(ctx, text, received_at_ms)
+        return await _process_event(ctx, text, received_at_ms)
     except Retry as comes_back:
-        tracing.note("comes back", **{"kuflow_router.defer_s": _seconds(comes_back.defer_score)})
-        raise
+        return comes_back
     except RedisError as exc:
         log.warning("Redis failed during the event's run; it comes back",
                     extra={"job_id": ctx.get("job_id"), "error": str(exc)})  # fmt: skip
-        raise Retry(defer=REDIS_RETRY_S) from None
+        return Retry(defer=REDIS_RETRY_S)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        raise await _crashed(ctx["router"], str(ctx.get("job_id", "")), exc) from None
-    tracing.tag(**{"kuflow_router.status": status})
-    return status
+        return await _crashed(ctx["router"], str(ctx.get("job_id", "")), exc)
 
 
 def _seconds(defer_ms: int | None) -> float | None:

@@ -98,6 +98,9 @@ async def test_a_retry_and_a_dead_letter_are_in_the_trace(
 
     notes = [name for span in traced.spans for name, _ in span.events]
     assert "action retrying" in notes and "action dead-lettered" in notes
+    runs = traced.named("process event")
+    assert len(runs) >= 2 and "comes back" in notes  # a run that comes back is no failure
+    assert not any(run.failed for run in runs)
     failed = [s for s in traced.spans if s.kind == "client" and s.failed]
     assert {s.attributes["http.response.status_code"] for s in failed} == {503, 400}
     retried = [s for s in traced.spans if s.attributes.get("http.request.resend_count") == 1]
