@@ -118,14 +118,8 @@ async def process(request: Request, session: Login) -> Response:
     """One KuFlow process's story: every event in the order it ran, what each did."""
     process_id = request.path_params["process_id"]
     timeline = await reads.process_timeline(console_of(request).redis, process_id)
-    rows = [(row, records.in_order(row.event.record.actions, _matched(row))) for row in timeline]
-    return render(request, session, "process.html", process_id=process_id, timeline=rows,
+    return render(request, session, "process.html", process_id=process_id, timeline=timeline,
                   status=200 if timeline else 404)  # fmt: skip
-
-
-def _matched(row: reads.TimelineRow) -> list[str]:
-    matched = json.loads(row.event.record.fields.get("matched") or "[]")
-    return matched if isinstance(matched, list) else []
 
 
 async def dead(request: Request, session: Login) -> Response:

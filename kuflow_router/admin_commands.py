@@ -88,18 +88,18 @@ async def _process_timeline(
     timeline = await reads.process_timeline(redis, process_id)
     for row in timeline[:limit]:
         fields = row.event.record.fields
-        matched = json.loads(fields.get("matched") or "[]")
         actions = ", ".join(
             f"{state.action or name} {state.state}"
             + (f" ({plural(state.attempts, 'try', 'tries')})" if state.attempts > 1 else "")
-            for name, state in records.in_order(row.event.record.actions, matched)
+            for name, state in row.actions
         )
         trace = fields.get("trace_id")
         parts = [
             f"#{row.seq:<4} {row.event_id}", elapsed(row.after_ms).ljust(12),
             f"{fields.get('status', ''):<10}", fields.get("type", ""),
             "late" if fields.get("late") == "1" else "",
-            f"matched: {', '.join(matched) or 'none'}", f"actions: {actions}" if actions else "",
+            f"matched: {', '.join(row.matched) or 'none'}",
+            f"actions: {actions}" if actions else "",
             plural(len(row.event.dead_letters), "dead letter") if row.event.dead_letters else "",
             f"trace {tracing.link(settings.trace_url, trace) or trace}" if trace else "",
         ]  # fmt: skip

@@ -268,6 +268,17 @@ class TimelineRow:
         """Its place in the process's order (0 when received without ordering)."""
         return int(self.event.record.fields.get("seq") or 0)
 
+    @property
+    def matched(self) -> list[str]:
+        """The rules it matched, in order (none until evaluated)."""
+        matched = json.loads(self.event.record.fields.get("matched") or "[]")
+        return matched if isinstance(matched, list) else []
+
+    @property
+    def actions(self) -> list[tuple[str, records.ActionState]]:
+        """Its actions as they ran (the KuFlow read first, then rule by rule)."""
+        return records.in_order(self.event.record.actions, self.matched)
+
 
 async def process_timeline(redis: Redis, process_id: str) -> list[TimelineRow]:
     """Every event of a KuFlow process still in the event log, in the order they run (their
