@@ -33,7 +33,7 @@ _tracer: trace.Tracer | None = None  # None: tracing is off
 _provider: Any = None
 
 ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
-CARRIED = ("traceparent", "tracestate")
+CARRIED = ("traceparent", "tracestate")  # the W3C trace context, in headers and in a job
 
 
 def wanted(environ: Mapping[str, str] = os.environ) -> bool:
@@ -179,6 +179,12 @@ def context_of(headers: Mapping[str, str] | None) -> Context | None:
         return None
     given = {k: v for k, v in headers.items() if k in CARRIED}
     return _propagator.extract(given) if given else None
+
+
+def trace_id_of(carried: Mapping[str, str] | None) -> str:
+    """The trace id a W3C `traceparent` names (`00-<trace id>-<span id>-<flags>`), or ""."""
+    parts = (carried or {}).get("traceparent", "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else ""
 
 
 def ids() -> tuple[str, str] | None:

@@ -22,13 +22,12 @@ import json
 import pickle
 from typing import Any
 
+from common import tracing
+
 JOB_FUNCTION = "process_event"
 REFUSED_FUNCTION = "refused_job"  # the worker's function for a job it will not run
 
 _PICKLE_PROTOCOL_MARK = 0x80  # every pickle of protocol 2 or later starts with this byte
-
-
-TRACE_FIELDS = ("traceparent", "tracestate")  # W3C trace context, as `k.trace` carries it
 _TRACE_CHARS = 512  # tracestate's own limit
 
 
@@ -54,7 +53,7 @@ def _trace_ok(kwargs: Any) -> bool:
         return False
     trace = kwargs["trace"]
     return isinstance(trace, dict) and all(
-        key in TRACE_FIELDS and isinstance(value, str) and len(value) <= _TRACE_CHARS
+        key in tracing.CARRIED and isinstance(value, str) and len(value) <= _TRACE_CHARS
         for key, value in trace.items()
     )
 

@@ -18,7 +18,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
-from common import redis_wire
+from common import redis_wire, tracing
 from contract.events import type_label
 from contract.job_format import encode_job
 from store import keys, lua
@@ -29,12 +29,6 @@ QUEUE = keys.QUEUE
 REDIS_TIMEOUT_S = 5.0  # a round trip that takes longer fails (the sender gets a 503)
 ENQUEUE_KEYS = 11  # the enqueue script's KEYS, ahead of its ARGV in each command
 _ENQUEUE, _REQUEUE, _CLAIM = lua.script("enqueue"), lua.script("requeue"), lua.script("claim")
-
-
-def trace_id(trace: dict[str, str] | None) -> str:
-    """The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`), or ""."""
-    parts = (trace or {}).get("traceparent", "").split("-")
-    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else ""
 
 
 @dataclass(frozen=True)
@@ -118,7 +112,7 @@ class Enqueuer:
             event_id, event_type, ttl_ms, keys.WAKE_TOKENS_MAX - 1, process_id, body,
             keys.STATS_TTL_S, "1" if self._settings.ordering else "0",
             # Counted by known type (else "other"): a sender cannot grow the overview's table.
-            type_label(event_type), trace_id(trace),
+            type_label(event_type), tracing.trace_id_of(trace),
         ]  # fmt: skip
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((command, answer))
