@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import re
 from typing import Any
 
 from common import tracing
@@ -29,29 +30,40 @@ REFUSED_FUNCTION = "refused_job"  # the worker's function for a job it will not 
 
 _PICKLE_PROTOCOL_MARK = 0x80  # every pickle of protocol 2 or later starts with this byte
 _TRACE_CHARS = 512  # tracestate's own limit
+_TIMER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def encode_job(body: bytes, received_at_ms: int, trace: dict[str, str] | None = None) -> bytes:
+def encode_job(
+    body: bytes,
+    received_at_ms: int,
+    trace: dict[str, str] | None = None,
+    timer: str | None = None,
+) -> bytes:
     """The job that processes one event: its raw body (UTF-8 JSON) and when it was received;
     with tracing on, the trace it continues (`{"trace": {"traceparent": …}}` as its keyword
-    argument)."""
+    argument). With `timer` (a timer's id, store/timers.py), the job that fires that timer,
+    which its starting event (`body`) started; `received_at_ms` is then its due time."""
+    extra: dict[str, object] = {"trace": trace} if trace else {}
+    if timer:
+        extra["timer"] = timer
     job: dict[str, object] = {
         "t": None,
         "f": JOB_FUNCTION,
         "a": [body.decode(), received_at_ms],
-        "k": {"trace": trace} if trace else {},
+        "k": extra,
         "et": received_at_ms,
     }
     return json.dumps(job, separators=(",", ":")).encode()
 
 
-def _trace_ok(kwargs: Any) -> bool:
-    """Whether a job's keyword arguments are none, or a W3C trace context alone."""
-    if kwargs == {}:
-        return True
-    if not isinstance(kwargs, dict) or set(kwargs) != {"trace"}:
+def _kwargs_ok(kwargs: Any) -> bool:
+    """Whether a job's keyword arguments are a W3C trace context, a timer's id, both or none."""
+    if not isinstance(kwargs, dict) or not set(kwargs) <= {"trace", "timer"}:
         return False
-    trace = kwargs["trace"]
+    timer = kwargs.get("timer")
+    if timer is not None and not (isinstance(timer, str) and _TIMER_ID.fullmatch(timer)):
+        return False
+    trace = kwargs.get("trace", {})
     return isinstance(trace, dict) and all(
         key in tracing.CARRIED and isinstance(value, str) and len(value) <= _TRACE_CHARS
         for key, value in trace.items()
@@ -88,8 +100,8 @@ def _check(job: Any) -> str | None:
     body, received_at = args
     if not isinstance(body, str | bytes) or not isinstance(received_at, int):
         return f"the job does not call {JOB_FUNCTION}(body, received_at_ms)"
-    if not _trace_ok(job["k"]):
-        return f"the job's keyword arguments are not {JOB_FUNCTION}'s (trace, or none)"
+    if not _kwargs_ok(job["k"]):
+        return f"the job's keyword arguments are not {JOB_FUNCTION}'s (trace, timer, or none)"
     if not isinstance(job["et"], int) or not (job["t"] is None or isinstance(job["t"], int)):
         return "the job's enqueue time or try count is not a number"
     return None

@@ -302,4 +302,4 @@ async def _queue_again(redis: Redis, record: records.EventRecord, body: bytes, t
                  "finished_at"]  # fmt: skip
     await records.save(redis, event_id, ttl_s, values, drop=forgotten)
     received_at = int(record.fields.get("received_at") or time.time() * 1000)
-    await requeue(redis, event_id, body, received_at, ttl_s)
+    await requeue(redis, event_id, body, received_at, ttl_s, timer="timer_rule" in record.fields)

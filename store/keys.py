@@ -119,3 +119,32 @@ def connection_minute(name: str, minute: int) -> str:
 def alert(name: str, cause: str) -> str:
     """One alert's window for one cause: present while later ones are folded into a count."""
     return f"{PREFIX}alert:{name}:{cause}"
+
+
+# Timers (store/timers.py): a timer's own record is an event record, `event(timer_id)`.
+TIMERS = f"{PREFIX}timers"  # sorted set: pending timers by due time (ms)
+# Sorted set: received events whose run has not begun, by receive time (ms): a timer fires
+# only once every event received before its due time began, and so could cancel it.
+UNSTARTED = f"{PREFIX}unstarted"
+
+
+def rule_timers(rule: str) -> str:
+    """One rule's pending timers (a sorted set by due time, ms)."""
+    return f"{PREFIX}timers:rule:{rule}"
+
+
+def process_timers(process_id: str) -> str:
+    """Every timer one KuFlow process's events started (a sorted set by due time, ms)."""
+    return f"{PREFIX}process:{process_id}:timers"
+
+
+def timer_waits(rule: str, same: str) -> str:
+    """The timers of `rule` started by events with the same `same` values (a digest): what a
+    cancelling event with those values looks at (a sorted set by due time, ms)."""
+    return f"{PREFIX}timers:wait:{rule}:{same}"
+
+
+def timer_cancels(rule: str, same: str) -> str:
+    """The events seen that cancel `rule`'s timers with those `same` values (a sorted set by
+    receive time, ms): a timer started after its cancelling event was seen starts cancelled."""
+    return f"{PREFIX}timers:unless:{rule}:{same}"

@@ -29,7 +29,8 @@ from store.records import EventStatus
 
 PARK_S = 60.0  # a parked job looks again after this, should its wake-up be missed
 PROMOTE_BATCH = 100
-FINAL = (EventStatus.DONE, EventStatus.PARTIAL, EventStatus.DEAD, EventStatus.REJECTED)
+FINAL = (EventStatus.DONE, EventStatus.PARTIAL, EventStatus.DEAD, EventStatus.REJECTED,
+         EventStatus.CANCELLED)  # fmt: skip
 _ACQUIRE, _RELEASE, _PROMOTE = lua.script("acquire"), lua.script("release"), lua.script("promote")
 
 
@@ -43,15 +44,17 @@ class Turn:
 
 
 async def start(
-    redis: Redis, process_id: str, event_id: str, event_ms: int, ttl_s: int
+    redis: Redis, process_id: str, event_id: str, event_ms: int | None, ttl_s: int
 ) -> tuple[Turn, dict[bytes, bytes] | None]:
     """The event's turn: when it heads its process's line (or is in no line) its run begins and
-    its record comes back, as `records.begin` gives it; else it parks (None)."""
+    its record comes back, as `records.begin` gives it; else it parks (None). `event_ms`: its
+    KuFlow time, None for a timer's run (never late)."""
     go, late, flat = await lua.run(
         redis, _ACQUIRE,
-        [keys.process_line(process_id), keys.process(process_id), keys.event(event_id)],
-        [event_id, event_ms, keys.event(""), keys.job(""), ",".join(FINAL),
-         int(time.time() * 1000), ttl_s],
+        [keys.process_line(process_id), keys.process(process_id), keys.event(event_id),
+         keys.UNSTARTED],
+        [event_id, "" if event_ms is None else event_ms, keys.event(""), keys.job(""),
+         ",".join(FINAL), int(time.time() * 1000), ttl_s],
     )  # fmt: skip
     if not go:
         return Turn(False), None

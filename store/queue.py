@@ -27,7 +27,7 @@ log = logging.getLogger("kuflow_router.receiver")
 
 QUEUE = keys.QUEUE
 REDIS_TIMEOUT_S = 5.0  # a round trip that takes longer fails (the sender gets a 503)
-ENQUEUE_KEYS = 11  # the enqueue script's KEYS, ahead of its ARGV in each command
+ENQUEUE_KEYS = 12  # the enqueue script's KEYS, ahead of its ARGV in each command
 _ENQUEUE, _REQUEUE, _CLAIM = lua.script("enqueue"), lua.script("requeue"), lua.script("claim")
 
 
@@ -107,7 +107,7 @@ class Enqueuer:
             keys.seen(event_id), keys.job(event_id), keys.QUEUE, keys.event(event_id), keys.WAKE,
             keys.EVENTS, keys.stats(now_ms // 60_000),
             keys.process_line(process_id), keys.process(process_id), keys.ACKED,
-            keys.process_events(process_id),
+            keys.process_events(process_id), keys.UNSTARTED,
             now_ms, self._settings.dedup_ttl_s * 1000, ttl_ms, encode_job(body, now_ms, trace),
             event_id, event_type, ttl_ms, keys.WAKE_TOKENS_MAX - 1, process_id, body,
             keys.STATS_TTL_S, "1" if self._settings.ordering else "0",
@@ -191,14 +191,16 @@ class Enqueuer:
 
 
 async def requeue(
-    redis: Redis, event_id: str, body: bytes, received_at_ms: int, ttl_s: int
+    redis: Redis, event_id: str, body: bytes, received_at_ms: int, ttl_s: int, timer: bool = False
 ) -> bool:
-    """Queue an already received event again (dedup does not apply); False if already queued."""
+    """Queue an already received event again (dedup does not apply); False if already queued.
+    `timer`: `event_id` is a timer's (store/timers.py), whose run is queued again."""
     now_ms = int(time.time() * 1000)
+    job = encode_job(body, received_at_ms, timer=event_id if timer else None)
     result = await lua.run(
         redis, _REQUEUE,
         [keys.job(event_id), keys.QUEUE, keys.event(event_id), keys.WAKE],
-        [ttl_s * 1000, encode_job(body, received_at_ms), now_ms, event_id,
+        [ttl_s * 1000, job, now_ms, event_id,
          keys.WAKE_TOKENS_MAX - 1],
     )  # fmt: skip
     return bool(result)

@@ -33,7 +33,8 @@ REPLAYED_AFTER = "replayed_after_runs"
 
 
 class EventStatus(StrEnum):
-    """An event's `status`: queued → processing → one of the last four."""
+    """An event's `status`: queued → processing → done, partial, dead or rejected; a timer's
+    run may end cancelled instead."""
 
     QUEUED = "queued"
     WAITING = "waiting"  # parked: an earlier event of its process runs first (ordering.py)
@@ -42,6 +43,7 @@ class EventStatus(StrEnum):
     PARTIAL = "partial"  # some matched rules were dead-lettered
     DEAD = "dead"  # all of them were
     REJECTED = "rejected"  # KuFlow contradicts the event: nothing was done
+    CANCELLED = "cancelled"  # a timer's run that will not happen (store/timers.py)
 
 
 class ActionStatus(StrEnum):
@@ -128,7 +130,8 @@ async def load(redis: Redis, event_id: str) -> EventRecord:
 
 
 async def begin(redis: Redis, event_id: str, ttl_s: int) -> EventRecord:
-    """Mark the event as processing, count the run, and read its record: one round trip."""
+    """Mark the event as processing, count the run, and read its record: one round trip.
+    Its run has begun: it leaves `router:unstarted` (store/timers.py)."""
     key = keys.event(event_id)
     # No MULTI: the commands run in order on one connection, and arq runs a job on one worker
     # at a time, so nothing can come between them that matters.
@@ -137,6 +140,7 @@ async def begin(redis: Redis, event_id: str, ttl_s: int) -> EventRecord:
         pipe.hsetnx(key, "started_at", str(int(time.time() * 1000)))
         pipe.hincrby(key, "runs", 1)
         pipe.expire(key, ttl_s)
+        pipe.zrem(keys.UNSTARTED, event_id)
         pipe.hgetall(key)
         raw: dict[bytes, bytes] = (await pipe.execute())[-1]
     return record_of(event_id, raw)

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)")
-UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}  # of durations and rates
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
+# Of durations and rates (a rate takes s, m, h).
+UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_duration(value: Any) -> float:
-    """Seconds from `250ms`, `2s`, `10m`, `1h` or a bare number of seconds.
+    """Seconds from `250ms`, `2s`, `10m`, `1h`, `7d` or a bare number of seconds.
 
     Raises:
         ValueError: the value is none of these.
@@ -23,14 +24,14 @@ def parse_duration(value: Any) -> float:
         match = _DURATION.fullmatch(value.strip())
         if match:
             return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
-    raise ValueError(f"'{value}' is not a duration; write e.g. 250ms, 2s, 10m, 1h or 30")
+    raise ValueError(f"'{value}' is not a duration; write e.g. 250ms, 2s, 10m, 1h, 7d or 30")
 
 
 DURATION_SCHEMA = {
-    "description": "A duration: 250ms, 2s, 10m, 1h, or a number of seconds.",
+    "description": "A duration: 250ms, 2s, 10m, 1h, 7d, or a number of seconds.",
     "anyOf": [
         {"type": "number", "minimum": 0},
-        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)\s*$"},
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)\s*$"},
     ],
     "examples": ["2s", "10m"],
 }

@@ -41,11 +41,12 @@ class ActionLoader:
         retry: RetryPolicy,
         timeout: float,
         check: Callable[[Expression], str | None] | None = None,
+        timer: bool = False,
     ) -> Action | None:
         """Action `index` of `rule`; None (with its problems reported) when it is invalid.
 
         `check` vets each template expression; by default, a rule's (event, enrichment, earlier
-        results, rule name, idempotency key).
+        results, rule name, idempotency key; with `timer`, the rule waits: `timer.*` too).
         """
         names = [key for key in raw if "." in key]
         for key in raw:
@@ -62,7 +63,7 @@ class ActionLoader:
         name = names[0]
         chosen = {k: v for k, v in raw.items() if k in ACTION_OPTIONS}
         options = validate(self.source, ActionOptions, chosen, at)
-        check = check or _template_check(results)
+        check = check or _template_check(results, timer)
         compiled = self._operation(name, raw[name], (*at, name), check)
         if options is None or compiled is None:
             return None
@@ -163,7 +164,7 @@ def alert_check(expression: Expression) -> str | None:
     return None
 
 
-def _template_check(results: set[str]) -> Any:
+def _template_check(results: set[str], timer: bool) -> Any:
     known = frozenset(results)  # only actions before this one
 
     def check(expression: Expression) -> str | None:
@@ -181,6 +182,12 @@ def _template_check(results: set[str]) -> Any:
             return "the only rule field is {{ rule.name }}"
         if root == "idempotency_key" and rest:
             return "{{ idempotency_key }} has no fields"
+        if root == paths.TIMER_ROOT:
+            if not timer:
+                return "{{ timer.… }} is known only in a rule with `after:` (its actions wait)"
+            if len(rest) != 1 or str(rest[0]) not in paths.TIMER_FIELDS:
+                fields = ", ".join(f"timer.{name}" for name in paths.TIMER_FIELDS)
+                return f"a timer's fields are {fields}"
         return None
 
     return check

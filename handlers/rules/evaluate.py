@@ -68,7 +68,7 @@ def document(
     """What `when` paths and templates look into: the event, what ordering says of it
     (`ordering.late`, `ordering.seq`), plus enrichment when fetched."""
     doc = dict(event)
-    for key in (*paths.ENRICHMENT_ROOTS, paths.ORDERING_ROOT):
+    for key in (*paths.ENRICHMENT_ROOTS, paths.ORDERING_ROOT, paths.TIMER_ROOT):
         doc.pop(key, None)  # an event field may not pose as fetched data or as the router's
     doc[paths.ORDERING_ROOT] = {"late": False, "seq": 0, **(ordering or {})}
     if process is not None:
@@ -88,6 +88,12 @@ def select(rules: RuleSet, doc: Mapping[str, Any]) -> Selection:
         if verdict is not False:
             found.append(Candidate(position, rule, verdict))
     return Selection(found, lookup)
+
+
+def alone(rules: RuleSet, rule: Rule) -> Selection:
+    """`rule` selected as matching without looking at its `when` (a timer's run: its `when`
+    matched the starting event)."""
+    return Selection([Candidate(rules.rules.index(rule), rule, True)], Lookup(set(), []))
 
 
 def needed(selection: Selection) -> set[str]:

@@ -31,6 +31,7 @@ from handlers.rules.model import (
     Rule,
     RuleModel,
     RuleSet,
+    Timer,
 )
 from handlers.rules.source import Path, Source, Withheld, read_yaml, validate
 from handlers.rules.template import compile_value, expressions
@@ -223,24 +224,64 @@ class _Loader:
 
     def _rule(self, model: RuleModel, at: Path) -> Rule | None:
         when = compile_when(self.source, model.when, (*at, "when"))
+        timer, timer_ok = self._timer(model, at)
         retry = RetryPolicy().override(self.defaults.retry).override(model.retry)
         timeout = model.timeout if model.timeout is not None else self.defaults.timeout
         actions: list[Action] = []
         results: set[str] = set()
         for index, raw in enumerate(model.do):
             action = self.actions.load(
-                model.name, raw, (*at, "do", index), index, results, retry, timeout
-            )
+                model.name, raw, (*at, "do", index), index, results, retry, timeout,
+                timer=timer is not None,
+            )  # fmt: skip
             if action is not None:
                 actions.append(action)
-        if when is None or len(actions) != len(model.do):
+        if when is None or not timer_ok or len(actions) != len(model.do):
             return None
         needs = set(when.roots) | {
             str(e.segments[0]) for a in actions for e in expressions(a.params)
         }
         needs &= set(paths.ENRICHMENT_ROOTS)
         return Rule(model.name, model.description, when, tuple(actions), frozenset(needs),
-                    verified=model.verify != "skip")  # fmt: skip
+                    verified=model.verify != "skip", timer=timer)  # fmt: skip
+
+    def _timer(self, model: RuleModel, at: Path) -> tuple[Timer | None, bool]:
+        """The rule's `after:`/`unless:` compiled, and whether they are free of problems."""
+        if model.after is None:
+            if model.unless is not None:
+                self.source.problem(
+                    (*at, "unless"), "`unless:` needs `after:` — how long to wait for it, e.g. 48h"
+                )
+                return None, False
+            return None, True
+        if model.unless is None:
+            return Timer(model.after), True
+        before = len(self.source.problems)
+        unless_at = (*at, "unless", "event")
+        pattern = compile_when(self.source, model.unless.event, unless_at)
+        if pattern is not None and not pattern.roots <= set(paths.ARRIVAL_ROOTS):
+            roots = ", ".join(f"{r}.*" for r in sorted(pattern.roots - set(paths.ARRIVAL_ROOTS)))
+            self.source.problem(
+                unless_at,
+                f"`unless.event` looks only at the event as it arrives (type, data.…), not at "
+                f"{roots}: a timer is cancelled by what KuFlow sends, decided when it arrives",
+            )
+        for position, path in enumerate(model.unless.same):
+            here = (*at, "unless", "same", position)
+            try:
+                root = str(paths.parse(path)[0])
+            except ValueError as exc:
+                self.source.problem(here, str(exc))
+                continue
+            if root not in paths.ARRIVAL_ROOTS:
+                hint = paths.suggest(root, paths.ARRIVAL_ROOTS)
+                self.source.problem(
+                    here, f"`same` compares fields of the two events, e.g. data.processItemId; "
+                    f"not '{root}'{hint}",
+                )  # fmt: skip
+        if len(self.source.problems) != before or pattern is None:
+            return None, False
+        return Timer(model.after, pattern, tuple(model.unless.same)), True
 
 
 def _default_text(send: dict[str, Any]) -> dict[str, Any]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.clients.base import Connection, Operation
 from handlers.clients.params import Duration
+from handlers.rules import paths
 from handlers.rules.index import RuleIndex
 from handlers.rules.match import Node
 
@@ -67,6 +69,24 @@ class FileModel(_Strict):
     alerts: list[dict[str, Any]] = []
 
 
+MAX_AFTER_S = 366 * 86400  # a timer waits at most a year (its record is kept that long and more)
+
+
+class UnlessModel(_Strict):
+    """`unless:` — the event that cancels a rule's timer, and what it must share with the
+    starting event."""
+
+    event: dict[str, Any] = Field(
+        description="A pattern like `when`, on the event as it arrives (type, data.…): an event "
+        "matching it, received before the timer is due, cancels the timer."
+    )
+    same: list[str] = Field(
+        default=[],
+        description="Dotted fields (e.g. data.processItemId) the cancelling event must have "
+        "equal to the starting event's; empty: any such event cancels.",
+    )
+
+
 class RuleModel(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
     description: str = ""
@@ -79,6 +99,14 @@ class RuleModel(_Strict):
         description="skip: this rule acts on events KuFlow cannot vouch for — of no process or "
         "process item it knows (handlers/rules/verify.py); `rules check` warns of it.",
     )
+    after: Duration | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_AFTER_S,
+        description="Run the actions this long after the starting event was received (30s, "
+        "10m, 48h, 7d) — a timer — unless the `unless:` event arrives first.",
+    )
+    unless: UnlessModel | None = None
 
 
 class ActionOptions(_Strict):
@@ -128,6 +156,19 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Timer:
+    """A rule's `after:` and `unless:`: its actions wait, and an event may cancel them."""
+
+    after_s: float
+    unless: Node | None = None  # None: a plain delay
+    same: tuple[str, ...] = ()  # dotted fields compared between the two events
+
+    @property
+    def same_segments(self) -> tuple[paths.Segments, ...]:
+        return tuple(paths.parse(path) for path in self.same)
+
+
+@dataclass(frozen=True)
 class Rule:
     """A compiled rule: when it matches, and what it does."""
 
@@ -137,6 +178,7 @@ class Rule:
     actions: tuple[Action, ...]
     needs: frozenset[str]  # enrichment roots (process, processItem) its `when` or templates use
     verified: bool = True  # False: `verify: skip`, it acts on events KuFlow cannot vouch for
+    timer: Timer | None = None  # `after:`: the actions wait (handlers/worker/timers.py)
 
 
 @dataclass(frozen=True)
@@ -164,3 +206,12 @@ class RuleSet:
     retry: RetryPolicy = RetryPolicy()  # `defaults.retry`: also for reading process.* from KuFlow
     timeout_s: float = 10.0  # `defaults.timeout`: likewise
     alerts: tuple[Alert, ...] = ()
+
+    def rule(self, name: str) -> Rule | None:
+        """The rule called `name`, or None."""
+        return next((rule for rule in self.rules if rule.name == name), None)
+
+    @cached_property
+    def timed(self) -> tuple[Rule, ...]:
+        """The rules whose timer an event may cancel (`unless:`)."""
+        return tuple(rule for rule in self.rules if rule.timer and rule.timer.unless)

@@ -13,9 +13,13 @@ from typing import Any
 
 ORDERING_ROOT = "ordering"  # what the router says of the event's turn: late, seq
 EVENT_ROOTS = ("id", "type", "version", "timestamp", "data", ORDERING_ROOT)
+# What an event holds as it arrives: what cancels a timer may look at (`unless:`).
+ARRIVAL_ROOTS = ("id", "type", "version", "timestamp", "data")
 ENRICHMENT_ROOTS = ("process", "processItem")
 MATCH_ROOTS = EVENT_ROOTS + ENRICHMENT_ROOTS
-TEMPLATE_ROOTS = (*MATCH_ROOTS, "results", "rule", "idempotency_key")
+TIMER_ROOT = "timer"  # a fired timer's due_at, started_by (a rule with `after:`)
+TIMER_FIELDS = ("due_at", "started_by")
+TEMPLATE_ROOTS = (*MATCH_ROOTS, "results", "rule", "idempotency_key", TIMER_ROOT)
 
 Segments = tuple[str | int, ...]
 

@@ -52,7 +52,7 @@ from handlers.worker.metrics_server import METRICS_CONCURRENCY, metrics_app
 from handlers.worker.process import process_event, refused_job
 from handlers.worker.settings import WorkerSettings
 from receiver.protocol import router_protocol
-from store import dlq, heartbeat, ordering
+from store import dlq, heartbeat, ordering, timers
 from store.queue import QUEUE, claim, wait_for_work
 
 log = logging.getLogger("kuflow_router.worker")
@@ -254,6 +254,7 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
             alerts=alerts,
             min_replicas=settings.redis_min_replicas,
             replica_timeout_ms=settings.redis_replica_timeout_ms,
+            timer_caps=timers.Caps(settings.timers_max, settings.timers_max_per_rule),
         )
         watcher.append(asyncio.create_task(rules.watch()))
         if settings.worker_metrics_port:

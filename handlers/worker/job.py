@@ -13,7 +13,7 @@ from handlers.clients.errors import ActionFailed
 from handlers.rules.model import RuleSet
 from handlers.rules.reload import LiveRules
 from handlers.worker.alerts import Alerts
-from store import dlq, ordering, records
+from store import dlq, ordering, records, timers
 from store.records import EventRecord, EventStatus
 
 
@@ -30,6 +30,8 @@ class Deps:
     alerts: Alerts | None = None  # rules.yaml's `alerts:` (handlers/worker/alerts.py)
     min_replicas: int = 0  # ROUTER_REDIS_MIN_REPLICAS: a run starts acting once they have it
     replica_timeout_ms: int = 500
+    # ROUTER_TIMERS_MAX, ROUTER_TIMERS_MAX_PER_RULE
+    timer_caps: timers.Caps = field(default_factory=timers.Caps)
     # Jobs whose run ended them in arq with the event's final write (`Job.finish`): the worker
     # skips arq's own finishing round trip for these (`RouterWorker.finish_job`).
     ended: set[str] = field(default_factory=set)

@@ -47,6 +47,17 @@ ALERTS = Counter(
     "Alerts of rules.yaml's `alerts:`, by alert and outcome (sent, folded, failed).",
     ["alert", "outcome"],
 )
+TIMERS = Counter(
+    "router_timers_total",
+    "Timers of rules with `after:`, by rule and what happened (started, fired, cancelled, "
+    "refused — a cap was reached and the starting event was dead-lettered).",
+    ["rule", "outcome"],
+)
+TIMER_LATENESS = Histogram(
+    "router_timer_lateness_seconds",
+    "How long after its due time a timer fired.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+)
 
 
 def dlq_trimmed(reason: str, count: int) -> None:

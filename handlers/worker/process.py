@@ -28,12 +28,12 @@ from handlers.clients import exchanges
 from handlers.clients.base import ActionCall, Pending
 from handlers.clients.catalogue import run_action
 from handlers.clients.errors import ActionFailed
-from handlers.rules import evaluate
+from handlers.rules import evaluate, paths
 from handlers.rules.errors import ParamsError, TemplateError
 from handlers.rules.idempotency import action_key
 from handlers.rules.model import Action, Rule
 from handlers.rules.verify import Unverified
-from handlers.worker import connections, enrich, metrics, tries
+from handlers.worker import connections, enrich, metrics, timers, tries
 from handlers.worker.job import Deps, Job
 from handlers.worker.outcomes import DEAD, DONE, Outcome, Step, event_status
 from handlers.worker.tries import Target
@@ -131,6 +131,14 @@ async def _run_rule(job: Job, rule: Rule, doc: dict[str, Any]) -> Step:
     return DONE
 
 
+async def _act(job: Job, rule: Rule, doc: dict[str, Any], fired: bool) -> Step:
+    """A matched rule's part: its actions — or, for a rule with `after:`, its timer, whose
+    run (`fired`) does the actions later."""
+    if rule.timer is not None and not fired:
+        return await timers.start(job, rule)
+    return await _run_rule(job, rule, doc)
+
+
 async def _off_loop_if_large(job: Job, function: Callable[..., T], *args: Any) -> T:
     """Run rule evaluation inline for an ordinary event; for a large one, in a thread.
 
@@ -158,9 +166,11 @@ async def process_event(
     text: str | bytes,
     received_at_ms: int,
     trace: dict[str, str] | None = None,
+    timer: str | None = None,
 ) -> str:
     """The arq job: process one event; raise `Retry` while some rule waits to try again.
     `trace`: the trace the receiver's span began (with tracing on), which this run joins.
+    `timer`: the job fires that timer (handlers/worker/timers.py) of the event in `text`.
 
     Nothing else leaves this function: arq ends a job that raises anything but `Retry` for
     good, and the event would stay `processing` with no job left to finish it. Redis failing
@@ -170,13 +180,15 @@ async def process_event(
     """
     job_id = str(ctx.get("job_id", ""))
     attributes = {
-        "kuflow.event.id": job_id,
+        "kuflow.event.id": job_id if timer is None else None,
+        "kuflow_router.timer": timer,
         "messaging.system": "redis",
         "messaging.operation.type": "process",
         "kuflow_router.try": ctx.get("job_try"),
     }
-    with tracing.span("process event", SpanKind.CONSUMER, attributes, tracing.context_of(trace)):
-        ended = await _run(ctx, text, received_at_ms)
+    name = "process event" if timer is None else "fire timer"
+    with tracing.span(name, SpanKind.CONSUMER, attributes, tracing.context_of(trace)):
+        ended = await _run(ctx, text, received_at_ms, timer)
         if isinstance(ended, Retry):  # the run ends well: its span is no error
             tracing.note("comes back", **{"kuflow_router.defer_s": _seconds(ended.defer_score)})
         else:
@@ -186,10 +198,12 @@ async def process_event(
     return ended
 
 
-async def _run(ctx: dict[str, Any], text: str | bytes, received_at_ms: int) -> str | Retry:
+async def _run(
+    ctx: dict[str, Any], text: str | bytes, received_at_ms: int, timer: str | None
+) -> str | Retry:
     """One run of the event's job: its final status, or the `Retry` that brings it back."""
     try:
-        return await _process_event(ctx, text, received_at_ms)
+        return await _process_event(ctx, text, received_at_ms, timer)
     except Retry as comes_back:
         return comes_back
     except RedisError as exc:
@@ -218,7 +232,9 @@ async def _crashed(deps: Deps, job_id: str, exc: Exception) -> Retry:
     return Retry(defer=min(CRASH_RETRY_S * 2 ** (crashes - 1), CRASH_RETRY_MAX_S))
 
 
-async def _process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms: int) -> str:
+async def _process_event(
+    ctx: dict[str, Any], text: str | bytes, received_at_ms: int, timer: str | None
+) -> str:
     deps: Deps = ctx["router"]
     body = text.encode() if isinstance(text, str) else text
     try:
@@ -230,9 +246,17 @@ async def _process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms:
                       action="(job)", error="the job does not hold a KuFlow event")  # fmt: skip
         log.error("job without a valid event dead-lettered", extra={"event_id": ctx.get("job_id")})
         return EventStatus.DEAD
+    fired = None
+    if timer is not None:
+        fired = await timers.fire(deps, deps.rules.current, timer, str(ctx.get("job_id", "")))
+        if fired is None:
+            return EventStatus.CANCELLED
+        event_id = timer  # the timer's run has a record of its own
+    elif deps.rules.current.timed:
+        await timers.observe(deps, deps.rules.current, event, event_id, received_at_ms)
     process_id = _process_id(event) if deps.ordering else ""
     tracing.tag(**{"kuflow.event.type": event.get("type"), "kuflow.process.id": process_id or None})
-    turn, record = await _begin(deps, event, event_id, process_id)
+    turn, record = await _begin(deps, event, event_id, process_id, timed=fired is not None)
     if record is None:
         waiting = {"event_id": event_id, "type": event.get("type"), "outcome": "waiting"}
         log.info("event parked: an earlier event of its process runs first", extra=waiting)
@@ -255,8 +279,14 @@ async def _process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms:
         process_id=process_id,
         job_id=str(ctx.get("job_id", "")),
     )
+    return await _act_on(job, turn, fired)
+
+
+async def _given_up(job: Job) -> str | None:
+    """Dead-letter a job run too often or failing again and again: its final status, or None."""
     # A run that only waited for its connection's turn (held) is no sign of a crash loop: a
     # slow rate limit with a long backlog sends a job back many times.
+    record = job.record
     held, replayed_after = (
         int(record.fields.get(f) or 0) for f in (records.HELD_RUNS, records.REPLAYED_AFTER)
     )
@@ -271,10 +301,23 @@ async def _process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms:
         error = f"the worker failed on this event {crashes} times, last: {last}"
         await job.dead_letter("*", "(job)", 0, job.run, error)
         return await _finish(job, [Outcome.DEAD], [])
+    return None
+
+
+async def _act_on(job: Job, turn: ordering.Turn, fired: timers.Fired | None) -> str:
+    """The run proper: which rules match (a fired timer's: its rule), what they need from
+    KuFlow, their actions; the event's final status, or `Retry` raised to come back."""
+    given_up = await _given_up(job)
+    if given_up is not None:
+        return given_up
+    event = job.event
     order = {"late": turn.late, "seq": turn.seq}
-    selection = await _off_loop_if_large(
-        job, evaluate.select, job.rules, evaluate.document(event, ordering=order)
-    )
+    if fired is not None:
+        selection = evaluate.alone(job.rules, fired.rule)
+    else:
+        selection = await _off_loop_if_large(
+            job, evaluate.select, job.rules, evaluate.document(event, ordering=order)
+        )
     try:
         selection, enriched = await _fetch(job, selection)
     except Unverified as exc:
@@ -285,11 +328,15 @@ async def _process_event(ctx: dict[str, Any], text: str | bytes, received_at_ms:
         await _come_back(job, [enriched.step])
     fetched = enriched.objects
     doc = evaluate.document(event, fetched.get("process"), fetched.get("processItem"), order)
-    matched = await _off_loop_if_large(job, evaluate.matched, job.rules, selection, doc)
+    if fired is not None:
+        doc[paths.TIMER_ROOT] = fired.fields
+        matched = [candidate.rule for candidate in selection.candidates]
+    else:
+        matched = await _off_loop_if_large(job, evaluate.matched, job.rules, selection, doc)
     job.unsaved["matched"] = json.dumps([r.name for r in matched])  # goes with the next write
     tracing.tag(**{"kuflow_router.rules.matched": [r.name for r in matched],
                    "kuflow_router.ordering.late": turn.late or None})  # fmt: skip
-    steps = [await _run_rule(job, rule, doc) for rule in matched]
+    steps = [await _act(job, rule, doc, fired is not None) for rule in matched]
     if any(step.wait_s is not None for step in steps):
         await _come_back(job, steps)
     return await _finish(job, [step.outcome for step in steps], [r.name for r in matched])
@@ -347,14 +394,17 @@ def _process_id(event: dict[str, Any]) -> str:
 
 
 async def _begin(
-    deps: Deps, event: dict[str, Any], event_id: str, process_id: str
+    deps: Deps, event: dict[str, Any], event_id: str, process_id: str, timed: bool
 ) -> tuple[ordering.Turn, records.EventRecord | None]:
     """Begin the run and read the record — unless an earlier event of the process must run
-    first (`store/ordering.py`): then no record, and the job parks."""
+    first (`store/ordering.py`): then no record, and the job parks. `timed`: a timer's run,
+    which has a place in the line but no KuFlow time of its own (never late)."""
     if not process_id:
         return ordering.Turn(go=True), await records.begin(deps.redis, event_id, deps.event_ttl_s)
+    event_ms: int | None = None
     try:
-        event_ms = int(rfc3339_time(str(event.get("timestamp"))).timestamp() * 1000)
+        if not timed:
+            event_ms = int(rfc3339_time(str(event.get("timestamp"))).timestamp() * 1000)
     except ValueError:
         event_ms = 0
     turn, raw = await ordering.start(deps.redis, process_id, event_id, event_ms, deps.event_ttl_s)

@@ -23,6 +23,10 @@ class WorkerSettings(CommonSettings):
     # Where it listens: this machine only, unless told (the image says 0.0.0.0 for Prometheus).
     worker_metrics_host: str = "127.0.0.1"
     admin_token: AdminToken = None  # what that /metrics asks for, as the receiver's does
+    # Timers of rules with `after:` that may wait at once (store/timers.py): past either cap a
+    # starting event's rule is dead-lettered with the reason, never dropped in silence.
+    timers_max: int = Field(default=1_000_000, gt=0)
+    timers_max_per_rule: int = Field(default=250_000, gt=0)
 
     def secrets(self) -> list[str | None]:
         token = self.admin_token.get_secret_value() if self.admin_token else None

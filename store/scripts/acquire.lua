@@ -1,7 +1,9 @@
--- KEYS: line, process hash, record; ARGV: event id, event time (ms), record prefix, job prefix,
--- the final statuses joined by ',', now (ms), the record's time to live (s). Parks, or begins
--- the run as `records.begin` does — one round trip either way. Returns {1 go / 0 park, late,
--- and when going the record as HGETALL gives it}.
+-- KEYS: line, process hash, record, events not yet begun; ARGV: event id, event time (ms; ''
+-- for a timer: never late), record prefix, job prefix, the final statuses joined by ',', now
+-- (ms), the record's time to live (s). Parks, or begins the run as `records.begin` does — one
+-- round trip either way; a parked run has begun too, for timers (store/timers.py). Returns
+-- {1 go / 0 park, late, and when going the record as HGETALL gives it}.
+redis.call('ZREM', KEYS[4], ARGV[1])
 local final = {}
 for status in string.gmatch(ARGV[5], '[^,]+') do final[status] = true end
 while true do
@@ -18,13 +20,15 @@ while true do
   end
 end
 redis.call('HDEL', KEYS[3], 'parked', 'waiting_for')
-local latest = tonumber(redis.call('HGET', KEYS[2], 'latest') or '0')
 local late = 0
-if tonumber(ARGV[2]) < latest then
-  late = 1
-  redis.call('HSET', KEYS[3], 'late', '1')
-else
-  redis.call('HSET', KEYS[2], 'latest', ARGV[2])
+if ARGV[2] ~= '' then
+  local latest = tonumber(redis.call('HGET', KEYS[2], 'latest') or '0')
+  if tonumber(ARGV[2]) < latest then
+    late = 1
+    redis.call('HSET', KEYS[3], 'late', '1')
+  else
+    redis.call('HSET', KEYS[2], 'latest', ARGV[2])
+  end
 end
 redis.call('HSET', KEYS[3], 'status', 'processing')
 redis.call('HSETNX', KEYS[3], 'started_at', ARGV[6])

@@ -5,7 +5,9 @@
 -- the event joins the time index, whose ids older than the records are dropped as it grows; the
 -- minute's counts go up. With ordering, an event of a process joins the end of its process's
 -- line and gets the process's next sequence number (store/ordering.py); every event of a process
--- joins its timeline (`router:process:{id}:events`).
+-- joins its timeline (`router:process:{id}:events`). Until its run begins, the event is in
+-- `router:unstarted` (store/timers.py: no timer fires while an event received before it may
+-- still cancel it).
 -- Every call raises the `router:acked` counter and returns it: see `Enqueuer` for why.
 local counted = redis.call('INCR', KEYS[10])
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -24,6 +26,8 @@ redis.call('LPUSH', KEYS[5], '1')
 redis.call('LTRIM', KEYS[5], 0, ARGV[8])
 redis.call('ZADD', KEYS[6], ARGV[1], ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. (ARGV[1] - ARGV[7]))
+redis.call('ZADD', KEYS[12], ARGV[1], ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[12], '-inf', '(' .. (ARGV[1] - ARGV[7]))
 redis.call('HINCRBY', KEYS[7], 'received', 1)
 redis.call('HINCRBY', KEYS[7], 'type:' .. ARGV[13], 1)
 redis.call('EXPIRE', KEYS[7], ARGV[11])

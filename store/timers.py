@@ -1,0 +1,152 @@
+"""Timers of rules with `after:` (handlers/worker/timers.py): started, cancelled and fired in Redis.
+
+A timer is an arq job on the router's queue, scored by its due time — the queue is the due-time
+index, and a worker claims a due job atomically as it claims any other — with a record of its
+own, `router:event:{timer id}`: an event record (its run is an event's run: retries, breaker,
+dead letters, the process's order, replay) with `timer_*` fields besides. Its id is derived from
+the starting event's and the rule's, so one starting event starts one timer per rule however
+often it runs. Pending timers are also in `router:timers` (all), `router:timers:rule:{rule}`
+(the caps, `timers list --rule`) and a wait set per rule and `same` values, which a cancelling
+event reads instead of every timer.
+
+What decides between a cancel and a fire is when the events were *received*, not when a worker
+got to them: a cancelling event cancels a timer when it was received after the starting event
+and before the due time. So a timer fires only once every event received before its due time
+has begun its run (`router:unstarted`, written by the enqueue) — a worker that was down fires
+overdue timers on its start after the events that came meanwhile were seen — and a cancelling
+event seen before its timer started (events of two processes run in parallel) is kept a while,
+so the timer starts cancelled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+from contract.job_format import encode_job
+from store import keys, lua
+from store.records import EventRecord, record_of
+
+_PRELUDE = "timer_cancel_fn"
+_START, _OBSERVE = lua.script("timer_start"), lua.script(_PRELUDE, "timer_observe")
+_FIRE, _CANCEL = lua.script("timer_fire"), lua.script(_PRELUDE, "timer_cancel")
+_NAMESPACE = uuid.UUID("5b0a5c2e-3c2f-4f43-9a51-0d6c1a9e7f10")
+_WAIT_PREFIX = keys.timer_waits("", "").removesuffix(":")
+
+PENDING, FIRED, CANCELLED = "pending", "fired", "cancelled"
+
+
+@dataclass(frozen=True)
+class Caps:
+    """How many timers may wait at once: in all (ROUTER_TIMERS_MAX) and per rule
+    (ROUTER_TIMERS_MAX_PER_RULE). A start past either is refused, never dropped."""
+
+    total: int = 1_000_000
+    per_rule: int = 250_000
+
+
+@dataclass(frozen=True)
+class Start:
+    """A timer to start: which rule, for which event, due when, waiting on which values."""
+
+    rule: str
+    event_id: str
+    event_type: str
+    process_id: str
+    body: bytes
+    received_at_ms: int  # the starting event's receipt: the due time counts from it
+    due_ms: int
+    same: str  # the digest of the starting event's `same` values
+
+
+def timer_id(event_id: str, rule: str) -> str:
+    """The id of the timer `rule` starts for `event_id`: the same however often it runs."""
+    return str(uuid.uuid5(_NAMESPACE, f"{event_id}/{rule}"))
+
+
+def digest(values: Sequence[Any]) -> str:
+    """The short name of an event's `same` values, equal for equal values."""
+    text = json.dumps(list(values), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+async def start(redis: Redis, timer: Start, ttl_s: int, caps: Caps) -> tuple[str, str]:
+    """Start `timer` unless it was; its record is kept `ttl_s` past its due time. The outcome
+    and its detail: (started, ""), (exists, its state), (cancelled, by which event), or
+    (full, "all" | "rule") when a cap refused it."""
+    tid = timer_id(timer.event_id, timer.rule)
+    now_ms = int(time.time() * 1000)
+    ttl_ms = max(timer.due_ms - now_ms, 0) + ttl_s * 1000
+    job = encode_job(timer.body, timer.due_ms, timer=tid)
+    outcome, detail = await lua.run(
+        redis, _START,
+        [keys.event(tid), keys.job(tid), keys.QUEUE, keys.TIMERS, keys.rule_timers(timer.rule),
+         keys.process_timers(timer.process_id), keys.timer_waits(timer.rule, timer.same),
+         keys.timer_cancels(timer.rule, timer.same), keys.event(timer.event_id)],
+        [tid, timer.due_ms, timer.received_at_ms, ttl_ms, job, caps.total, caps.per_rule,
+         timer.rule, timer.event_id, timer.event_type, timer.process_id, timer.body, now_ms,
+         timer.same],
+    )  # fmt: skip
+    return outcome.decode(), detail.decode()
+
+
+async def observe(
+    redis: Redis, event_id: str, received_at_ms: int, waits: Sequence[tuple[str, str]], ttl_s: int
+) -> list[tuple[str, str, str]]:
+    """An event that cancels timers of the (rule, `same` digest) pairs in `waits`: it cancels
+    the pending ones it came in time for, and is kept `ttl_s` for timers started after it. Each
+    timer it concerned: (timer id, "cancelled" | "late" — it came after the due time, rule)."""
+    now_ms = int(time.time() * 1000)
+    found = await lua.run(
+        redis, _OBSERVE,
+        [keys.event(event_id), keys.QUEUE, keys.TIMERS,
+         *(key for rule, same in waits
+           for key in (keys.timer_cancels(rule, same), keys.timer_waits(rule, same)))],
+        [event_id, received_at_ms, now_ms, ttl_s * 1000, keys.event(""), keys.job(""),
+         keys.rule_timers(""), _WAIT_PREFIX],
+    )  # fmt: skip
+    return [
+        (found[i].decode(), found[i + 1].decode(), waits[int(found[i + 2])][0])
+        for i in range(0, len(found), 3)
+    ]
+
+
+async def fire(redis: Redis, record: EventRecord, line: bool, ttl_s: int) -> tuple[str, str]:
+    """Fire the pending timer of `record`: ("fired", ""); ("wait", event id) while an event
+    received before its due time has not begun; else (its state, "") and nothing changes.
+    With a process, the timer joins its timeline, and with `line` its line (ordering)."""
+    tid, fields = record.event_id, record.fields
+    process_id = fields.get("process_id", "")
+    joins = ("line" if line else "timeline") if process_id else ""
+    answer = await lua.run(
+        redis, _FIRE,
+        [keys.event(tid), keys.UNSTARTED, keys.TIMERS, keys.rule_timers(fields["timer_rule"]),
+         keys.process_line(process_id), keys.process(process_id),
+         keys.process_events(process_id)],
+        [tid, int(time.time() * 1000), keys.job(""), joins, ttl_s * 1000],
+    )  # fmt: skip
+    return answer[0].decode(), answer[1].decode() if len(answer) > 1 else ""
+
+
+async def cancel(redis: Redis, tid: str, by: str) -> str:
+    """Cancel a pending timer, saying `by` what (an operator, a rule gone): "cancelled", or the
+    state it is in ("fired", "cancelled", "" when there is no such timer)."""
+    answer = await lua.run(
+        redis, _CANCEL, [keys.event(tid), keys.QUEUE, keys.TIMERS],
+        [tid, by, int(time.time() * 1000), keys.job(""), keys.rule_timers(""), _WAIT_PREFIX],
+    )  # fmt: skip
+    return CANCELLED if answer == 1 else answer.decode()
+
+
+async def load(redis: Redis, tid: str) -> EventRecord | None:
+    """A timer's record, or None when there is no such timer (or it expired)."""
+    raw = await cast(Awaitable[dict[bytes, bytes]], redis.hgetall(keys.event(tid)))
+    found = record_of(tid, raw)
+    return found if "timer_rule" in found.fields else None
