@@ -200,6 +200,10 @@ def build() -> dict[str, Any]:
         "description": "The actions, run in order.",
     }
     defs["when"] = _when()
+    unless = defs["UnlessModel"]
+    unless.pop("title", None)
+    event = unless["properties"]["event"]
+    unless["properties"]["event"] = {"$ref": "#/$defs/when", "description": event["description"]}
     defs["RetryModel"] = _model(RetryModel, defs)
     connections = [_connection(kind, defs) for kind in CONNECTION_TYPES]
     for policy in ("Limits", "Breaker"):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from handlers.clients.base import Connection, Operation
 from handlers.clients.params import Duration
@@ -101,12 +101,21 @@ class RuleModel(_Strict):
     )
     after: Duration | None = Field(
         default=None,
-        gt=0,
-        le=MAX_AFTER_S,
         description="Run the actions this long after the starting event was received (30s, "
         "10m, 48h, 7d) — a timer — unless the `unless:` event arrives first.",
     )
-    unless: UnlessModel | None = None
+    unless: UnlessModel | None = Field(
+        default=None,
+        description="The event that cancels the timer when it arrives before it is due; "
+        "`same:` lists the fields both events must share.",
+    )
+
+    @field_validator("after")
+    @classmethod
+    def _after(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value <= MAX_AFTER_S:
+            raise ValueError("`after` waits more than nothing and at most 366d")
+        return value
 
 
 class ActionOptions(_Strict):
