@@ -27,6 +27,7 @@ from console.web import (
     page,
     read_form,
     redis_unreachable,
+    safe_next,
 )
 from handlers.rules.reload import LiveRules
 
@@ -76,13 +77,6 @@ async def logout(request: Request, session: Login, form: Form) -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
-
-
-def safe_next(value: str | None) -> str:
-    """Only a path of this site: never `//host` or a full URL (no open redirect)."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
 
 
 def with_cookie(response: Response, request: Request, value: str, max_age: int) -> Response:
@@ -142,6 +136,8 @@ def create_console(
             Route("/events/{event_id}/purge", change(changes.purge_event), methods=["POST"]),
             Route("/processes", page(views.find_process)),
             Route("/processes/{process_id}", page(views.process)),
+            Route("/timers", page(views.timers_view)),
+            Route("/timers/{timer_id}/cancel", change(changes.cancel_timer), methods=["POST"]),
             Route("/dead", page(views.dead)),
             Route("/dead/replay", change(changes.replay_group), methods=["POST"]),
             Route("/dead/purge", change(changes.purge_group), methods=["POST"]),

@@ -1,4 +1,5 @@
-"""What the console changes: replay and purge, of one event or a group of dead letters."""
+"""What the console changes: replay and purge, of one event or a group of dead letters; a
+pending timer cancelled."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from console.access import Login
-from console.web import Console, Form, console_of
-from store import dlq, reads
+from console.web import Console, Form, console_of, safe_next
+from store import dlq, reads, timers
 
 
 def _back(path: str, message: str) -> Response:
@@ -58,3 +59,17 @@ async def purge_group(request: Request, session: Login, form: Form) -> Response:
     for event_id in group.event_ids:
         removed += await dlq.purge(console.redis, event_id)
     return _back("/dead", f"{removed} dead-letter entries of {len(group.event_ids)} events removed")
+
+
+CANCELLED = {
+    timers.CANCELLED: "timer cancelled: its actions will not run",
+    timers.FIRED: "too late: the timer fired already",
+    "": "no such timer (or it expired)",
+}
+
+
+async def cancel_timer(request: Request, session: Login, form: Form) -> Response:
+    timer_id = request.path_params["timer_id"]
+    state = await timers.cancel(console_of(request).redis, timer_id, "an operator, in the console")
+    message = CANCELLED.get(state, f"the timer was {state} already")
+    return _back(safe_next(form.get("back")), message)

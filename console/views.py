@@ -1,5 +1,5 @@
-"""The console's pages: overview, events, one event, a process's timeline, dead letters, rules
-and *try it*."""
+"""The console's pages: overview, events, one event, a process's timeline, timers, dead letters,
+rules and *try it*."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from console.access import Login
 from console.rules_page import Changed, rule_lines, shown_environ, try_rules, what_would_change
 from console.web import Form, console_of, render
 from handlers.clients.params import parse_duration
-from store import gate, reads, records
+from store import gate, reads, records, timers
 
 STATUSES = ("queued", "waiting", "processing", "done", "partial", "dead", "rejected")
 CONNECTION_MINUTES = 15  # the overview's recent calls per connection
@@ -101,9 +101,15 @@ async def event(request: Request, session: Login) -> Response:
     message = request.query_params.get("message", "")
     order = list(matched or []) + [r.name for r in console.rules.current.rules]
     actions = records.in_order(found.record.actions, order)
+    fields = found.record.fields
+    started = [v for n, v in fields.items() if n.startswith("timer:")]
+    cancels = {n.removeprefix("cancels:"): v for n, v in fields.items() if n.startswith("cancels:")}
+    own = [timers.View.of(found.record)] if "timer_rule" in fields else []
     return render(request, session, "event.html", event_id=event_id, found=found,
                   reports=reports, matched=matched, message=message, actions=actions,
-                  rules_loaded_at=console.rules.loaded_at * 1000)  # fmt: skip
+                  rules_loaded_at=console.rules.loaded_at * 1000,
+                  timers=own + await timers.views(console.redis, [*started, *cancels]),
+                  cancels=cancels, own_timer=bool(own))  # fmt: skip
 
 
 async def find_process(request: Request, session: Login) -> Response:
@@ -115,11 +121,31 @@ async def find_process(request: Request, session: Login) -> Response:
 
 
 async def process(request: Request, session: Login) -> Response:
-    """One KuFlow process's story: every event in the order it ran, what each did."""
+    """One KuFlow process's story: every event in the order it ran, what each did, and the
+    timers its events started."""
     process_id = request.path_params["process_id"]
-    timeline = await reads.process_timeline(console_of(request).redis, process_id)
+    redis = console_of(request).redis
+    timeline = await reads.process_timeline(redis, process_id)
+    started = await timers.listing(redis, process_id=process_id, most=reads.PROCESS_EVENTS)
     return render(request, session, "process.html", process_id=process_id, timeline=timeline,
-                  status=200 if timeline else 404)  # fmt: skip
+                  timers=started, status=200 if timeline or started else 404,
+                  message=request.query_params.get("message", ""))  # fmt: skip
+
+
+TIMERS_SHOWN = 200
+
+
+async def timers_view(request: Request, session: Login) -> Response:
+    """The pending timers, soonest first (of a rule), or every timer of a process."""
+    console = console_of(request)
+    rule = request.query_params.get("rule", "").strip()
+    process_id = request.query_params.get("process_id", "").strip()
+    shown = await timers.listing(console.redis, rule, process_id, TIMERS_SHOWN)
+    names = [r.name for r in console.rules.current.rules if r.timer is not None]
+    return render(request, session, "timers.html", timers=shown, rule=rule,
+                  process_id=process_id, rule_names=names, most=TIMERS_SHOWN,
+                  summary=await timers.summary(console.redis), request_path="/timers",
+                  message=request.query_params.get("message", ""))  # fmt: skip
 
 
 async def dead(request: Request, session: Login) -> Response:

@@ -187,3 +187,10 @@ async def redis_unreachable(request: Request, exc: Exception) -> Response:
     page = TEMPLATES.TemplateResponse(request, "unavailable.html", context, status_code=503)
     page.headers.update({**SECURITY_HEADERS, "Retry-After": "5"})
     return page
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path of this site: never `//host` or a full URL (no open redirect)."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"

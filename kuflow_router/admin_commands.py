@@ -19,7 +19,7 @@ from common.settings import CommonSettings, load
 from common.words import elapsed, plural
 from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import tools_url
-from store import dlq, queue, reads, records
+from store import dlq, queue, reads, records, timers
 
 T = TypeVar("T")
 
@@ -152,6 +152,14 @@ def shown_record(record: records.EventRecord) -> dict[str, Any]:
     if shown["enrichment"]:
         for name in ("rule", "index"):
             del shown["enrichment"][name]
+    started = {n.removeprefix("timer:"): v for n, v in fields.items() if n.startswith("timer:")}
+    if started:
+        shown["timers_started"] = started  # by rule: `timers list`, `events show TIMER_ID`
+    cancels = {n.removeprefix("cancels:"): v for n, v in fields.items() if n.startswith("cancels:")}
+    if cancels:
+        shown["timers_cancelled"] = cancels  # timer id → cancelled, or late (changed nothing)
+    if "timer_rule" in fields:
+        shown["timer"] = timers.View.of(record).shown()
     return shown
 
 

@@ -25,6 +25,7 @@ from kuflow_router import (
     rules_commands,
     send_command,
     serve_commands,
+    timer_commands,
 )
 from kuflow_router.redis_server import RedisServerError
 
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_commands.add_parsers(commands)
     rules_commands.add_parser(commands)
     admin_commands.add_parsers(commands)
+    timer_commands.add_parser(commands)
     connections_command.add_parser(commands)
     send_command.add_parser(commands)
     console_command.add_parser(commands)

@@ -301,6 +301,8 @@ async def metrics_endpoint(request: Request) -> Response:
         metrics.QUEUE_DEPTH.set(figures.queued)
         metrics.DLQ_SIZE.set(figures.dead_letters)
         metrics.WORKERS_ALIVE.set(figures.workers_alive)
+        metrics.TIMERS_PENDING.set(figures.timers.pending)
+        metrics.TIMERS_OVERDUE.set(figures.timers.overdue)
         for name, state in figures.breakers.items():
             metrics.CONNECTION_STATE.labels(name).set(state)
     except REDIS_DOWN:

@@ -15,7 +15,19 @@ EVENTS_RECEIVED = Counter(
     "Webhook requests received, by event type and outcome.",
     ["type", "outcome"],
 )
-QUEUE_DEPTH = Gauge("router_queue_depth", "Jobs waiting in the queue (refreshed on scrape).")
+QUEUE_DEPTH = Gauge(
+    "router_queue_depth",
+    "Jobs waiting in the queue, timers not yet due aside (refreshed on scrape).",
+)
+TIMERS_PENDING = Gauge(
+    "router_timers_pending",
+    "Timers of rules with `after:` waiting to fire or be cancelled (refreshed on scrape).",
+)
+TIMERS_OVERDUE = Gauge(
+    "router_timers_overdue",
+    "Pending timers past their due time: no worker up, or an earlier event not yet begun "
+    "(refreshed on scrape).",
+)
 PRIMARY_BEHIND = Gauge(
     "router_redis_primary_behind",
     "1 while this receiver refuses events because the Redis primary lacks some it acknowledged "

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from store import dlq, gate, heartbeat, keys, records
+from store import dlq, gate, heartbeat, keys, records, timers
 
 PAGE_ROWS = 50
 SCAN_BATCH = 200  # index entries read per round trip while filtering
@@ -147,20 +147,23 @@ async def event_count(redis: Redis) -> int:
 class Gauges:
     """What the receiver's /metrics shows of the whole router."""
 
-    queued: int  # jobs in the queue, due or not
+    queued: int  # jobs in the queue, due or not, timers not yet due aside
     dead_letters: int
     workers_alive: int
     breakers: dict[str, gate.State]  # by connection
+    timers: timers.Summary
 
 
 async def gauges(redis: Redis) -> Gauges:
-    """The queue, the dead letters, the live workers and each connection's breaker."""
+    """The queue, the dead letters, the live workers, each connection's breaker, the timers."""
     async with redis.pipeline(transaction=False) as pipe:
         pipe.zcard(keys.QUEUE)
         pipe.xlen(keys.DLQ)
         queued, dead_letters = await pipe.execute()
     alive = await heartbeat.alive(redis)
-    return Gauges(int(queued), int(dead_letters), alive, await gate.breakers(redis))
+    waiting = await timers.summary(redis)
+    return Gauges(int(queued) - (waiting.pending - waiting.overdue), int(dead_letters), alive,
+                  await gate.breakers(redis), waiting)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ class Overview:
     retrying: int  # jobs waiting for their next try
     dead_letters: int
     workers: list[heartbeat.Beat]
+    timers: timers.Summary  # timers of rules with `after:`: pending, the next due
 
 
 def _counts(minutes: list[dict[str, str]]) -> Counts:
@@ -215,7 +219,8 @@ async def overview(redis: Redis) -> Overview:
         pipe.xlen(keys.DLQ)
         answers = await pipe.execute()
     minutes = [_decode(raw) for raw in answers[: len(day)]]
-    queued, retrying, dead_letters = answers[len(day) :]
+    queued, later, dead_letters = answers[len(day) :]
+    waiting = await timers.summary(redis, int(now * 1000))
     series = []
     for start in range(0, len(day), BUCKET_MINUTES):
         bucket = minutes[start : start + BUCKET_MINUTES]
@@ -223,8 +228,9 @@ async def overview(redis: Redis) -> Overview:
         done = sum(int(f.get("done", 0)) + int(f.get("partial", 0)) for f in bucket)
         series.append((day[start], received, done, sum(int(f.get("dead", 0)) for f in bucket)))
     return Overview(
-        _counts(minutes[-60:]), _counts(minutes), series, int(queued), int(retrying),
-        int(dead_letters), await heartbeat.beats(redis),
+        _counts(minutes[-60:]), _counts(minutes), series, int(queued),
+        int(later) - (waiting.pending - waiting.overdue), int(dead_letters),
+        await heartbeat.beats(redis), waiting,
     )  # fmt: skip
 
 

@@ -150,3 +150,89 @@ async def load(redis: Redis, tid: str) -> EventRecord | None:
     raw = await cast(Awaitable[dict[bytes, bytes]], redis.hgetall(keys.event(tid)))
     found = record_of(tid, raw)
     return found if "timer_rule" in found.fields else None
+
+
+@dataclass(frozen=True)
+class View:
+    """A timer as the console and the CLI show it."""
+
+    timer_id: str
+    rule: str
+    state: str  # pending, fired, cancelled
+    status: str  # its run's: queued, processing, done, partial, dead, rejected, cancelled
+    due_ms: int
+    started_by: str  # the starting event's id
+    process_id: str
+    cancelled_by: str  # an event's id, `operator …`, or `rules.yaml: …`
+    fired_ms: int
+    late_by: str  # an event that would have cancelled it, had it come before the due time
+
+    @classmethod
+    def of(cls, record: EventRecord) -> View:
+        fields = record.fields
+        return cls(
+            record.event_id, fields.get("timer_rule", ""), fields.get("timer_state", ""),
+            fields.get("status", ""), int(fields.get("timer_due_at") or 0),
+            fields.get("timer_started_by", ""), fields.get("process_id", ""),
+            fields.get("timer_cancelled_by", ""), int(fields.get("timer_fired_at") or 0),
+            fields.get("timer_late_by", ""),
+        )  # fmt: skip
+
+    def shown(self) -> dict[str, Any]:
+        """As `timers list --json` prints it."""
+        return {
+            "timer_id": self.timer_id, "rule": self.rule, "state": self.state,
+            "status": self.status, "due_at": iso(self.due_ms), "started_by": self.started_by,
+            "process_id": self.process_id or None, "cancelled_by": self.cancelled_by or None,
+            "fired_at": iso(self.fired_ms) if self.fired_ms else None,
+            "late_by": self.late_by or None,
+        }  # fmt: skip
+
+
+def iso(ms: int) -> str:
+    """A time in ms as RFC 3339 UTC with milliseconds, as KuFlow writes times."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
+
+
+async def views(redis: Redis, tids: Sequence[str]) -> list[View]:
+    """The timers of `tids` that are still kept, in that order."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for tid in tids:
+            pipe.hgetall(keys.event(tid))
+        raws = await pipe.execute()
+    found = [record_of(tid, raw) for tid, raw in zip(tids, raws, strict=True)]
+    return [View.of(record) for record in found if "timer_rule" in record.fields]
+
+
+async def listing(
+    redis: Redis, rule: str = "", process_id: str = "", most: int = 100
+) -> list[View]:
+    """Timers by due time, soonest first: the pending ones (of `rule`), or every timer of
+    `process_id`'s events, whatever its state."""
+    if process_id:
+        index = keys.process_timers(process_id)
+    else:
+        index = keys.rule_timers(rule) if rule else keys.TIMERS
+    ids = await redis.zrange(index, 0, most - 1)
+    shown = await views(redis, [raw.decode() for raw in ids])
+    return [view for view in shown if not rule or view.rule == rule]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The pending timers: how many, and when the next is due (0: none)."""
+
+    pending: int
+    next_due_ms: int
+    overdue: int  # due, not fired yet (a worker gets to it, or waits for an earlier event)
+
+
+async def summary(redis: Redis, now_ms: int | None = None) -> Summary:
+    """How many timers wait, and the next due."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zcard(keys.TIMERS)
+        pipe.zrange(keys.TIMERS, 0, 0, withscores=True)
+        pipe.zcount(keys.TIMERS, "-inf", now_ms)
+        pending, first, overdue = await pipe.execute()
+    return Summary(int(pending), int(first[0][1]) if first else 0, int(overdue))

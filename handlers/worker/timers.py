@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from arq import Retry
@@ -101,7 +100,7 @@ async def start(job: Job, rule: Rule) -> Step:
     log.info(
         "timer started" if outcome == "started" else f"timer {outcome}",
         extra={"event_id": job.event_id, "rule": rule.name, "timer_id": tid,
-               "due_at": _iso(due), "outcome": f"timer_{outcome}"},
+               "due_ms": due, "outcome": f"timer_{outcome}"},
     )  # fmt: skip
     tracing.note("timer started", **{"kuflow_router.timer": tid, "kuflow_router.due_ms": due})
     return DONE
@@ -152,7 +151,7 @@ async def fire(deps: Deps, rules: RuleSet, tid: str, job_id: str) -> Fired | Non
 def template_fields(record: EventRecord) -> dict[str, Any]:
     """What a timer's templates see as `timer.*`."""
     return {
-        "due_at": _iso(int(record.fields["timer_due_at"])),
+        "due_at": timers.iso(int(record.fields["timer_due_at"])),
         "started_by": record.fields["timer_started_by"],
     }
 
@@ -167,7 +166,3 @@ def _orphaned(rule: str, tid: str, why: str) -> None:
     metrics.TIMERS.labels(rule, timers.CANCELLED).inc()
     log.warning(f"timer cancelled: {why}", extra={"event_id": tid, "rule": rule,
                                                    "outcome": "timer_cancelled"})  # fmt: skip
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
