@@ -16,6 +16,10 @@ local fields = {'timer_rule', ARGV[8], 'timer_started_by', ARGV[9], 'timer_due_a
                 'timer_started_at', ARGV[3], 'timer_same', ARGV[14], 'type', ARGV[10],
                 'process_id', ARGV[11], 'event', ARGV[12], 'received_at', ARGV[2],
                 'timer_created_at', ARGV[13]}
+-- A set's time to live only grows: another rule's timer may be due later.
+local function keep(key)
+  if redis.call('PTTL', key) < tonumber(ARGV[4]) then redis.call('PEXPIRE', key, ARGV[4]) end
+end
 local outcome, detail = 'started', ''
 local seen = redis.call('ZRANGEBYSCORE', KEYS[8], ARGV[3], '(' .. ARGV[2], 'LIMIT', 0, 1)
 if seen[1] then
@@ -31,12 +35,12 @@ else
   redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
   redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
   redis.call('ZADD', KEYS[7], ARGV[2], ARGV[1])
-  redis.call('PEXPIRE', KEYS[7], ARGV[4])
+  keep(KEYS[7])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 if ARGV[11] ~= '' then
   redis.call('ZADD', KEYS[6], ARGV[2], ARGV[1])
-  redis.call('PEXPIRE', KEYS[6], ARGV[4])
+  keep(KEYS[6])
 end
 redis.call('HSET', KEYS[9], 'timer:' .. ARGV[8], ARGV[1])
 return {outcome, detail}
