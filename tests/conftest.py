@@ -201,12 +201,14 @@ async def enqueue_events(redis_url: str, events: list[dict[str, Any]]) -> int:
     return sum(results)
 
 
-async def run_worker_until_idle(settings: Any, rules: Any) -> None:
-    """A real arq worker in burst mode: it returns once every job is finished."""
+async def run_worker_until_idle(settings: Any, rules: Any, timers: bool = True) -> None:
+    """A real arq worker in burst mode: it returns once every job is finished (with `timers`
+    False, every job but timers not yet due)."""
     from handlers.worker.app import build_worker
 
     worker = build_worker(settings, rules, handle_signals=False)
     worker.burst = True
+    worker.burst_awaits_timers = timers
     worker.idle_wait_s = 0.02  # retries come due in milliseconds here
     try:
         await worker.main()

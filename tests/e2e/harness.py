@@ -41,6 +41,10 @@ class Pipeline:
         """A real arq worker, in burst mode: it returns once every job is finished."""
         await run_worker_until_idle(self.settings, self.rules)
 
+    async def enqueued_only(self) -> None:
+        """The worker, until every job is finished but timers not yet due."""
+        await run_worker_until_idle(self.settings, self.rules, timers=False)
+
     async def record(self, event_id: str) -> EventRecord:
         return await records.load(self.redis, event_id)
 
@@ -54,8 +58,8 @@ class Pipeline:
 
 
 @asynccontextmanager
-async def pipeline(redis_url: str, rules_file: Path) -> AsyncIterator[Pipeline]:
-    settings = make_settings(redis_url, rules_file=rules_file)
+async def pipeline(redis_url: str, rules_file: Path, **settings_: Any) -> AsyncIterator[Pipeline]:
+    settings = make_settings(redis_url, rules_file=rules_file, **settings_)
     rules = LiveRules(rules_file)
     async with serve_app(create_app(settings)) as client, Redis.from_url(redis_url) as redis:
         yield Pipeline(client, redis, rules, settings)
