@@ -3,22 +3,26 @@
 A case names an event (a file, or the event inline), optional process / process-item JSON, and
 what must happen: the rules matched (exactly, or at least), rules not matched, the requests
 planned — in order, each a subset of a planned request (method, the URL path or its end, body,
-query) — or a template error. Everything runs through the dry run: no network. A cases file
-with its own mistakes gets `file:line:column` problems, as rules.yaml does.
+query) — or a template error; and of rules with `after:`, the timers the event starts or
+cancels, and (`at: 48h`, `at: fired`) those that have fired. Everything runs through the dry
+run: no network. A cases file with its own mistakes gets `file:line:column` problems, as
+rules.yaml does.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path as FilePath
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from authoring.dryrun import RuleReport, dry_run
 from handlers.clients.base import PlannedRequest
+from handlers.clients.params import Duration
 from handlers.rules.errors import Problem, RulesLoadError
 from handlers.rules.model import RuleSet
 from handlers.rules.source import Source, read_yaml, validate
@@ -45,6 +49,9 @@ class Expect(_Strict):
     not_matched: list[str] = []
     requests: list[ExpectedRequest] = []  # in order, a subsequence of the planned requests
     error: str | None = None  # a template or parameter error whose text contains this
+    starts_timer: list[str] = []  # rules with `after:` whose timer the event starts
+    fires: list[str] = []  # … whose timer has fired by the case's `at:` (its requests planned)
+    cancels: list[str] = []  # rules whose pending timers the event cancels (`unless:`)
 
 
 class CaseModel(_Strict):
@@ -52,6 +59,7 @@ class CaseModel(_Strict):
     event: str | dict[str, Any]
     process: str | dict[str, Any] | None = None
     process_item: str | dict[str, Any] | None = None
+    at: Duration | Literal["fired"] | None = None  # as this long after the event came
     expect: Expect
 
 
@@ -68,6 +76,7 @@ class Case:
     process: dict[str, Any] | None
     process_item: dict[str, Any] | None
     expect: Expect
+    at_s: float | None = None  # as this long after the event came (math.inf: timers fired)
 
 
 @dataclass
@@ -116,8 +125,9 @@ def load_cases(path: FilePath) -> list[Case]:
         event = _document(source, model.event, (*at, "event"), path.parent)
         process = _document(source, model.process, (*at, "process"), path.parent)
         item = _document(source, model.process_item, (*at, "process_item"), path.parent)
+        at_s = math.inf if model.at == "fired" else model.at
         if isinstance(event, dict):
-            cases.append(Case(model.name, event, process, item, model.expect))
+            cases.append(Case(model.name, event, process, item, model.expect, at_s))
     if source.problems:
         raise RulesLoadError(filename, source.problems)
     return cases
@@ -187,12 +197,30 @@ def _errors(expect: Expect, reports: list[RuleReport]) -> list[str]:
     return []
 
 
+def _timers(expect: Expect, reports: list[RuleReport]) -> list[str]:
+    waiting = {r.name for r in reports if r.timer == "waits"}
+    fired = {r.name for r in reports if r.timer == "fires"}
+    cancelling = {r.name for r in reports if r.cancels}
+    failures = [f"starts_timer: {name} starts no timer"
+                for name in expect.starts_timer if name not in waiting | fired]  # fmt: skip
+    for name in expect.fires:
+        if name in waiting:
+            failures.append(f"fires: {name}'s timer is not due yet: give the case `at: fired` "
+                            "or a duration")  # fmt: skip
+        elif name not in fired:
+            failures.append(f"fires: {name} starts no timer")
+    failures += [f"cancels: {name}'s unless: does not match"
+                 for name in expect.cancels if name not in cancelling]  # fmt: skip
+    return failures
+
+
 def run_case(rules: RuleSet, case: Case) -> CaseResult:
     """Dry-run one case and list what differs from its expectations."""
-    reports = dry_run(rules, case.event, case.process, case.process_item)
+    reports = dry_run(rules, case.event, case.process, case.process_item, at_s=case.at_s)
     failures = [
         *_matches(case.expect, reports),
         *_requests(case.expect, reports),
         *_errors(case.expect, reports),
+        *_timers(case.expect, reports),
     ]
     return CaseResult(case.name, failures, reports)

@@ -14,12 +14,14 @@ from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from common.redact import redact
+from common.words import elapsed, rfc3339
+from contract.events import rfc3339_time
 from handlers.clients.base import Connection, PlannedRequest
 from handlers.clients.errors import UnsafePathValue
 from handlers.rules import evaluate, paths, verify
 from handlers.rules.errors import ParamsError, TemplateError
 from handlers.rules.idempotency import action_key
-from handlers.rules.model import Action, Rule, RuleSet
+from handlers.rules.model import Action, Rule, RuleSet, Timer
 
 Hints = Mapping[str, str]  # how to give what a rule needs, by root, in the caller's words
 CLI_HINTS: Hints = {
@@ -48,6 +50,9 @@ class RuleReport:
     status: str  # "matched", "not matched", "not evaluated"
     reason: str = ""
     actions: list[ActionReport] = field(default_factory=list)
+    timer: str = ""  # a matched rule with `after:`: "waits", or "fires" (its actions shown)
+    waits: str = ""  # what it waits for, in words
+    cancels: str = ""  # the event matches its `unless:`: which of its timers it would cancel
 
 
 def _stand_in(action: Action, key: str) -> dict[str, Any]:
@@ -84,6 +89,47 @@ def gate_text(connection: Connection) -> str:
     return f"{limits}; " + (f"breaker {breaker.describe()}" if breaker else "no breaker")
 
 
+def _waits(timer: Timer) -> str:
+    """What a timer waits for, in words."""
+    text = f"would wait {elapsed(int(timer.after_s * 1000)).lstrip('+')}"
+    if timer.unless is None:
+        return text + ", then act"
+    conditions = [c for c in timer.unless.children] if timer.unless.kind == "all" else []
+    pattern = ", ".join(
+        f"{c.path} {c.matcher.description}" for c in conditions if c.matcher is not None
+    )
+    same = f" about the same {', '.join(timer.same)}" if timer.same else ""
+    awaited = pattern or "its unless.event"
+    return f"{text} for an event with {awaited}{same}; unless it comes first, act"
+
+
+def _cancels(rule: Rule, event: Mapping[str, Any]) -> str:
+    """Which timers of `rule` the event would cancel, in words ("": none)."""
+    timer = rule.timer
+    if timer is None or timer.unless is None:
+        return ""
+    if timer.unless.evaluate(event, paths.EVENT_ROOTS) is not True:
+        return ""
+    values = [
+        f"{path} = {', '.join(json.dumps(v) for v in paths.resolve(event, segments)) or 'absent'}"
+        for path, segments in zip(timer.same, timer.same_segments, strict=True)
+    ]
+    scope = f"of events with {'; '.join(values)}" if values else "of every event"
+    return (f"matches its unless: it would cancel the pending timers {scope}, started before "
+            "it came and due after")  # fmt: skip
+
+
+def _timer_fields(event: Mapping[str, Any], timer: Timer) -> dict[str, Any]:
+    """`timer.*` as the dry run shows it: due counted from the event's KuFlow timestamp (the
+    worker counts from its receipt)."""
+    try:
+        start_ms = int(rfc3339_time(str(event.get("timestamp"))).timestamp() * 1000)
+    except ValueError:
+        start_ms = 0
+    due = start_ms + int(timer.after_s * 1000)
+    return {"due_at": rfc3339(due), "started_by": str(event.get("id", ""))}
+
+
 def dry_run(
     rules: RuleSet,
     event: Mapping[str, Any],
@@ -91,9 +137,12 @@ def dry_run(
     process_item: Mapping[str, Any] | None = None,
     late: bool = False,
     hints: Hints = CLI_HINTS,
+    at_s: float | None = None,
 ) -> list[RuleReport]:
     """A report per rule of the file, in file order; `late`: as if KuFlow had redelivered the
-    event after a newer one of its process (`ordering.late`)."""
+    event after a newer one of its process (`ordering.late`). `at_s`: as this long after the
+    event came (math.inf: when its timers fire) — a rule with `after:` then shows its actions
+    if its timer is due by then, as they would be sent when it fires."""
     doc = evaluate.document(event, process, process_item, {"late": late})
     available = {
         root
@@ -107,18 +156,29 @@ def dry_run(
         if verdict is False:
             failure = rule.when.first_failure(doc)
             reason = f"{failure[0]}: expected {failure[1]}, actual {failure[2]}" if failure else ""
-            reports.append(RuleReport(rule.name, "not matched", reason))
+            report = RuleReport(rule.name, "not matched", reason)
         elif missing:
             hint = "; ".join(hints[root] for root in missing)
-            reports.append(
-                RuleReport(rule.name, "not evaluated", f"needs {', '.join(missing)}.*: {hint}")
-            )
+            report = RuleReport(rule.name, "not evaluated", f"needs {', '.join(missing)}.*: {hint}")
         else:
             why = "; ".join(f"{p}: {e} (actual {a})" for p, e, a in rule.when.reasons(doc))
-            reports.append(
-                RuleReport(rule.name, "matched", why, actions=_actions(rules, rule, doc))
-            )
+            report = _matched(rules, rule, doc, why, at_s)
+        report.cancels = _cancels(rule, event)
+        reports.append(report)
     return reports
+
+
+def _matched(
+    rules: RuleSet, rule: Rule, doc: dict[str, Any], why: str, at_s: float | None
+) -> RuleReport:
+    if rule.timer is None:
+        return RuleReport(rule.name, "matched", why, actions=_actions(rules, rule, doc))
+    waits = _waits(rule.timer)
+    if at_s is None or at_s < rule.timer.after_s:
+        return RuleReport(rule.name, "matched", why, timer="waits", waits=waits)
+    fired = {**doc, paths.TIMER_ROOT: _timer_fields(doc, rule.timer)}
+    actions = _actions(rules, rule, fired)
+    return RuleReport(rule.name, "matched", why, actions, timer="fires", waits=waits)
 
 
 def verification(
@@ -183,6 +243,12 @@ def format_reports(reports: list[RuleReport]) -> str:
     for report in reports:
         head = f"rule {report.name}: {report.status.upper()}"
         lines.append(head + (f" — {report.reason}" if report.reason else ""))
+        if report.timer == "waits":
+            lines.append(f"  TIMER: {report.waits} (see what it sends with --fired or --at)")
+        elif report.timer == "fires":
+            lines.append(f"  TIMER: {report.waits}; as it FIRES, unless cancelled:")
+        if report.cancels:
+            lines.append(f"  UNLESS: {report.cancels}")
         for action in report.actions:
             lines.append(f"  {action.name}   ({action.gate})")
             if action.error:
@@ -204,6 +270,8 @@ def reports_json(reports: list[RuleReport]) -> str:
                 "rule": r.name,
                 "status": r.status,
                 "reason": r.reason,
+                "timer": r.timer or None,
+                "cancels": r.cancels or None,
                 "actions": [
                     {
                         "action": a.name,

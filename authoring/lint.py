@@ -3,8 +3,9 @@
 An event `type` KuFlow does not have (`PROCESS.STATE_CHANGE`), a value outside one of its
 enumerations (`processState: CANCELED`; KuFlow spells it CANCELLED), a `data.*` field the rule's
 event types do not carry (`data.processItemDefinitonCode`), and a template reading such a field
-(`{{ data.procesId }}`). Warnings, not errors: KuFlow adds types and values in minor versions,
-so something unknown today may be legitimate tomorrow (`rules check --strict` makes them fail).
+(`{{ data.procesId }}`); a timer's `unless:` likewise, and its `same:` fields. Warnings, not
+errors: KuFlow adds types and values in minor versions, so something unknown today may be
+legitimate tomorrow (`rules check --strict` makes them fail).
 """
 
 from __future__ import annotations
@@ -169,6 +170,39 @@ def _check_rule(source: Source, rule: dict[str, Any], at: Path) -> None:
                 source.problem(where, f"{{{{ data.{name} }}}}: {message}")
 
 
+def _check_timer(source: Source, rule: dict[str, Any], at: Path) -> None:
+    """`unless:` as `when` is checked, and its `same:` fields: carried by both events, and not
+    none at all (then any such event, of any process, cancels every timer of the rule)."""
+    unless = rule.get("unless")
+    if not isinstance(unless, dict):
+        return
+    event = unless.get("event")
+    cancelling = _fields(_types(event))
+    for path, matcher, where in _conditions(event, (*at, "unless", "event")):
+        _check_condition(source, path, matcher, where, cancelling)
+    same = unless.get("same") or []
+    if not same:
+        source.problem(
+            (*at, "unless"),
+            "no `same:` — any event matching unless.event cancels every pending timer of this "
+            "rule, whatever process or task it is about; name the fields both events share, "
+            "e.g. same: [data.processItemId]",
+        )
+    starting = _fields(_types(rule.get("when")))
+    for index, path in enumerate(same if isinstance(same, list) else []):
+        segments = str(path).split(".")
+        if segments[0] != "data" or len(segments) < 2:
+            continue
+        for fields, which in ((starting, "starting"), (cancelling, "cancelling")):
+            if segments[1] not in fields:
+                hint = paths.suggest(segments[1], fields)
+                source.problem(
+                    (*at, "unless", "same", index),
+                    f"the {which} events of this rule carry no data.{segments[1]}, so the two "
+                    f"never share it{hint}",
+                )
+
+
 def warnings(source: Source) -> list[Problem]:
     """The KuFlow-aware warnings of a file that loaded without problems."""
     checked = Source(source.data, source.positions)
@@ -177,5 +211,6 @@ def warnings(source: Source) -> list[Problem]:
     for index, rule in enumerate(rules if isinstance(rules, list) else []):
         if isinstance(rule, dict):
             _check_rule(checked, rule, ("rules", index))
+            _check_timer(checked, rule, ("rules", index))
             _entity_replacements(checked, rule, ("rules", index), kuflow)
     return sorted(checked.problems)

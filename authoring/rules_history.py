@@ -1,5 +1,6 @@
 """The event log as the rule author's test data: `rules test --event-id` re-runs one recorded
-event; `rules diff` compares recent events under two rule sets. Reads only; nothing is sent."""
+event; `rules diff` compares recent events under two rule sets, and names the timers a change
+would orphan. Reads only; nothing is sent."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from redis.asyncio import Redis
 from authoring.compare import changed_events
 from contract.events import Documents
 from handlers.rules.model import RuleSet
-from store import records
+from store import records, timers
 
 MAX_EVENTS = 10_000  # events compared at most, whatever --since says
 
@@ -32,3 +33,18 @@ async def diff(
     `new` would treat differently from `current`, with how."""
     recent = await records.recent(redis, last, since_ms, MAX_EVENTS)
     return recent, changed_events(current, new, recent)
+
+
+async def orphaned(redis: Redis, current: RuleSet, new: RuleSet) -> list[tuple[str, int, str]]:
+    """The rules with `after:` in `current` whose pending timers `new` would cancel when they
+    fall due (the rule gone or renamed, or waiting no more): (rule, pending timers, why)."""
+    found = []
+    for rule in current.rules:
+        if rule.timer is None:
+            continue
+        kept = new.rule(rule.name)
+        if kept is not None and kept.timer is not None:
+            continue
+        why = "removed or renamed" if kept is None else "no longer has after:"
+        found.append((rule.name, await timers.pending_of(redis, rule.name), why))
+    return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 
 def plural(count: int, one: str, many: str = "") -> str:
     """`1 event`, `2 events`; `many` for an irregular plural (`1 entry`, `2 entries`)."""
@@ -20,3 +22,8 @@ def elapsed(ms: int) -> str:
         return f"+{minutes} min {second} s" if second else f"+{minutes} min"
     hours, minute = divmod(minutes, 60)
     return f"+{hours} h {minute} min" if minute else f"+{hours} h"
+
+
+def rfc3339(ms: int) -> str:
+    """A time in epoch milliseconds as RFC 3339 UTC with milliseconds, as KuFlow writes times."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -127,6 +128,14 @@ def unset_verdict(filled: set[str], accepted: bool) -> int:
     return 1
 
 
+def _later(text: str) -> float:
+    """Seconds from `+48h` (the plus is optional)."""
+    try:
+        return parse_duration(text.removeprefix("+"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     """Dry run: which rules match an event, why not, and the exact requests; no network."""
     if args.cases:
@@ -146,12 +155,16 @@ def cmd_test(args: argparse.Namespace) -> int:
     event, process, item = documents
     for line in _mismatches(event, process, item):
         print(f"kuflow-router: warning: {line}", file=sys.stderr)
-    reports = dry_run(rules, event, process, item, late=args.late)
+    at_s = math.inf if args.fired else args.at
+    reports = dry_run(rules, event, process, item, late=args.late, at_s=at_s)
     if args.json:
         print(redact(reports_json(reports)))
     else:
         print(explained(rules, reports, event, process, item))
-        if not any(r.status == "matched" for r in reports):
+        if any(r.cancels for r in reports) and not any(r.status == "matched" for r in reports):
+            print("kuflow-router: no rule acts on this event; it would cancel timers (UNLESS "
+                  "above)", file=sys.stderr)  # fmt: skip
+        elif not any(r.status == "matched" for r in reports):
             print("kuflow-router: NO RULE MATCHED this event: nothing would be done (each "
                   "rule's reason is above)", file=sys.stderr)  # fmt: skip
     verdict = _verdict(reports, args.expect_match)
@@ -231,6 +244,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
     recent, changed = in_redis(
         lambda redis: rules_history.diff(redis, current, new, args.last, since_ms)
     )
+    for name, pending, why in in_redis(lambda r: rules_history.orphaned(r, current, new)):
+        print(f"rule {name} ({why}): its {plural(pending, 'pending timer')} would be "
+              "cancelled as each falls due, its actions not run")  # fmt: skip
     if not recent:
         print("no recent events in the event log to compare (nothing received, or all expired)")
     types = {id_: documents[0].get("type") for id_, documents in recent}
@@ -293,6 +309,17 @@ def add_parser(commands: Any) -> None:
         action="store_true",
         help="as if KuFlow redelivered the event after a newer one of its process "
         "(ordering.late: true)",
+    )
+    when = test.add_mutually_exclusive_group()
+    when.add_argument(
+        "--at",
+        type=_later,
+        metavar="+DURATION",
+        help="as this long after the event came (+48h): a rule with after: whose timer is due "
+        "by then shows what it would send",
+    )
+    when.add_argument(
+        "--fired", action="store_true", help="as when every timer the event starts fires"
     )
     test.add_argument("--placeholders", action="store_true", help=PLACEHOLDERS_HELP)
     test.set_defaults(handler=cmd_test)

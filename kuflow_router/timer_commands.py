@@ -11,7 +11,7 @@ import sys
 from redis.asyncio import Redis
 
 from common.settings import CommonSettings
-from common.words import plural
+from common.words import plural, rfc3339
 from kuflow_router.admin_commands import event_id, with_redis
 from kuflow_router.arguments import whole_number
 from store import timers
@@ -29,7 +29,7 @@ async def timers_list(redis: Redis, settings: CommonSettings, args: argparse.Nam
         if args.json:
             print(json.dumps(view.shown(), ensure_ascii=False))
             continue
-        parts = [view.timer_id, timers.iso(view.due_ms), f"{view.state:<9}", view.rule,
+        parts = [view.timer_id, rfc3339(view.due_ms), f"{view.state:<9}", view.rule,
                  f"started by {view.started_by}",
                  f"process {view.process_id}" if view.process_id else "",
                  f"cancelled by {view.cancelled_by}" if view.cancelled_by else ""]  # fmt: skip

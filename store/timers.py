@@ -30,6 +30,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from common.words import rfc3339
 from contract.job_format import encode_job
 from store import keys, lua
 from store.records import EventRecord, record_of
@@ -182,16 +183,11 @@ class View:
         """As `timers list --json` prints it."""
         return {
             "timer_id": self.timer_id, "rule": self.rule, "state": self.state,
-            "status": self.status, "due_at": iso(self.due_ms), "started_by": self.started_by,
+            "status": self.status, "due_at": rfc3339(self.due_ms), "started_by": self.started_by,
             "process_id": self.process_id or None, "cancelled_by": self.cancelled_by or None,
-            "fired_at": iso(self.fired_ms) if self.fired_ms else None,
+            "fired_at": rfc3339(self.fired_ms) if self.fired_ms else None,
             "late_by": self.late_by or None,
         }  # fmt: skip
-
-
-def iso(ms: int) -> str:
-    """A time in ms as RFC 3339 UTC with milliseconds, as KuFlow writes times."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
 
 
 async def views(redis: Redis, tids: Sequence[str]) -> list[View]:
@@ -216,6 +212,11 @@ async def listing(
     ids = await redis.zrange(index, 0, most - 1)
     shown = await views(redis, [raw.decode() for raw in ids])
     return [view for view in shown if not rule or view.rule == rule]
+
+
+async def pending_of(redis: Redis, rule: str) -> int:
+    """How many timers of `rule` are pending."""
+    return int(await redis.zcard(keys.rule_timers(rule)))
 
 
 @dataclass(frozen=True)

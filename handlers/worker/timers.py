@@ -16,6 +16,7 @@ from typing import Any
 from arq import Retry
 
 from common import tracing
+from common.words import rfc3339
 from handlers.rules import paths
 from handlers.rules.model import Rule, RuleSet
 from handlers.worker import metrics
@@ -151,7 +152,7 @@ async def fire(deps: Deps, rules: RuleSet, tid: str, job_id: str) -> Fired | Non
 def template_fields(record: EventRecord) -> dict[str, Any]:
     """What a timer's templates see as `timer.*`."""
     return {
-        "due_at": timers.iso(int(record.fields["timer_due_at"])),
+        "due_at": rfc3339(int(record.fields["timer_due_at"])),
         "started_by": record.fields["timer_started_by"],
     }
 

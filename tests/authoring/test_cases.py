@@ -48,7 +48,7 @@ def test_the_repository_cases_pass(
     for name in ("KUFLOW_CLIENT_ID", "CRM_TOKEN"):
         monkeypatch.delenv(name, raising=False)  # unset ${NAME}: placeholders, nothing is sent
     assert main(["rules", "test", "--cases", "rules.cases.yaml", "--rules", "rules.yaml"]) == 0
-    assert "4 of 4 cases passed" in capsys.readouterr().out
+    assert "6 of 6 cases passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -95,7 +95,7 @@ def test_rules_needing_process_are_not_evaluated_without_it(tutorial: RuleSet) -
     assert "--process P.json" in review.reason
     text = format_reports(reports)
     assert "rule start-loan-review: NOT EVALUATED — needs process.*" in text
-    assert "0 of 5 rules matched" in text
+    assert "0 of 6 rules matched" in text
 
 
 def test_not_matched_says_which_condition_failed(tutorial: RuleSet) -> None:

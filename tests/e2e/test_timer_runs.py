@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from common.words import rfc3339
 from store import dlq, timers
 from tests.conftest import make_event
 from tests.doubles.kuflow import KuflowDouble
@@ -70,7 +71,7 @@ async def test_a_fired_timer_acts_with_what_kuflow_says_then(
         run = await p.record(tid)
         assert run.status == "done" and run.fields["timer_state"] == "fired"
     (request,) = kuflow.requests("POST", LOG)
-    due = timers.iso(int(run.fields["timer_due_at"]))
+    due = rfc3339(int(run.fields["timer_due_at"]))
     assert request.body["message"] == f"due {due}, started by {event['id']}, state CLAIMED"
 
 

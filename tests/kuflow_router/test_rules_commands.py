@@ -20,7 +20,7 @@ def _tutorial_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_check_accepts_the_tutorial(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "check"]) == 0
-    assert capsys.readouterr().out == "rules.yaml: OK — 5 rules, 5 connections\n"
+    assert capsys.readouterr().out == "rules.yaml: OK — 6 rules, 5 connections\n"
 
 
 def test_check_lists_every_problem_and_fails(
@@ -55,7 +55,7 @@ def test_test_prints_matches_and_requests(capsys: pytest.CaptureFixture[str]) ->
     assert "rule start-loan-review: MATCHED" in out
     assert "POST https://api.kuflow.com/v2024-06-14/process-items" in out
     assert "rule report-on-completion: NOT MATCHED — type: expected equals" in out
-    assert out.rstrip().endswith("1 of 5 rules matched")
+    assert out.rstrip().endswith("1 of 6 rules matched")
 
 
 def test_test_json_output(capsys: pytest.CaptureFixture[str]) -> None:

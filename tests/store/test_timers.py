@@ -15,6 +15,7 @@ from store.queue import Enqueuer, QueueSettings
 
 RULE = "remind"
 SAME = timers.digest([["item-1"]])
+CAPS = timers.Caps()
 T = int(time.time() * 1000) - 600_000  # the tests' start of time: within the marks' keep
 
 
@@ -31,7 +32,7 @@ def start_of(event_id: str, received_ms: int, due_ms: int, process_id: str = "")
 
 
 async def start(redis: Redis, event_id: str, received_ms: int, due_ms: int,
-                caps: timers.Caps = timers.Caps(), process_id: str = "") -> tuple[str, str]:  # fmt: skip
+                caps: timers.Caps = CAPS, process_id: str = "") -> tuple[str, str]:  # fmt: skip
     return await timers.start(redis, start_of(event_id, received_ms, due_ms, process_id), 3600,
                               caps)  # fmt: skip
 
