@@ -93,7 +93,7 @@ async def start(redis: Redis, timer: Start, ttl_s: int, caps: Caps) -> tuple[str
          keys.timer_cancels(timer.rule, timer.same), keys.event(timer.event_id)],
         [tid, timer.due_ms, timer.received_at_ms, ttl_ms, job, caps.total, caps.per_rule,
          timer.rule, timer.event_id, timer.event_type, timer.process_id, timer.body, now_ms,
-         timer.same],
+         timer.same, keys.event("")],
     )  # fmt: skip
     return outcome.decode(), detail.decode()
 

@@ -7,7 +7,8 @@
 -- 9 the starting event's record.
 -- ARGV: 1 timer id, 2 due (ms), 3 the start's receipt (ms), 4 the record's time to live (ms),
 -- 5 the job, 6 the cap in all, 7 the cap per rule, 8 rule, 9 the starting event's id, 10 its
--- type, 11 process id ('' none), 12 its body, 13 now (ms), 14 the `same` digest.
+-- type, 11 process id ('' none), 12 its body, 13 now (ms), 14 the `same` digest, 15 the
+-- record prefix.
 -- Returns {outcome, detail}: started, exists (state), cancelled (by), full (all | rule).
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return {'exists', redis.call('HGET', KEYS[1], 'timer_state') or ''}
@@ -26,6 +27,9 @@ if seen[1] then
   outcome, detail = 'cancelled', seen[1]
   redis.call('HSET', KEYS[1], 'timer_state', 'cancelled', 'status', 'cancelled',
              'timer_cancelled_by', seen[1], 'timer_cancelled_at', ARGV[13], unpack(fields))
+  if redis.call('EXISTS', ARGV[15] .. seen[1]) == 1 then  -- said on its record, if still kept
+    redis.call('HSET', ARGV[15] .. seen[1], 'cancels:' .. ARGV[1], 'cancelled')
+  end
 else
   if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[6]) then return {'full', 'all'} end
   if redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[7]) then return {'full', 'rule'} end

@@ -68,9 +68,12 @@ def make_stand(
     redis_url: str, kuflow: KuflowDouble, crm: HttpDouble, tmp_path: Path
 ) -> Callable[..., Any]:
     @asynccontextmanager
-    async def build(token: str | None = ADMIN, trace_url: str = "") -> AsyncIterator[Stand]:
+    async def build(
+        token: str | None = ADMIN, trace_url: str = "", rules: str = ""
+    ) -> AsyncIterator[Stand]:
         path = tmp_path / "rules.yaml"
-        path.write_text(RULES.replace("KUFLOW_URL", kuflow.url).replace("CRM_URL", crm.base_url))
+        text = RULES.replace("KUFLOW_URL", kuflow.url).replace("CRM_URL", crm.base_url)
+        path.write_text(text + rules)
         async with pipeline(redis_url, path) as router:
             app = create_console(router.redis, router.rules, token, 3600, trace_url=trace_url)
             async with serve_app(app) as client:

@@ -91,6 +91,8 @@ async def test_a_timer_started_after_its_cancelling_event_was_seen_starts_cancel
     await timers.observe(redis, "c1", T + 2_000, [(RULE, SAME)], 3600)
     assert await start(redis, "s1", T + 1_000, T + 60_000) == ("cancelled", "c1")
     assert (await state(redis, "s1")).state == "cancelled"
+    tid = timers.timer_id("s1", RULE)
+    assert (await records.load(redis, "c1")).fields[f"cancels:{tid}"] == "cancelled"
     assert await redis.zcard(keys.QUEUE) == 0 and await redis.zcard(keys.TIMERS) == 0
 
 
