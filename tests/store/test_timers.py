@@ -88,6 +88,7 @@ async def test_a_timer_started_after_its_cancelling_event_was_seen_starts_cancel
     redis: Redis,
 ) -> None:
     """Events of two processes run in parallel: the cancel can be seen first."""
+    await redis.hset(keys.event("c1"), "status", "processing")  # type: ignore[misc]
     await timers.observe(redis, "c1", T + 2_000, [(RULE, SAME)], 3600)
     assert await start(redis, "s1", T + 1_000, T + 60_000) == ("cancelled", "c1")
     assert (await state(redis, "s1")).state == "cancelled"
