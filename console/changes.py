@@ -62,7 +62,7 @@ async def purge_group(request: Request, session: Login, form: Form) -> Response:
 
 
 CANCELLED = {
-    timers.CANCELLED: "timer cancelled: its actions will not run",
+    timers.CANCELLED: "the timer was cancelled already",
     timers.FIRED: "too late: the timer fired already",
     "": "no such timer (or it expired)",
 }
@@ -70,6 +70,7 @@ CANCELLED = {
 
 async def cancel_timer(request: Request, session: Login, form: Form) -> Response:
     timer_id = request.path_params["timer_id"]
-    state = await timers.cancel(console_of(request).redis, timer_id, "an operator, in the console")
-    message = CANCELLED.get(state, f"the timer was {state} already")
+    redis = console_of(request).redis
+    now, state = await timers.cancel(redis, timer_id, "an operator, in the console")
+    message = "timer cancelled: its actions will not run" if now else CANCELLED[state]
     return _back(safe_next(form.get("back")), message)

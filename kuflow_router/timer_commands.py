@@ -44,8 +44,8 @@ async def timers_list(redis: Redis, settings: CommonSettings, args: argparse.Nam
 
 async def timers_cancel(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
     """Cancel one pending timer: its actions will not run."""
-    state = await timers.cancel(redis, args.timer_id, actor())
-    if state == timers.CANCELLED:
+    now, state = await timers.cancel(redis, args.timer_id, actor())
+    if now:
         print(f"timer {args.timer_id} cancelled: its actions will not run")
         return 0
     if not state:

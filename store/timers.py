@@ -136,14 +136,14 @@ async def fire(redis: Redis, record: EventRecord, line: bool, ttl_s: int) -> tup
     return answer[0].decode(), answer[1].decode() if len(answer) > 1 else ""
 
 
-async def cancel(redis: Redis, tid: str, by: str) -> str:
-    """Cancel a pending timer, saying `by` what (an operator, a rule gone): "cancelled", or the
-    state it is in ("fired", "cancelled", "" when there is no such timer)."""
+async def cancel(redis: Redis, tid: str, by: str) -> tuple[bool, str]:
+    """Cancel a pending timer, saying `by` what (an operator, a rule gone): whether it was
+    pending, and the state it is in ("cancelled", "fired", "" when there is no such timer)."""
     answer = await lua.run(
         redis, _CANCEL, [keys.event(tid), keys.QUEUE, keys.TIMERS],
         [tid, by, int(time.time() * 1000), keys.job(""), keys.rule_timers(""), _WAIT_PREFIX],
     )  # fmt: skip
-    return CANCELLED if answer == 1 else answer.decode()
+    return (True, CANCELLED) if answer == 1 else (False, answer.decode())
 
 
 async def load(redis: Redis, tid: str) -> EventRecord | None:

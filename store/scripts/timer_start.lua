@@ -46,5 +46,7 @@ if ARGV[11] ~= '' then
   redis.call('ZADD', KEYS[6], ARGV[2], ARGV[1])
   keep(KEYS[6])
 end
-redis.call('HSET', KEYS[9], 'timer:' .. ARGV[8], ARGV[1])
+if redis.call('EXISTS', KEYS[9]) == 1 then
+  redis.call('HSET', KEYS[9], 'timer:' .. ARGV[8], ARGV[1])
+end
 return {outcome, detail}

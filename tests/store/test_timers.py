@@ -45,6 +45,7 @@ async def state(redis: Redis, event_id: str) -> timers.View:
 
 @pytest.mark.anyio
 async def test_a_start_is_queued_at_its_due_time_once(redis: Redis) -> None:
+    await redis.hset(keys.event("s1"), "status", "processing")  # type: ignore[misc]
     assert await start(redis, "s1", T + 1_000, T + 60_000) == ("started", "")
     assert await start(redis, "s1", T + 1_000, T + 60_000) == ("exists", "pending")
     tid = timers.timer_id("s1", RULE)
@@ -165,12 +166,12 @@ async def test_a_cancel_by_hand_stops_a_pending_timer_only(redis: Redis) -> None
     await start(redis, "s1", now, now + 60_000)
     await start(redis, "s2", now - 10_000, now)
     t1, t2 = timers.timer_id("s1", RULE), timers.timer_id("s2", RULE)
-    assert await timers.cancel(redis, t1, "cli:ops@host") == "cancelled"
+    assert await timers.cancel(redis, t1, "cli:ops@host") == (True, "cancelled")
     assert (await state(redis, "s1")).cancelled_by == "cli:ops@host"
-    assert await timers.cancel(redis, t1, "cli:ops@host") == "cancelled"  # its state: the same
+    assert await timers.cancel(redis, t1, "cli:ops@host") == (False, "cancelled")
     record = await timers.load(redis, t2)
     assert record is not None
     await timers.fire(redis, record, False, 3600)
-    assert await timers.cancel(redis, t2, "cli:ops@host") == "fired"
-    assert await timers.cancel(redis, "no-such-timer", "cli:ops@host") == ""
+    assert await timers.cancel(redis, t2, "cli:ops@host") == (False, "fired")
+    assert await timers.cancel(redis, "no-such-timer", "cli:ops@host") == (False, "")
     assert (await timers.summary(redis)).pending == 0
