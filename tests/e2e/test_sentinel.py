@@ -15,7 +15,7 @@ import pytest
 from common.redis_url import client
 from handlers.rules.reload import LiveRules
 from receiver.app import create_app
-from store import keys
+from store import keys, timers
 from tests.conftest import make_event, make_settings, run_worker_until_idle, serve_app
 from tests.e2e.harness import Pipeline
 from tests.ha import DOWN_AFTER_MS, SERVICE, Cluster, in_sync, sentinel_cluster, wait
@@ -34,13 +34,22 @@ rules:
 """
 
 
+REMIND = RULES + """\
+  - name: remind
+    when: {{type: PROCESS.CREATED}}
+    after: 2s
+    do:
+      - crm.request: {{method: POST, path: /reminders, json: {{event: "{{{{ id }}}}"}}}}
+"""
+
+
 @asynccontextmanager
 async def sentinel_pipeline(
-    cluster: Cluster, directory: Path, crm: Any, **settings: Any
+    cluster: Cluster, directory: Path, crm: Any, text: str = RULES, **settings: Any
 ) -> AsyncIterator[Pipeline]:
     """The receiver app and a client, both through the sentinels, with rules calling the CRM."""
     rules = directory / "rules.yaml"
-    rules.write_text(RULES.format(url=crm.base_url))
+    rules.write_text(text.format(url=crm.base_url))
     chosen = make_settings(cluster.url, rules_file=rules, **settings)
     async with serve_app(create_app(chosen)) as http, client(cluster.url) as redis:
         yield Pipeline(http, redis, LiveRules(rules), chosen)
@@ -113,6 +122,28 @@ async def test_a_failover_is_followed_without_a_restart(
         assert (await pipeline.record(after["id"])).status == "done"
         old.start(replica_of=cluster.primary_port())  # back, as the new primary's replica
         wait(cluster.follow_sentinels, "a primary and its replica in sync again")
+
+
+async def test_a_pending_timer_survives_a_failover_and_fires_once(
+    cluster: Cluster, tmp_path: Path, crm: Any
+) -> None:
+    event = make_event()
+    async with sentinel_pipeline(cluster, tmp_path, crm, REMIND, redis_min_replicas=1) as p:
+        assert (await p.send(event)).status_code == 202
+        await run_worker_until_idle(p.settings, p.rules, timers=False)  # the timer waits
+        tid = timers.timer_id(event["id"], "remind")
+        wait(lambda: _replicated(cluster, tid), "the replica to have the timer")
+        old = cluster.primary
+        old.kill()
+        wait(lambda: cluster.primary_port() != old.port, "the sentinels to promote the replica")
+        old.start(replica_of=cluster.primary_port())  # a replica again: runs can begin
+        wait(cluster.follow_sentinels, "a primary and its replica in sync again")
+        async with asyncio.timeout(60):  # a guard against a hang, not a speed test
+            await run_worker_until_idle(p.settings, p.rules)  # until the timer fired
+        run = await p.record(tid)
+        assert run.fields["timer_state"] == "fired" and run.status == "done"
+    (reminder,) = crm.requests("POST", "/api/reminders")
+    assert reminder.body == {"event": event["id"]}
 
 
 async def send_until_accepted(pipeline: Pipeline, event: dict[str, Any]) -> list[int]:
