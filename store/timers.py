@@ -37,7 +37,11 @@ from store.records import EventRecord, record_of
 
 _PRELUDE = "timer_cancel_fn"
 _START, _OBSERVE = lua.script("timer_start"), lua.script(_PRELUDE, "timer_observe")
-_FIRE, _CANCEL = lua.script("timer_fire"), lua.script(_PRELUDE, "timer_cancel")
+_FIRE, _FIRE_DUE = (
+    lua.script("timer_fire_fn", "timer_fire"),
+    lua.script("timer_fire_fn", "timer_fire_due"),
+)
+_CANCEL = lua.script(_PRELUDE, "timer_cancel")
 _NAMESPACE = uuid.UUID("5b0a5c2e-3c2f-4f43-9a51-0d6c1a9e7f10")
 _WAIT_PREFIX = keys.timer_waits("", "").removesuffix(":")
 
@@ -119,21 +123,47 @@ async def observe(
     ]
 
 
-async def fire(redis: Redis, record: EventRecord, line: bool, ttl_s: int) -> tuple[str, str]:
-    """Fire the pending timer of `record`: ("fired", ""); ("wait", event id) while an event
-    received before its due time has not begun; else (its state, "") and nothing changes.
-    With a process, the timer joins its timeline, and with `line` its line (ordering)."""
-    tid, fields = record.event_id, record.fields
-    process_id = fields.get("process_id", "")
-    joins = ("line" if line else "timeline") if process_id else ""
+def _fire_args(line: bool, ttl_s: int) -> list[Any]:
+    """The fire scripts' shared arguments (store/scripts/timer_fire_fn.lua)."""
+    process = keys.process("")
+    timeline, queue_line = (key.removeprefix(process) for key in
+                            (keys.process_events(""), keys.process_line("")))  # fmt: skip
+    return [
+        keys.job(""),
+        keys.event(""),
+        keys.rule_timers(""),
+        process,
+        timeline,
+        queue_line,
+        "1" if line else "0",
+        ttl_s * 1000,
+    ]
+
+
+async def fire(redis: Redis, tid: str, line: bool, ttl_s: int) -> tuple[str, str]:
+    """Fire the pending timer `tid`: ("fired", ""); ("wait", event id) while an event received
+    before its due time has not begun; else (its state, "") and nothing changes. With a process,
+    the timer joins its timeline, and with `line` its line (ordering)."""
     answer = await lua.run(
-        redis, _FIRE,
-        [keys.event(tid), keys.UNSTARTED, keys.TIMERS, keys.rule_timers(fields["timer_rule"]),
-         keys.process_line(process_id), keys.process(process_id),
-         keys.process_events(process_id)],
-        [tid, int(time.time() * 1000), keys.job(""), joins, ttl_s * 1000],
+        redis, _FIRE, [keys.TIMERS, keys.UNSTARTED],
+        [tid, int(time.time() * 1000), *_fire_args(line, ttl_s)],
     )  # fmt: skip
     return answer[0].decode(), answer[1].decode() if len(answer) > 1 else ""
+
+
+async def fire_due(
+    redis: Redis, line: bool, ttl_s: int, most: int = 500
+) -> list[tuple[str, int, str]]:
+    """Fire the due timers, soonest first (at most `most`), as `fire` each: what the worker's
+    loop does, apart from the job slots. Each fired: (timer id, due ms, rule)."""
+    found = await lua.run(
+        redis, _FIRE_DUE, [keys.TIMERS, keys.UNSTARTED],
+        [int(time.time() * 1000), most, *_fire_args(line, ttl_s)],
+    )  # fmt: skip
+    return [
+        (found[i].decode(), int(float(found[i + 1])), found[i + 2].decode())
+        for i in range(0, len(found), 3)
+    ]
 
 
 async def cancel(redis: Redis, tid: str, by: str) -> tuple[bool, str]:

@@ -45,14 +45,15 @@ from contract.job_format import JOB_FUNCTION, REFUSED_FUNCTION, decode_job, enco
 from handlers.clients.base import Session
 from handlers.clients.network import Client
 from handlers.rules.reload import LiveRules
-from handlers.worker import metrics, probe
+from handlers.worker import metrics, probe, timers
 from handlers.worker.alerts import Alerts
 from handlers.worker.job import Deps
 from handlers.worker.metrics_server import METRICS_CONCURRENCY, metrics_app
 from handlers.worker.process import process_event, refused_job
 from handlers.worker.settings import WorkerSettings
 from receiver.protocol import router_protocol
-from store import dlq, heartbeat, keys, ordering, timers
+from store import dlq, heartbeat, keys, ordering
+from store import timers as timer_store
 from store.queue import QUEUE, claim, wait_for_work
 
 log = logging.getLogger("kuflow_router.worker")
@@ -102,6 +103,7 @@ class RouterWorker(Worker):
 
     idle_wait_s = IDLE_WAIT_S  # how long to wait for a token before looking for due retries
     _next_beat = 0.0
+    _next_fire = 0.0
     ordered = True  # ROUTER_ORDERING=process: parked events may need promoting
     burst_awaits_timers = True  # burst mode (tests, benches): False ends it with timers not due
 
@@ -120,6 +122,7 @@ class RouterWorker(Worker):
                 await asyncio.sleep(outage.failed(exc, self.idle_wait_s))
                 continue
             outage.over()
+            await self._fire_timers()
             await self._beat()
             if self.burst and await self._burst_done():
                 return
@@ -181,6 +184,19 @@ class RouterWorker(Worker):
             )  # fmt: skip
         except (RedisError, OSError) as exc:
             log.warning("heartbeat failed: %s", exc)
+
+    async def _fire_timers(self) -> None:
+        """Fire the due timers (handlers/worker/timers.py), every FIRE_EVERY_S at most."""
+        if time.monotonic() < self._next_fire:
+            return
+        self._next_fire = time.monotonic() + timers.FIRE_EVERY_S
+        deps: Deps | None = self.ctx.get("router")
+        if deps is None or not any(r.timer for r in deps.rules.current.rules):
+            return
+        try:
+            await timers.fire_due(self.pool, deps.ordering, deps.event_ttl_s)
+        except (RedisError, OSError) as exc:
+            log.warning("firing due timers failed: %s", exc)
 
     async def _burst_done(self) -> bool:
         left = await self.pool.zcard(QUEUE)
@@ -258,7 +274,7 @@ def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: boo
             alerts=alerts,
             min_replicas=settings.redis_min_replicas,
             replica_timeout_ms=settings.redis_replica_timeout_ms,
-            timer_caps=timers.Caps(settings.timers_max, settings.timers_max_per_rule),
+            timer_caps=timer_store.Caps(settings.timers_max, settings.timers_max_per_rule),
         )
         watcher.append(asyncio.create_task(rules.watch()))
         if settings.worker_metrics_port:

@@ -151,11 +151,14 @@ async def test_diff_names_the_pending_timers_a_change_would_orphan(redis_url: st
 
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "timers.md"
-DOC_HEAD = HEAD.replace("rules:\n", """\
+DOC_HEAD = HEAD.replace(
+    "rules:\n",
+    """\
   shop: {type: ultracart, base_url: "https://secure.ultracart.com/rest/v2", api_key: k3y-k3y-k3y-k3y-k3y-k3}
   team: {type: http, base_url: "https://hooks.slack.com/services/T0/B0/x"}
 rules:
-""")
+""",
+)
 
 
 def test_the_documented_examples_load_and_check_clean() -> None:
@@ -163,7 +166,9 @@ def test_the_documented_examples_load_and_check_clean() -> None:
     rules = "".join(b for b in blocks if b.startswith("  - name:") and "\n    do:" in b)
     loaded = load_text(DOC_HEAD + rules, "timers.yaml", {})
     assert [r.name for r in loaded.rules] == [
-        "remind-stale-review", "report-overdue", "release-unapproved-hold"
+        "remind-stale-review",
+        "report-overdue",
+        "release-unapproved-hold",
     ]
     assert all(r.timer is not None for r in loaded.rules)
     assert lint.warnings(read_yaml(DOC_HEAD + rules, {})) == []

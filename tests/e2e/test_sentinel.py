@@ -34,13 +34,16 @@ rules:
 """
 
 
-REMIND = RULES + """\
+REMIND = (
+    RULES
+    + """\
   - name: remind
     when: {{type: PROCESS.CREATED}}
     after: 2s
     do:
       - crm.request: {{method: POST, path: /reminders, json: {{event: "{{{{ id }}}}"}}}}
 """
+)
 
 
 @asynccontextmanager

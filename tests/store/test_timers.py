@@ -117,10 +117,13 @@ async def test_it_fires_once_every_event_received_before_its_due_time_began(
     await start(redis, "s1", now - 10_000, now + 60_000)
     record = await timers.load(redis, timers.timer_id("s1", RULE))
     assert record is not None
-    assert await timers.fire(redis, record, False, 3600) == ("wait", "e1")
+    assert await timers.fire(redis, record.event_id, False, 3600) == ("wait", "e1")
     await records.begin(redis, "e1", 3600)  # its run began (and cancelled what it cancels)
-    assert await timers.fire(redis, record, False, 3600) == ("fired", "")
-    assert await timers.fire(redis, record, False, 3600) == ("fired", "")  # its state, unchanged
+    assert await timers.fire(redis, record.event_id, False, 3600) == ("fired", "")
+    assert await timers.fire(redis, record.event_id, False, 3600) == (
+        "fired",
+        "",
+    )  # its state, unchanged
     fired = await state(redis, "s1")
     assert fired.state == "fired" and fired.fired_ms >= now
     assert await redis.zcard(keys.TIMERS) == 0 and await redis.zcard(keys.rule_timers(RULE)) == 0
@@ -133,7 +136,7 @@ async def test_an_event_whose_job_is_gone_holds_no_timer_up(redis: Redis) -> Non
     await start(redis, "s1", now - 10_000, now)
     record = await timers.load(redis, timers.timer_id("s1", RULE))
     assert record is not None
-    assert await timers.fire(redis, record, False, 3600) == ("fired", "")
+    assert await timers.fire(redis, record.event_id, False, 3600) == ("fired", "")
     assert await redis.zcard(keys.UNSTARTED) == 0
 
 
@@ -144,7 +147,7 @@ async def test_a_fired_timer_joins_its_process_line_and_timeline(redis: Redis) -
     tid = timers.timer_id("s1", RULE)
     record = await timers.load(redis, tid)
     assert record is not None
-    assert (await timers.fire(redis, record, True, 3600))[0] == "fired"
+    assert (await timers.fire(redis, record.event_id, True, 3600))[0] == "fired"
     assert await redis.lrange(keys.process_line("p1"), 0, -1) == [tid.encode()]  # type: ignore[misc]
     assert await redis.zrange(keys.process_events("p1"), 0, -1) == [tid.encode()]
     assert (await timers.load(redis, tid)).fields["seq"] == "1"  # type: ignore[union-attr]
@@ -171,7 +174,32 @@ async def test_a_cancel_by_hand_stops_a_pending_timer_only(redis: Redis) -> None
     assert await timers.cancel(redis, t1, "cli:ops@host") == (False, "cancelled")
     record = await timers.load(redis, t2)
     assert record is not None
-    await timers.fire(redis, record, False, 3600)
+    await timers.fire(redis, record.event_id, False, 3600)
     assert await timers.cancel(redis, t2, "cli:ops@host") == (False, "fired")
     assert await timers.cancel(redis, "no-such-timer", "cli:ops@host") == (False, "")
     assert (await timers.summary(redis)).pending == 0
+
+
+@pytest.mark.anyio
+async def test_the_due_ones_fire_together_soonest_first_up_to_an_unbegun_event(
+    redis: Redis,
+) -> None:
+    now = int(time.time() * 1000)
+    await start(redis, "s1", now - 20_000, now - 10_000, process_id="p1")
+    await start(redis, "s2", now - 20_000, now - 5_000)
+    await start(redis, "s3", now - 20_000, now + 60_000)  # not due
+    await redis.set(keys.job("e1"), b"job")
+    await redis.zadd(keys.UNSTARTED, {"e1": now - 7_000})  # received between the two due times
+    fired = await timers.fire_due(redis, True, 3600)
+    assert fired == [(timers.timer_id("s1", RULE), now - 10_000, RULE)]
+    assert (await state(redis, "s1")).state == "fired" and (
+        await state(redis, "s2")
+    ).state == "pending"
+    assert await redis.lrange(keys.process_line("p1"), 0, -1) == [
+        timers.timer_id("s1", RULE).encode()
+    ]  # type: ignore[misc]
+    await redis.zrem(keys.UNSTARTED, "e1")  # its run began
+    assert [tid for tid, _, _ in await timers.fire_due(redis, True, 3600)] == [
+        timers.timer_id("s2", RULE)
+    ]
+    assert (await timers.summary(redis)).pending == 1
