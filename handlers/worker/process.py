@@ -246,14 +246,15 @@ async def _process_event(
                       action="(job)", error="the job does not hold a KuFlow event")  # fmt: skip
         log.error("job without a valid event dead-lettered", extra={"event_id": ctx.get("job_id")})
         return EventStatus.DEAD
+    rules = deps.rules.current  # one rule set for the whole run, whatever a reload does
     fired = None
     if timer is not None:
-        fired = await timers.fire(deps, deps.rules.current, timer, str(ctx.get("job_id", "")))
+        fired = await timers.fire(deps, rules, timer, str(ctx.get("job_id", "")))
         if fired is None:
             return EventStatus.CANCELLED
         event_id = timer  # the timer's run has a record of its own
-    elif deps.rules.current.timed:
-        await timers.observe(deps, deps.rules.current, event, event_id, received_at_ms)
+    elif rules.timed:
+        await timers.observe(deps, rules, event, event_id, received_at_ms)
     process_id = _process_id(event) if deps.ordering else ""
     tracing.tag(**{"kuflow.event.type": event.get("type"), "kuflow.process.id": process_id or None})
     turn, record = await _begin(deps, event, event_id, process_id, timed=fired is not None)
@@ -268,7 +269,7 @@ async def _process_event(
         raise Retry(defer=REPLICA_WAIT_S)
     job = Job(
         deps=deps,
-        rules=deps.rules.current,
+        rules=rules,
         event=event,
         event_id=event_id,
         body=body,
