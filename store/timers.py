@@ -152,13 +152,14 @@ async def fire(redis: Redis, tid: str, line: bool, ttl_s: int) -> tuple[str, str
 
 
 async def fire_due(
-    redis: Redis, line: bool, ttl_s: int, most: int = 500
+    redis: Redis, rules: Sequence[str], line: bool, ttl_s: int, most: int = 500
 ) -> list[tuple[str, int, str]]:
-    """Fire the due timers, soonest first (at most `most`), as `fire` each: what the worker's
-    loop does, apart from the job slots. Each fired: (timer id, due ms, rule)."""
+    """Fire the due timers of `rules` (those with `after:` now), soonest first (at most `most`),
+    as `fire` each: what the worker's loop does, apart from the job slots. Each fired: (timer
+    id, due ms, rule)."""
     found = await lua.run(
         redis, _FIRE_DUE, [keys.TIMERS, keys.UNSTARTED],
-        [int(time.time() * 1000), most, *_fire_args(line, ttl_s)],
+        [int(time.time() * 1000), most, *_fire_args(line, ttl_s), *rules],
     )  # fmt: skip
     return [
         (found[i].decode(), int(float(found[i + 1])), found[i + 2].decode())

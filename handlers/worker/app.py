@@ -191,10 +191,10 @@ class RouterWorker(Worker):
             return
         self._next_fire = time.monotonic() + timers.FIRE_EVERY_S
         deps: Deps | None = self.ctx.get("router")
-        if deps is None or not any(r.timer for r in deps.rules.current.rules):
+        if deps is None:
             return
         try:
-            await timers.fire_due(self.pool, deps.ordering, deps.event_ttl_s)
+            await timers.fire_due(self.pool, deps.rules.current, deps.ordering, deps.event_ttl_s)
         except (RedisError, OSError) as exc:
             log.warning("firing due timers failed: %s", exc)
 

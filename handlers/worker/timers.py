@@ -68,7 +68,7 @@ async def observe(
             extra={
                 "event_id": event_id,
                 "timer_id": tid,
-                "rule": rule,
+                "rule": name,
                 "outcome": f"timer_{outcome}",
             },
         )
@@ -154,11 +154,15 @@ def fired(tid: str, due_ms: int, rule: str) -> None:
     log.info("timer fired", extra={"event_id": tid, "rule": rule, "outcome": "timer_fired"})
 
 
-async def fire_due(redis: Redis, ordering: bool, ttl_s: int) -> None:
+async def fire_due(redis: Redis, rules: RuleSet, ordering: bool, ttl_s: int) -> None:
     """Fire the due timers (the worker's loop, every FIRE_EVERY_S): their runs act later, in
-    job slots, but each fires on time however long the queue ahead of it."""
+    job slots, but each fires on time however long the queue ahead of it. A timer whose rule
+    is gone is left to its own job, which cancels it and says why."""
+    waiting = [rule.name for rule in rules.rules if rule.timer is not None]
+    if not waiting:
+        return
     while True:
-        found = await timers.fire_due(redis, ordering, ttl_s, FIRE_BATCH)
+        found = await timers.fire_due(redis, waiting, ordering, ttl_s, FIRE_BATCH)
         for tid, due_ms, rule in found:
             fired(tid, due_ms, rule)
         if len(found) < FIRE_BATCH:

@@ -190,7 +190,7 @@ async def test_the_due_ones_fire_together_soonest_first_up_to_an_unbegun_event(
     await start(redis, "s3", now - 20_000, now + 60_000)  # not due
     await redis.set(keys.job("e1"), b"job")
     await redis.zadd(keys.UNSTARTED, {"e1": now - 7_000})  # received between the two due times
-    fired = await timers.fire_due(redis, True, 3600)
+    fired = await timers.fire_due(redis, [RULE], True, 3600)
     assert fired == [(timers.timer_id("s1", RULE), now - 10_000, RULE)]
     assert (await state(redis, "s1")).state == "fired" and (
         await state(redis, "s2")
@@ -199,7 +199,10 @@ async def test_the_due_ones_fire_together_soonest_first_up_to_an_unbegun_event(
         timers.timer_id("s1", RULE).encode()
     ]  # type: ignore[misc]
     await redis.zrem(keys.UNSTARTED, "e1")  # its run began
-    assert [tid for tid, _, _ in await timers.fire_due(redis, True, 3600)] == [
+    assert [tid for tid, _, _ in await timers.fire_due(redis, [RULE], True, 3600)] == [
         timers.timer_id("s2", RULE)
     ]
     assert (await timers.summary(redis)).pending == 1
+    await start(redis, "s4", now - 20_000, now - 1_000)
+    assert await timers.fire_due(redis, ["another"], True, 3600) == []  # its rule is gone
+    assert (await state(redis, "s4")).state == "pending"  # left to its job, which says why
