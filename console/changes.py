@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from console.access import Login
 from console.web import Console, Form, console_of, safe_next
-from store import dlq, reads, timers
+from store import audit, dlq, reads, timers
 
 
 def _back(path: str, message: str) -> Response:
@@ -72,5 +72,7 @@ async def cancel_timer(request: Request, session: Login, form: Form) -> Response
     timer_id = request.path_params["timer_id"]
     redis = console_of(request).redis
     now, state = await timers.cancel(redis, timer_id, "an operator, in the console")
+    await audit.write(redis, "console", "timer.cancel", [timer_id],
+                      "done" if now else f"unchanged: {state or 'no such timer'}")  # fmt: skip
     message = "timer cancelled: its actions will not run" if now else CANCELLED[state]
     return _back(safe_next(form.get("back")), message)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -33,6 +35,11 @@ def event_id(text: str) -> str:
         return str(UUID(text))
     except ValueError:
         return text
+
+
+def actor() -> str:
+    """Who runs this command, as records and the audit log name them: `cli:user@host`."""
+    return f"cli:{getpass.getuser()}@{socket.gethostname()}"
 
 
 def in_redis(action: Callable[[Redis], Awaitable[T]], settings: CommonSettings | None = None) -> T:

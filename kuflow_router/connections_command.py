@@ -1,5 +1,7 @@
 """`kuflow-router connections`: each connection's breaker, limits and recent calls, shared by
-every worker through Redis; `connections reset NAME` closes a breaker by hand."""
+every worker through Redis; `connections reset NAME` closes a breaker by hand; `connections
+pause NAME` holds its calls on purpose (a maintenance window), `connections resume NAME` lets
+them go again."""
 
 from __future__ import annotations
 
@@ -8,19 +10,22 @@ import json
 import os
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
 
 from common.settings import CommonSettings
+from common.words import plural, rfc3339
 from handlers.clients.base import Connection
+from handlers.clients.params import parse_duration
 from handlers.rules import paths
 from handlers.rules.source import Placeholders
-from kuflow_router.admin_commands import with_redis
+from kuflow_router.admin_commands import actor, with_redis
 from kuflow_router.arguments import whole_number
 from kuflow_router.rules_commands import load_reporting, rules_file_of
-from store import gate
+from store import audit, gate
 
 
 def _json(row: gate.Report) -> dict[str, Any]:
@@ -32,6 +37,7 @@ def _json(row: gate.Report) -> dict[str, Any]:
         "failures_in_a_row": status.failures,
         "open_until": status.open_until_ms or None,
         "paused_until": status.paused_until_ms or None,
+        "held_by_operator": status.hold or None,
         "opened": status.opened,
         "probes": status.probes,
         "in_flight": status.in_flight,
@@ -58,13 +64,69 @@ async def _list(redis: Redis, args: argparse.Namespace, connections: dict[str, C
 
 
 async def _reset(redis: Redis, args: argparse.Namespace, connections: dict[str, Connection]) -> int:
-    if args.name not in connections:
-        choices = list(connections) or ["(none defined)"]
-        print(f"kuflow-router: no connection '{args.name}' in the rules"
-              f"{paths.suggest(args.name, choices)}", file=sys.stderr)  # fmt: skip
+    if not _known(args.name, connections):
         return 2
     await gate.reset(redis, args.name)
     print(f"{args.name}: closed; its calls go through again")
+    return 0
+
+
+def _known(name: str, connections: dict[str, Connection]) -> bool:
+    if name in connections:
+        return True
+    choices = list(connections) or ["(none defined)"]
+    print(f"kuflow-router: no connection '{name}' in the rules{paths.suggest(name, choices)}",
+          file=sys.stderr)  # fmt: skip
+    return False
+
+
+def until_ms(text: str) -> int:
+    """Epoch ms from `2h` / `+2h` (from now) or an ISO 8601 time (`2026-12-03T22:00Z`; UTC
+    when no offset is given)."""
+    try:
+        return int((time.time() + parse_duration(text.removeprefix("+"))) * 1000)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is neither a time (2026-12-03T22:00Z) nor a duration (2h, 30m)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
+
+
+async def _pause(redis: Redis, args: argparse.Namespace, connections: dict[str, Connection]) -> int:
+    if not _known(args.name, connections):
+        return 2
+    if not gate.gated(connections[args.name]):
+        print(f"kuflow-router: connection '{args.name}' has `breaker: false` and no `limits:`: "
+              "its calls pass no gate, so nothing can hold them — give it a breaker (remove "
+              "`breaker: false`) to pause it", file=sys.stderr)  # fmt: skip
+        return 2
+    if args.until and args.until <= time.time() * 1000:
+        print(f"kuflow-router: --until is in the past ({rfc3339(args.until)})", file=sys.stderr)
+        return 2
+    who = actor()
+    await gate.pause(redis, args.name, who, args.reason or "", args.until or 0)
+    await audit.write(redis, who, "connection.pause", [args.name], reason=args.reason or "",
+                      until=rfc3339(args.until) if args.until else None)  # fmt: skip
+    until = f" until {rfc3339(args.until)}" if args.until else " until `connections resume`"
+    print(f"{args.name}: paused{until} — actions that call it wait, nothing is lost or "
+          "dead-lettered")  # fmt: skip
+    return 0
+
+
+async def _resume(
+    redis: Redis, args: argparse.Namespace, connections: dict[str, Connection]
+) -> int:
+    if not _known(args.name, connections):
+        return 2
+    brought = await gate.resume(redis, args.name)
+    await audit.write(redis, actor(), "connection.resume", [args.name], jobs=brought)
+    print(f"{args.name}: resumed; {plural(brought, 'held job')} back in the queue")
     return 0
 
 
@@ -73,6 +135,11 @@ async def _run(redis: Redis, settings: CommonSettings, args: argparse.Namespace)
     rules = load_reporting(rules_file_of(args), Placeholders(os.environ))
     if rules is None:
         return 2
+    command = getattr(args, "connections_command", None)
+    if command == "pause":
+        return await _pause(redis, args, rules.connections)
+    if command == "resume":
+        return await _resume(redis, args, rules.connections)
     if args.name is not None:
         return await _reset(redis, args, rules.connections)
     return await _list(redis, args, rules.connections)
@@ -91,3 +158,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     reset = sub.add_parser("reset", help="close a connection's breaker and lift its pause by hand")
     reset.add_argument("name", metavar="NAME")
     reset.set_defaults(handler=with_redis(_run))
+    pause = sub.add_parser(
+        "pause", help="hold its calls on purpose (a maintenance window): nothing is lost"
+    )
+    pause.add_argument("name", metavar="NAME")
+    pause.add_argument("--until", type=until_ms, metavar="TIME",
+                       help="resume by itself then: 2026-12-03T22:00Z, or in 2h")  # fmt: skip
+    pause.add_argument("--reason", metavar="TEXT", help="why, for the record and the audit log")
+    pause.set_defaults(handler=with_redis(_run))
+    resume = sub.add_parser("resume", help="let its calls go again; held work runs once")
+    resume.add_argument("name", metavar="NAME")
+    resume.set_defaults(handler=with_redis(_run))

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import socket
 import sys
 
 from redis.asyncio import Redis
 
 from common.settings import CommonSettings
 from common.words import plural, rfc3339
-from kuflow_router.admin_commands import event_id, with_redis
+from kuflow_router.admin_commands import actor, event_id, with_redis
 from kuflow_router.arguments import whole_number
-from store import timers
-
-
-def actor() -> str:
-    """Who runs this command, as records and (later) the audit log name them."""
-    return f"cli:{getpass.getuser()}@{socket.gethostname()}"
+from store import audit, timers
 
 
 async def timers_list(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
@@ -44,7 +37,10 @@ async def timers_list(redis: Redis, settings: CommonSettings, args: argparse.Nam
 
 async def timers_cancel(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
     """Cancel one pending timer: its actions will not run."""
-    now, state = await timers.cancel(redis, args.timer_id, actor())
+    who = actor()
+    now, state = await timers.cancel(redis, args.timer_id, who)
+    await audit.write(redis, who, "timer.cancel", [args.timer_id],
+                      "done" if now else f"unchanged: {state or 'no such timer'}")  # fmt: skip
     if now:
         print(f"timer {args.timer_id} cancelled: its actions will not run")
         return 0

@@ -1,6 +1,8 @@
 """The gate every call to a connection passes: its limits and its circuit breaker, in Redis.
 
 Before a call, `admit` decides in one atomic step (a Lua script) whether it may go now:
+- a connection *held* by an operator (`connections pause`) holds every call, and notes the
+  job, so that `resume` brings each back at once;
 - a connection *paused* by a `Retry-After` (429, or 503 with the header) holds every call;
 - an *open* breaker holds every call until its cooldown ends; then it is *half-open*, and the
   one call admitted next is the probe that decides (one probe at a time, on a lease);
@@ -24,6 +26,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from common.words import rfc3339
 from store import keys, lua
 
 CONNECTION_STATS_TTL_S = (
@@ -32,8 +35,12 @@ CONNECTION_STATS_TTL_S = (
 CONCURRENCY_POLL_MS = 25  # a call waiting for a slot in flight looks again after this
 PROBING_WAIT_MS = 250  # while a probe is out, others look again after at most this
 LEASE_MARGIN_S = 5.0  # a slot or a probe is held this much longer than the call's timeout
+HOLD_RECHECK_MS = 15 * 60_000  # a job an operator's pause holds looks again after this at most
+RESUME_PAGE = 1000  # held jobs brought back per round trip by `resume`
 # Both start with the time: ARGV[1] in ms, or, when it is 0, Redis's own clock.
 _ADMIT, _SETTLE = lua.script("clock", "admit"), lua.script("clock", "settle")
+_RESUME = lua.script("resume")
+HOLD_FIELDS = ("hold_since", "hold_until", "hold_by", "hold_reason")
 
 
 class Limits(Protocol):
@@ -87,6 +94,7 @@ class State(IntEnum):
 class Held(StrEnum):
     """Why a call may not go now."""
 
+    OPERATOR = "operator"  # paused on purpose: `connections pause`
     PAUSED = "paused"  # the API said Retry-After
     OPEN = "open"  # the breaker is open
     PROBING = "probing"  # half-open, and another call is the probe
@@ -116,6 +124,7 @@ class Admission:
     token: str = ""
     failures: int = 0  # transient failures in a row before this call
     concurrency: bool = False  # a slot is held: `settle` must free it
+    hold: str = ""  # held by an operator: `paused by … since …: reason`
 
     @property
     def go(self) -> bool:
@@ -147,32 +156,68 @@ async def admit(
     timeout_s: float,
     reserve_s: float = 0.0,
     now_ms: int = 0,
+    job_id: str = "",
 ) -> Admission:
     """May a call of connection `name` (taking up to `timeout_s`) go? One round trip; none
     when the connection has no limits and no breaker.
 
     Under a rate, a call whose turn comes within `reserve_s` is admitted with that turn
     reserved: `wait_s` says how long to sleep before sending. A later turn is not reserved
-    (the call is held), so a job that goes back to the queue takes no turn with it."""
+    (the call is held), so a job that goes back to the queue takes no turn with it. `job_id`:
+    the job asking, noted while an operator's pause holds it (`resume` brings it back)."""
     if not gated(connection):
         return OPEN_GATE
     limits, token = connection.limits, uuid.uuid4().hex
     rate = limits.rate if limits else None
     concurrency = limits.concurrency if limits else None
     lease_ms = int((timeout_s + LEASE_MARGIN_S) * 1000)
-    verdict, wait_ms, state, probe, failures = await lua.run(
+    verdict, wait_ms, state, probe, failures, *hold = await lua.run(
         redis, _ADMIT,
         [keys.connection(name), keys.connection_slots(name),
-         keys.connection_minute(name, _minute(now_ms)), keys.CONNECTIONS],
+         keys.connection_minute(name, _minute(now_ms)), keys.CONNECTIONS,
+         keys.connection_held(name)],
         [now_ms, token, 1000.0 / rate if rate else 0, limits.burst_calls if limits else 1,
          concurrency or 0, lease_ms, "1" if connection.breaker else "0", lease_ms,
          CONNECTION_STATS_TTL_S, PROBING_WAIT_MS, CONCURRENCY_POLL_MS, int(reserve_s * 1000),
-         name],
+         name, job_id, HOLD_RECHECK_MS],
     )  # fmt: skip
     verdict = verdict.decode() if isinstance(verdict, bytes) else str(verdict)
     held = None if verdict == "go" else Held(verdict)
+    note = _hold_text(*hold) if hold else ""
     return Admission(name, held, int(wait_ms) / 1000, State(int(state)), bool(probe), token,
-                     int(failures), bool(concurrency))  # fmt: skip
+                     int(failures), bool(concurrency), note)  # fmt: skip
+
+
+def _hold_text(by: bytes, since_ms: int, reason: bytes) -> str:
+    since = rfc3339(int(since_ms))
+    why = f": {reason.decode()}" if reason else ""
+    return f"paused by {by.decode() or 'an operator'} since {since}{why}"
+
+
+async def pause(redis: Redis, name: str, by: str, reason: str = "", until_ms: int = 0) -> None:
+    """Hold every call of connection `name` on purpose, until `resume` (or `until_ms`): the
+    actions that would call it wait — no call, no try counted, nothing dead-lettered."""
+    values = {"hold_since": int(time.time() * 1000), "hold_until": until_ms, "hold_by": by,
+              "hold_reason": reason}  # fmt: skip
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.connection(name), mapping=values)
+        pipe.sadd(keys.CONNECTIONS, name)
+        await pipe.execute()
+
+
+async def resume(redis: Redis, name: str) -> int:
+    """Lift an operator's pause of connection `name`, and bring the jobs it held back to the
+    queue's front, a page per round trip (each process's line keeps their order); how many."""
+    total, moved = 0, RESUME_PAGE
+    while moved == RESUME_PAGE:
+        moved = int(await lua.run(
+            redis, _RESUME,
+            [keys.connection(name), keys.connection_held(name), keys.QUEUE, keys.WAKE],
+            [int(time.time() * 1000), RESUME_PAGE, "0" if total else "1",
+             keys.WAKE_TOKENS_MAX - 1, *HOLD_FIELDS],
+        ))  # fmt: skip
+        total += moved
+    return total
 
 
 class CallResult(StrEnum):
@@ -230,6 +275,7 @@ class Status:
     open_until_ms: int
     paused_until_ms: int
     in_flight: int
+    hold: str  # an operator's pause, in words ("" none)
     changed_at_ms: int
     opened: int  # how often it opened
     probes: int
@@ -238,12 +284,20 @@ class Status:
 async def status(redis: Redis, name: str) -> Status:
     """The shared state of connection `name`."""
     fields = ["state", "failures", "until", "paused_until", "changed_at", "opened", "probes"]
+    now_ms = int(time.time() * 1000)
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hmget(keys.connection(name), fields)
-        pipe.zcount(keys.connection_slots(name), int(time.time() * 1000), "+inf")
-        values, in_flight = await pipe.execute()
+        pipe.zcount(keys.connection_slots(name), now_ms, "+inf")
+        pipe.hmget(keys.connection(name), list(HOLD_FIELDS))
+        values, in_flight, (since, until_ms, by, reason) = await pipe.execute()
     state, failures, until, paused, changed, opened, probes = (int(v or 0) for v in values)
-    return Status(State(state), failures, until, paused, int(in_flight), changed, opened, probes)
+    hold = ""
+    if since and (not int(until_ms or 0) or int(until_ms) > now_ms):
+        hold = _hold_text(by or b"", int(since), reason or b"")
+        if int(until_ms or 0):
+            hold += f" (until {rfc3339(int(until_ms))})"
+    return Status(State(state), failures, until, paused, int(in_flight), hold, changed, opened,
+                  probes)  # fmt: skip
 
 
 async def recent(redis: Redis, name: str, minutes: int) -> dict[str, int]:
@@ -281,6 +335,8 @@ class Report:
             text += f" ({(self.status.open_until_ms - now_ms) / 1000:.0f} s left)"
         if self.status.paused_until_ms > now_ms:
             text += f", paused {(self.status.paused_until_ms - now_ms) / 1000:.0f} s (Retry-After)"
+        if self.status.hold:
+            text += f"; HELD: {self.status.hold}"
         return text
 
 

@@ -23,6 +23,7 @@ CONNECTIONS = f"{PREFIX}connections"  # set: the names of connections that passe
 # FAILOVER_CONFIRMED.
 ACKED = f"{PREFIX}acked"
 FAILOVER_CONFIRMED = f"{PREFIX}failover:confirmed"
+AUDIT = f"{PREFIX}audit"  # stream: who changed what (store/audit.py)
 READY_WAKE = f"{PREFIX}ready:wake"  # list: a token per READY entry, to wake a worker for it
 
 
@@ -109,6 +110,11 @@ def connection(name: str) -> str:
 def connection_slots(name: str) -> str:
     """The calls of one connection in flight (a sorted set: token → lease end, ms)."""
     return f"{PREFIX}connection:{name}:slots"
+
+
+def connection_held(name: str) -> str:
+    """The jobs an operator's pause of one connection holds (a sorted set: job id → when)."""
+    return f"{PREFIX}connection:{name}:held"
 
 
 def connection_minute(name: str, minute: int) -> str:

@@ -27,6 +27,7 @@ CRASHES = "crashes"  # runs of the event that ended in an unexpected error
 LAST_CRASH = "last_crash"  # the last such error, "Type: message"
 UNVERIFIED = "unverified"  # why KuFlow did not vouch for an event that `verify: skip` rules ran on
 HELD_RUNS = "held_runs"  # runs that only waited for a connection's turn
+HELD = "held"  # what an operator's pause holds it by: `connection shop paused by … since …`
 # Runs (short of held ones) before the last `dlq replay`: a replay starts a new count toward
 # the crash-loop limit, and keeps `runs` (a run after the first checks before it acts again).
 REPLAYED_AFTER = "replayed_after_runs"

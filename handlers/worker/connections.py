@@ -35,7 +35,8 @@ async def turn(job: Job, name: str, timeout_s: float) -> Admission:
     while True:
         left = job.deadline - time.monotonic()
         reserve_s = max(0.0, min(INLINE_WAIT_S, left))
-        admission = await gate.admit(job.deps.redis, name, connection, timeout_s, reserve_s)
+        admission = await gate.admit(job.deps.redis, name, connection, timeout_s, reserve_s,
+                                     job_id=job.job_id)  # fmt: skip
         if admission.go:
             if admission.half_opened:
                 _changed(job, name, Transition.HALF_OPEN, None)

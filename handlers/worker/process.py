@@ -87,6 +87,8 @@ async def _run_one(
     admission = await connections.turn(job, action.connection, action.timeout_s)
     if not admission.go:
         return tries.held(job, target, admission)
+    if job.record.fields.get(records.HELD):
+        job.unsaved[records.HELD] = ""  # held no longer: the call goes
     started = time.perf_counter()
     with exchanges.recording():
         try:

@@ -170,6 +170,8 @@ def held(job: Job, target: Target, admission: Admission) -> Step:
     wait = admission.wait_s * random.uniform(1.0, 1.2)  # noqa: S311 (jitter, not security)
     _log(job, target, Outcome.HELD, connection=admission.connection, reason=str(admission.held),
          retry_in_s=round(wait, 2))  # fmt: skip
+    if admission.hold:  # an operator's pause: the record says so until the call goes
+        job.unsaved[records.HELD] = f"connection {admission.connection} {admission.hold}"
     return Step(Outcome.HELD, wait)
 
 

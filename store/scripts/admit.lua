@@ -1,18 +1,33 @@
--- KEYS: state, slots, this minute's counts, the set of connection names; ARGV: now (ms, 0:
--- Redis's clock), token, rate interval (ms, 0: no rate), burst, concurrency (0: none), slot
--- lease (ms), breaker on '1'/'0', probe lease (ms), stats ttl (s), wait while probing (ms), wait
--- for a slot (ms), how far ahead a call may reserve its turn under the rate (ms), the name.
+-- KEYS: state, slots, this minute's counts, the set of connection names, the jobs an operator's
+-- pause holds; ARGV: now (ms, 0: Redis's clock), token, rate interval (ms, 0: no rate), burst,
+-- concurrency (0: none), slot lease (ms), breaker on '1'/'0', probe lease (ms), stats ttl (s),
+-- wait while probing (ms), wait for a slot (ms), how far ahead a call may reserve its turn under
+-- the rate (ms), the name, the job asking ('' none), how long a job held by an operator's pause
+-- waits before it looks again (ms; a resume brings it back at once).
 -- Returns {verdict ('go' or a Held), wait (ms: held, how long; go, until its reserved turn),
--- state, probe 1/0, failures in a row}.
+-- state, probe 1/0, failures in a row} — held by an operator: and who, since when, why.
 redis.call('SADD', KEYS[4], ARGV[13])
 local f = redis.call('HMGET', KEYS[1], 'state', 'until', 'probe_until', 'paused_until', 'tat',
-                     'failures')
+                     'failures', 'hold_since', 'hold_until', 'hold_by', 'hold_reason')
 local state = tonumber(f[1]) or 0
 local failures = tonumber(f[6]) or 0
 local function held(reason, wait)
   redis.call('HINCRBY', KEYS[3], 'held', 1)
   redis.call('EXPIRE', KEYS[3], ARGV[9])
   return {reason, math.max(1, math.ceil(wait)), state, 0, failures}
+end
+local hold_since, hold_until = tonumber(f[7]) or 0, tonumber(f[8]) or 0
+if hold_since > 0 and hold_until > 0 and hold_until <= now then  -- its --until came
+  redis.call('HDEL', KEYS[1], 'hold_since', 'hold_until', 'hold_by', 'hold_reason')
+elseif hold_since > 0 then
+  if ARGV[14] ~= '' then redis.call('ZADD', KEYS[5], now, ARGV[14]) end
+  local wait = tonumber(ARGV[15])
+  if hold_until > 0 then wait = math.min(wait, hold_until - now) end
+  local answer = held('operator', wait)
+  table.insert(answer, f[9] or '')
+  table.insert(answer, hold_since)
+  table.insert(answer, f[10] or '')
+  return answer
 end
 local paused = tonumber(f[4]) or 0
 if paused > now then return held('paused', paused - now) end
