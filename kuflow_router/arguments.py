@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+
+from handlers.clients.params import parse_duration
 
 
 def whole_number(low: int, high: int) -> Callable[[str], int]:
@@ -19,3 +23,21 @@ def whole_number(low: int, high: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def later_time(text: str) -> int:
+    """Epoch ms from `2h` / `+2h` (from now) or an ISO 8601 time (`2026-12-03T22:00Z`; UTC
+    when no offset is given)."""
+    try:
+        return int((time.time() + parse_duration(text.removeprefix("+"))) * 1000)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is neither a time (2026-12-03T22:00Z) nor a duration (2h, 30m)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)

@@ -22,6 +22,7 @@ from kuflow_router import (
     connections_command,
     console_command,
     env_file,
+    pause_commands,
     rules_commands,
     send_command,
     serve_commands,
@@ -53,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve_commands.add_parsers(commands)
-    rules_commands.add_parser(commands)
+    pause_commands.add_rule_parsers(rules_commands.add_parser(commands))
     admin_commands.add_parsers(commands)
     timer_commands.add_parser(commands)
     connections_command.add_parser(commands)

@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,10 @@ from redis.asyncio import Redis
 from common.settings import CommonSettings
 from common.words import plural, rfc3339
 from handlers.clients.base import Connection
-from handlers.clients.params import parse_duration
 from handlers.rules import paths
 from handlers.rules.source import Placeholders
 from kuflow_router.admin_commands import actor, with_redis
-from kuflow_router.arguments import whole_number
+from kuflow_router.arguments import later_time, whole_number
 from kuflow_router.rules_commands import load_reporting, rules_file_of
 from store import audit, gate
 
@@ -78,24 +76,6 @@ def _known(name: str, connections: dict[str, Connection]) -> bool:
     print(f"kuflow-router: no connection '{name}' in the rules{paths.suggest(name, choices)}",
           file=sys.stderr)  # fmt: skip
     return False
-
-
-def until_ms(text: str) -> int:
-    """Epoch ms from `2h` / `+2h` (from now) or an ISO 8601 time (`2026-12-03T22:00Z`; UTC
-    when no offset is given)."""
-    try:
-        return int((time.time() + parse_duration(text.removeprefix("+"))) * 1000)
-    except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is neither a time (2026-12-03T22:00Z) nor a duration (2h, 30m)"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1000)
 
 
 async def _pause(redis: Redis, args: argparse.Namespace, connections: dict[str, Connection]) -> int:
@@ -162,7 +142,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "pause", help="hold its calls on purpose (a maintenance window): nothing is lost"
     )
     pause.add_argument("name", metavar="NAME")
-    pause.add_argument("--until", type=until_ms, metavar="TIME",
+    pause.add_argument("--until", type=later_time, metavar="TIME",
                        help="resume by itself then: 2026-12-03T22:00Z, or in 2h")  # fmt: skip
     pause.add_argument("--reason", metavar="TEXT", help="why, for the record and the audit log")
     pause.set_defaults(handler=with_redis(_run))

@@ -267,8 +267,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 PLACEHOLDERS_HELP = "an unset ${NAME} reads as <NAME> without failing (exit 0)"
 
 
-def add_parser(commands: Any) -> None:
-    """Register `rules check` and `rules test` under the main parser's sub-commands."""
+def add_parser(commands: Any) -> Any:
+    """Register `rules check`, `test`, `diff` and `schema` under the main parser's sub-commands;
+    the `rules` sub-commands, for others to add to."""
     rules = commands.add_parser("rules", help="check rules.yaml, or dry-run it on an event")
     sub = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
     check = sub.add_parser("check", help="validate a rules file (default: $ROUTER_RULES_FILE)")
@@ -336,3 +337,4 @@ def add_parser(commands: Any) -> None:
     diff.set_defaults(handler=cmd_diff)
     described = "print the JSON Schema of rules.yaml, for editors (rules.schema.json)"
     sub.add_parser("schema", help=described, description=described).set_defaults(handler=cmd_schema)
+    return sub

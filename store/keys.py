@@ -23,6 +23,7 @@ CONNECTIONS = f"{PREFIX}connections"  # set: the names of connections that passe
 # FAILOVER_CONFIRMED.
 ACKED = f"{PREFIX}acked"
 FAILOVER_CONFIRMED = f"{PREFIX}failover:confirmed"
+PAUSED_RULES = f"{PREFIX}rules:paused"  # hash: rule → its operator's pause (store/pauses.py)
 AUDIT = f"{PREFIX}audit"  # stream: who changed what (store/audit.py)
 READY_WAKE = f"{PREFIX}ready:wake"  # list: a token per READY entry, to wake a worker for it
 
@@ -110,6 +111,11 @@ def connection(name: str) -> str:
 def connection_slots(name: str) -> str:
     """The calls of one connection in flight (a sorted set: token → lease end, ms)."""
     return f"{PREFIX}connection:{name}:slots"
+
+
+def rule_held(name: str) -> str:
+    """The jobs an operator's pause of one rule holds (a sorted set: job id → when)."""
+    return f"{PREFIX}rule:{name}:held"
 
 
 def connection_held(name: str) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from store import keys, lua
+from store import keys, lua, records
 from store.records import EventStatus
 
 PARK_S = 60.0  # a parked job looks again after this, should its wake-up be missed
@@ -45,21 +45,23 @@ class Turn:
 
 async def start(
     redis: Redis, process_id: str, event_id: str, event_ms: int | None, ttl_s: int
-) -> tuple[Turn, dict[bytes, bytes] | None]:
+) -> tuple[Turn, records.EventRecord | None]:
     """The event's turn: when it heads its process's line (or is in no line) its run begins and
-    its record comes back, as `records.begin` gives it; else it parks (None). `event_ms`: its
-    KuFlow time, None for a timer's run (never late)."""
-    go, late, flat = await lua.run(
+    its record comes back — with the paused rules —, as `records.begin` gives it; else it parks
+    (None). `event_ms`: its KuFlow time, None for a timer's run (never late)."""
+    go, late, flat, *paused = await lua.run(
         redis, _ACQUIRE,
         [keys.process_line(process_id), keys.process(process_id), keys.event(event_id),
-         keys.UNSTARTED],
+         keys.UNSTARTED, keys.PAUSED_RULES],
         [event_id, "" if event_ms is None else event_ms, keys.event(""), keys.job(""),
          ",".join(FINAL), int(time.time() * 1000), ttl_s],
     )  # fmt: skip
     if not go:
         return Turn(False), None
     raw = dict(zip(flat[::2], flat[1::2], strict=True))
-    return Turn(True, bool(late), int(raw.get(b"seq") or 0)), raw
+    record = records.record_of(event_id, raw)
+    record.paused_rules = dict(zip(paused[0][::2], paused[0][1::2], strict=True))
+    return Turn(True, bool(late), int(raw.get(b"seq") or 0)), record
 
 
 async def finish(

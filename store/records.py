@@ -118,6 +118,9 @@ class EventRecord:
     event_id: str
     fields: dict[str, str]
     actions: dict[str, ActionState]
+    # Read with it when a run begins: the rules an operator paused, as HGETALL gives them
+    # (store/pauses.py decodes them).
+    paused_rules: dict[bytes, bytes] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -131,8 +134,9 @@ async def load(redis: Redis, event_id: str) -> EventRecord:
 
 
 async def begin(redis: Redis, event_id: str, ttl_s: int) -> EventRecord:
-    """Mark the event as processing, count the run, and read its record: one round trip.
-    Its run has begun: it leaves `router:unstarted` (store/timers.py)."""
+    """Mark the event as processing, count the run, and read its record — and the rules an
+    operator paused: one round trip. Its run has begun: it leaves `router:unstarted`
+    (store/timers.py)."""
     key = keys.event(event_id)
     # No MULTI: the commands run in order on one connection, and arq runs a job on one worker
     # at a time, so nothing can come between them that matters.
@@ -143,8 +147,11 @@ async def begin(redis: Redis, event_id: str, ttl_s: int) -> EventRecord:
         pipe.expire(key, ttl_s)
         pipe.zrem(keys.UNSTARTED, event_id)
         pipe.hgetall(key)
-        raw: dict[bytes, bytes] = (await pipe.execute())[-1]
-    return record_of(event_id, raw)
+        pipe.hgetall(keys.PAUSED_RULES)
+        *_, raw, paused = await pipe.execute()
+    record = record_of(event_id, raw)
+    record.paused_rules = paused
+    return record
 
 
 async def crashed(redis: Redis, event_id: str, error: str, ttl_s: int) -> int:

@@ -243,7 +243,9 @@ def redis_pool(url: str) -> ArqRedis:
     return pool
 
 
-def build_worker(settings: WorkerSettings, rules: LiveRules, handle_signals: bool = True) -> Worker:
+def build_worker(
+    settings: WorkerSettings, rules: LiveRules, handle_signals: bool = True
+) -> RouterWorker:
     """An arq worker for the router's queue, with one shared HTTP client (opened at start-up)."""
     assert settings.redis_url, "the caller resolves ROUTER_REDIS_URL first"
     watcher: list[asyncio.Task[Any]] = []

@@ -37,7 +37,7 @@ from handlers.worker import connections, enrich, metrics, timers, tries
 from handlers.worker.job import Deps, Job
 from handlers.worker.outcomes import DEAD, DONE, Outcome, Step, event_status
 from handlers.worker.tries import Target
-from store import dlq, ordering, records
+from store import dlq, ordering, pauses, records
 from store.records import ActionState, ActionStatus, EventStatus
 
 log = logging.getLogger("kuflow_router.worker")
@@ -112,7 +112,11 @@ async def _run_one(
 
 
 async def _run_rule(job: Job, rule: Rule, doc: dict[str, Any]) -> Step:
-    """Run a rule's remaining actions in order, until one does not end done."""
+    """Run a rule's remaining actions in order, until one does not end done — unless an
+    operator paused the rule: then they wait, held (store/pauses.py)."""
+    held = await _paused(job, rule)
+    if held is not None:
+        return held
     results: dict[str, Any] = {}
     for action in rule.actions:
         state = job.record.actions.get(records.action_field(rule.name, action.index))
@@ -131,6 +135,22 @@ async def _run_rule(job: Job, rule: Rule, doc: dict[str, Any]) -> Step:
         if step.outcome is not Outcome.DONE:
             return step
     return DONE
+
+
+async def _paused(job: Job, rule: Rule) -> Step | None:
+    """The held step of a rule an operator paused, or None: it runs."""
+    raw = job.record.paused_rules.get(rule.name.encode())
+    if raw is None:
+        return None
+    now_ms = int(time.time() * 1000)
+    pause = pauses.decode({rule.name.encode(): raw})[rule.name]
+    if not pause.active(now_ms):
+        return None
+    await pauses.hold(job.deps.redis, rule.name, job.job_id)
+    job.unsaved[records.HELD] = f"rule {rule.name} {pause.text}"
+    log.info("rule held: paused by an operator",
+             extra={"event_id": job.event_id, "rule": rule.name, "outcome": "held"})  # fmt: skip
+    return Step(Outcome.HELD, pause.wait_s(now_ms))
 
 
 async def _act(job: Job, rule: Rule, doc: dict[str, Any], fired: bool) -> Step:
@@ -410,8 +430,7 @@ async def _begin(
             event_ms = int(rfc3339_time(str(event.get("timestamp"))).timestamp() * 1000)
     except ValueError:
         event_ms = 0
-    turn, raw = await ordering.start(deps.redis, process_id, event_id, event_ms, deps.event_ttl_s)
-    return turn, records.record_of(event_id, raw) if raw is not None else None
+    return await ordering.start(deps.redis, process_id, event_id, event_ms, deps.event_ttl_s)
 
 
 async def _reject(job: Job, exc: Unverified) -> str:

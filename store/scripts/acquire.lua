@@ -1,8 +1,8 @@
--- KEYS: line, process hash, record, events not yet begun; ARGV: event id, event time (ms; ''
+-- KEYS: line, process hash, record, events not yet begun, the paused rules; ARGV: event id, event time (ms; ''
 -- for a timer: never late), record prefix, job prefix, the final statuses joined by ',', now
 -- (ms), the record's time to live (s). Parks, or begins the run as `records.begin` does — one
 -- round trip either way; a parked run has begun too, for timers (store/timers.py). Returns
--- {1 go / 0 park, late, and when going the record as HGETALL gives it}.
+-- {1 go / 0 park, late, and when going the record and the paused rules as HGETALL gives them}.
 redis.call('ZREM', KEYS[4], ARGV[1])
 local final = {}
 for status in string.gmatch(ARGV[5], '[^,]+') do final[status] = true end
@@ -34,4 +34,4 @@ redis.call('HSET', KEYS[3], 'status', 'processing')
 redis.call('HSETNX', KEYS[3], 'started_at', ARGV[6])
 redis.call('HINCRBY', KEYS[3], 'runs', 1)
 redis.call('EXPIRE', KEYS[3], ARGV[7])
-return {1, late, redis.call('HGETALL', KEYS[3])}
+return {1, late, redis.call('HGETALL', KEYS[3]), redis.call('HGETALL', KEYS[5])}

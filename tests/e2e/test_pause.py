@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from handlers.worker.app import build_worker
-from store import audit, gate, keys
+from store import audit, gate, keys, pauses
 from tests.conftest import make_event, run_worker_until_idle
 from tests.doubles.http import HttpDouble
 from tests.e2e.harness import Pipeline, pipeline
@@ -141,3 +141,48 @@ async def test_pause_and_resume_from_the_command_line_are_audited(
         ("connection.pause", ["shop"]),
     ]
     assert logged[1].detail["reason"] == "maintenance" and logged[1].actor.startswith("cli:")
+
+
+@pytest.mark.anyio
+async def test_a_paused_rule_holds_its_actions_and_resume_runs_them_once(
+    redis_url: str, crm: HttpDouble, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.format(url=crm.base_url))
+    first, second = make_event(), make_event()
+    async with pipeline(redis_url, rules) as p:
+        await pauses.pause(p.redis, "sync", "cli:ops@host", "misbehaves")
+        await p.send(first)
+        await p.send(second)
+
+        async def both_held() -> bool:
+            held = [(await p.record(e["id"])).fields.get("held") for e in (first, second)]
+            return all(held)
+
+        await work_until(p, both_held)
+        held = (await p.record(first["id"])).fields["held"]
+        assert held.startswith("rule sync paused by cli:ops@host since") and "misbehaves" in held
+        assert crm.requests("POST", "/api/orders") == [] and await p.dead() == []
+        assert await pauses.resume(p.redis, "sync") == 2
+        await run_worker_until_idle(p.settings, p.rules)
+        done = [await p.record(e["id"]) for e in (first, second)]
+    assert [r.status for r in done] == ["done", "done"]
+    assert len(crm.requests("POST", "/api/orders")) == 2
+
+
+def test_rules_pause_and_resume_from_the_command_line(
+    redis_url: str, crm: HttpDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from kuflow_router.cli import main
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.format(url=crm.base_url))
+    monkeypatch.setenv("ROUTER_REDIS_URL", redis_url)
+    monkeypatch.setenv("ROUTER_RULES_FILE", str(rules))
+    assert main(["rules", "pause", "sync", "--reason", "a change is being prepared"]) == 0
+    assert "rule sync: paused until `rules resume`" in capsys.readouterr().out
+    assert main(["rules", "pause", "synk"]) == 2
+    assert "did you mean 'sync'?" in capsys.readouterr().err
+    assert main(["rules", "resume", "sync"]) == 0
+    assert "rule sync: resumed; 0 held jobs back in the queue" in capsys.readouterr().out

@@ -1,0 +1,63 @@
+"""`kuflow-router rules pause NAME` and `rules resume NAME`: hold a rule's actions on purpose (a
+rule that misbehaves, a change being prepared) and let them go again (store/pauses.py)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from redis.asyncio import Redis
+
+from common.settings import CommonSettings
+from common.words import plural, rfc3339
+from handlers.rules import paths
+from handlers.rules.source import Placeholders
+from kuflow_router.admin_commands import actor, with_redis
+from kuflow_router.arguments import later_time
+from kuflow_router.rules_commands import load_reporting, rules_file_of
+from store import audit, pauses
+
+
+def _known(name: str) -> bool:
+    """Whether the rules file has a rule `name` (else say so, with the nearest)."""
+    rules = load_reporting(rules_file_of(argparse.Namespace(rules=None)), Placeholders(os.environ))
+    names = [rule.name for rule in rules.rules] if rules else []
+    if name in names:
+        return True
+    print(f"kuflow-router: no rule '{name}' in the rules"
+          f"{paths.suggest(name, names or ['(none defined)'])}", file=sys.stderr)  # fmt: skip
+    return False
+
+
+async def _pause(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
+    if not _known(args.name):
+        return 2
+    who = actor()
+    await pauses.pause(redis, args.name, who, args.reason or "", args.until or 0)
+    await audit.write(redis, who, "rule.pause", [args.name], reason=args.reason or "",
+                      until=rfc3339(args.until) if args.until else None)  # fmt: skip
+    until = f" until {rfc3339(args.until)}" if args.until else " until `rules resume`"
+    print(f"rule {args.name}: paused{until} — the events it matches wait, nothing is lost")
+    return 0
+
+
+async def _resume(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
+    brought = await pauses.resume(redis, args.name)
+    await audit.write(redis, actor(), "rule.resume", [args.name], jobs=brought)
+    print(f"rule {args.name}: resumed; {plural(brought, 'held job')} back in the queue")
+    return 0
+
+
+def add_rule_parsers(sub: Any) -> None:
+    """Register `rules pause NAME [--until TIME] [--reason TEXT]` and `rules resume NAME`."""
+    pause = sub.add_parser("pause", help="hold a rule's actions on purpose: nothing is lost")
+    pause.add_argument("name", metavar="NAME")
+    pause.add_argument("--until", type=later_time, metavar="TIME",
+                       help="resume by itself then: 2026-12-03T22:00Z, or in 2h")  # fmt: skip
+    pause.add_argument("--reason", metavar="TEXT", help="why, for the record and the audit log")
+    pause.set_defaults(handler=with_redis(_pause))
+    resume = sub.add_parser("resume", help="let a paused rule act again; held work runs once")
+    resume.add_argument("name", metavar="NAME")
+    resume.set_defaults(handler=with_redis(_resume))
