@@ -1,5 +1,5 @@
 """What the console changes: replay and purge, of one event or a group of dead letters; a
-pending timer cancelled."""
+pending timer cancelled; a connection or a rule paused and resumed. Each change is audited."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from starlette.responses import RedirectResponse, Response
 
 from console.access import Login
 from console.web import Console, Form, console_of, safe_next
-from store import audit, dlq, reads, timers
+from handlers.clients.params import parse_later
+from store import audit, dlq, gate, pauses, reads, timers
 
 
 def _back(path: str, message: str) -> Response:
@@ -76,3 +77,48 @@ async def cancel_timer(request: Request, session: Login, form: Form) -> Response
                       "done" if now else f"unchanged: {state or 'no such timer'}")  # fmt: skip
     message = "timer cancelled: its actions will not run" if now else CANCELLED[state]
     return _back(safe_next(form.get("back")), message)
+
+
+def _until(form: Form) -> tuple[int, str]:
+    """The pause's end from the form (0: until resumed), or why it is not a time."""
+    text = form.get("until", "").strip()
+    if not text:
+        return 0, ""
+    try:
+        return parse_later(text), ""
+    except ValueError as exc:
+        return 0, str(exc)
+
+
+async def pause(request: Request, session: Login, form: Form) -> Response:
+    """Pause a connection (`/connections/NAME/pause`) or a rule (`/rules/NAME/pause`)."""
+    console, name = console_of(request), request.path_params["name"]
+    kind = request.url.path.split("/")[1]
+    back = safe_next(form.get("back"))
+    until_ms, error = _until(form)
+    if error:
+        return _back(back, error)
+    reason = form.get("reason", "").strip()[:200]
+    if kind == "connections":
+        if name not in console.rules.current.connections:
+            return _back(back, f"no connection {name} in the rules")
+        await gate.pause(console.redis, name, "console", reason, until_ms)
+    else:
+        if console.rules.current.rule(name) is None:
+            return _back(back, f"no rule {name} in the rules")
+        await pauses.pause(console.redis, name, "console", reason, until_ms)
+    await audit.write(console.redis, "console", f"{kind[:-1]}.pause", [name], reason=reason,
+                      until=until_ms or None)  # fmt: skip
+    return _back(back, f"{name} paused: its actions wait, nothing is lost")
+
+
+async def resume(request: Request, session: Login, form: Form) -> Response:
+    """Resume a paused connection or rule: what it held runs once, each process in order."""
+    console, name = console_of(request), request.path_params["name"]
+    kind = request.url.path.split("/")[1]
+    if kind == "connections":
+        brought = await gate.resume(console.redis, name)
+    else:
+        brought = await pauses.resume(console.redis, name)
+    await audit.write(console.redis, "console", f"{kind[:-1]}.resume", [name], jobs=brought)
+    return _back(safe_next(form.get("back")), f"{name} resumed: {brought} held jobs run again")

@@ -18,7 +18,7 @@ from console.access import Login
 from console.rules_page import Changed, rule_lines, shown_environ, try_rules, what_would_change
 from console.web import Form, console_of, render
 from handlers.clients.params import parse_duration
-from store import gate, reads, records, timers
+from store import gate, pauses, reads, records, timers
 
 STATUSES = ("queued", "waiting", "processing", "done", "partial", "dead", "rejected")
 CONNECTION_MINUTES = 15  # the overview's recent calls per connection
@@ -35,7 +35,8 @@ async def overview(request: Request, session: Login) -> Response:
     return render(request, session, "overview.html", figures=figures, rules=live.current,
                   rules_path=str(live.path), loaded_at=live.loaded_at * 1000,
                   problems=live.problems, now=time.time(), connections=connections,
-                  now_ms=int(time.time() * 1000))  # fmt: skip
+                  now_ms=int(time.time() * 1000),
+                  message=request.query_params.get("message", ""))  # fmt: skip
 
 
 def _filters(request: Request) -> tuple[reads.Filters, dict[str, str], str]:
@@ -177,8 +178,12 @@ async def _rules_page(
     console = console_of(request)
     recent = (await reads.events(console.redis, reads.Filters())).rows[:RECENT_LINKS]
     context = {"result": None, **shown}
+    now_ms = int(time.time() * 1000)
+    paused = {name: pause.text for name, pause in (await pauses.paused(console.redis)).items()
+              if pause.active(now_ms)}  # fmt: skip
     return render(request, session, "rules.html", live=console.rules,
-                  lines=rule_lines(console.rules), recent=recent, form=form, **context)  # fmt: skip
+                  lines=rule_lines(console.rules), recent=recent, form=form, paused=paused,
+                  message=request.query_params.get("message", ""), **context)  # fmt: skip
 
 
 async def rules_view(request: Request, session: Login) -> Response:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
-from handlers.clients.params import parse_duration
+from handlers.clients.params import parse_later
 
 
 def whole_number(low: int, high: int) -> Callable[[str], int]:
@@ -26,18 +24,8 @@ def whole_number(low: int, high: int) -> Callable[[str], int]:
 
 
 def later_time(text: str) -> int:
-    """Epoch ms from `2h` / `+2h` (from now) or an ISO 8601 time (`2026-12-03T22:00Z`; UTC
-    when no offset is given)."""
+    """An argparse type: epoch ms from `2h` / `+2h` (from now) or an ISO 8601 time."""
     try:
-        return int((time.time() + parse_duration(text.removeprefix("+"))) * 1000)
-    except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is neither a time (2026-12-03T22:00Z) nor a duration (2h, 30m)"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1000)
+        return parse_later(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

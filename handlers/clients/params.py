@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
@@ -25,6 +27,28 @@ def parse_duration(value: Any) -> float:
         if match:
             return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
     raise ValueError(f"'{value}' is not a duration; write e.g. 250ms, 2s, 10m, 1h, 7d or 30")
+
+
+def parse_later(text: str) -> int:
+    """Epoch ms from `2h` / `+2h` (that long from now) or an ISO 8601 time (`2026-12-03T22:00Z`;
+    UTC when it names no offset).
+
+    Raises:
+        ValueError: the text is neither.
+    """
+    try:
+        return int((time.time() + parse_duration(text.strip().removeprefix("+"))) * 1000)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"'{text}' is neither a time (2026-12-03T22:00Z) nor a duration (2h, 30m)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
 
 
 DURATION_SCHEMA = {

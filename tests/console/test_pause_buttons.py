@@ -1,0 +1,61 @@
+"""Pause and resume from the console: a connection on the overview, a rule on the Rules page —
+each with the session's CSRF token, each audited as the console's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from store import audit, gate, pauses
+from tests.doubles.http import HttpDouble
+from tests.doubles.kuflow import KuflowDouble
+
+
+@pytest.mark.anyio
+async def test_a_connection_is_paused_and_resumed_from_the_overview(
+    make_stand: Callable[..., Any], kuflow: KuflowDouble, crm: HttpDouble
+) -> None:
+    async with make_stand() as stand:
+        await stand.login()
+        csrf = await stand.csrf("/")
+        form = {"csrf": csrf, "back": "/", "reason": "maintenance", "until": "2h"}
+        paused = await stand.console.post("/connections/crm/pause", data=form)
+        overview = (await stand.console.get(paused.headers["location"])).text
+        status = await gate.status(stand.router.redis, "crm")
+        bad = await stand.console.post("/connections/crm/pause", data={**form, "until": "soon"})
+        unknown = await stand.console.post("/connections/nope/pause", data=form)
+        resumed = await stand.console.post("/connections/crm/resume", data={"csrf": csrf})
+        after = await gate.status(stand.router.redis, "crm")
+        forged = await stand.console.post("/connections/crm/pause", data={"back": "/"})
+        logged = await audit.entries(stand.router.redis)
+    assert paused.status_code == 303 and "crm paused" in overview
+    assert "HELD: paused by console since" in overview and "Resume</button>" in overview
+    assert "maintenance" in status.hold and "(until " in status.hold
+    assert "neither a time" in bad.headers["location"].replace("+", " ").replace("%27", "'")
+    assert "no+connection+nope" in unknown.headers["location"]
+    assert resumed.status_code == 303 and after.hold == ""
+    assert forged.status_code == 403
+    assert [(e.actor, e.action) for e in logged] == [
+        ("console", "connection.resume"), ("console", "connection.pause")
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_rule_is_paused_and_resumed_from_the_rules_page(
+    make_stand: Callable[..., Any], kuflow: KuflowDouble, crm: HttpDouble
+) -> None:
+    async with make_stand() as stand:
+        await stand.login()
+        csrf = await stand.csrf("/rules")
+        answer = await stand.console.post(
+            "/rules/notify-crm/pause", data={"csrf": csrf, "back": "/rules", "reason": "noisy"}
+        )
+        page = (await stand.console.get("/rules")).text
+        held = await pauses.paused(stand.router.redis)
+        await stand.console.post("/rules/notify-crm/resume", data={"csrf": csrf, "back": "/rules"})
+        left = await pauses.paused(stand.router.redis)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/rules?")
+    assert '<span class="status waiting">paused</span>' in page and "noisy" in page
+    assert held["notify-crm"].by == "console" and left == {}
