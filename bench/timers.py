@@ -131,7 +131,7 @@ async def throughput(
         await seed(redis, pending, int(time.time() * 1000) + 86_400_000)
     await fill(redis_url, count)
     worker = build_worker(settings, LiveRules(rules), handle_signals=False)
-    worker.burst_awaits_timers = False  # done once only the timers wait
+    worker.burst_awaits_later = False  # done once only the timers wait
     return count / await drain(worker)
 
 

@@ -23,6 +23,9 @@ CONNECTIONS = f"{PREFIX}connections"  # set: the names of connections that passe
 # FAILOVER_CONFIRMED.
 ACKED = f"{PREFIX}acked"
 FAILOVER_CONFIRMED = f"{PREFIX}failover:confirmed"
+# Sorted set: the processes whose line a failed event holds (ROUTER_ORDERING_ON_FAILURE=hold), by
+# since when (ms).
+HELD_PROCESSES = f"{PREFIX}processes:held"
 PAUSED_RULES = f"{PREFIX}rules:paused"  # hash: rule → its operator's pause (store/pauses.py)
 AUDIT = f"{PREFIX}audit"  # stream: who changed what (store/audit.py)
 READY_WAKE = f"{PREFIX}ready:wake"  # list: a token per READY entry, to wake a worker for it

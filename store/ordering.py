@@ -32,6 +32,7 @@ PROMOTE_BATCH = 100
 FINAL = (EventStatus.DONE, EventStatus.PARTIAL, EventStatus.DEAD, EventStatus.REJECTED,
          EventStatus.CANCELLED)  # fmt: skip
 _ACQUIRE, _RELEASE, _PROMOTE = lua.script("acquire"), lua.script("release"), lua.script("promote")
+_SKIP = lua.script("skip")
 
 
 @dataclass(frozen=True)
@@ -73,18 +74,63 @@ async def finish(
     status: str,
     failed: bool,
     job_id: str = "",
+    holds: bool = False,
 ) -> bool:
     """Write the event's final fields, count its status, end arq's job `job_id` (if given),
-    leave the line and wake the next if it is parked; True if one was woken."""
+    leave the line and wake the next if it is parked; True if one was woken. `holds`: it failed
+    and holds its process's line instead (ROUTER_ORDERING_ON_FAILURE=hold): the process waits
+    until it is replayed and succeeds, or skipped (`skip`)."""
     pairs = [item for name, value in values.items() for item in (name, value)]
+    mode = "2" if failed and holds else "1" if failed else "0"
     woken = await lua.run(
         redis, _RELEASE,
         [keys.process_line(process_id), keys.READY, keys.READY_WAKE, keys.event(event_id),
-         keys.stats(int(time.time() // 60)), keys.QUEUE, *keys.job_keys(job_id)],
-        [event_id, "1" if failed else "0", keys.event(""), ttl_s, keys.STATS_TTL_S, status,
-         job_id, *pairs],
+         keys.stats(int(time.time() // 60)), keys.QUEUE, keys.HELD_PROCESSES,
+         *keys.job_keys(job_id)],
+        [event_id, mode, keys.event(""), ttl_s, keys.STATS_TTL_S, status, job_id, process_id,
+         int(time.time() * 1000), *pairs],
     )  # fmt: skip
     return bool(woken)
+
+
+async def skip(redis: Redis, event_id: str, by: str) -> bool:
+    """Let the process an event holds move on (`dlq skip`): the event leaves its line, its
+    record says who skipped it, the next event runs. False: it held no line."""
+    process_id = await redis.hget(keys.event(event_id), "process_id")  # type: ignore[misc]
+    if not process_id:
+        return False
+    pid = process_id.decode()
+    done = await lua.run(
+        redis, _SKIP,
+        [keys.event(event_id), keys.process_line(pid), keys.HELD_PROCESSES, keys.READY,
+         keys.READY_WAKE],
+        [event_id, by, int(time.time() * 1000), pid, keys.event("")],
+    )  # fmt: skip
+    return bool(done)
+
+
+@dataclass(frozen=True)
+class HeldProcess:
+    """A process whose line a failed event holds: the event, since when, how many wait."""
+
+    process_id: str
+    event_id: str
+    since_ms: int
+    waiting: int  # its events behind the held one
+
+
+async def held(redis: Redis, most: int = 500) -> list[HeldProcess]:
+    """The held processes, longest held first."""
+    found = await redis.zrange(keys.HELD_PROCESSES, 0, most - 1, withscores=True)
+    async with redis.pipeline(transaction=False) as pipe:
+        for pid, _ in found:
+            pipe.lindex(keys.process_line(pid.decode()), 0)
+            pipe.llen(keys.process_line(pid.decode()))
+        answers = await pipe.execute()
+    return [
+        HeldProcess(pid.decode(), (head or b"").decode(), int(since), max(int(length) - 1, 0))
+        for (pid, since), head, length in zip(found, answers[::2], answers[1::2], strict=True)
+    ]
 
 
 async def promote(redis: Redis, now_ms: int) -> int:

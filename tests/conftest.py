@@ -203,12 +203,12 @@ async def enqueue_events(redis_url: str, events: list[dict[str, Any]]) -> int:
 
 async def run_worker_until_idle(settings: Any, rules: Any, timers: bool = True) -> None:
     """A real arq worker in burst mode: it returns once every job is finished (with `timers`
-    False, every job but timers not yet due)."""
+    False, once no job is due: timers not yet due, parked events and later retries wait)."""
     from handlers.worker.app import build_worker
 
     worker = build_worker(settings, rules, handle_signals=False)
     worker.burst = True
-    worker.burst_awaits_timers = timers
+    worker.burst_awaits_later = timers
     worker.idle_wait_s = 0.02  # retries come due in milliseconds here
     try:
         await worker.main()

@@ -243,7 +243,8 @@ class _Loader:
         }
         needs &= set(paths.ENRICHMENT_ROOTS)
         return Rule(model.name, model.description, when, tuple(actions), frozenset(needs),
-                    verified=model.verify != "skip", timer=timer)  # fmt: skip
+                    verified=model.verify != "skip", timer=timer,
+                    on_failure=model.on_failure)  # fmt: skip
 
     def _timer(self, model: RuleModel, at: Path) -> tuple[Timer | None, bool]:
         """The rule's `after:`/`unless:` compiled, and whether they are free of problems."""

@@ -104,6 +104,12 @@ class RuleModel(_Strict):
         description="Run the actions this long after the starting event was received (30s, "
         "10m, 48h, 7d) — a timer — unless the `unless:` event arrives first.",
     )
+    on_failure: Literal["continue", "hold"] | None = Field(
+        default=None,
+        description="With ordering, when this rule's action is dead-lettered: continue (the "
+        "process's later events run) or hold (they wait until the event is replayed and "
+        "succeeds, or skipped). Default: ROUTER_ORDERING_ON_FAILURE.",
+    )
     unless: UnlessModel | None = Field(
         default=None,
         description="The event that cancels the timer when it arrives before it is due; "
@@ -188,6 +194,7 @@ class Rule:
     needs: frozenset[str]  # enrichment roots (process, processItem) its `when` or templates use
     verified: bool = True  # False: `verify: skip`, it acts on events KuFlow cannot vouch for
     timer: Timer | None = None  # `after:`: the actions wait (handlers/worker/timers.py)
+    on_failure: str | None = None  # "hold", "continue", or None: ROUTER_ORDERING_ON_FAILURE
 
 
 @dataclass(frozen=True)

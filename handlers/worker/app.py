@@ -52,7 +52,7 @@ from handlers.worker.metrics_server import METRICS_CONCURRENCY, metrics_app
 from handlers.worker.process import process_event, refused_job
 from handlers.worker.settings import WorkerSettings
 from receiver.protocol import router_protocol
-from store import dlq, heartbeat, keys, ordering
+from store import dlq, heartbeat, ordering
 from store import timers as timer_store
 from store.queue import QUEUE, claim, wait_for_work
 
@@ -105,7 +105,9 @@ class RouterWorker(Worker):
     _next_beat = 0.0
     _next_fire = 0.0
     ordered = True  # ROUTER_ORDERING=process: parked events may need promoting
-    burst_awaits_timers = True  # burst mode (tests, benches): False ends it with timers not due
+    # Burst mode (tests, benches): False ends it once no job is due now — timers not yet due,
+    # parked events and later retries left waiting.
+    burst_awaits_later = True
 
     async def main(self) -> None:
         self.ctx["redis"] = self.pool  # made by `build_worker`: one Redis or through Sentinel
@@ -199,9 +201,10 @@ class RouterWorker(Worker):
             log.warning("firing due timers failed: %s", exc)
 
     async def _burst_done(self) -> bool:
-        left = await self.pool.zcard(QUEUE)
-        if left and not self.burst_awaits_timers:
-            left -= await self.pool.zcount(keys.TIMERS, f"({int(time.time() * 1000)}", "+inf")
+        if self.burst_awaits_later:
+            left = await self.pool.zcard(QUEUE)
+        else:
+            left = await self.pool.zcount(QUEUE, "-inf", int(time.time() * 1000))
         if 0 <= self.max_burst_jobs <= self._jobs_started() or not left:
             await asyncio.gather(*self.tasks.values())
             return True
@@ -277,6 +280,7 @@ def build_worker(
             min_replicas=settings.redis_min_replicas,
             replica_timeout_ms=settings.redis_replica_timeout_ms,
             timer_caps=timer_store.Caps(settings.timers_max, settings.timers_max_per_rule),
+            hold_on_failure=settings.ordering_on_failure == "hold",
         )
         watcher.append(asyncio.create_task(rules.watch()))
         if settings.worker_metrics_port:

@@ -30,6 +30,7 @@ class Deps:
     alerts: Alerts | None = None  # rules.yaml's `alerts:` (handlers/worker/alerts.py)
     min_replicas: int = 0  # ROUTER_REDIS_MIN_REPLICAS: a run starts acting once they have it
     replica_timeout_ms: int = 500
+    hold_on_failure: bool = False  # ROUTER_ORDERING_ON_FAILURE=hold
     # ROUTER_TIMERS_MAX, ROUTER_TIMERS_MAX_PER_RULE
     timer_caps: timers.Caps = field(default_factory=timers.Caps)
     # Jobs whose run ended them in arq with the event's final write (`Job.finish`): the worker
@@ -53,6 +54,7 @@ class Job:
     job_id: str = ""  # arq's job, ended with the event's final write ("": left to arq)
 
     unsaved: dict[str, str] = field(default_factory=dict)  # fields the next write carries
+    holds_line: bool = False  # if it fails, it holds its process's line (`on_failure: hold`)
 
     @property
     def completion_unsaved(self) -> bool:
@@ -74,10 +76,11 @@ class Job:
             await records.save(redis, self.event_id, ttl_s, values, count=status,
                                end_job=self.job_id)  # fmt: skip
         else:
-            # A failed predecessor blocks nobody: its successor runs, and its record says so.
+            # A failed predecessor blocks nobody — its successor runs, and its record says so —
+            # unless it holds the line (ROUTER_ORDERING_ON_FAILURE=hold, `on_failure: hold`).
             failed = status in (EventStatus.DEAD, EventStatus.PARTIAL)
             await ordering.finish(redis, self.process_id, self.event_id, ttl_s, values, status,
-                                  failed, self.job_id)  # fmt: skip
+                                  failed, self.job_id, self.holds_line)  # fmt: skip
         if self.job_id:
             self.deps.ended.add(self.job_id)
 

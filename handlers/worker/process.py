@@ -301,6 +301,7 @@ async def _process_event(
         deadline=time.monotonic() + JOB_BUDGET_S,
         process_id=process_id,
         job_id=str(ctx.get("job_id", "")),
+        holds_line=deps.hold_on_failure,  # a whole event dead-lettered: as the setting says
     )
     return await _act_on(job, turn, fired)
 
@@ -360,6 +361,11 @@ async def _act_on(job: Job, turn: ordering.Turn, fired: timers.Fired | None) -> 
     tracing.tag(**{"kuflow_router.rules.matched": [r.name for r in matched],
                    "kuflow_router.ordering.late": turn.late or None})  # fmt: skip
     steps = [await _act(job, rule, doc, fired is not None) for rule in matched]
+    job.holds_line = any(
+        step.outcome is Outcome.DEAD
+        and (rule.on_failure == "hold" or (rule.on_failure is None and job.deps.hold_on_failure))
+        for rule, step in zip(matched, steps, strict=True)
+    )
     if any(step.wait_s is not None for step in steps):
         await _come_back(job, steps)
     return await _finish(job, [step.outcome for step in steps], [r.name for r in matched])

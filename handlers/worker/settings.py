@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -25,6 +26,9 @@ class WorkerSettings(CommonSettings):
     admin_token: AdminToken = None  # what that /metrics asks for, as the receiver's does
     # Timers of rules with `after:` that may wait at once (store/timers.py): past either cap a
     # starting event's rule is dead-lettered with the reason, never dropped in silence.
+    # With ordering, what a dead-lettered event does to the events of its process behind it:
+    # continue (they run) or hold (they wait until it is replayed and succeeds, or skipped).
+    ordering_on_failure: Literal["continue", "hold"] = "continue"
     timers_max: int = Field(default=1_000_000, gt=0)
     timers_max_per_rule: int = Field(default=250_000, gt=0)
 

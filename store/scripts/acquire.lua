@@ -9,9 +9,9 @@ for status in string.gmatch(ARGV[5], '[^,]+') do final[status] = true end
 while true do
   local head = redis.call('LINDEX', KEYS[1], 0)
   if not head or head == ARGV[1] then break end
-  local status = redis.call('HGET', ARGV[3] .. head, 'status')
-  if final[status] or redis.call('EXISTS', ARGV[4] .. head) == 0 then
-    redis.call('LPOP', KEYS[1])  -- its job is gone: it can hold nobody up
+  local status, holds = unpack(redis.call('HMGET', ARGV[3] .. head, 'status', 'holds_line'))
+  if holds ~= '1' and (final[status] or redis.call('EXISTS', ARGV[4] .. head) == 0) then
+    redis.call('LPOP', KEYS[1])  -- its job is gone: it can hold nobody up (unless it holds)
   elseif redis.call('LPOS', KEYS[1], ARGV[1]) then
     redis.call('HSET', KEYS[3], 'parked', '1', 'status', 'waiting', 'waiting_for', head)
     return {0, 0, {}}

@@ -38,7 +38,8 @@ async def test_a_connection_is_paused_and_resumed_from_the_overview(
     assert resumed.status_code == 303 and after.hold == ""
     assert forged.status_code == 403
     assert [(e.actor, e.action) for e in logged] == [
-        ("console", "connection.resume"), ("console", "connection.pause")
+        ("console", "connection.resume"),
+        ("console", "connection.pause"),
     ]
 
 

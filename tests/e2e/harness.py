@@ -42,7 +42,8 @@ class Pipeline:
         await run_worker_until_idle(self.settings, self.rules)
 
     async def enqueued_only(self) -> None:
-        """The worker, until every job is finished but timers not yet due."""
+        """The worker, until no job is due: timers not yet due, parked events and later retries
+        are left waiting."""
         await run_worker_until_idle(self.settings, self.rules, timers=False)
 
     async def record(self, event_id: str) -> EventRecord:
