@@ -134,6 +134,8 @@ def create_console(
             Route("/events/{event_id}", page(views.event)),
             Route("/events/{event_id}/replay", change(changes.replay_event), methods=["POST"]),
             Route("/events/{event_id}/purge", change(changes.purge_event), methods=["POST"]),
+            Route("/events/{event_id}/skip", change(changes.skip_event), methods=["POST"]),
+            Route("/stuck", page(views.stuck)),
             Route("/processes", page(views.find_process)),
             Route("/processes/{process_id}", page(views.process)),
             Route("/timers", page(views.timers_view)),

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from console.access import Login
 from console.web import Console, Form, console_of, safe_next
 from handlers.clients.params import parse_later
-from store import audit, dlq, gate, pauses, reads, timers
+from store import audit, dlq, gate, ordering, pauses, reads, timers
 
 
 def _back(path: str, message: str) -> Response:
@@ -29,6 +29,17 @@ async def _replay(console: Console, event_id: str) -> str:
 async def replay_event(request: Request, session: Login, form: Form) -> Response:
     event_id = request.path_params["event_id"]
     return _back(f"/events/{quote(event_id)}", await _replay(console_of(request), event_id))
+
+
+async def skip_event(request: Request, session: Login, form: Form) -> Response:
+    """Let the process a dead-lettered event holds move on without it."""
+    event_id = request.path_params["event_id"]
+    redis = console_of(request).redis
+    skipped = await ordering.skip(redis, event_id, "console")
+    await audit.write(redis, "console", "event.skip", [event_id],
+                      "done" if skipped else "unchanged: it holds no process")  # fmt: skip
+    said = "skipped: its process's later events run" if skipped else "it holds no process"
+    return _back("/stuck", f"event {event_id[:8]}… {said}")
 
 
 async def purge_event(request: Request, session: Login, form: Form) -> Response:

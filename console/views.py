@@ -18,7 +18,7 @@ from console.access import Login
 from console.rules_page import Changed, rule_lines, shown_environ, try_rules, what_would_change
 from console.web import Form, console_of, render
 from handlers.clients.params import parse_duration
-from store import gate, pauses, reads, records, timers
+from store import gate, ordering, pauses, reads, records, timers
 
 STATUSES = ("queued", "waiting", "processing", "done", "partial", "dead", "rejected")
 CONNECTION_MINUTES = 15  # the overview's recent calls per connection
@@ -27,6 +27,7 @@ CONNECTION_MINUTES = 15  # the overview's recent calls per connection
 async def overview(request: Request, session: Login) -> Response:
     console = console_of(request)
     figures = await reads.overview(console.redis)
+    held = await ordering.held(console.redis)
     live = console.rules
     connections = [
         await gate.report(console.redis, name, connection, CONNECTION_MINUTES)
@@ -35,7 +36,7 @@ async def overview(request: Request, session: Login) -> Response:
     return render(request, session, "overview.html", figures=figures, rules=live.current,
                   rules_path=str(live.path), loaded_at=live.loaded_at * 1000,
                   problems=live.problems, now=time.time(), connections=connections,
-                  now_ms=int(time.time() * 1000),
+                  now_ms=int(time.time() * 1000), held=held,
                   message=request.query_params.get("message", ""))  # fmt: skip
 
 
@@ -130,6 +131,13 @@ async def process(request: Request, session: Login) -> Response:
     started = await timers.listing(redis, process_id=process_id, most=reads.PROCESS_EVENTS)
     return render(request, session, "process.html", process_id=process_id, timeline=timeline,
                   timers=started, status=200 if timeline or started else 404,
+                  message=request.query_params.get("message", ""))  # fmt: skip
+
+
+async def stuck(request: Request, session: Login) -> Response:
+    """The processes a dead-lettered event holds, longest held first, with replay and skip."""
+    held = await ordering.held(console_of(request).redis)
+    return render(request, session, "stuck.html", held=held,
                   message=request.query_params.get("message", ""))  # fmt: skip
 
 

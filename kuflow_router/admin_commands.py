@@ -21,7 +21,7 @@ from common.settings import CommonSettings, load
 from common.words import elapsed, plural
 from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import tools_url
-from store import dlq, queue, reads, records, timers
+from store import audit, dlq, ordering, queue, reads, records, timers
 
 T = TypeVar("T")
 
@@ -75,7 +75,10 @@ def _when(value: str) -> str:
 
 
 async def events_list(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
-    """The most recent events (id, received, status, type), or one process's timeline."""
+    """The most recent events (id, received, status, type), one process's timeline, or the
+    processes a failed event holds."""
+    if args.held:
+        return await _held(redis, args.limit)
     if args.process:
         return await _process_timeline(redis, settings, args.process, args.limit)
     rows = await reads.all_events(redis, reads.Filters(), args.limit)
@@ -113,6 +116,36 @@ async def _process_timeline(
         print("  ".join(part for part in parts if part))
     shown = min(len(timeline), limit)
     print(f"{shown} of {plural(len(timeline), 'event')} of process {process_id}", file=sys.stderr)
+    return 0
+
+
+async def _held(redis: Redis, limit: int) -> int:
+    """The processes a dead-lettered event holds (ROUTER_ORDERING_ON_FAILURE=hold)."""
+    held = await ordering.held(redis, limit)
+    now_ms = int(time.time() * 1000)
+    for process in held:
+        since = elapsed(now_ms - process.since_ms).lstrip("+")
+        print(f"process {process.process_id}  waits on {process.event_id}  for {since}  "
+              f"{plural(process.waiting, 'event')} behind it")  # fmt: skip
+    print(
+        f"{plural(len(held), 'process', 'processes')} held: `dlq replay EVENT_ID` once its "
+        "cause is fixed, or `dlq skip EVENT_ID` to let the process move on",
+        file=sys.stderr,
+    )
+    return 0
+
+
+async def dlq_skip(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
+    """Let the process a dead-lettered event holds move on without it."""
+    who = actor()
+    skipped = await ordering.skip(redis, args.event_id, who)
+    await audit.write(redis, who, "event.skip", [args.event_id],
+                      "done" if skipped else "unchanged: it holds no process")  # fmt: skip
+    if not skipped:
+        print(f"event {args.event_id} holds no process's line: nothing to skip", file=sys.stderr)
+        return 1
+    print(f"event {args.event_id} skipped: its process's later events run; its dead letters "
+          "stay for `dlq show`")  # fmt: skip
     return 0
 
 
@@ -329,6 +362,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     listing.add_argument(
         "--process", metavar="PROCESS_ID", help="one process's events, in the order they run"
     )
+    listing.add_argument(
+        "--held", action="store_true",
+        help="the processes a dead-lettered event holds (ROUTER_ORDERING_ON_FAILURE=hold)",
+    )  # fmt: skip
     listing.set_defaults(handler=with_redis(events_list))
     show = sub.add_parser("show", help="one event: status, matched rules, each action's outcome")
     show.add_argument("event_id", metavar="EVENT_ID", type=event_id)
@@ -347,6 +384,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     show = sub.add_parser("show", help="one event's entries, with the errors")
     show.add_argument("event_id", metavar="EVENT_ID", type=event_id)
     show.set_defaults(handler=with_redis(dlq_show))
+    skip = sub.add_parser(
+        "skip", help="let the process a dead-lettered event holds move on without it"
+    )
+    skip.add_argument("event_id", metavar="EVENT_ID", type=event_id)
+    skip.set_defaults(handler=with_redis(dlq_skip))
     for name, handler, help_ in (
         ("replay", dlq_replay, "run an event again (completed actions stay skipped)"),
         ("purge", dlq_purge, "delete entries"),

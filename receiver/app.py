@@ -303,6 +303,9 @@ async def metrics_endpoint(request: Request) -> Response:
         metrics.WORKERS_ALIVE.set(figures.workers_alive)
         metrics.TIMERS_PENDING.set(figures.timers.pending)
         metrics.TIMERS_OVERDUE.set(figures.timers.overdue)
+        metrics.PROCESSES_HELD.set(figures.held_processes)
+        since = figures.held_since_ms
+        metrics.PROCESS_HELD_LONGEST.set(max(time.time() - since / 1000, 0) if since else 0)
         for name, state in figures.breakers.items():
             metrics.CONNECTION_STATE.labels(name).set(state)
     except REDIS_DOWN:

@@ -23,6 +23,15 @@ TIMERS_PENDING = Gauge(
     "router_timers_pending",
     "Timers of rules with `after:` waiting to fire or be cancelled (refreshed on scrape).",
 )
+PROCESSES_HELD = Gauge(
+    "router_processes_held",
+    "Processes whose later events wait behind a dead-lettered one (ROUTER_ORDERING_ON_FAILURE="
+    "hold; refreshed on scrape).",
+)
+PROCESS_HELD_LONGEST = Gauge(
+    "router_process_held_longest_seconds",
+    "How long the longest held process has waited (0: none; refreshed on scrape).",
+)
 TIMERS_OVERDUE = Gauge(
     "router_timers_overdue",
     "Pending timers past their due time: no worker up, or an earlier event not yet begun "

@@ -139,3 +139,12 @@ async def promote(redis: Redis, now_ms: int) -> int:
         redis, _PROMOTE, [keys.READY, keys.QUEUE], [now_ms, keys.in_progress(""), PROMOTE_BATCH]
     )
     return int(moved)
+
+
+async def held_summary(redis: Redis) -> tuple[int, int]:
+    """How many processes are held, and since when the longest held one is (ms; 0: none)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zcard(keys.HELD_PROCESSES)
+        pipe.zrange(keys.HELD_PROCESSES, 0, 0, withscores=True)
+        count, first = await pipe.execute()
+    return int(count), int(first[0][1]) if first else 0

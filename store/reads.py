@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from store import dlq, gate, heartbeat, keys, records, timers
+from store import dlq, gate, heartbeat, keys, ordering, records, timers
 
 PAGE_ROWS = 50
 SCAN_BATCH = 200  # index entries read per round trip while filtering
@@ -152,6 +152,8 @@ class Gauges:
     workers_alive: int
     breakers: dict[str, gate.State]  # by connection
     timers: timers.Summary
+    held_processes: int  # processes a dead-lettered event holds (ordering on failure: hold)
+    held_since_ms: int  # since when the longest held one is (0: none)
 
 
 async def gauges(redis: Redis) -> Gauges:
@@ -162,8 +164,9 @@ async def gauges(redis: Redis) -> Gauges:
         queued, dead_letters = await pipe.execute()
     alive = await heartbeat.alive(redis)
     waiting = await timers.summary(redis)
+    held, since = await ordering.held_summary(redis)
     return Gauges(int(queued) - (waiting.pending - waiting.overdue), int(dead_letters), alive,
-                  await gate.breakers(redis), waiting)  # fmt: skip
+                  await gate.breakers(redis), waiting, held, since)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from store import audit, gate, pauses
+from store import audit, gate, keys, ordering, pauses
 from tests.doubles.http import HttpDouble
 from tests.doubles.kuflow import KuflowDouble
 
@@ -60,3 +60,54 @@ async def test_a_rule_is_paused_and_resumed_from_the_rules_page(
     assert answer.status_code == 303 and answer.headers["location"].startswith("/rules?")
     assert '<span class="status waiting">paused</span>' in page and "noisy" in page
     assert held["notify-crm"].by == "console" and left == {}
+
+
+@pytest.mark.anyio
+async def test_a_stuck_process_is_listed_and_skipped_from_the_console(
+    make_stand: Callable[..., Any], kuflow: KuflowDouble, crm: HttpDouble
+) -> None:
+    async with make_stand() as stand:
+        redis = stand.router.redis
+        await redis.rpush(keys.process_line("p-1"), "ev-1", "ev-2")
+        await redis.hset(keys.event("ev-1"), mapping={"process_id": "p-1", "status": "dead"})
+        await ordering.finish(redis, "p-1", "ev-1", 3600, {"status": "dead"}, "dead", True,
+                              holds=True)  # fmt: skip
+        await stand.login()
+        overview = (await stand.console.get("/")).text
+        page = (await stand.console.get("/stuck")).text
+        csrf = await stand.csrf("/stuck")
+        answer = await stand.console.post("/events/ev-1/skip", data={"csrf": csrf})
+        after = (await stand.console.get(answer.headers["location"])).text
+        record = await redis.hgetall(keys.event("ev-1"))
+    assert '<a href="/stuck">1</a>' in overview
+    assert 'href="/events/ev-1"' in page and "1 event" in page and "Skip</button>" in page
+    assert "skipped: its process" in after and "No process is held." in after
+    assert record[b"skipped_by"] == b"console"
+
+
+def test_events_list_held_and_dlq_skip_from_the_command_line(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from kuflow_router.cli import main
+
+    async def seed() -> None:
+        async with Redis.from_url(redis_url) as redis:
+            await redis.rpush(keys.process_line("p-1"), "ev-1", "ev-2", "ev-3")
+            await redis.hset(keys.event("ev-1"), mapping={"process_id": "p-1"})
+            await ordering.finish(redis, "p-1", "ev-1", 3600, {"status": "dead"}, "dead", True,
+                                  holds=True)  # fmt: skip
+
+    asyncio.run(seed())
+    monkeypatch.setenv("ROUTER_REDIS_URL", redis_url)
+    assert main(["events", "list", "--held"]) == 0
+    out = capsys.readouterr().out
+    assert "process p-1  waits on ev-1" in out and "2 events behind it" in out
+    assert main(["dlq", "skip", "ev-1"]) == 0
+    assert "skipped" in capsys.readouterr().out
+    assert main(["dlq", "skip", "ev-1"]) == 1
+    assert main(["events", "list", "--held"]) == 0
+    assert "0 processes held" in capsys.readouterr().err
