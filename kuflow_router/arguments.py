@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 
 from handlers.clients.params import parse_later
 
@@ -29,3 +30,17 @@ def later_time(text: str) -> int:
         return parse_later(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_pause_parsers(sub: Any, what: str, pause: Any, resume: Any) -> None:
+    """`pause NAME [--until TIME] [--reason TEXT]` and `resume NAME` under `sub`, for `what`
+    (a connection's calls, a rule's actions), with their handlers."""
+    paused = sub.add_parser("pause", help=f"hold {what} on purpose: nothing is lost")
+    paused.add_argument("name", metavar="NAME")
+    paused.add_argument("--until", type=later_time, metavar="TIME",
+                        help="resume by itself then: 2026-12-03T22:00Z, or in 2h")  # fmt: skip
+    paused.add_argument("--reason", metavar="TEXT", help="why, for the record and the audit log")
+    paused.set_defaults(handler=pause)
+    resumed = sub.add_parser("resume", help=f"let {what} go again; held work runs once")
+    resumed.add_argument("name", metavar="NAME")
+    resumed.set_defaults(handler=resume)

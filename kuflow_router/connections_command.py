@@ -21,7 +21,7 @@ from handlers.clients.base import Connection
 from handlers.rules import paths
 from handlers.rules.source import Placeholders
 from kuflow_router.admin_commands import actor, with_redis
-from kuflow_router.arguments import later_time, whole_number
+from kuflow_router.arguments import add_pause_parsers, whole_number
 from kuflow_router.rules_commands import load_reporting, rules_file_of
 from store import audit, gate
 
@@ -138,14 +138,4 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     reset = sub.add_parser("reset", help="close a connection's breaker and lift its pause by hand")
     reset.add_argument("name", metavar="NAME")
     reset.set_defaults(handler=with_redis(_run))
-    pause = sub.add_parser(
-        "pause", help="hold its calls on purpose (a maintenance window): nothing is lost"
-    )
-    pause.add_argument("name", metavar="NAME")
-    pause.add_argument("--until", type=later_time, metavar="TIME",
-                       help="resume by itself then: 2026-12-03T22:00Z, or in 2h")  # fmt: skip
-    pause.add_argument("--reason", metavar="TEXT", help="why, for the record and the audit log")
-    pause.set_defaults(handler=with_redis(_run))
-    resume = sub.add_parser("resume", help="let its calls go again; held work runs once")
-    resume.add_argument("name", metavar="NAME")
-    resume.set_defaults(handler=with_redis(_run))
+    add_pause_parsers(sub, "a connection's calls", with_redis(_run), with_redis(_run))

@@ -15,7 +15,7 @@ from common.words import plural, rfc3339
 from handlers.rules import paths
 from handlers.rules.source import Placeholders
 from kuflow_router.admin_commands import actor, with_redis
-from kuflow_router.arguments import later_time
+from kuflow_router.arguments import add_pause_parsers
 from kuflow_router.rules_commands import load_reporting, rules_file_of
 from store import audit, pauses
 
@@ -52,12 +52,4 @@ async def _resume(redis: Redis, settings: CommonSettings, args: argparse.Namespa
 
 def add_rule_parsers(sub: Any) -> None:
     """Register `rules pause NAME [--until TIME] [--reason TEXT]` and `rules resume NAME`."""
-    pause = sub.add_parser("pause", help="hold a rule's actions on purpose: nothing is lost")
-    pause.add_argument("name", metavar="NAME")
-    pause.add_argument("--until", type=later_time, metavar="TIME",
-                       help="resume by itself then: 2026-12-03T22:00Z, or in 2h")  # fmt: skip
-    pause.add_argument("--reason", metavar="TEXT", help="why, for the record and the audit log")
-    pause.set_defaults(handler=with_redis(_pause))
-    resume = sub.add_parser("resume", help="let a paused rule act again; held work runs once")
-    resume.add_argument("name", metavar="NAME")
-    resume.set_defaults(handler=with_redis(_resume))
+    add_pause_parsers(sub, "a rule's actions", with_redis(_pause), with_redis(_resume))

@@ -14,19 +14,8 @@ from redis.asyncio import Redis
 from store import gate, keys
 from tests.conftest import enqueue_events, make_event
 from tests.doubles.http import HttpDouble
+from tests.e2e.test_pause import RULES
 from tests.processes import router_command, router_env, wait_for
-
-RULES = """\
-version: 1
-verify: false
-connections:
-  shop: {{type: http, base_url: "{url}", headers: {{Authorization: "Bearer crm-token"}}}}
-rules:
-  - name: sync
-    when: {{data.processId: {{exists: true}}}}
-    do:
-      - shop.request: {{method: POST, path: /orders, json: {{event: "{{{{ id }}}}", process: "{{{{ data.processId }}}}"}}}}
-"""
 
 
 def start_worker(env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
