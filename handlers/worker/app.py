@@ -18,6 +18,8 @@ Settings chosen for this workload (arq's defaults are for long batch jobs):
 - Jobs are JSON (`contract/job_format.py`): a payload that is anything else — a pickle written
   into Redis by hand — is dead-lettered by `refused_job`, never executed.
 - `keep_result` 0: the event log `router:event:{id}` is the record, arq's result is not needed.
+- Due timers of rules with `after:` are fired from the loop every 0.25 s, 500 to a script, apart
+  from the job slots (handlers/worker/timers.py): a backlog delays their runs, not their firing.
 - `job_completion_wait` 25 s on SIGTERM: running jobs finish; what is still running after that
   is cancelled and re-queued by arq, and idempotency makes the re-run safe.
 """
