@@ -1,4 +1,5 @@
-"""Resuming a paused connection (issue 33): how long 10,000 held events take to come back and run.
+"""Pausing on purpose (issue 33): what resuming 10,000 held events takes, and what the pause
+checks cost every event.
 
     .venv/bin/python -m bench.pause [EVENTS]
 
@@ -8,6 +9,10 @@ process) are queued and run up to their held call; then `connections resume` bri
 Figures: how long the resume took (bringing every held job to the queue's front, a page of
 1,000 per round trip), and how fast the worker then ran them, against the same worker on the
 same number of freshly queued events in the same run (3 interleaved rounds each).
+
+The checks' cost: the worker on 5,000 fresh events as it is, against the same worker with the
+checks cut out of its scripts — the admit script without its operator-pause lines, the run's
+start without its read of the paused rules — taking turns three times. Goal: within 5%.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from bench.worker_throughput import fill
 from handlers.rules.reload import LiveRules
 from handlers.worker.app import build_worker
 from handlers.worker.settings import WorkerSettings
-from store import gate, keys
+from store import gate, keys, lua, ordering
 
 CONNECTION = "api"  # the bench rules' connection (bench/harness.py)
 
@@ -68,6 +73,36 @@ async def fresh(redis_url: str, settings: WorkerSettings, rules: Path, count: in
     return count / await drain(build_worker(settings, LiveRules(rules), False))
 
 
+def _without_checks() -> tuple[lua.Script, lua.Script]:
+    """The admit and acquire scripts with the pause checks cut out."""
+    admit = gate._ADMIT.text
+    start = admit.index("local hold_since")
+    admit = admit[:start] + admit[admit.index("local paused = ", start) :]
+    acquire = ordering._ACQUIRE.text.replace(", redis.call('HGETALL', KEYS[5])}", ", {}}")
+    assert acquire != ordering._ACQUIRE.text
+    return lua.Script(admit), lua.Script(acquire)
+
+
+def checks_cost(runner: asyncio.Runner, redis_url: str, rules: Path) -> tuple[float, float]:
+    """The worker's rate with the checks as a share of its rate without them: median, spread."""
+    settings = WorkerSettings(redis_url=redis_url, rules_file=rules)
+    shipped = gate._ADMIT, ordering._ACQUIRE
+    bare = _without_checks()
+
+    def with_scripts(scripts: tuple[lua.Script, lua.Script]) -> float:
+        gate._ADMIT, ordering._ACQUIRE = scripts
+        try:
+            return runner.run(fresh(redis_url, settings, rules, 5000))
+        finally:
+            gate._ADMIT, ordering._ACQUIRE = shipped
+
+    figures = machine.interleaved({"without": lambda: with_scripts(bare),
+                                   "with": lambda: with_scripts(shipped)})  # fmt: skip
+    return machine.median_spread(
+        [w / b for w, b in zip(figures["with"], figures["without"], strict=True)]
+    )
+
+
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     print(machine.describe())
@@ -84,6 +119,7 @@ def main() -> None:
             "fresh": lambda: runner.run(fresh(redis_url, settings, rules, count)),
             "resumed": after_resume,
         })  # fmt: skip
+        cost, cost_spread = checks_cost(runner, redis_url, rules)
     ratios = [r / f for r, f in zip(figures["resumed"], figures["fresh"], strict=True)]
     ratio, spread = machine.median_spread(ratios)
     resume_s, resume_spread = machine.median_spread(took)
@@ -92,6 +128,9 @@ def main() -> None:
           f"±{resume_spread:.0%} |")  # fmt: skip
     print(f"| the worker running them, vs the same number freshly queued | {ratio:.0%} "
           f"±{spread:.0%} |")  # fmt: skip
+    print(f"| the worker with the pause checks, vs without them (5,000 events) | {cost:.0%} "
+          f"±{cost_spread:.0%} |")  # fmt: skip
+    print(f"\ngoal: the pause checks within 5% of the worker's rate — {cost:.0%}")
 
 
 if __name__ == "__main__":
