@@ -26,8 +26,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from common.words import rfc3339
-from store import keys, lua
+from store import keys, lua, pauses
+from store.pauses import Pause
 
 CONNECTION_STATS_TTL_S = (
     2 * 3600
@@ -35,11 +35,8 @@ CONNECTION_STATS_TTL_S = (
 CONCURRENCY_POLL_MS = 25  # a call waiting for a slot in flight looks again after this
 PROBING_WAIT_MS = 250  # while a probe is out, others look again after at most this
 LEASE_MARGIN_S = 5.0  # a slot or a probe is held this much longer than the call's timeout
-HOLD_RECHECK_MS = 15 * 60_000  # a job an operator's pause holds looks again after this at most
-RESUME_PAGE = 1000  # held jobs brought back per round trip by `resume`
 # Both start with the time: ARGV[1] in ms, or, when it is 0, Redis's own clock.
 _ADMIT, _SETTLE = lua.script("clock", "admit"), lua.script("clock", "settle")
-_RESUME = lua.script("resume")
 HOLD_FIELDS = ("hold_since", "hold_until", "hold_by", "hold_reason")
 
 
@@ -179,19 +176,19 @@ async def admit(
         [now_ms, token, 1000.0 / rate if rate else 0, limits.burst_calls if limits else 1,
          concurrency or 0, lease_ms, "1" if connection.breaker else "0", lease_ms,
          CONNECTION_STATS_TTL_S, PROBING_WAIT_MS, CONCURRENCY_POLL_MS, int(reserve_s * 1000),
-         name, job_id, HOLD_RECHECK_MS],
+         name, job_id, int(pauses.HOLD_RECHECK_S * 1000)],
     )  # fmt: skip
     verdict = verdict.decode() if isinstance(verdict, bytes) else str(verdict)
     held = None if verdict == "go" else Held(verdict)
-    note = _hold_text(*hold) if hold else ""
+    note = _held_by(*hold).text if hold else ""
     return Admission(name, held, int(wait_ms) / 1000, State(int(state)), bool(probe), token,
                      int(failures), bool(concurrency), note)  # fmt: skip
 
 
-def _hold_text(by: bytes, since_ms: int, reason: bytes) -> str:
-    since = rfc3339(int(since_ms))
-    why = f": {reason.decode()}" if reason else ""
-    return f"paused by {by.decode() or 'an operator'} since {since}{why}"
+def _held_by(by: bytes | None, since_ms: int, reason: bytes | None, until_ms: int = 0) -> Pause:
+    """An operator's pause of a connection, from its hold fields."""
+    return Pause((by or b"").decode() or "an operator", int(since_ms), until_ms,
+                 (reason or b"").decode())  # fmt: skip
 
 
 async def pause(redis: Redis, name: str, by: str, reason: str = "", until_ms: int = 0) -> None:
@@ -207,17 +204,9 @@ async def pause(redis: Redis, name: str, by: str, reason: str = "", until_ms: in
 
 async def resume(redis: Redis, name: str) -> int:
     """Lift an operator's pause of connection `name`, and bring the jobs it held back to the
-    queue's front, a page per round trip (each process's line keeps their order); how many."""
-    total, moved = 0, RESUME_PAGE
-    while moved == RESUME_PAGE:
-        moved = int(await lua.run(
-            redis, _RESUME,
-            [keys.connection(name), keys.connection_held(name), keys.QUEUE, keys.WAKE],
-            [int(time.time() * 1000), RESUME_PAGE, "0" if total else "1",
-             keys.WAKE_TOKENS_MAX - 1, *HOLD_FIELDS],
-        ))  # fmt: skip
-        total += moved
-    return total
+    queue's front (each process's line keeps their order); how many."""
+    return await pauses.bring_back(redis, keys.connection(name), HOLD_FIELDS,
+                                   keys.connection_held(name))  # fmt: skip
 
 
 class CallResult(StrEnum):
@@ -286,16 +275,15 @@ async def status(redis: Redis, name: str) -> Status:
     fields = ["state", "failures", "until", "paused_until", "changed_at", "opened", "probes"]
     now_ms = int(time.time() * 1000)
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.hmget(keys.connection(name), fields)
+        pipe.hmget(keys.connection(name), [*fields, *HOLD_FIELDS])
         pipe.zcount(keys.connection_slots(name), now_ms, "+inf")
-        pipe.hmget(keys.connection(name), list(HOLD_FIELDS))
-        values, in_flight, (since, until_ms, by, reason) = await pipe.execute()
-    state, failures, until, paused, changed, opened, probes = (int(v or 0) for v in values)
-    hold = ""
-    if since and (not int(until_ms or 0) or int(until_ms) > now_ms):
-        hold = _hold_text(by or b"", int(since), reason or b"")
-        if int(until_ms or 0):
-            hold += f" (until {rfc3339(int(until_ms))})"
+        values, in_flight = await pipe.execute()
+    since, until_ms, by, reason = values[len(fields) :]
+    state, failures, until, paused, changed, opened, probes = (
+        int(v or 0) for v in values[: len(fields)]
+    )
+    pause = _held_by(by, int(since or 0), reason, int(until_ms or 0)) if since else None
+    hold = pause.text if pause and pause.active(now_ms) else ""
     return Status(State(state), failures, until, paused, int(in_flight), hold, changed, opened,
                   probes)  # fmt: skip
 

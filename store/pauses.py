@@ -1,7 +1,8 @@
 """Rules paused on purpose by an operator (`kuflow-router rules pause NAME`): while paused, the
 events a rule matches are evaluated as ever, but its actions are held — no call, no try counted,
 nothing dead-lettered — and `resume` brings every job it held back to the queue's front, each
-process's events still in order. A connection's pause lives with its gate (store/gate.py).
+process's events still in order. A connection's pause lives with its gate (store/gate.py), and
+shares `Pause`, the recheck and `bring_back` with this one.
 
 Every worker reads the paused rules in the round trip that begins an event's run
 (`records.begin`, `ordering.start`), so a pause holds from the next run on, shared by all."""
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -24,7 +26,8 @@ _RESUME = lua.script("resume")
 
 @dataclass(frozen=True)
 class Pause:
-    """An operator's pause of a rule: who, since when, until when (0: until resumed), why."""
+    """An operator's pause of a rule or a connection: who, since when, until when (0: until
+    resumed), why."""
 
     by: str
     since_ms: int
@@ -50,7 +53,12 @@ class Pause:
 
 def decode(raw: dict[bytes, bytes]) -> dict[str, Pause]:
     """The paused rules as HGETALL of `router:rules:paused` gives them."""
-    return {name.decode(): Pause(**json.loads(value)) for name, value in raw.items()}
+    return {name.decode(): decode_one(value) for name, value in raw.items()}
+
+
+def decode_one(value: bytes) -> Pause:
+    """One rule's pause, as `router:rules:paused` holds it."""
+    return Pause(**json.loads(value))
 
 
 async def pause(redis: Redis, rule: str, by: str, reason: str = "", until_ms: int = 0) -> None:
@@ -71,14 +79,19 @@ async def hold(redis: Redis, rule: str, job_id: str) -> None:
 
 
 async def resume(redis: Redis, rule: str) -> int:
-    """Lift the pause of `rule` and bring the jobs it held to the queue's front, a page per round
-    trip; how many."""
+    """Lift the pause of `rule` and bring the jobs it held to the queue's front; how many."""
+    return await bring_back(redis, keys.PAUSED_RULES, (rule,), keys.rule_held(rule))
+
+
+async def bring_back(redis: Redis, pause: str, fields: Sequence[str], held: str) -> int:
+    """Lift a pause — the `fields` of hash `pause` — and bring the jobs noted in `held` to the
+    queue's front, a page per round trip (each process's line keeps their order); how many."""
     total, moved = 0, RESUME_PAGE
     while moved == RESUME_PAGE:
         moved = int(await lua.run(
-            redis, _RESUME, [keys.PAUSED_RULES, keys.rule_held(rule), keys.QUEUE, keys.WAKE],
+            redis, _RESUME, [pause, held, keys.QUEUE, keys.WAKE],
             [int(time.time() * 1000), RESUME_PAGE, "0" if total else "1",
-             keys.WAKE_TOKENS_MAX - 1, rule],
+             keys.WAKE_TOKENS_MAX - 1, *fields],
         ))  # fmt: skip
         total += moved
     return total

@@ -143,7 +143,7 @@ async def _paused(job: Job, rule: Rule) -> Step | None:
     if raw is None:
         return None
     now_ms = int(time.time() * 1000)
-    pause = pauses.decode({rule.name.encode(): raw})[rule.name]
+    pause = pauses.decode_one(raw)
     if not pause.active(now_ms):
         return None
     await pauses.hold(job.deps.redis, rule.name, job.job_id)
