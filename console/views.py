@@ -27,7 +27,7 @@ CONNECTION_MINUTES = 15  # the overview's recent calls per connection
 async def overview(request: Request, session: Login) -> Response:
     console = console_of(request)
     figures = await reads.overview(console.redis)
-    held = await ordering.held(console.redis)
+    held, _ = await ordering.held_summary(console.redis)
     live = console.rules
     connections = [
         await gate.report(console.redis, name, connection, CONNECTION_MINUTES)
