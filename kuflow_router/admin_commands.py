@@ -19,6 +19,7 @@ from common import tracing
 from common.redis_url import client as redis_client
 from common.settings import CommonSettings, load
 from common.words import elapsed, plural
+from handlers.rules import paths
 from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import tools_url
 from store import audit, dlq, ordering, queue, reads, records, timers
@@ -40,6 +41,16 @@ def event_id(text: str) -> str:
 def actor() -> str:
     """Who runs this command, as records and the audit log name them: `cli:user@host`."""
     return f"cli:{getpass.getuser()}@{socket.gethostname()}"
+
+
+def known(what: str, name: str, names: list[str]) -> bool:
+    """Whether `name` is one of the rules file's `names` (its connections, its rules); if not,
+    say so, with the nearest."""
+    if name in names:
+        return True
+    print(f"kuflow-router: no {what} '{name}' in the rules"
+          f"{paths.suggest(name, names or ['(none defined)'])}", file=sys.stderr)  # fmt: skip
+    return False
 
 
 def in_redis(action: Callable[[Redis], Awaitable[T]], settings: CommonSettings | None = None) -> T:

@@ -18,9 +18,8 @@ from redis.asyncio import Redis
 from common.settings import CommonSettings
 from common.words import plural, rfc3339
 from handlers.clients.base import Connection
-from handlers.rules import paths
 from handlers.rules.source import Placeholders
-from kuflow_router.admin_commands import actor, with_redis
+from kuflow_router.admin_commands import actor, known, with_redis
 from kuflow_router.arguments import add_pause_parsers, whole_number
 from kuflow_router.rules_commands import load_reporting, rules_file_of
 from store import audit, gate
@@ -62,32 +61,20 @@ async def _list(redis: Redis, args: argparse.Namespace, connections: dict[str, C
 
 
 async def _reset(redis: Redis, args: argparse.Namespace, connections: dict[str, Connection]) -> int:
-    if not _known(args.name, connections):
+    if not known("connection", args.name, list(connections)):
         return 2
     await gate.reset(redis, args.name)
     print(f"{args.name}: closed; its calls go through again")
     return 0
 
 
-def _known(name: str, connections: dict[str, Connection]) -> bool:
-    if name in connections:
-        return True
-    choices = list(connections) or ["(none defined)"]
-    print(f"kuflow-router: no connection '{name}' in the rules{paths.suggest(name, choices)}",
-          file=sys.stderr)  # fmt: skip
-    return False
-
-
 async def _pause(redis: Redis, args: argparse.Namespace, connections: dict[str, Connection]) -> int:
-    if not _known(args.name, connections):
+    if not known("connection", args.name, list(connections)):
         return 2
     if not gate.gated(connections[args.name]):
         print(f"kuflow-router: connection '{args.name}' has `breaker: false` and no `limits:`: "
               "its calls pass no gate, so nothing can hold them — give it a breaker (remove "
               "`breaker: false`) to pause it", file=sys.stderr)  # fmt: skip
-        return 2
-    if args.until and args.until <= time.time() * 1000:
-        print(f"kuflow-router: --until is in the past ({rfc3339(args.until)})", file=sys.stderr)
         return 2
     who = actor()
     await gate.pause(redis, args.name, who, args.reason or "", args.until or 0)
@@ -102,7 +89,7 @@ async def _pause(redis: Redis, args: argparse.Namespace, connections: dict[str, 
 async def _resume(
     redis: Redis, args: argparse.Namespace, connections: dict[str, Connection]
 ) -> int:
-    if not _known(args.name, connections):
+    if not known("connection", args.name, list(connections)):
         return 2
     brought = await gate.resume(redis, args.name)
     await audit.write(redis, actor(), "connection.resume", [args.name], jobs=brought)

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
 from redis.asyncio import Redis
 
 from common.settings import CommonSettings
 from common.words import plural, rfc3339
-from handlers.rules import paths
 from handlers.rules.source import Placeholders
-from kuflow_router.admin_commands import actor, with_redis
+from kuflow_router.admin_commands import actor, known, with_redis
 from kuflow_router.arguments import add_pause_parsers
 from kuflow_router.rules_commands import load_reporting, rules_file_of
 from store import audit, pauses
@@ -23,12 +21,7 @@ from store import audit, pauses
 def _known(name: str) -> bool:
     """Whether the rules file has a rule `name` (else say so, with the nearest)."""
     rules = load_reporting(rules_file_of(argparse.Namespace(rules=None)), Placeholders(os.environ))
-    names = [rule.name for rule in rules.rules] if rules else []
-    if name in names:
-        return True
-    print(f"kuflow-router: no rule '{name}' in the rules"
-          f"{paths.suggest(name, names or ['(none defined)'])}", file=sys.stderr)  # fmt: skip
-    return False
+    return known("rule", name, [rule.name for rule in rules.rules] if rules else [])
 
 
 async def _pause(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:

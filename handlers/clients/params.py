@@ -31,10 +31,10 @@ def parse_duration(value: Any) -> float:
 
 def parse_later(text: str) -> int:
     """Epoch ms from `2h` / `+2h` (that long from now) or an ISO 8601 time (`2026-12-03T22:00Z`;
-    UTC when it names no offset).
+    UTC when it names no offset) that is still to come.
 
     Raises:
-        ValueError: the text is neither.
+        ValueError: the text is neither, or the time has passed.
     """
     try:
         return int((time.time() + parse_duration(text.strip().removeprefix("+"))) * 1000)
@@ -48,6 +48,8 @@ def parse_later(text: str) -> int:
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
+    if when.timestamp() <= time.time():
+        raise ValueError(f"'{text}' is in the past")
     return int(when.timestamp() * 1000)
 
 

@@ -132,6 +132,9 @@ async def test_pause_and_resume_from_the_command_line_are_audited(
     with pytest.raises(SystemExit):
         await asyncio.to_thread(main, ["connections", "pause", "shop", "--until", "soon"])
     assert "neither a time (2026-12-03T22:00Z) nor a duration" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a time already past: refused, for a rule as for this
+        await asyncio.to_thread(main, ["connections", "pause", "shop", "--until", "2020-01-01"])
+    assert "'2020-01-01' is in the past" in capsys.readouterr().err
     from redis.asyncio import Redis
 
     async with Redis.from_url(redis_url) as redis:
