@@ -9,6 +9,13 @@
 -- Returns {timer id, 'cancelled' | 'late', the rule's place in KEYS (0 first), …}.
 local found = {}
 local received = tonumber(ARGV[2])
+-- What the event did to a timer: said on its record and in the answer.
+local function concerned(tid, outcome, i)
+  redis.call('HSET', KEYS[1], 'cancels:' .. tid, outcome)
+  table.insert(found, tid)
+  table.insert(found, outcome)
+  table.insert(found, (i - 4) / 2)
+end
 for i = 4, #KEYS, 2 do
   local seen, wait = KEYS[i], KEYS[i + 1]
   redis.call('ZADD', seen, received, ARGV[1])
@@ -19,20 +26,14 @@ for i = 4, #KEYS, 2 do
     local started = tonumber(redis.call('HGET', record, 'timer_started_at') or '0')
     if started <= received and cancel_timer(record, tid, ARGV[1], ARGV[3], KEYS[2], KEYS[3],
                                             ARGV[6], ARGV[7], ARGV[8]) then
-      redis.call('HSET', KEYS[1], 'cancels:' .. tid, 'cancelled')
-      table.insert(found, tid)
-      table.insert(found, 'cancelled')
-      table.insert(found, (i - 4) / 2)
+      concerned(tid, 'cancelled', i)
     end
   end
   for _, tid in ipairs(redis.call('ZREVRANGEBYSCORE', wait, ARGV[2], '-inf', 'LIMIT', 0, 10)) do
     local record = ARGV[5] .. tid
     local started = tonumber(redis.call('HGET', record, 'timer_started_at') or '0')
     if started <= received and redis.call('HSETNX', record, 'timer_late_by', ARGV[1]) == 1 then
-      redis.call('HSET', KEYS[1], 'cancels:' .. tid, 'late')
-      table.insert(found, tid)
-      table.insert(found, 'late')
-      table.insert(found, (i - 4) / 2)
+      concerned(tid, 'late', i)
     end
   end
   redis.call('ZREMRANGEBYSCORE', wait, '-inf', '(' .. (tonumber(ARGV[3]) - tonumber(ARGV[4])))
