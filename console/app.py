@@ -30,6 +30,7 @@ from console.web import (
     safe_next,
 )
 from handlers.rules.reload import LiveRules
+from store import bulk, failures
 
 
 async def login_form(request: Request) -> Response:
@@ -145,8 +146,24 @@ def create_console(
             Route("/rules/{name}/resume", change(changes.resume), methods=["POST"]),
             Route("/timers/{timer_id}/cancel", change(changes.cancel_timer), methods=["POST"]),
             Route("/dead", page(views.dead)),
-            Route("/dead/replay", change(changes.replay_group), methods=["POST"]),
-            Route("/dead/purge", change(changes.purge_group), methods=["POST"]),
+            Route("/failures", page(views.failures_view)),
+            Route("/failures/{failure_id}", page(views.failure_view)),
+            *[
+                Route(
+                    f"/failures/{{failure_id}}/{move}",
+                    change(changes.failure_state),
+                    methods=["POST"],
+                )
+                for move in failures.MOVES
+            ],
+            *[
+                Route(
+                    f"/failures/{{failure_id}}/{action}",
+                    change(changes.failure_bulk),
+                    methods=["POST"],
+                )
+                for action in bulk.ACTIONS
+            ],
             Route("/rules", page(views.rules_view)),
             Route("/rules/try", change(views.try_it), methods=["POST"]),
             Route("/rules/compare", change(views.compare), methods=["POST"]),

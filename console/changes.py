@@ -1,5 +1,6 @@
-"""What the console changes: replay and purge, of one event or a group of dead letters; a
-pending timer cancelled; a connection or a rule paused and resumed. Each change is audited."""
+"""What the console changes: replay and purge of one event; a failure's state, and its events
+replayed, skipped or discarded in bulk; a pending timer cancelled; a connection or a rule paused
+and resumed. Each change is audited."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from common.words import plural
 from console.access import Login
 from console.web import Console, Form, console_of, safe_next
 from handlers.clients.params import parse_later
-from store import audit, dlq, gate, ordering, pauses, reads, timers
+from store import audit, bulk, dlq, failures, gate, ordering, pauses, timers
 
 
 def _back(path: str, message: str) -> Response:
@@ -48,29 +50,53 @@ async def purge_event(request: Request, session: Login, form: Form) -> Response:
     return _back(f"/events/{quote(event_id)}", f"{removed} dead-letter entries removed")
 
 
-async def _group(console: Console, key: str) -> reads.Group | None:
-    return next((g for g in await reads.groups(console.redis) if g.key == key), None)
+BULK_PER_REQUEST = 5000  # events one press acts on; a larger failure takes more presses
 
 
-async def replay_group(request: Request, session: Login, form: Form) -> Response:
+async def failure_state(request: Request, session: Login, form: Form) -> Response:
+    """Acknowledge (with a note), resolve or reopen a failure."""
+    redis = console_of(request).redis
+    fid, move = request.path_params["failure_id"], request.url.path.rsplit("/", 1)[1]
+    back = safe_next(form.get("back") or f"/failures/{fid}")
+    note = form.get("note", "").strip()[:500]
+    was, moved = await failures.change_state(redis, fid, failures.MOVES[move], "console", note)
+    outcome = "done" if moved else f"unchanged: {was or 'no such failure'}"
+    await audit.write(redis, "console", f"failure.{move}", [fid], outcome, note=note or None)
+    if not was:
+        return _back(back, f"no failure {fid} (it expired)")
+    said = failures.SAID[failures.MOVES[move]] if moved else f"it is {was}: nothing changed"
+    return _back(back, f"failure {fid} {said}")
+
+
+async def failure_bulk(request: Request, session: Login, form: Form) -> Response:
+    """Replay (resolving it first), skip or discard a failure's events — up to
+    BULK_PER_REQUEST a press; a press again goes on where the last stopped."""
     console = console_of(request)
-    group = await _group(console, form.get("group", ""))
-    if group is None:
-        return _back("/dead", "that group is gone (replayed or purged meanwhile)")
-    results = [await _replay(console, event_id) for event_id in group.event_ids]
-    queued = results.count("queued again")
-    return _back("/dead", f"{queued} of {len(results)} events queued again")
-
-
-async def purge_group(request: Request, session: Login, form: Form) -> Response:
-    console = console_of(request)
-    group = await _group(console, form.get("group", ""))
-    if group is None:
-        return _back("/dead", "that group is gone (replayed or purged meanwhile)")
-    removed = 0
-    for event_id in group.event_ids:
-        removed += await dlq.purge(console.redis, event_id)
-    return _back("/dead", f"{removed} dead-letter entries of {len(group.event_ids)} events removed")
+    fid, action = request.path_params["failure_id"], request.url.path.rsplit("/", 1)[1]
+    back = safe_next(form.get("back") or f"/failures/{fid}")
+    if await failures.one(console.redis, fid) is None:
+        return _back(back, f"no failure {fid} (it expired)")
+    if action == bulk.REPLAY:
+        await failures.change_state(console.redis, fid, failures.RESOLVED, "console")
+    result = await bulk.run(console.redis, fid, action, "console", console.event_ttl_s,
+                            most=BULK_PER_REQUEST)  # fmt: skip
+    await audit.write(console.redis, "console", f"failure.{action}", [fid],
+                      "done" if not result.left else "partly done", events=result.done,
+                      unchanged=result.unchanged, problems=result.problem_count,
+                      left=result.left)  # fmt: skip
+    done = {
+        bulk.REPLAY: "queued again, each process in order",
+        bulk.SKIP: "skipped: their processes move on",
+        bulk.DISCARD: "discarded",
+    }[action]
+    message = f"{plural(result.done, 'event')} {done}"
+    if result.unchanged:
+        message += f"; {result.unchanged} needed nothing"
+    if result.problem_count:
+        message += f"; {result.problem_count} could not be: {result.problems[0]}"
+    if result.left:
+        message += f"; {result.left} left: press again to go on"
+    return _back(back, message)
 
 
 CANCELLED = {

@@ -1,4 +1,4 @@
-"""The console's pages: overview, events, one event, a process's timeline, timers, dead letters,
+"""The console's pages: overview, events, one event, a process's timeline, timers, failures,
 rules and *try it*."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from console.access import Login
 from console.rules_page import Changed, rule_lines, shown_environ, try_rules, what_would_change
 from console.web import Form, console_of, render
 from handlers.clients.params import parse_duration
-from store import gate, ordering, pauses, reads, records, timers
+from store import failures, gate, ordering, pauses, reads, records, timers
 
 STATUSES = ("queued", "waiting", "processing", "done", "partial", "dead", "rejected")
 CONNECTION_MINUTES = 15  # the overview's recent calls per connection
@@ -28,6 +28,7 @@ async def overview(request: Request, session: Login) -> Response:
     console = console_of(request)
     figures = await reads.overview(console.redis)
     held, _ = await ordering.held_summary(console.redis)
+    counted = await failures.counts(console.redis)
     live = console.rules
     connections = [
         await gate.report(console.redis, name, connection, CONNECTION_MINUTES)
@@ -36,7 +37,7 @@ async def overview(request: Request, session: Login) -> Response:
     return render(request, session, "overview.html", figures=figures, rules=live.current,
                   rules_path=str(live.path), loaded_at=live.loaded_at * 1000,
                   problems=live.problems, now=time.time(), connections=connections,
-                  now_ms=int(time.time() * 1000), held=held,
+                  now_ms=int(time.time() * 1000), held=held, failures=counted,
                   message=request.query_params.get("message", ""))  # fmt: skip
 
 
@@ -157,16 +158,47 @@ async def timers_view(request: Request, session: Login) -> Response:
                   message=request.query_params.get("message", ""))  # fmt: skip
 
 
-async def dead(request: Request, session: Login) -> Response:
-    groups = await reads.groups(console_of(request).redis)
-    pages = max(1, -(-len(groups) // reads.GROUPS_PER_PAGE))
+FAILURES_PER_PAGE = 50
+FAILURE_EVENTS_SHOWN = 50
+FAILURE_TABS = {"": (failures.OPEN, failures.ACKNOWLEDGED), "all": failures.STATES,
+                **{state: (state,) for state in failures.STATES}}  # fmt: skip
+
+
+async def failures_view(request: Request, session: Login) -> Response:
+    """The failures (dead letters grouped by cause) of a state, the latest first."""
+    redis = console_of(request).redis
+    state = request.query_params.get("state", "")
+    state = state if state in FAILURE_TABS else ""
+    found = await failures.listing(redis, FAILURE_TABS[state])
+    pages = max(1, -(-len(found) // FAILURES_PER_PAGE))
     asked = request.query_params.get("page", "1")
     page = min(int(asked), pages) if asked.isdigit() and int(asked) > 0 else 1
-    first = (page - 1) * reads.GROUPS_PER_PAGE
-    shown = groups[first : first + reads.GROUPS_PER_PAGE]
-    return render(request, session, "dead.html", groups=groups, shown=shown, page=page,
-                  pages=pages, first=first,
+    first = (page - 1) * FAILURES_PER_PAGE
+    return render(request, session, "failures.html", found=found, state=state,
+                  shown=found[first : first + FAILURES_PER_PAGE], page=page, pages=pages,
+                  first=first, counts=await failures.counts(redis),
+                  request_path=request.url.path + (f"?state={state}" if state else ""),
                   message=request.query_params.get("message", ""))  # fmt: skip
+
+
+async def failure_view(request: Request, session: Login) -> Response:
+    """One failure: its state, who set it, and its events."""
+    redis = console_of(request).redis
+    found = await failures.find(redis, request.path_params["failure_id"])
+    if found is None:
+        return render(request, session, "missing.html", status=404,
+                      event_id=request.path_params["failure_id"], what="failure")  # fmt: skip
+    events = (await failures.event_page(redis, found.failure_id, 0, FAILURE_EVENTS_SHOWN))[
+        :FAILURE_EVENTS_SHOWN
+    ]
+    return render(request, session, "failure.html", f=found, events=events,
+                  request_path=request.url.path,
+                  message=request.query_params.get("message", ""))  # fmt: skip
+
+
+async def dead(request: Request, session: Login) -> Response:
+    """The page's old address: dead letters are worked as failures now."""
+    return RedirectResponse("/failures", status_code=303)
 
 
 # On an event's page, a rule that needs what the worker did not read can only say so.

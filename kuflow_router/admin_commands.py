@@ -22,7 +22,7 @@ from common.words import elapsed, plural
 from handlers.rules import paths
 from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import tools_url
-from store import audit, dlq, ordering, queue, reads, records, timers
+from store import audit, bulk, dlq, failures, ordering, queue, reads, records, timers
 
 T = TypeVar("T")
 
@@ -297,34 +297,44 @@ async def dlq_replay(redis: Redis, settings: CommonSettings, args: argparse.Name
     if not _one_or_all(args, "every event in the dead-letter queue"):
         return 2
     if args.all:
-        targets = list(dict.fromkeys(e.event_id for e in await dlq.entries(redis)))
-    else:
-        targets = [args.event_id]
-    terminal = sys.stderr.isatty()
-    replayed = 0
-    for done, event_id in enumerate(targets, start=1):
-        try:
-            queued = await dlq.replay(redis, event_id, settings.event_ttl_s)
-        except LookupError as exc:
-            print(f"kuflow-router: {exc}", file=sys.stderr)
-            continue
-        if not queued and not args.all:
-            print(f"event {event_id} has no dead-letter entry: nothing to replay", file=sys.stderr)
-            return 1
-        replayed += queued
-        if terminal:
-            print(f"\rreplaying {done}/{len(targets)}", end="", file=sys.stderr, flush=True)
-    if terminal and targets:
-        print(file=sys.stderr)
-    print(f"{replayed} event{'s' * (replayed != 1)} queued again")
-    return 0 if replayed or args.all else 1
+        done = await _every_failure(redis, settings, bulk.REPLAY)
+        print(f"{plural(done, 'event')} queued again")
+        return 0
+    try:
+        queued = await dlq.replay(redis, args.event_id, settings.event_ttl_s)
+    except LookupError as exc:
+        print(f"kuflow-router: {exc}", file=sys.stderr)
+        return 1
+    if not queued:
+        print(f"event {args.event_id} has no dead-letter entry: nothing to replay", file=sys.stderr)
+        return 1
+    print("1 event queued again")
+    return 0
+
+
+async def _every_failure(redis: Redis, settings: CommonSettings, action: str) -> int:
+    """Replay or discard every dead-lettered event, failure by failure, a page at a time (each
+    process in order); how many events it acted on."""
+    done = 0
+    for failure in await failures.listing(redis, most=100_000):
+        result = await bulk.run(redis, failure.failure_id, action, actor(), settings.event_ttl_s)
+        for problem in result.problems:
+            print(f"kuflow-router: {problem}", file=sys.stderr)
+        done += result.done
+    return done
 
 
 async def dlq_purge(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
     """Delete the entries of one event, or (with --all) every entry."""
     if not _one_or_all(args, "to empty the dead-letter queue"):
         return 2
-    removed = await dlq.purge(redis, None if args.all else args.event_id)
+    if args.all:
+        done = await _every_failure(redis, settings, bulk.DISCARD)
+        left = await dlq.purge(redis)  # entries of no failure: none, unless written meanwhile
+        print(f"the dead letters of {plural(done, 'event')} deleted"
+              + (f", and {plural(left, 'entry', 'entries')} more" if left else ""))  # fmt: skip
+        return 0
+    removed = await dlq.purge(redis, args.event_id)
     print(f"{removed} entr{'y' if removed == 1 else 'ies'} deleted")
     return 0
 

@@ -22,6 +22,7 @@ from kuflow_router import (
     connections_command,
     console_command,
     env_file,
+    failure_commands,
     pause_commands,
     rules_commands,
     send_command,
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     pause_commands.add_rule_parsers(rules_commands.add_parser(commands))
     admin_commands.add_parsers(commands)
     timer_commands.add_parser(commands)
+    failure_commands.add_parser(commands)
     connections_command.add_parser(commands)
     send_command.add_parser(commands)
     console_command.add_parser(commands)

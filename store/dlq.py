@@ -25,7 +25,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 
 from common.redact import redact
-from store import keys, records
+from store import failures, keys, records
 from store.queue import requeue
 from store.records import ActionState, ActionStatus, EventStatus
 
@@ -65,9 +65,13 @@ def _field(value: Any) -> str:
     return "" if value is None else redact(str(value))[:MAX_FIELD_CHARS]
 
 
-async def add(redis: Redis, limits: Limits, event: bytes, **fields: Any) -> None:
-    """Append an entry — `fields` are event_id, rule, action, index, attempts, status, error,
-    remote, excerpt — and keep `event` once; then trim to the limits."""
+async def add(
+    redis: Redis, limits: Limits, event: bytes, received_ms: int = 0, **fields: Any
+) -> tuple[str, str]:
+    """Append an entry — `fields` are event_id, rule, action, index, attempts, status, cause,
+    error, remote, excerpt — keep `event` once, count it in its failure (store/failures.py);
+    then trim to the limits. The failure's id, and whether this opened or reopened it
+    (`failures.seen`). `received_ms`: when the event was received (its failure's replay order)."""
     event_id = str(fields.get("event_id", ""))
     values = {k: _field(v) for k, v in fields.items()}
     values["time"] = str(time.time())
@@ -85,7 +89,11 @@ async def add(redis: Redis, limits: Limits, event: bytes, **fields: Any) -> None
         pipe.sadd(index, entry_id)
         pipe.expire(index, limits.ttl_s)
         await pipe.execute()
+    seen = await failures.seen(
+        redis, values, event_id, received_ms or int(time.time() * 1000), limits.ttl_s
+    )
     await trim(redis, limits)
+    return seen
 
 
 async def trim(redis: Redis, limits: Limits) -> int:
@@ -137,6 +145,7 @@ async def _delete(redis: Redis, doomed: list[Entry]) -> None:
             pipe.delete(*bodies)
         for entry in doomed:
             pipe.srem(keys.dlq_index(entry.event_id), entry.entry_id)
+        failures.forget(pipe, (entry.fields for entry in doomed))
         await pipe.execute()
 
 
@@ -211,6 +220,21 @@ async def ensure_index(redis: Redis, limits: Limits) -> int:
     return count
 
 
+async def ensure_failures(redis: Redis, limits: Limits) -> int:
+    """Count the entries written before failures were kept into their failures
+    (store/failures.py), once per queue — claimed first, so two workers starting together do
+    not count them twice; how many were counted (0 when it was done already)."""
+    if not await redis.set(keys.FAILURES_INDEXED, "1", nx=True):
+        return 0
+    count = 0
+    async for page in _pages(redis):
+        async with redis.pipeline(transaction=False) as pipe:  # one round trip a page
+            failures.index(pipe, ((e.time_ms, e.fields) for e in page), limits.ttl_s)
+            await pipe.execute()
+        count += len(page)
+    return count
+
+
 async def event_body(redis: Redis, entry: Entry) -> bytes | None:
     """The event an entry belongs to, as received; None once it is no longer kept."""
     legacy = entry.fields.get("event")  # entries written before the event was kept apart
@@ -220,9 +244,16 @@ async def event_body(redis: Redis, entry: Entry) -> bytes | None:
     return body
 
 
-async def purge(redis: Redis, event_id: str | None = None) -> int:
-    """Delete the entries of one event, or all of them; the number deleted."""
+async def purge(redis: Redis, event_id: str | None = None, failure_id: str = "") -> int:
+    """Delete the entries of one event, or all of them — of one failure's cause only, if
+    `failure_id` is given (its other dead letters stay); the number deleted."""
     doomed = await entries(redis, event_id)
+    if failure_id:
+        kept = [e for e in doomed if failures.failure_id(e.fields) != failure_id]
+        if kept:
+            doomed = [e for e in doomed if failures.failure_id(e.fields) == failure_id]
+            await _remove(redis, doomed, None)
+            return len(doomed)
     await _remove(redis, doomed, event_id)
     return len(doomed)
 
@@ -302,4 +333,7 @@ async def _queue_again(redis: Redis, record: records.EventRecord, body: bytes, t
                  "finished_at"]  # fmt: skip
     await records.save(redis, event_id, ttl_s, values, drop=forgotten)
     received_at = int(record.fields.get("received_at") or time.time() * 1000)
-    await requeue(redis, event_id, body, received_at, ttl_s, timer="timer_rule" in record.fields)
+    # An event that had its place in its process's line (a `seq`) runs in its turn again.
+    in_line = record.fields.get("process_id", "") if record.fields.get("seq") else ""
+    await requeue(redis, event_id, body, received_at, ttl_s,
+                  timer="timer_rule" in record.fields, process_id=in_line)  # fmt: skip

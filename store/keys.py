@@ -163,3 +163,19 @@ def timer_cancels(rule: str, same: str) -> str:
     """The events seen that cancel `rule`'s timers with those `same` values (a sorted set by
     receive time, ms): a timer started after its cancelling event was seen starts cancelled."""
     return f"{PREFIX}timers:unless:{rule}:{same}"
+
+
+# Failures (store/failures.py): the dead letters of one cause, worked as one issue.
+FAILURES = f"{PREFIX}failures"  # sorted set: failure ids by their latest dead letter (ms)
+FAILURES_INDEXED = f"{PREFIX}failures:indexed"  # present once older dead letters are counted in
+
+
+def failure(failure_id: str) -> str:
+    """One failure's state: its cause, open/acknowledged/resolved, by whom, its counts."""
+    return f"{PREFIX}failure:{failure_id}"
+
+
+def failure_events(failure_id: str) -> str:
+    """The events one failure holds in the dead-letter queue (a sorted set by receive time, ms:
+    their replay goes in each process's order)."""
+    return f"{PREFIX}failure:{failure_id}:events"

@@ -191,15 +191,23 @@ class Enqueuer:
 
 
 async def requeue(
-    redis: Redis, event_id: str, body: bytes, received_at_ms: int, ttl_s: int, timer: bool = False
+    redis: Redis,
+    event_id: str,
+    body: bytes,
+    received_at_ms: int,
+    ttl_s: int,
+    timer: bool = False,
+    process_id: str = "",
 ) -> bool:
     """Queue an already received event again (dedup does not apply); False if already queued.
-    `timer`: `event_id` is a timer's (store/timers.py), whose run is queued again."""
+    `timer`: `event_id` is a timer's (store/timers.py), whose run is queued again. `process_id`:
+    it joins the end of that process's line (store/ordering.py) unless it is in it still."""
     now_ms = int(time.time() * 1000)
     job = encode_job(body, received_at_ms, timer=event_id if timer else None)
+    line = keys.process_line(process_id) if process_id else ""
     result = await lua.run(
         redis, _REQUEUE,
-        [keys.job(event_id), keys.QUEUE, keys.event(event_id), keys.WAKE],
+        [keys.job(event_id), keys.QUEUE, keys.event(event_id), keys.WAKE, line],
         [ttl_s * 1000, job, now_ms, event_id,
          keys.WAKE_TOKENS_MAX - 1],
     )  # fmt: skip

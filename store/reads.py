@@ -1,5 +1,5 @@
 """What the console and the CLI read of the router's state: the overview's counts, pages of
-events, one event's record, and the dead letters grouped by cause. Reads only; never a scan of
+events, one event's record, a process's timeline. Reads only; never a scan of
 all keys — events are listed through the receiver's time index (`router:events`), counts from
 per-minute hashes.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import deque
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -305,73 +304,3 @@ async def process_timeline(redis: Redis, process_id: str) -> list[TimelineRow]:
         for event_id, kept in found
     ]
     return sorted(turns, key=lambda turn: (turn.seq or 0, turn.after_ms))
-
-
-SHOWN_ENTRIES = 20  # the most recent entries a group lists; its counts cover them all
-GROUPS_PER_PAGE = 50
-
-
-@dataclass
-class Group:
-    """Dead letters of one cause: the same rule, action and status or error. Whatever the queue
-    holds, a group keeps its counts and its most recent entries only."""
-
-    rule: str
-    action: str
-    cause: str
-    count: int = 0
-    events: set[str] = field(default_factory=set)
-    first_ms: int = 0
-    last_ms: int = 0
-    recent: deque[dlq.Entry] = field(default_factory=lambda: deque(maxlen=SHOWN_ENTRIES))
-
-    def add(self, entry: dlq.Entry) -> None:
-        """Count an entry in (entries come oldest first)."""
-        self.count += 1
-        self.events.add(entry.event_id)
-        self.first_ms = self.first_ms or entry.time_ms
-        self.last_ms = entry.time_ms
-        self.recent.append(entry)
-
-    @property
-    def rule_title(self) -> str:
-        """The rule as the page names it: `*` (the event as a whole: the read of KuFlow, or the
-        job itself) in words."""
-        return "all rules of the event" if self.rule == "*" else self.rule
-
-    @property
-    def key(self) -> str:
-        """The group's id in URLs."""
-        return json.dumps([self.rule, self.action, self.cause])
-
-    @property
-    def event_ids(self) -> list[str]:
-        return sorted(self.events)
-
-
-def cause(entry: dlq.Entry) -> str:
-    """What an entry failed with: the kind its failure was given (an HTTP status, `timeout`,
-    `connection refused`, `DNS failure`, `TLS error` …), else the start of its error."""
-    if entry.fields.get("cause"):
-        return entry.fields["cause"]
-    status = entry.fields.get("status", "")
-    if status and status != "0":
-        return f"HTTP {status}"
-    error = entry.fields.get("error", "")
-    for prefix in ("gave up after", "refused job", "the job does not hold"):
-        if error.startswith(prefix):
-            return prefix
-    return error.split(":", 1)[0][:80] or "error"
-
-
-async def groups(redis: Redis) -> list[Group]:
-    """Every dead letter, grouped by cause, the most recent group first: one pass over the
-    queue, a page at a time, keeping counts rather than entries."""
-    found: dict[tuple[str, str, str], Group] = {}
-    async for entry in dlq.iterate(redis):
-        rule, action = entry.fields.get("rule", ""), entry.fields.get("action", "")
-        key = (rule, action, cause(entry))
-        if key not in found:
-            found[key] = Group(*key)
-        found[key].add(entry)
-    return sorted(found.values(), key=lambda g: g.last_ms, reverse=True)

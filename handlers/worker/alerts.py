@@ -1,12 +1,14 @@
-"""Alerts: telling someone, through rules.yaml's `alerts:`, that an action was dead-lettered, a
-connection's breaker opened or closed, or a rules reload failed.
+"""Alerts: telling someone, through rules.yaml's `alerts:`, that a failure opened or reopened
+(an action was dead-lettered for a cause the router had no open failure for: store/failures.py),
+a connection's breaker opened or closed, or a rules reload failed.
 
 Each alert is sent in the background — one try, with its action's timeout — so it never holds
 up a job; its own failure is logged and counted (`router_alerts_total{outcome="failed"}`), never
-alerted on. Across every worker, at most one alert per (alert, cause) per `window`: the cause of
-a dead letter is its rule, action and status; of a breaker, its connection and what it became;
-of a reload, the rules file. Later ones within the window are folded into a count that the next
-alert sent for that cause reports (`{{ alert.count }}`).
+alerted on. A failure alerts each time it opens or reopens (a person resolved it in between), in
+one worker only (its opening is one script). Breakers and reloads: across every worker, at most
+one alert per (alert, cause) per `window` — a breaker's cause is its connection and what it
+became, a reload's the rules file — and later ones within the window are folded into a count
+that the next alert sent for that cause reports (`{{ alert.count }}`).
 """
 
 from __future__ import annotations
@@ -75,6 +77,11 @@ def default_text(kind: str, fields: Mapping[str, Any]) -> str:
             f"{fields['event_id']} ({fields['event_type']}) after {fields['attempts']} "
             f"attempt(s): {fields['error']}"
         )
+        if fields.get("failure"):
+            text += (f" — failure {fields['failure']} reopened (it was resolved)"
+                     if fields.get("failure_change") == "reopened" else
+                     f" — new failure {fields['failure']}; more like it are counted there, not "
+                     "alerted")  # fmt: skip
     elif kind == "breaker_opened":
         text = (
             f"Connection '{fields['connection']}' is open after failures in a row; its calls "
@@ -116,8 +123,18 @@ class Alerts:
         action: str,
         attempts: int,
         error: Exception | str,
+        failure: tuple[str, str],
     ) -> None:
-        """An action (or the whole event: rule `*`) went to the dead-letter queue."""
+        """An action (or the whole event: rule `*`) went to the dead-letter queue; `failure`: its
+        failure's id and what the dead letter did to it (store/failures.py). Only a failure that
+        opened or reopened alerts: later dead letters of an open or acknowledged one count in
+        it, unsent."""
+        failure_id, change = failure
+        if not change:
+            for alert in self._rules.current.alerts:
+                if "dead_letter" in alert.when:
+                    metrics.ALERTS.labels(alert.name, "folded").inc()
+            return
         status = error.status if isinstance(error, ActionFailed) else 0
         data = event.get("data")
         event_id = str(event.get("id", ""))
@@ -126,11 +143,13 @@ class Alerts:
             "event_id": from_event(event_id), "event_type": from_event(str(event.get("type", ""))),
             "process_id": from_event(str(data.get("processId", "")))
             if isinstance(data, dict) else "",
-            "attempts": attempts,
+            "attempts": attempts, "failure": failure_id, "failure_change": change,
             "link": f"{self._console_url}/events/{quote(event_id, safe='')}"
             if self._console_url and event_id else "",
+            "failure_link": f"{self._console_url}/failures/{failure_id}"
+            if self._console_url else "",
         }  # fmt: skip
-        self._raise("dead_letter", f"{rule}\n{action}\n{status}", fields)
+        self._raise("dead_letter", failure_id, fields)
 
     def breaker(self, connection: str, transition: str, error: Exception | None) -> None:
         """A connection's breaker opened or closed."""
@@ -163,11 +182,13 @@ class Alerts:
         digest = hashlib.sha256(cause.encode()).hexdigest()[:16]
         extra = {"alert": alert.name, "kind": kind}
         try:
-            window_ms = int(alert.window_s * 1000)
-            folded = await open_window(self._redis, alert.name, digest, window_ms, now_ms)
-            if folded < 0:
-                metrics.ALERTS.labels(alert.name, "folded").inc()
-                return
+            folded = 0
+            if kind != "dead_letter":  # a failure alerts once per opening: no window needed
+                window_ms = int(alert.window_s * 1000)
+                folded = await open_window(self._redis, alert.name, digest, window_ms, now_ms)
+                if folded < 0:
+                    metrics.ALERTS.labels(alert.name, "folded").inc()
+                    return
             await self._call(alert, kind, {**fields, "count": folded}, f"{digest}/{now_ms}")
         except Exception as exc:  # an alert's failure must never fail anything else
             metrics.ALERTS.labels(alert.name, "failed").inc()
@@ -179,7 +200,7 @@ class Alerts:
     async def _call(self, alert: Alert, kind: str, fields: dict[str, Any], key: str) -> None:
         at = datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="seconds")
         blank = ("rule", "action", "connection", "error", "event_id", "event_type", "process_id",
-                 "link")  # fmt: skip
+                 "link", "failure", "failure_change", "failure_link")  # fmt: skip
         values: dict[str, Any] = dict.fromkeys(blank, "")
         values.update({"status": 0, "attempts": 0, **fields, "kind": kind, "at": at,
                        "title": TITLES[kind]})  # fmt: skip

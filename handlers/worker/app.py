@@ -267,6 +267,10 @@ def build_worker(
         if indexed:
             log.info("dead-letter queue: %d entries from before the per-event index indexed",
                      indexed)  # fmt: skip
+        counted = await dlq.ensure_failures(redis, kept)
+        if counted:
+            log.info("dead-letter queue: %d entries from before failures were kept counted in "
+                     "their failures", counted)  # fmt: skip
         ordered = settings.ordering == "process"
         session = Session(client)
         alerts = Alerts(redis, session, rules, settings.console_url)

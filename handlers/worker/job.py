@@ -89,10 +89,11 @@ class Job:
     ) -> None:
         """Add an entry for one failed action (or the whole event) to the dead-letter queue."""
         failed = error if isinstance(error, ActionFailed) else None
-        await dlq.add(
+        failure = await dlq.add(
             self.deps.redis,
             self.deps.dlq_limits,
             self.body,
+            int(self.record.fields.get("received_at") or 0),
             event_id=self.event_id,
             rule=rule,
             action=action,
@@ -105,4 +106,4 @@ class Job:
             excerpt=failed.excerpt if failed else "",
         )
         if self.deps.alerts is not None:
-            self.deps.alerts.dead_letter(self.event, rule, action, attempts, error)
+            self.deps.alerts.dead_letter(self.event, rule, action, attempts, error, failure)

@@ -79,7 +79,7 @@ async def test_an_expired_session_goes_back_to_the_login(make_stand: Callable[..
         old = access.new_session(now=0)
         stand.console.cookies.set(COOKIE, old)
         answer = await stand.console.get("/")
-        change = await stand.console.post("/dead/purge", data={"csrf": "x"})
+        change = await stand.console.post("/failures/0123456789ab/discard", data={"csrf": "x"})
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
     assert change.status_code == 303
 

@@ -115,14 +115,19 @@ def test_an_operator_finds_a_failed_event_fixes_it_and_replays_it(
     assert page.get_by_text(f"{crm.base_url}/contacts").first.is_visible()
     _shoot(page, "event")
 
-    page.get_by_role("link", name="Dead letters").click()
-    group = page.locator("article.group")
-    assert group.count() == 1 and "notify-crm · crm.request · HTTP 422" in group.inner_text()
-    _shoot(page, "dead-letters")
-    # The CRM is fixed (its scripted failure was used up): replay the group.
-    page.get_by_role("button", name="Replay the event").click()
-    assert dialogs == ["Replay 1 event?"]
-    assert page.get_by_text("1 of 1 events queued again").is_visible()
+    page.get_by_role("link", name="Failures").click()
+    failure = page.locator("article.failure")
+    assert failure.count() == 1 and "notify-crm · crm.request · HTTP 422" in failure.inner_text()
+    assert "open" in failure.locator(".state").inner_text()
+    failure.get_by_label("Note").fill("the CRM refuses a field; fixing")
+    failure.get_by_role("button", name="Acknowledge").click()
+    assert page.get_by_text("acknowledged: it alerts no more while it lasts").is_visible()
+    assert "the CRM refuses a field; fixing" in page.locator("article.failure").inner_text()
+    _shoot(page, "failures")
+    # The CRM is fixed (its scripted failure was used up): replay the failure's events.
+    page.get_by_role("button", name="Replay all after fix").click()
+    assert dialogs[0].startswith("Resolve this failure and replay its 1 event, each process")
+    assert page.get_by_text("1 event queued again, each process in order").is_visible()
     wait_for(lambda: _status(client, failing["id"]) == "done", "the replayed event to be done")
     page.goto(f"{router.console}/events?status=done")
     assert page.locator("table.events tbody tr").count() == 2
@@ -215,7 +220,7 @@ def test_a_wrong_token_stays_on_the_login_page(browser: Any, router: Router) -> 
     _log_in(page, router.console, token="not-the-token")
     assert page.get_by_role("alert").inner_text() == "That is not the admin token."
     assert context.cookies() == []
-    page.goto(f"{router.console}/dead")
+    page.goto(f"{router.console}/failures")
     assert page.url.startswith(f"{router.console}/login")
     context.close()
 
@@ -247,7 +252,7 @@ def test_headers_badges_and_ids_stay_whole_at_common_widths(
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     _log_in(page, router.console)
-    for path in ("/", "/events", f"/events/{event['id']}", "/dead", "/rules"):
+    for path in ("/", "/events", f"/events/{event['id']}", "/failures", "/rules"):
         page.goto(f"{router.console}{path}")
         found = page.evaluate(WORDS_WHOLE)
         assert found["broken"] == [] and found["overflow"] <= 0, (path, found)

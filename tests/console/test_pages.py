@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from store import keys
+from store import failures, keys
 from tests.conftest import make_event
 from tests.console.conftest import Stand
 from tests.doubles.http import HttpDouble
@@ -84,7 +84,7 @@ async def test_event_data_is_shown_as_text_never_as_markup(
 
 
 @pytest.mark.anyio
-async def test_dead_letters_are_grouped_by_cause_and_replayed_once(
+async def test_dead_letters_are_one_failure_replayed_once_after_the_fix(
     make_stand: Callable[..., Any], kuflow: KuflowDouble, crm: HttpDouble, rdb: Any
 ) -> None:
     async with make_stand() as stand:
@@ -94,13 +94,16 @@ async def test_dead_letters_are_grouped_by_cause_and_replayed_once(
             await stand.router.send(event)
         await stand.router.work()
         await stand.login()
-        page = (await stand.console.get("/dead")).text
+        assert (await stand.console.get("/dead")).headers["location"] == "/failures"
+        page = (await stand.console.get("/failures")).text
         assert "notify-crm · crm.request · HTTP 422" in page
-        assert "2 entries, 2 events" in page and "Replay all 2 events" in page
-        group = json.dumps(["notify-crm", "crm.request", "HTTP 422"])
-        csrf = await stand.csrf("/dead")
-        answer = await stand.console.post("/dead/replay", data={"csrf": csrf, "group": group})
-        assert "2+of+2+events+queued+again" in answer.headers["location"]
+        assert "2 events dead-lettered now, 2 dead letters in all" in page
+        (failure,) = await failures.listing(stand.router.redis)
+        csrf = await stand.csrf("/failures")
+        answer = await stand.console.post(
+            f"/failures/{failure.failure_id}/replay", data={"csrf": csrf, "back": "/failures"}
+        )
+        assert "2+events+queued+again%2C+each+process+in+order" in answer.headers["location"]
         again = await stand.console.post(
             f"/events/{events[0]['id']}/replay", data={"csrf": csrf}
         )  # already queued: not a second time
@@ -111,7 +114,9 @@ async def test_dead_letters_are_grouped_by_cause_and_replayed_once(
             assert (await stand.router.record(event["id"])).status == "done"
         assert len(crm.requests("POST", "/api/contacts")) == 4
         assert len(kuflow.tasks()) == 2  # completed actions stayed skipped
-        assert "empty" in (await stand.console.get("/dead")).text
+        assert "No open failure" in (await stand.console.get("/failures")).text
+        resolved = (await stand.console.get("/failures?state=resolved")).text
+        assert "Resolved by console" in resolved and "0 events dead-lettered now" in resolved
 
 
 @pytest.mark.anyio
@@ -228,23 +233,28 @@ async def test_one_process_is_listed_in_the_order_it_runs(
 
 
 @pytest.mark.anyio
-async def test_dead_letter_groups_keep_counts_show_the_latest_and_come_in_pages(
+async def test_failures_keep_counts_and_come_in_pages(
     make_stand: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from store import dlq, reads
+    from console import views
+    from store import dlq
 
-    monkeypatch.setattr(reads, "GROUPS_PER_PAGE", 2)
+    monkeypatch.setattr(views, "FAILURES_PER_PAGE", 2)
+    monkeypatch.setattr(views, "FAILURE_EVENTS_SHOWN", 20)
     async with make_stand() as stand:
         for n in range(30):  # 25 of one cause, then five causes of one entry each
             rule = "sync" if n < 25 else f"other-{n}"
             await dlq.add(stand.router.redis, dlq.Limits(), b"{}", event_id=f"ev-{n}",
                           rule=rule, action="crm.request", status=422, error="no")  # fmt: skip
         await stand.login()
-        first = (await stand.console.get("/dead")).text
-        last = (await stand.console.get("/dead?page=3")).text
-    assert first.count('<article class="group">') == 2 and "Groups 1\u20132 of 6" in first
-    assert "The latest 20 of 25 entries" in last and "25 entries, 25 events" in last
-    assert last.count('href="/events/ev-') == reads.SHOWN_ENTRIES + 1  # and other-25's one
+        first = (await stand.console.get("/failures")).text
+        last = (await stand.console.get("/failures?page=3")).text
+        (sync,) = [f for f in await failures.listing(stand.router.redis) if f.rule == "sync"]
+        one = (await stand.console.get(f"/failures/{sync.failure_id[:6]}")).text
+    assert first.count('<article class="group failure open">') == 2
+    assert "Failures 1\u20132 of 6" in first
+    assert "25 events dead-lettered now, 25 dead letters in all" in last
+    assert "(the first 20 of 25)" in one and one.count('href="/events/ev-') == 20 + 1  # + last
 
 
 @pytest.mark.anyio

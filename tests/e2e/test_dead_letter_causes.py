@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from store import dlq, reads
+from store import dlq, failures
 from tests.conftest import make_event
 from tests.e2e.harness import pipeline
 
@@ -40,6 +40,10 @@ async def test_a_refused_connection_is_dead_lettered_as_connection_refused(
         await router.send(event)
         await router.work()
         (entry,) = await dlq.entries(router.redis, event["id"])
-        (group,) = await reads.groups(router.redis)
+        (group,) = await failures.listing(router.redis)
     assert entry.fields["cause"] == "connection refused"
-    assert group.cause == "connection refused" and "ssl:default" not in entry.fields["error"]
+    assert (
+        group.state == "open"
+        and group.cause == "connection refused"
+        and "ssl:default" not in entry.fields["error"]
+    )

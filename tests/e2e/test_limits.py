@@ -126,24 +126,6 @@ async def test_a_rate_limit_holds_and_its_waits_cost_no_attempts(
 
 
 @pytest.mark.anyio
-async def test_a_dead_letter_alerts_once_per_window_with_the_rest_counted(
-    redis_url: str, tmp_path: Path, crm: Any, rdb: Any
-) -> None:
-    crm.fail("POST", "/api/orders", status=400, times=5)
-    async with pipeline(redis_url, write_rules(tmp_path, crm)) as p:
-        events = [make_event() for _ in range(5)]
-        for event in events:
-            await p.send(event)
-        await p.work()
-        assert len(await p.dead()) == 5
-    (text,) = alerts(crm)
-    assert text.startswith("Dead-lettered: rule 'sync', action crm.request on event ")
-    assert "answered 400" in text
-    (window,) = rdb.keys(keys.alert("ops", "*"))
-    assert rdb.hget(window, "folded") == b"4"
-
-
-@pytest.mark.anyio
 async def test_an_alert_that_cannot_be_sent_is_counted_and_blocks_nothing(
     redis_url: str, tmp_path: Path, crm: Any
 ) -> None:

@@ -149,3 +149,46 @@ def test_dlq_replay_all_and_purge(
     assert "1 event queued again" in capsys.readouterr().out
     assert rdb.zscore(keys.QUEUE, second["id"]) is not None
     assert main(["dlq", "purge", "--all"]) == 0
+
+
+def test_failures_are_listed_acknowledged_and_replayed_by_their_id(
+    env: str, rdb: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second = make_event(), make_event()
+    seed(env, first)
+    seed(env, second)
+    assert main(["failures", "list", "--json"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    shown = json.loads(line)
+    assert (shown["state"], shown["rule"], shown["action"], shown["cause"], shown["events"]) == (
+        "open",
+        "r",
+        "kuflow.append_log",
+        "HTTP 400",
+        2,
+    )
+    fid = shown["id"]
+    assert main(["failures", "ack", fid[:6], "--note", "KuFlow's log API is down"]) == 0
+    assert main(["failures", "ack", fid]) == 1  # acknowledged already: nothing changes
+    assert "is acknowledged: nothing changed" in capsys.readouterr().err
+    assert main(["failures", "list"]) == 0
+    out = capsys.readouterr()
+    assert "acknowledged" in out.out and "KuFlow's log API is down" in out.out
+    assert main(["failures", "show", "nope"]) == 1
+    assert main(["failures", "replay", fid]) == 0
+    assert "2 events queued again" in capsys.readouterr().out
+    assert rdb.zcard(keys.QUEUE) == 2
+    assert main(["failures", "replay", fid]) == 0  # again: nothing twice
+    assert "0 events queued again" in capsys.readouterr().out
+    assert main(["failures", "list", "--state", "resolved"]) == 0
+    assert fid in capsys.readouterr().out
+    actions = [(e.action, e.outcome) for e in asyncio.run(_audit(env))]
+    assert actions[:3] == [("failure.replay", "done"), ("failure.replay", "done"),
+                           ("failure.ack", "unchanged: it is acknowledged")]  # fmt: skip
+
+
+async def _audit(url: str) -> list[Any]:
+    from store import audit
+
+    async with Redis.from_url(url) as client:
+        return await audit.entries(client)

@@ -1,5 +1,6 @@
-"""Alerts with a clock the test moves: one per cause per window, the folded count in the next,
-causes kept apart, the reload alert, the text template, Teams' card, and a console link."""
+"""Alerts with a clock the test moves: one per failure opened or reopened (not per event); a
+breaker's once per window with the folded count in the next; the reload alert, the text
+template, Teams' card, and a console link."""
 
 from __future__ import annotations
 
@@ -68,34 +69,54 @@ def sent(crm: Any) -> list[Any]:
 
 
 @pytest.mark.anyio
-async def test_one_alert_per_cause_per_window_and_the_next_counts_the_rest(
+async def test_a_failure_alerts_when_it_opens_and_when_it_reopens_not_per_event(
     make_alerts: Any, crm: Any
 ) -> None:
     async with make_alerts(SLACK, console_url="https://router.example/") as stage:
-        alerts, clock = stage.alerts, stage.clock
+        alerts = stage.alerts
         failure = PermanentError("POST http://crm/api/orders answered 400: no", 400)
-        for _ in range(3):
-            alerts.dead_letter(EVENT, "sync", "crm.request", 1, failure)
+        alerts.dead_letter(EVENT, "sync", "crm.request", 1, failure, ("f00d", "opened"))
+        for _ in range(2):  # more of the same open failure: counted there, not alerted
+            alerts.dead_letter(EVENT, "sync", "crm.request", 1, failure, ("f00d", ""))
         await alerts.close()
         assert len(sent(crm)) == 1
         first = sent(crm)[0]["text"]
         assert first == (
             "Dead-lettered: rule 'sync', action crm.request on event "
             f"{EVENT['id']} (PROCESS.CREATED) after 1 attempt(s): POST http://crm/api/orders "
-            f"answered 400: no https://router.example/events/{EVENT['id']}"
+            "answered 400: no — new failure f00d; more like it are counted there, not alerted "
+            f"https://router.example/events/{EVENT['id']}"
         )
-        # Another cause (another status) is its own alert, in the same window.
-        alerts.dead_letter(EVENT, "sync", "crm.request", 3, PermanentError("gone", 404))
+        # Another failure (another status) is its own alert, in the same window.
+        gone = PermanentError("gone", 404)
+        alerts.dead_letter(EVENT, "sync", "crm.request", 3, gone, ("beef", "opened"))
         await alerts.close()
         assert len(sent(crm)) == 2
 
-        clock[0] += 600  # the window is over: the next alert says what was folded
-        alerts.dead_letter(EVENT, "sync", "crm.request", 1, failure)
+        # Resolved, then failing again at once: reopened, and said, whatever the window.
+        alerts.dead_letter(EVENT, "sync", "crm.request", 1, failure, ("f00d", "reopened"))
         await alerts.close()
         assert len(sent(crm)) == 3
         assert sent(crm)[2]["text"].endswith(
-            f"(and 2 more like it since the last alert) https://router.example/events/{EVENT['id']}"
+            f"— failure f00d reopened (it was resolved) https://router.example/events/{EVENT['id']}"
         )
+
+
+@pytest.mark.anyio
+async def test_a_breaker_alerts_once_per_window_and_the_next_counts_the_rest(
+    make_alerts: Any, crm: Any
+) -> None:
+    async with make_alerts(SLACK) as stage:
+        alerts, clock = stage.alerts, stage.clock
+        for _ in range(3):
+            alerts.breaker("crm", "opened", PermanentError("answered 503", 503))
+        await alerts.close()
+        assert len(sent(crm)) == 1
+        clock[0] += 600  # the window is over: the next alert says what was folded
+        alerts.breaker("crm", "opened", PermanentError("answered 503", 503))
+        await alerts.close()
+    assert len(sent(crm)) == 2
+    assert sent(crm)[1]["text"].endswith("(and 2 more like it since the last alert)")
 
 
 @pytest.mark.anyio
@@ -111,7 +132,7 @@ async def test_only_the_kinds_an_alert_is_for_and_a_text_of_its_own(
     async with make_alerts(alert) as stage:
         alerts = stage.alerts
         alerts.breaker("crm", "closed", None)
-        alerts.dead_letter(EVENT, "sync", "crm.request", 1, "broken")
+        alerts.dead_letter(EVENT, "sync", "crm.request", 1, "broken", ("f00d", "opened"))
         alerts.breaker("crm", "opened", PermanentError("POST … answered 503", 503))
         await alerts.close()
     (card,) = sent(crm)
@@ -149,7 +170,9 @@ async def test_what_an_event_supplies_carries_no_markup_into_a_chat(
     forged = {"id": EVENT["id"], "type": "PROCESS.<!channel> " + "x" * 300,
               "data": {"processId": "<https://evil.example|click>"}}  # fmt: skip
     async with make_alerts(SLACK) as stage:
-        stage.alerts.dead_letter(forged, "sync", "crm.request", 1, "said <!here> & " + "y" * 900)
+        stage.alerts.dead_letter(
+            forged, "sync", "crm.request", 1, "said <!here> & " + "y" * 900, ("f00d", "opened")
+        )
         await stage.alerts.close()
     (text,) = [body["text"] for body in sent(crm)]
     assert "<!channel>" not in text and "<!here>" not in text and "evil.example" not in text
