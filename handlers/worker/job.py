@@ -12,6 +12,7 @@ from handlers.clients.base import Session
 from handlers.clients.errors import ActionFailed
 from handlers.rules.model import RuleSet
 from handlers.rules.reload import LiveRules
+from handlers.worker import metrics
 from handlers.worker.alerts import Alerts
 from store import dlq, ordering, records, timers
 from store.records import EventRecord, EventStatus
@@ -105,5 +106,7 @@ class Job:
             remote=failed.remote if failed else "",
             excerpt=failed.excerpt if failed else "",
         )
+        if failure[1]:
+            metrics.FAILURES.labels(rule, action, failure[1]).inc()
         if self.deps.alerts is not None:
             self.deps.alerts.dead_letter(self.event, rule, action, attempts, error, failure)

@@ -20,6 +20,12 @@ EVENTS_REJECTED = Counter(
     "them (cannot_be_verified).",
     ["reason"],
 )
+FAILURES = Counter(
+    "router_failures_total",
+    "Failures (dead letters of one cause) opened — a cause not seen before — or reopened after "
+    "being resolved.",
+    ["rule", "action", "outcome"],
+)
 DLQ_TRIMMED = Counter(
     "router_dlq_trimmed_total",
     "Dead-letter entries removed to keep the queue within its limits, by reason (age, size).",

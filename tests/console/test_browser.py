@@ -263,3 +263,75 @@ def test_headers_badges_and_ids_stay_whole_at_common_widths(
     assert page.locator("link[rel=icon]").count() == 1
     _shoot(page, f"events-{width}")
     context.close()
+
+
+@pytest.fixture
+def held_router(tmp_path: Path, kuflow: KuflowDouble, crm: HttpDouble) -> Iterator[Router]:
+    """A router whose processes wait behind a dead-lettered event (ROUTER_ORDERING_ON_FAILURE)."""
+    rules = RULES.replace("KUFLOW_URL", kuflow.url).replace("CRM_URL", crm.base_url)
+    (tmp_path / "rules.yaml").write_text(rules)
+    env = router_env(ROUTER_WEBHOOK_TOKENS=TOKEN, ROUTER_ADMIN_TOKEN=ADMIN,
+                     ROUTER_LOG_FORMAT="text", ROUTER_ORDERING_ON_FAILURE="hold")  # fmt: skip
+    with running_router(["run"], env, tmp_path) as running:
+        yield running
+
+
+def test_an_operator_pauses_the_crm_skips_a_stuck_process_and_works_the_failure(
+    browser: Any, held_router: Router, kuflow: KuflowDouble, crm: HttpDouble, tmp_path: Path
+) -> None:
+    """Pause and resume a connection from the overview, see a held event say so; a process
+    held behind its dead letter on the Stuck page, skipped; its failure acknowledged."""
+    router, client = held_router, _redis(tmp_path)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    _log_in(page, router.console)
+
+    page.goto(router.console)
+    crm_row = page.locator("tr", has_text="crm (http)")
+    crm_row.get_by_label("Why").fill("CRM maintenance")
+    crm_row.get_by_role("button", name="Pause").click()
+    assert page.get_by_text("crm paused: its actions wait, nothing is lost").is_visible()
+    paused = loan_event(kuflow)
+    assert post_event(router.base, paused, TOKEN).status_code == 202
+    wait_for(lambda: (client.hget(keys.event(paused["id"]), "held") or b"") != b"", "the hold")
+    page.goto(f"{router.console}/events/{paused['id']}")
+    held = page.locator("dd", has_text="connection crm paused by console").inner_text()
+    assert "CRM maintenance" in held and crm.requests("POST", "/api/contacts") == []
+    page.goto(router.console)
+    page.locator("tr", has_text="crm (http)").get_by_role("button", name="Resume").click()
+    assert page.get_by_text("crm resumed").is_visible()
+    wait_for(lambda: _status(client, paused["id"]) == "done", "the held event to run")
+    assert len(crm.requests("POST", "/api/contacts")) == 1
+
+    crm.fail("POST", "/api/contacts", status=422, times=1)
+    first = loan_event(kuflow)
+    process = first["data"]["processId"]
+    behind = make_event("PROCESS.STATE_CHANGED",
+                        data={"processId": process, "processState": "COMPLETED"})  # fmt: skip
+    for event in (first, behind):
+        assert post_event(router.base, event, TOKEN).status_code == 202
+    wait_for(lambda: _status(client, first["id"]) == "partial", "the first event to fail")
+    page.goto(router.console)
+    page.get_by_role("link", name="Stuck").first.click()
+    row = page.locator("table.events tbody tr")
+    assert row.count() == 1 and "1 event" in row.inner_text()
+    _shoot(page, "stuck")
+    assert crm.requests("POST", "/api/done") == []  # the later event waits
+    row.get_by_role("button", name="Skip").click()
+    assert dialogs[-1].startswith("Skip this event?")
+    assert page.get_by_text("skipped: its process's later events run").is_visible()
+    wait_for(lambda: _status(client, behind["id"]) == "done", "the event behind to run")
+    page.goto(f"{router.console}/events/{first['id']}")
+    assert page.locator("dd", has_text="by console").first.is_visible()
+
+    page.get_by_role("link", name="Failures").click()
+    failure = page.locator("article.failure")
+    assert failure.count() == 1 and "1 event dead-lettered now" in failure.inner_text()
+    failure.get_by_label("Note").fill("CRM rejects the field; fixing the rule")
+    failure.get_by_role("button", name="Acknowledge").click()
+    assert "acknowledged" in page.locator("article.failure .state").inner_text()
+    page.locator("article.failure h2 a").click()
+    assert page.get_by_role("link", name=first["id"]).is_visible()
+    context.close()
