@@ -8,6 +8,7 @@ import asyncio
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import redis
 from redis.asyncio import Redis
@@ -24,15 +25,23 @@ def start_worker(env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen([*router_command(), "worker"], env=env, stdout=out, stderr=out)
 
 
-def test_held_work_survives_a_killed_worker_and_runs_once_in_order_after_resume(
-    redis_url: str, rdb: redis.Redis, crm: HttpDouble, tmp_path: Path
-) -> None:
+def stage(
+    redis_url: str, crm: HttpDouble, tmp_path: Path, count: int, each: int
+) -> tuple[dict[str, str], list[str], list[dict[str, Any]]]:
+    """The worker's environment, `count` processes, and `each` events of each, interleaved."""
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES.format(url=crm.base_url))
     env = router_env(ROUTER_REDIS_URL=redis_url, ROUTER_RULES_FILE=str(rules))
-    processes = [make_event()["data"]["processId"] for _ in range(2)]
+    processes = [make_event()["data"]["processId"] for _ in range(count)]
     events = [make_event("PROCESS.STATE_CHANGED", data={"processId": p, "processState": "RUNNING"})
-              for _ in range(3) for p in processes]  # fmt: skip
+              for _ in range(each) for p in processes]  # fmt: skip
+    return env, processes, events
+
+
+def test_held_work_survives_a_killed_worker_and_runs_once_in_order_after_resume(
+    redis_url: str, rdb: redis.Redis, crm: HttpDouble, tmp_path: Path
+) -> None:
+    env, processes, events = stage(redis_url, crm, tmp_path, 2, 3)
 
     async def pause() -> None:
         async with Redis.from_url(redis_url) as client:
@@ -72,12 +81,7 @@ def test_held_work_survives_a_killed_worker_and_runs_once_in_order_after_resume(
 def test_a_worker_killed_while_running_resumed_work_loses_nothing(
     redis_url: str, rdb: redis.Redis, crm: HttpDouble, tmp_path: Path
 ) -> None:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.format(url=crm.base_url))
-    env = router_env(ROUTER_REDIS_URL=redis_url, ROUTER_RULES_FILE=str(rules))
-    processes = [make_event()["data"]["processId"] for _ in range(3)]
-    events = [make_event("PROCESS.STATE_CHANGED", data={"processId": p, "processState": "RUNNING"})
-              for _ in range(10) for p in processes]  # fmt: skip
+    env, processes, events = stage(redis_url, crm, tmp_path, 3, 10)
 
     async def pause_then_resume(resume: bool) -> int:
         async with Redis.from_url(redis_url) as client:
