@@ -85,6 +85,9 @@ class CommonSettings(BaseSettings):
     # A page of the tracing backend for one trace, `{trace_id}` in it (Jaeger, Tempo …): the
     # console and `events show` link each event's trace.
     trace_url: str = ""
+    # The audit log (store/audit.py): kept this long, and at most this many entries.
+    audit_retention_days: int = Field(default=400, ge=1, le=3650)
+    audit_max_entries: int = Field(default=1_000_000, ge=1000)
 
     @field_validator("trace_url")
     @classmethod

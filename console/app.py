@@ -4,6 +4,7 @@ webhook's."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -15,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from console import changes, views
-from console.access import COOKIE, SESSION_S, Access, Login
+from console.access import ADMIN, COOKIE, OPERATOR, SESSION_S, VIEWER, Access, Login, Person
 from console.web import (
     HERE,
     SECURITY_HEADERS,
@@ -30,7 +31,7 @@ from console.web import (
     safe_next,
 )
 from handlers.rules.reload import LiveRules
-from store import bulk, failures
+from store import audit, bulk, failures
 
 
 async def login_form(request: Request) -> Response:
@@ -40,7 +41,9 @@ async def login_form(request: Request) -> Response:
     if console.access.open or session:
         onward = RedirectResponse(target, status_code=303)
         if session is None:
-            with_cookie(onward, request, console.access.new_session(), SESSION_S)
+            local = console.access.login("")
+            assert local is not None  # open: everyone is `local`
+            with_cookie(onward, request, console.access.new_session(local), SESSION_S)
         return onward
     form = TEMPLATES.TemplateResponse(request, "login.html", {"next": target, "error": ""})
     form.headers.update(SECURITY_HEADERS)
@@ -55,12 +58,17 @@ async def login(request: Request) -> Response:
     wait_s = console.throttle.wait_s(address)
     if wait_s:
         error = f"Too many wrong tokens from this address: try again in {wait_s} s."
+        await console.audit(request, None, "login", [], "refused: throttled", actor="")
         return _login_refused(request, target, error, 429, {"Retry-After": str(wait_s)})
-    if not console.access.login(form.get("token", "")):
+    person = console.access.login(form.get("token", ""))
+    if person is None:
         console.throttle.failed(address)
-        return _login_refused(request, target, "That is not the admin token.", 401, {})
+        await console.audit(request, None, "login", [], "failed: no such token", actor="")
+        return _login_refused(request, target, "That is not a console token.", 401, {})
     onward = RedirectResponse(target, status_code=303)
-    return with_cookie(onward, request, console.access.new_session(), SESSION_S)
+    await audit.write(console.redis, person.name, "login", [], role=person.role,
+                      address=address, keep=console.audit_keep)  # fmt: skip
+    return with_cookie(onward, request, console.access.new_session(person), SESSION_S)
 
 
 def _login_refused(
@@ -117,65 +125,80 @@ class _LocalHostsOnly:
 def create_console(
     redis: Redis,
     rules: LiveRules,
-    admin_token: str | None,
+    tokens: str | Sequence[tuple[Person, str]] | None,
     event_ttl_s: int,
     public_url: str = "",
     demo: bool = False,
     trace_url: str = "",
+    audit_keep: audit.Keep | None = None,
 ) -> Starlette:
-    """The console app over one Redis and one live rule set; `public_url` is where operators
-    reach it (ROUTER_CONSOLE_URL), if set; `trace_url` a trace's page (ROUTER_TRACE_URL)."""
-    app = Starlette(
-        routes=[
-            Route("/login", login_form, methods=["GET"]),
-            Route("/login", login, methods=["POST"]),
-            Route("/logout", change(logout), methods=["POST"]),
-            Route("/", page(views.overview)),
-            Route("/events", page(views.events)),
-            Route("/events/{event_id}", page(views.event)),
-            Route("/events/{event_id}/replay", change(changes.replay_event), methods=["POST"]),
-            Route("/events/{event_id}/purge", change(changes.purge_event), methods=["POST"]),
-            Route("/events/{event_id}/skip", change(changes.skip_event), methods=["POST"]),
-            Route("/stuck", page(views.stuck)),
-            Route("/processes", page(views.find_process)),
-            Route("/processes/{process_id}", page(views.process)),
-            Route("/timers", page(views.timers_view)),
-            Route("/connections/{name}/pause", change(changes.pause), methods=["POST"]),
-            Route("/connections/{name}/resume", change(changes.resume), methods=["POST"]),
-            Route("/rules/{name}/pause", change(changes.pause), methods=["POST"]),
-            Route("/rules/{name}/resume", change(changes.resume), methods=["POST"]),
-            Route("/timers/{timer_id}/cancel", change(changes.cancel_timer), methods=["POST"]),
-            Route("/dead", page(views.dead)),
-            Route("/failures", page(views.failures_view)),
-            Route("/failures/{failure_id}", page(views.failure_view)),
-            *[
-                Route(
-                    f"/failures/{{failure_id}}/{move}",
-                    change(changes.failure_state),
-                    methods=["POST"],
-                )
-                for move in failures.MOVES
-            ],
-            *[
-                Route(
-                    f"/failures/{{failure_id}}/{action}",
-                    change(changes.failure_bulk),
-                    methods=["POST"],
-                )
-                for action in bulk.ACTIONS
-            ],
-            Route("/rules", page(views.rules_view)),
-            Route("/rules/try", change(views.try_it), methods=["POST"]),
-            Route("/rules/compare", change(views.compare), methods=["POST"]),
-            Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
-        ]
-    )
+    """The console app over one Redis and one live rule set. `tokens`: who may log in — (whom,
+    token) pairs, or ROUTER_ADMIN_TOKEN alone; none: loopback only, no login. `public_url`: where
+    operators reach it (ROUTER_CONSOLE_URL), if set; `trace_url` a trace's page
+    (ROUTER_TRACE_URL)."""
+    people = [(Person(ADMIN, ADMIN), tokens)] if isinstance(tokens, str) else list(tokens or ())
+    app = Starlette(routes=routes())
     for unreachable in (RedisError, OSError):
         app.add_exception_handler(unreachable, redis_unreachable)
     https = public_url.lower().startswith("https://")
     app.state.console = Console(
-        redis, rules, Access(admin_token), event_ttl_s, https, demo, trace_url
+        redis, rules, Access(people), event_ttl_s, https, demo, trace_url, audit_keep
     )
-    if admin_token is None:
+    if not people:
         app.add_middleware(_LocalHostsOnly)
     return app
+
+
+def routes() -> list[Route | Mount]:
+    """Every route, with the role it needs: viewers read, operators change, admins export."""
+    failure_moves = [
+        Route(f"/failures/{{failure_id}}/{move}",
+              change(changes.failure_state, OPERATOR, f"failure.{move}"), methods=["POST"])
+        for move in failures.MOVES
+    ]  # fmt: skip
+    failure_bulk = [
+        Route(f"/failures/{{failure_id}}/{action}",
+              change(changes.failure_bulk, OPERATOR, f"failure.{action}"), methods=["POST"])
+        for action in bulk.ACTIONS
+    ]  # fmt: skip
+    return [
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", change(logout, VIEWER, "logout"), methods=["POST"]),
+        Route("/", page(views.overview, VIEWER)),
+        Route("/events", page(views.events, VIEWER)),
+        Route("/events/{event_id}", page(views.event, VIEWER)),
+        Route("/events/{event_id}/replay", change(changes.replay_event, OPERATOR, "event.replay"),
+              methods=["POST"]),
+        Route("/events/{event_id}/purge", change(changes.purge_event, OPERATOR, "event.purge"),
+              methods=["POST"]),
+        Route("/events/{event_id}/skip", change(changes.skip_event, OPERATOR, "event.skip"),
+              methods=["POST"]),
+        Route("/stuck", page(views.stuck, VIEWER)),
+        Route("/processes", page(views.find_process, VIEWER)),
+        Route("/processes/{process_id}", page(views.process, VIEWER)),
+        Route("/timers", page(views.timers_view, VIEWER)),
+        Route("/connections/{name}/pause", change(changes.pause, OPERATOR, "connection.pause"),
+              methods=["POST"]),
+        Route("/connections/{name}/resume",
+              change(changes.resume, OPERATOR, "connection.resume"), methods=["POST"]),
+        Route("/rules/{name}/pause", change(changes.pause, OPERATOR, "rule.pause"),
+              methods=["POST"]),
+        Route("/rules/{name}/resume", change(changes.resume, OPERATOR, "rule.resume"),
+              methods=["POST"]),
+        Route("/timers/{timer_id}/cancel",
+              change(changes.cancel_timer, OPERATOR, "timer.cancel"), methods=["POST"]),
+        Route("/dead", page(views.dead, VIEWER)),
+        Route("/failures", page(views.failures_view, VIEWER)),
+        Route("/failures/{failure_id}", page(views.failure_view, VIEWER)),
+        *failure_moves,
+        *failure_bulk,
+        Route("/audit", page(views.audit_view, OPERATOR)),
+        Route("/audit/export", page(views.audit_export, ADMIN)),
+        Route("/rules", page(views.rules_view, VIEWER)),
+        # Trying rules changes nothing (not audited): a POST only for the size of what is pasted.
+        Route("/rules/try", change(views.try_it, VIEWER, ""), methods=["POST"]),
+        Route("/rules/compare", change(views.compare, VIEWER, ""),
+              methods=["POST"]),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]  # fmt: skip

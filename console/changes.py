@@ -1,6 +1,7 @@
 """What the console changes: replay and purge of one event; a failure's state, and its events
 replayed, skipped or discarded in bulk; a pending timer cancelled; a connection or a rule paused
-and resumed. Each change is audited."""
+and resumed. Each change is audited by the route (console/web.py's `change`) with what its
+handler says of how it ended (`audited`)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from starlette.responses import RedirectResponse, Response
 
 from common.words import plural
 from console.access import Login
-from console.web import Console, Form, console_of, safe_next
+from console.web import Console, Form, audited, console_of, safe_next
 from handlers.clients.params import parse_later
-from store import audit, bulk, dlq, failures, gate, ordering, pauses, timers
+from store import bulk, dlq, failures, gate, ordering, pauses, timers
 
 
 def _back(path: str, message: str) -> Response:
@@ -30,16 +31,17 @@ async def _replay(console: Console, event_id: str) -> str:
 
 async def replay_event(request: Request, session: Login, form: Form) -> Response:
     event_id = request.path_params["event_id"]
-    return _back(f"/events/{quote(event_id)}", await _replay(console_of(request), event_id))
+    said = await _replay(console_of(request), event_id)
+    audited(request, "done" if said == "queued again" else f"unchanged: {said}")
+    return _back(f"/events/{quote(event_id)}", said)
 
 
 async def skip_event(request: Request, session: Login, form: Form) -> Response:
     """Let the process a dead-lettered event holds move on without it."""
     event_id = request.path_params["event_id"]
     redis = console_of(request).redis
-    skipped = await ordering.skip(redis, event_id, "console")
-    await audit.write(redis, "console", "event.skip", [event_id],
-                      "done" if skipped else "unchanged: it holds no process")  # fmt: skip
+    skipped = await ordering.skip(redis, event_id, session.name)
+    audited(request, "done" if skipped else "unchanged: it holds no process")
     said = "skipped: its process's later events run" if skipped else "it holds no process"
     return _back("/stuck", f"event {event_id[:8]}… {said}")
 
@@ -47,6 +49,7 @@ async def skip_event(request: Request, session: Login, form: Form) -> Response:
 async def purge_event(request: Request, session: Login, form: Form) -> Response:
     event_id = request.path_params["event_id"]
     removed = await dlq.purge(console_of(request).redis, event_id)
+    audited(request, entries=removed)
     return _back(f"/events/{quote(event_id)}", f"{removed} dead-letter entries removed")
 
 
@@ -59,9 +62,9 @@ async def failure_state(request: Request, session: Login, form: Form) -> Respons
     fid, move = request.path_params["failure_id"], request.url.path.rsplit("/", 1)[1]
     back = safe_next(form.get("back") or f"/failures/{fid}")
     note = form.get("note", "").strip()[:500]
-    was, moved = await failures.change_state(redis, fid, failures.MOVES[move], "console", note)
-    outcome = "done" if moved else f"unchanged: {was or 'no such failure'}"
-    await audit.write(redis, "console", f"failure.{move}", [fid], outcome, note=note or None)
+    was, moved = await failures.change_state(redis, fid, failures.MOVES[move], session.name, note)
+    audited(request, "done" if moved else f"unchanged: {was or 'no such failure'}",
+            note=note or None)  # fmt: skip
     if not was:
         return _back(back, f"no failure {fid} (it expired)")
     said = failures.SAID[failures.MOVES[move]] if moved else f"it is {was}: nothing changed"
@@ -75,15 +78,15 @@ async def failure_bulk(request: Request, session: Login, form: Form) -> Response
     fid, action = request.path_params["failure_id"], request.url.path.rsplit("/", 1)[1]
     back = safe_next(form.get("back") or f"/failures/{fid}")
     if await failures.one(console.redis, fid) is None:
+        audited(request, "unchanged: no such failure")
         return _back(back, f"no failure {fid} (it expired)")
     if action == bulk.REPLAY:
-        await failures.change_state(console.redis, fid, failures.RESOLVED, "console")
-    result = await bulk.run(console.redis, fid, action, "console", console.event_ttl_s,
+        await failures.change_state(console.redis, fid, failures.RESOLVED, session.name)
+    result = await bulk.run(console.redis, fid, action, session.name, console.event_ttl_s,
                             most=BULK_PER_REQUEST)  # fmt: skip
-    await audit.write(console.redis, "console", f"failure.{action}", [fid],
-                      "done" if not result.left else "partly done", events=result.done,
-                      unchanged=result.unchanged, problems=result.problem_count,
-                      left=result.left)  # fmt: skip
+    audited(request, "done" if not result.left else "partly done", events=result.done,
+            unchanged=result.unchanged, problems=result.problem_count,
+            left=result.left)  # fmt: skip
     done = {
         bulk.REPLAY: "queued again, each process in order",
         bulk.SKIP: "skipped: their processes move on",
@@ -109,9 +112,8 @@ CANCELLED = {
 async def cancel_timer(request: Request, session: Login, form: Form) -> Response:
     timer_id = request.path_params["timer_id"]
     redis = console_of(request).redis
-    now, state = await timers.cancel(redis, timer_id, "an operator, in the console")
-    await audit.write(redis, "console", "timer.cancel", [timer_id],
-                      "done" if now else f"unchanged: {state or 'no such timer'}")  # fmt: skip
+    now, state = await timers.cancel(redis, timer_id, f"{session.name}, in the console")
+    audited(request, "done" if now else f"unchanged: {state or 'no such timer'}")
     message = "timer cancelled: its actions will not run" if now else CANCELLED[state]
     return _back(safe_next(form.get("back")), message)
 
@@ -134,18 +136,20 @@ async def pause(request: Request, session: Login, form: Form) -> Response:
     back = safe_next(form.get("back"))
     until_ms, error = _until(form)
     if error:
+        audited(request, f"refused: {error}")
         return _back(back, error)
     reason = form.get("reason", "").strip()[:200]
     if kind == "connections":
         if name not in console.rules.current.connections:
+            audited(request, "refused: no such connection")
             return _back(back, f"no connection {name} in the rules")
-        await gate.pause(console.redis, name, "console", reason, until_ms)
+        await gate.pause(console.redis, name, session.name, reason, until_ms)
     else:
         if console.rules.current.rule(name) is None:
+            audited(request, "refused: no such rule")
             return _back(back, f"no rule {name} in the rules")
-        await pauses.pause(console.redis, name, "console", reason, until_ms)
-    await audit.write(console.redis, "console", f"{kind[:-1]}.pause", [name], reason=reason,
-                      until=until_ms or None)  # fmt: skip
+        await pauses.pause(console.redis, name, session.name, reason, until_ms)
+    audited(request, reason=reason, until=until_ms or None)
     return _back(back, f"{name} paused: its actions wait, nothing is lost")
 
 
@@ -157,5 +161,5 @@ async def resume(request: Request, session: Login, form: Form) -> Response:
         brought = await gate.resume(console.redis, name)
     else:
         brought = await pauses.resume(console.redis, name)
-    await audit.write(console.redis, "console", f"{kind[:-1]}.resume", [name], jobs=brought)
+    audited(request, jobs=brought)
     return _back(safe_next(form.get("back")), f"{name} resumed: {brought} held jobs run again")

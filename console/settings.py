@@ -1,12 +1,37 @@
-"""The console's settings: ROUTER_* variables of its port, its access token and the rules."""
+"""The console's settings: ROUTER_* variables of its port, who may log in (and as what) and the
+rules."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
 
-from common.settings import AdminToken, CommonSettings, load
+from common.settings import AdminToken, CommonSettings, check_token, load
+from console.access import ADMIN, ROLES, Person
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
+NamedTokens = Annotated[tuple[SecretStr, ...], NoDecode]
+
+
+def _named(item: str, index: int) -> tuple[Person, str]:
+    """`name:role:token` → (the person, the token); the error never quotes the token."""
+    name, _, rest = item.partition(":")
+    role, _, token = rest.partition(":")
+    where = f"item {index}"
+    if not NAME.fullmatch(name.strip()):
+        raise ValueError(f"{where}: write name:role:token, the name of letters, digits and . _ @ "
+                         "+ - (up to 64)")  # fmt: skip
+    if role.strip() not in ROLES:
+        raise ValueError(f"{where} ({name}): the role must be one of {', '.join(ROLES)}")
+    try:
+        check_token(token.strip())
+    except ValueError as exc:
+        raise ValueError(f"{where} ({name}): its token {exc}") from None
+    return Person(name.strip(), role.strip()), token.strip()
 
 
 class ConsoleSettings(CommonSettings):
@@ -14,12 +39,46 @@ class ConsoleSettings(CommonSettings):
 
     console_port: int = Field(default=8001, ge=1, le=65535)
     admin_token: AdminToken = None
+    # ROUTER_CONSOLE_TOKENS: `name:role:token`, comma-separated (roles: viewer, operator, admin).
+    console_tokens: NamedTokens = ()
     rules_file: Path = Path("rules.yaml")
     console_url: str = ""  # where operators reach the console; https:// makes its cookie Secure
 
+    @field_validator("console_tokens", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(SecretStr(i.strip()) for i in value.split(",") if i.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _people_apart(self) -> ConsoleSettings:
+        seen_names: set[str] = set()
+        seen_tokens: set[str] = set()
+        for person, token in self.people():
+            if person.name in seen_names:
+                raise ValueError(f"ROUTER_CONSOLE_TOKENS: the name {person.name} is given twice"
+                                 + (" (admin is ROUTER_ADMIN_TOKEN's)"
+                                    if person.name == ADMIN else ""))  # fmt: skip
+            if token in seen_tokens:
+                raise ValueError(f"ROUTER_CONSOLE_TOKENS: {person.name}'s token is another's "
+                                 "too: give each person a token of their own")  # fmt: skip
+            seen_names.add(person.name)
+            seen_tokens.add(token)
+        return self
+
+    def people(self) -> list[tuple[Person, str]]:
+        """Everyone who may log in with a token: (whom it names, the token). ROUTER_ADMIN_TOKEN
+        is `admin`, an admin."""
+        found = [_named(t.get_secret_value(), n) for n, t in enumerate(self.console_tokens, 1)]
+        if self.admin_token:
+            found.insert(0, (Person(ADMIN, ADMIN), self.admin_token.get_secret_value()))
+        return found
+
     def secrets(self) -> list[str | None]:
         token = self.admin_token.get_secret_value() if self.admin_token else None
-        return [*super().secrets(), token]
+        named = [t.get_secret_value().rpartition(":")[2] for t in self.console_tokens]
+        return [*super().secrets(), token, *named]
 
 
 def load_settings() -> ConsoleSettings:

@@ -6,19 +6,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from authoring.dryrun import Hints, dry_run
 from console.access import Login
 from console.rules_page import Changed, rule_lines, shown_environ, try_rules, what_would_change
 from console.web import Form, console_of, render
 from handlers.clients.params import parse_duration
-from store import failures, gate, ordering, pauses, reads, records, timers
+from store import audit, failures, gate, ordering, pauses, reads, records, timers
 
 STATUSES = ("queued", "waiting", "processing", "done", "partial", "dead", "rejected")
 CONNECTION_MINUTES = 15  # the overview's recent calls per connection
@@ -199,6 +200,62 @@ async def failure_view(request: Request, session: Login) -> Response:
 async def dead(request: Request, session: Login) -> Response:
     """The page's old address: dead letters are worked as failures now."""
     return RedirectResponse("/failures", status_code=303)
+
+
+AUDIT_SHOWN = 200
+
+
+def _audit_filters(request: Request) -> tuple[int, str, str, str]:
+    """The audit page's filters: since (ms), actor, action, and why `since` is not a time."""
+    q = request.query_params
+    text = q.get("since", "").strip()
+    since_ms, error = 0, ""
+    if text:
+        try:
+            since_ms = int((time.time() - parse_duration(text)) * 1000)
+        except ValueError:
+            try:
+                since_ms = _parse_time(text)
+            except ValueError as exc:
+                error = str(exc)
+    return since_ms, q.get("actor", "").strip(), q.get("action", "").strip(), error
+
+
+async def audit_view(request: Request, session: Login) -> Response:
+    """Who changed what: the latest entries of the audit log, newest first, with filters."""
+    redis = console_of(request).redis
+    since_ms, actor, action, error = _audit_filters(request)
+    shown: list[audit.Entry] = []
+    if not error:
+        async for entry in audit.since(redis, since_ms, actor, action):
+            shown.append(entry)
+            del shown[:-AUDIT_SHOWN]  # the latest AUDIT_SHOWN only
+    query = urlencode({k: v for k, v in request.query_params.items() if k in AUDIT_FILTERS})
+    return render(request, session, "audit.html", entries=shown[::-1], most=AUDIT_SHOWN,
+                  error=error, shown=dict(request.query_params), query=query,
+                  total=await audit.size(redis))  # fmt: skip
+
+
+AUDIT_FILTERS = ("since", "actor", "action")
+
+
+async def audit_export(request: Request, session: Login) -> Response:
+    """The audit log (of the filters) as JSON lines, oldest first, for an auditor."""
+    redis = console_of(request).redis
+    since_ms, actor, action, error = _audit_filters(request)
+    if error:
+        return Response(error, status_code=400, media_type="text/plain")
+
+    async def lines() -> AsyncIterator[bytes]:
+        async for entry in audit.since(redis, since_ms, actor, action):
+            yield (json.dumps(entry.shown(), ensure_ascii=False) + "\n").encode()
+
+    await console_of(request).audit(request, session, "audit.export", [],
+                                    since=since_ms or None, actor=actor or None)  # fmt: skip
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    return StreamingResponse(lines(), media_type="application/x-ndjson", headers={
+        "Content-Disposition": f'attachment; filename="kuflow-router-audit-{day}.jsonl"',
+        "Cache-Control": "no-store"})  # fmt: skip
 
 
 # On an event's page, a rule that needs what the worker did not read can only say so.

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,10 @@ from starlette.templating import Jinja2Templates
 from common import redis_url, tracing
 from common.redact import redact
 from common.words import elapsed, plural
-from console.access import COOKIE, Access, Login
+from console.access import COOKIE, Access, Login, allows
 from console.throttle import LoginThrottle
 from handlers.rules.reload import LiveRules
-from store import sessions
+from store import audit, sessions
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -90,8 +91,10 @@ class Console:
         https: bool,
         demo: bool = False,
         trace_url: str = "",
+        audit_keep: audit.Keep | None = None,
     ) -> None:
         self.redis, self.rules, self.access, self.event_ttl_s = redis, rules, access, event_ttl_s
+        self.audit_keep = audit_keep or audit.Keep()  # ROUTER_AUDIT_RETENTION_DAYS, …_MAX_ENTRIES
         self.trace_url = trace_url  # ROUTER_TRACE_URL: a trace's page, `{trace_id}` in it
         self.https = https  # reached over https (ROUTER_CONSOLE_URL), if behind a TLS proxy
         self.demo = demo  # `run --demo`: every page says so
@@ -109,10 +112,31 @@ class Console:
             return None
         return session
 
+    async def audit(
+        self,
+        request: Request,
+        session: Login | None,
+        action: str,
+        objects: Sequence[str],
+        outcome: str = "done",
+        **detail: Any,
+    ) -> None:
+        """Write one change (or a login, or a refusal) to the audit log: by whom — the
+        session's name and role — and from which address."""
+        name, role = (session.name, session.role) if session else (detail.pop("actor", ""), "")
+        await audit.write(self.redis, name, action, objects, outcome, role=role,
+                          address=address_of(request), keep=self.audit_keep,
+                          **detail)  # fmt: skip
+
     async def end(self, session: Login) -> None:
         """End `session` for good, on the server: its cookie is refused from now on, even if
         kept (until it would have expired anyway)."""
         await sessions.end(self.redis, session.nonce, session.expires)
+
+
+def address_of(request: Request) -> str:
+    """The address a request came from (the proxy's, behind one)."""
+    return request.client.host if request.client else ""
 
 
 def console_of(request: Request) -> Console:
@@ -126,7 +150,8 @@ def render(
     """A page, with the CSRF token its forms carry and the console's security headers."""
     console = console_of(request)
     context |= {"csrf": console.access.csrf(session), "path": request.url.path,
-                "open": console.access.open, "demo": console.demo,
+                "open": console.access.open, "demo": console.demo, "who": session,
+                "may": lambda needed: allows(session.role, needed),
                 "trace_link": console.trace_link}  # fmt: skip
     response = TEMPLATES.TemplateResponse(request, name, context, status_code=status)
     response.headers.update(SECURITY_HEADERS)
@@ -138,22 +163,44 @@ def to_login(request: Request) -> Response:
     return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
 
 
-def page(handler: Page) -> Callable[[Request], Awaitable[Response]]:
-    """A GET page: a session is needed (else the login page)."""
+def page(handler: Page, role: str) -> Callable[[Request], Awaitable[Response]]:
+    """A GET page: a session is needed (else the login page), of `role` or above (else 403)."""
 
     async def endpoint(request: Request) -> Response:
         session = await console_of(request).session(request)
         if session is None:
             return to_login(request)
+        if not allows(session.role, role):
+            return await denied(request, session, role)
         response = await handler(request, session)
         console_of(request).redis_down_since = None  # it answered
         return response
 
+    endpoint.role = role  # type: ignore[attr-defined]  # the table test reads it
     return endpoint
 
 
-def change(handler: Callable[[Request, Login, Form], Awaitable[Response]]) -> Any:
-    """A POST that changes something: a session and its CSRF token are needed."""
+@dataclass
+class Audited:
+    """How a change ended, for its audit entry: set by its handler (`audited`)."""
+
+    outcome: str = "done"
+    objects: list[str] | None = None  # default: the route's path parameters (an event id …)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def audited(request: Request, outcome: str = "done", objects: list[str] | None = None,
+            **detail: Any) -> None:  # fmt: skip
+    """Say how a change ended: its audit entry, written once it returns, says so."""
+    request.state.audited = Audited(outcome, objects, detail)
+
+
+def change(
+    handler: Callable[[Request, Login, Form], Awaitable[Response]], role: str, action: str
+) -> Callable[[Request], Awaitable[Response]]:
+    """A POST that changes something: a session of `role` or above (else 403) and its CSRF
+    token are needed. Every one is audited as `action` — done (with what its handler said:
+    `audited`), or denied; `action` '' for a POST that changes nothing (*try it*)."""
 
     async def endpoint(request: Request) -> Response:
         access = console_of(request).access
@@ -166,11 +213,32 @@ def change(handler: Callable[[Request, Login, Form], Awaitable[Response]]) -> An
                             f"{MAX_FORM_BYTES // 1024} KB.", status_code=400,
                             headers=SECURITY_HEADERS)  # fmt: skip
         if not access.csrf_ok(session, form.get("csrf", "")):
+            await console_of(request).audit(request, session, action or request.url.path,
+                                            list(request.path_params.values()),
+                                            "denied: no CSRF token, or a wrong one")  # fmt: skip
             return Response("The form's CSRF token is missing or wrong: reload the page and try "
                             "again.", status_code=403, headers=SECURITY_HEADERS)  # fmt: skip
-        return await handler(request, session, form)
+        if not allows(session.role, role):
+            return await denied(request, session, role, action)
+        response = await handler(request, session, form)
+        if not action:  # it changes nothing (*try it*): nothing to audit
+            return response
+        said: Audited = getattr(request.state, "audited", None) or Audited()
+        objects = said.objects if said.objects is not None else list(request.path_params.values())
+        await console_of(request).audit(request, session, action, objects, said.outcome,
+                                        **said.detail)  # fmt: skip
+        return response
 
+    endpoint.role = role  # type: ignore[attr-defined]  # the table test reads it
     return endpoint
+
+
+async def denied(request: Request, session: Login, needed: str, action: str = "") -> Response:
+    """403: the session's role may not do this; nothing changes, and the attempt is audited."""
+    await console_of(request).audit(request, session, action or f"GET {request.url.path}",
+                                    list(request.path_params.values()), "denied",
+                                    needed=needed)  # fmt: skip
+    return render(request, session, "denied.html", status=403, needed=needed)
 
 
 async def redis_unreachable(request: Request, exc: Exception) -> Response:

@@ -43,6 +43,15 @@ def actor() -> str:
     return f"cli:{getpass.getuser()}@{socket.gethostname()}"
 
 
+async def record(
+    redis: Redis, action: str, objects: list[str], outcome: str = "done", **detail: Any
+) -> None:
+    """Write what this command changed to the audit log, as `cli:user@host` (role `cli`)."""
+    settings = load(CommonSettings)
+    keep = audit.Keep(settings.audit_retention_days * 24 * 3600, settings.audit_max_entries)
+    await audit.write(redis, actor(), action, objects, outcome, role="cli", keep=keep, **detail)
+
+
 def known(what: str, name: str, names: list[str]) -> bool:
     """Whether `name` is one of the rules file's `names` (its connections, its rules); if not,
     say so, with the nearest."""
@@ -150,7 +159,7 @@ async def dlq_skip(redis: Redis, settings: CommonSettings, args: argparse.Namesp
     """Let the process a dead-lettered event holds move on without it."""
     who = actor()
     skipped = await ordering.skip(redis, args.event_id, who)
-    await audit.write(redis, who, "event.skip", [args.event_id],
+    await record(redis, "event.skip", [args.event_id],
                       "done" if skipped else "unchanged: it holds no process")  # fmt: skip
     if not skipped:
         print(f"event {args.event_id} holds no process's line: nothing to skip", file=sys.stderr)
@@ -298,13 +307,17 @@ async def dlq_replay(redis: Redis, settings: CommonSettings, args: argparse.Name
         return 2
     if args.all:
         done = await _every_failure(redis, settings, bulk.REPLAY)
+        await record(redis, "dlq.replay", ["--all"], events=done)
         print(f"{plural(done, 'event')} queued again")
         return 0
     try:
         queued = await dlq.replay(redis, args.event_id, settings.event_ttl_s)
     except LookupError as exc:
+        await record(redis, "event.replay", [args.event_id], f"failed: {exc}")
         print(f"kuflow-router: {exc}", file=sys.stderr)
         return 1
+    await record(redis, "event.replay", [args.event_id],
+                 "done" if queued else "unchanged: no dead letter")  # fmt: skip
     if not queued:
         print(f"event {args.event_id} has no dead-letter entry: nothing to replay", file=sys.stderr)
         return 1
@@ -331,10 +344,12 @@ async def dlq_purge(redis: Redis, settings: CommonSettings, args: argparse.Names
     if args.all:
         done = await _every_failure(redis, settings, bulk.DISCARD)
         left = await dlq.purge(redis)  # entries of no failure: none, unless written meanwhile
+        await record(redis, "dlq.purge", ["--all"], events=done, entries=left or None)
         print(f"the dead letters of {plural(done, 'event')} deleted"
               + (f", and {plural(left, 'entry', 'entries')} more" if left else ""))  # fmt: skip
         return 0
     removed = await dlq.purge(redis, args.event_id)
+    await record(redis, "event.purge", [args.event_id], entries=removed)
     print(f"{removed} entr{'y' if removed == 1 else 'ies'} deleted")
     return 0
 
@@ -344,8 +359,11 @@ async def events_replay(redis: Redis, settings: CommonSettings, args: argparse.N
     try:
         queued = await dlq.replay_finished(redis, args.event_id, settings.event_ttl_s)
     except LookupError as exc:
+        await record(redis, "event.replay", [args.event_id], f"failed: {exc}")
         print(f"kuflow-router: {exc}", file=sys.stderr)
         return 1
+    await record(redis, "event.replay", [args.event_id],
+                 "done" if queued else "unchanged: no such event")  # fmt: skip
     if not queued:
         print(f"event {args.event_id} is not in the event log: nothing to replay", file=sys.stderr)
         return 1
@@ -357,6 +375,7 @@ async def events_replay(redis: Redis, settings: CommonSettings, args: argparse.N
 async def failover_confirm(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
     """Let receivers that found the Redis primary behind accept events again."""
     counted = await queue.confirm_failover(redis)
+    await record(redis, "failover.confirm", [], acked=counted)
     print(
         f"confirmed: receivers accept events again (the enqueue counter is at {counted}). The "
         "events they had acknowledged and the primary lacks are not in Redis: KuFlow does not "

@@ -19,6 +19,7 @@ from common.redact import redact
 from handlers.rules.errors import RulesLoadError
 from kuflow_router import (
     admin_commands,
+    audit_command,
     connections_command,
     console_command,
     env_file,
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     admin_commands.add_parsers(commands)
     timer_commands.add_parser(commands)
     failure_commands.add_parser(commands)
+    audit_command.add_parser(commands)
     connections_command.add_parser(commands)
     send_command.add_parser(commands)
     console_command.add_parser(commands)

@@ -19,10 +19,10 @@ from common.settings import CommonSettings
 from common.words import plural, rfc3339
 from handlers.clients.base import Connection
 from handlers.rules.source import Placeholders
-from kuflow_router.admin_commands import actor, known, with_redis
+from kuflow_router.admin_commands import actor, known, record, with_redis
 from kuflow_router.arguments import add_pause_parsers, whole_number
 from kuflow_router.rules_commands import load_reporting, rules_file_of
-from store import audit, gate
+from store import gate
 
 
 def _json(row: gate.Report) -> dict[str, Any]:
@@ -64,6 +64,7 @@ async def _reset(redis: Redis, args: argparse.Namespace, connections: dict[str, 
     if not known("connection", args.name, list(connections)):
         return 2
     await gate.reset(redis, args.name)
+    await record(redis, "connection.reset", [args.name])
     print(f"{args.name}: closed; its calls go through again")
     return 0
 
@@ -78,7 +79,7 @@ async def _pause(redis: Redis, args: argparse.Namespace, connections: dict[str, 
         return 2
     who = actor()
     await gate.pause(redis, args.name, who, args.reason or "", args.until or 0)
-    await audit.write(redis, who, "connection.pause", [args.name], reason=args.reason or "",
+    await record(redis, "connection.pause", [args.name], reason=args.reason or "",
                       until=rfc3339(args.until) if args.until else None)  # fmt: skip
     until = f" until {rfc3339(args.until)}" if args.until else " until `connections resume`"
     print(f"{args.name}: paused{until} — actions that call it wait, nothing is lost or "
@@ -92,7 +93,7 @@ async def _resume(
     if not known("connection", args.name, list(connections)):
         return 2
     brought = await gate.resume(redis, args.name)
-    await audit.write(redis, actor(), "connection.resume", [args.name], jobs=brought)
+    await record(redis, "connection.resume", [args.name], jobs=brought)
     print(f"{args.name}: resumed; {plural(brought, 'held job')} back in the queue")
     return 0
 

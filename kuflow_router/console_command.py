@@ -21,6 +21,7 @@ from common.embedded_server import serving
 from common.errors import SettingsError
 from common.logs import configure_logging
 from common.redis_url import client as redis_client
+from console.access import Person
 from console.app import create_console
 from console.settings import ConsoleSettings, load_settings
 from handlers.rules.loader import withheld
@@ -43,21 +44,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def admin_token(settings: ConsoleSettings, host: str) -> str | None:
-    """The token the console logs in with; refuses a non-loopback address without one.
+def people(settings: ConsoleSettings, host: str) -> list[tuple[Person, str]]:
+    """Who may log in (ROUTER_ADMIN_TOKEN, ROUTER_CONSOLE_TOKENS); refuses a non-loopback
+    address without anyone.
 
     Raises:
-        SettingsError: bound beyond loopback without ROUTER_ADMIN_TOKEN.
+        SettingsError: bound beyond loopback without a token.
     """
-    if settings.admin_token is not None:
-        return settings.admin_token.get_secret_value()
-    if not is_loopback(host):
+    found = settings.people()
+    if not found and not is_loopback(host):
         raise SettingsError(
             f"the console would listen on {host} without a login: set ROUTER_ADMIN_TOKEN "
-            "(python3 -c 'import secrets; print(secrets.token_urlsafe(24))'), or bind it to "
-            "127.0.0.1"
+            "(python3 -c 'import secrets; print(secrets.token_urlsafe(24))') or "
+            "ROUTER_CONSOLE_TOKENS, or bind it to 127.0.0.1"
         )
-    return None
+    return found
 
 
 def cmd_console(args: argparse.Namespace) -> int:
@@ -65,14 +66,14 @@ def cmd_console(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
     port = args.port or settings.console_port
-    token = admin_token(settings, args.host)  # refuse before anything starts
+    tokens = people(settings, args.host)  # refuse before anything starts
     # The console holds no API credential: each ${VAR} but a connection's address reads as <VAR>.
     rules = LiveRules(settings.rules_file, withheld(os.environ), before_reload=env_file.refresh)
     redis = redis_client(tools_url(settings.redis_url), socket_connect_timeout=5)
     app = create_console(
         redis,
         rules,
-        token,
+        tokens,
         settings.event_ttl_s,
         settings.console_url,
         trace_url=settings.trace_url,
@@ -103,9 +104,9 @@ async def running_console(
 ) -> AsyncIterator[None]:
     """The console on 127.0.0.1:`port` for as long as the block runs (inside `run`)."""
     redis = redis_client(redis_url, socket_connect_timeout=5)
-    token = admin_token(settings, "127.0.0.1")
+    tokens = people(settings, "127.0.0.1")
     app = create_console(
-        redis, rules, token, settings.event_ttl_s, settings.console_url, demo, settings.trace_url
+        redis, rules, tokens, settings.event_ttl_s, settings.console_url, demo, settings.trace_url
     )
     try:
         async with serving(app, "127.0.0.1", port, http=router_protocol(listener="console")):

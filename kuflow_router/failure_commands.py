@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 
 from common.settings import CommonSettings
 from common.words import plural, rfc3339
-from kuflow_router.admin_commands import actor, with_redis
-from store import audit, bulk, failures
+from kuflow_router.admin_commands import actor, record, with_redis
+from store import bulk, failures
 
 SHOWN_EVENTS = 20
 
@@ -74,7 +74,7 @@ async def failures_state(redis: Redis, settings: CommonSettings, args: argparse.
     state = failures.MOVES[command]
     was, moved = await failures.change_state(redis, failure.failure_id, state, who, note)
     outcome = "done" if moved else f"unchanged: it is {was}"
-    await audit.write(redis, who, f"failure.{command}", [failure.failure_id], outcome,
+    await record(redis, f"failure.{command}", [failure.failure_id], outcome,
                       note=note or None)  # fmt: skip
     if not moved:
         print(f"failure {failure.failure_id} is {was}: nothing changed", file=sys.stderr)
@@ -122,7 +122,7 @@ async def failures_bulk(redis: Redis, settings: CommonSettings, args: argparse.N
         signal.signal(signal.SIGINT, previous)
     if terminal:
         print(file=sys.stderr)
-    await audit.write(redis, who, f"failure.{action}", [failure.failure_id],
+    await record(redis, f"failure.{action}", [failure.failure_id],
                       "stopped" if interrupt.asked else "done", events=result.done,
                       unchanged=result.unchanged, problems=result.problem_count,
                       left=result.left)  # fmt: skip

@@ -12,10 +12,10 @@ from redis.asyncio import Redis
 from common.settings import CommonSettings
 from common.words import plural, rfc3339
 from handlers.rules.source import Placeholders
-from kuflow_router.admin_commands import actor, known, with_redis
+from kuflow_router.admin_commands import actor, known, record, with_redis
 from kuflow_router.arguments import add_pause_parsers
 from kuflow_router.rules_commands import load_reporting, rules_file_of
-from store import audit, pauses
+from store import pauses
 
 
 def _known(name: str) -> bool:
@@ -29,7 +29,7 @@ async def _pause(redis: Redis, settings: CommonSettings, args: argparse.Namespac
         return 2
     who = actor()
     await pauses.pause(redis, args.name, who, args.reason or "", args.until or 0)
-    await audit.write(redis, who, "rule.pause", [args.name], reason=args.reason or "",
+    await record(redis, "rule.pause", [args.name], reason=args.reason or "",
                       until=rfc3339(args.until) if args.until else None)  # fmt: skip
     until = f" until {rfc3339(args.until)}" if args.until else " until `rules resume`"
     print(f"rule {args.name}: paused{until} — the events it matches wait, nothing is lost")
@@ -38,7 +38,7 @@ async def _pause(redis: Redis, settings: CommonSettings, args: argparse.Namespac
 
 async def _resume(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
     brought = await pauses.resume(redis, args.name)
-    await audit.write(redis, actor(), "rule.resume", [args.name], jobs=brought)
+    await record(redis, "rule.resume", [args.name], jobs=brought)
     print(f"rule {args.name}: resumed; {plural(brought, 'held job')} back in the queue")
     return 0
 

@@ -10,9 +10,9 @@ from redis.asyncio import Redis
 
 from common.settings import CommonSettings
 from common.words import plural, rfc3339
-from kuflow_router.admin_commands import actor, event_id, with_redis
+from kuflow_router.admin_commands import actor, event_id, record, with_redis
 from kuflow_router.arguments import whole_number
-from store import audit, timers
+from store import timers
 
 
 async def timers_list(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
@@ -39,7 +39,7 @@ async def timers_cancel(redis: Redis, settings: CommonSettings, args: argparse.N
     """Cancel one pending timer: its actions will not run."""
     who = actor()
     now, state = await timers.cancel(redis, args.timer_id, who)
-    await audit.write(redis, who, "timer.cancel", [args.timer_id],
+    await record(redis, "timer.cancel", [args.timer_id],
                       "done" if now else f"unchanged: {state or 'no such timer'}")  # fmt: skip
     if now:
         print(f"timer {args.timer_id} cancelled: its actions will not run")

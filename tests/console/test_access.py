@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from common.errors import SettingsError
-from console.access import COOKIE, SESSION_S, Access
+from console.access import ADMIN as ADMIN_ROLE
+from console.access import COOKIE, SESSION_S, Access, Person
 from console.settings import ConsoleSettings
-from kuflow_router.console_command import admin_token, is_loopback
+from kuflow_router.console_command import is_loopback, people
 from tests.console.conftest import ADMIN
 from tests.doubles.http import HttpDouble
 from tests.doubles.kuflow import KuflowDouble
@@ -33,7 +34,7 @@ async def test_a_wrong_token_is_refused_with_401_and_no_session(
     async with make_stand() as stand:
         answer = await stand.login("not-the-token")
         assert answer.status_code == 401
-        assert "That is not the admin token." in answer.text
+        assert "That is not a console token." in answer.text
         assert COOKIE not in answer.cookies
         assert (await stand.console.get("/")).status_code == 303
 
@@ -76,7 +77,7 @@ async def test_a_change_without_the_csrf_token_is_refused_and_changes_nothing(
 async def test_an_expired_session_goes_back_to_the_login(make_stand: Callable[..., Any]) -> None:
     async with make_stand() as stand:
         access: Access = stand.console._transport.app.state.console.access  # type: ignore[attr-defined]
-        old = access.new_session(now=0)
+        old = access.new_session(Person(ADMIN_ROLE, ADMIN_ROLE), now=0)
         stand.console.cookies.set(COOKIE, old)
         answer = await stand.console.get("/")
         change = await stand.console.post("/failures/0123456789ab/discard", data={"csrf": "x"})
@@ -86,7 +87,8 @@ async def test_an_expired_session_goes_back_to_the_login(make_stand: Callable[..
 
 @pytest.mark.anyio
 async def test_a_forged_session_is_no_session(make_stand: Callable[..., Any]) -> None:
-    forged = Access("another-token").new_session()
+    admin = Person(ADMIN_ROLE, ADMIN_ROLE)
+    forged = Access([(admin, "another-token-another-token")]).new_session(admin)
     async with make_stand() as stand:
         stand.console.cookies.set(COOKIE, forged)
         assert (await stand.console.get("/")).status_code == 303
@@ -130,10 +132,10 @@ def test_beyond_loopback_the_console_needs_a_token(host: str, loopback: bool) ->
     assert is_loopback(host) is loopback
     settings = ConsoleSettings()
     if loopback:
-        assert admin_token(settings, host) is None
+        assert people(settings, host) == []
     else:
         with pytest.raises(SettingsError, match="ROUTER_ADMIN_TOKEN"):
-            admin_token(settings, host)
+            people(settings, host)
 
 
 @pytest.mark.anyio
@@ -197,14 +199,17 @@ async def test_an_unreachable_redis_gets_a_clear_page_and_the_console_recovers(
     rules = tmp_path / "rules.yaml"
     rules.write_text("version: 1\nrules: []\n")
     port = free_port()  # nothing listens there
-    async with Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=1) as gone:
-        app = create_console(gone, LiveRules(rules), ADMIN, 3600)
+    async with (
+        Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=1) as gone,
+        Redis.from_url(redis_url) as back,
+    ):
+        app = create_console(back, LiveRules(rules), ADMIN, 3600)
         async with serve_app(app) as client:
-            await client.post("/login", data={"token": ADMIN, "next": "/"})
+            await client.post("/login", data={"token": ADMIN, "next": "/"})  # audited: Redis up
+            app.state.console.redis = gone
             down = await client.get("/events")
-            async with Redis.from_url(redis_url) as back:
-                app.state.console.redis = back  # Redis answers again
-                up = await client.get("/events")
+            app.state.console.redis = back  # Redis answers again
+            up = await client.get("/events")
     assert down.status_code == 503 and down.headers["retry-after"] == "5"
     assert f"Redis at <code>127.0.0.1:{port}</code> is unreachable since" in down.text
     assert "Traceback" not in down.text and 'http-equiv="refresh"' in down.text

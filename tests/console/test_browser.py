@@ -218,7 +218,7 @@ def test_a_wrong_token_stays_on_the_login_page(browser: Any, router: Router) -> 
     context = browser.new_context()
     page = context.new_page()
     _log_in(page, router.console, token="not-the-token")
-    assert page.get_by_role("alert").inner_text() == "That is not the admin token."
+    assert page.get_by_role("alert").inner_text() == "That is not a console token."
     assert context.cookies() == []
     page.goto(f"{router.console}/failures")
     assert page.url.startswith(f"{router.console}/login")
@@ -297,7 +297,7 @@ def test_an_operator_pauses_the_crm_skips_a_stuck_process_and_works_the_failure(
     assert post_event(router.base, paused, TOKEN).status_code == 202
     wait_for(lambda: (client.hget(keys.event(paused["id"]), "held") or b"") != b"", "the hold")
     page.goto(f"{router.console}/events/{paused['id']}")
-    held = page.locator("dd", has_text="connection crm paused by console").inner_text()
+    held = page.locator("dd", has_text="connection crm paused by admin").inner_text()
     assert "CRM maintenance" in held and crm.requests("POST", "/api/contacts") == []
     page.goto(router.console)
     page.locator("tr", has_text="crm (http)").get_by_role("button", name="Resume").click()
@@ -324,7 +324,7 @@ def test_an_operator_pauses_the_crm_skips_a_stuck_process_and_works_the_failure(
     assert page.get_by_text("skipped: its process's later events run").is_visible()
     wait_for(lambda: _status(client, behind["id"]) == "done", "the event behind to run")
     page.goto(f"{router.console}/events/{first['id']}")
-    assert page.locator("dd", has_text="by console").first.is_visible()
+    assert page.locator("dd", has_text="by admin").first.is_visible()
 
     page.get_by_role("link", name="Failures").click()
     failure = page.locator("article.failure")

@@ -116,7 +116,7 @@ async def test_dead_letters_are_one_failure_replayed_once_after_the_fix(
         assert len(kuflow.tasks()) == 2  # completed actions stayed skipped
         assert "No open failure" in (await stand.console.get("/failures")).text
         resolved = (await stand.console.get("/failures?state=resolved")).text
-        assert "Resolved by console" in resolved and "0 events dead-lettered now" in resolved
+        assert "Resolved by admin" in resolved and "0 events dead-lettered now" in resolved
 
 
 @pytest.mark.anyio

@@ -1,5 +1,5 @@
 """Pause and resume from the console: a connection on the overview, a rule on the Rules page —
-each with the session's CSRF token, each audited as the console's."""
+each with the session's CSRF token, each audited under the session's name and role."""
 
 from __future__ import annotations
 
@@ -31,16 +31,21 @@ async def test_a_connection_is_paused_and_resumed_from_the_overview(
         forged = await stand.console.post("/connections/crm/pause", data={"back": "/"})
         logged = await audit.entries(stand.router.redis)
     assert paused.status_code == 303 and "crm paused" in overview
-    assert "HELD: paused by console since" in overview and "Resume</button>" in overview
+    assert "HELD: paused by admin since" in overview and "Resume</button>" in overview
     assert "maintenance" in status.hold and "(until " in status.hold
     assert "neither a time" in bad.headers["location"].replace("+", " ").replace("%27", "'")
     assert "no+connection+nope" in unknown.headers["location"]
     assert resumed.status_code == 303 and after.hold == ""
     assert forged.status_code == 403
-    assert [(e.actor, e.action) for e in logged] == [
-        ("console", "connection.resume"),
-        ("console", "connection.pause"),
+    assert [(e.actor, e.role, e.action, e.outcome.split(":")[0]) for e in logged] == [
+        ("admin", "admin", "connection.pause", "denied"),  # no CSRF token
+        ("admin", "admin", "connection.resume", "done"),
+        ("admin", "admin", "connection.pause", "refused"),  # no such connection
+        ("admin", "admin", "connection.pause", "refused"),  # "soon" is no time
+        ("admin", "admin", "connection.pause", "done"),
+        ("admin", "admin", "login", "done"),
     ]
+    assert all(e.address == "127.0.0.1" for e in logged)
 
 
 @pytest.mark.anyio
@@ -59,7 +64,7 @@ async def test_a_rule_is_paused_and_resumed_from_the_rules_page(
         left = await pauses.paused(stand.router.redis)
     assert answer.status_code == 303 and answer.headers["location"].startswith("/rules?")
     assert '<span class="status waiting">paused</span>' in page and "noisy" in page
-    assert held["notify-crm"].by == "console" and left == {}
+    assert held["notify-crm"].by == "admin" and left == {}
 
 
 @pytest.mark.anyio
@@ -82,7 +87,7 @@ async def test_a_stuck_process_is_listed_and_skipped_from_the_console(
     assert '<a href="/stuck">1</a>' in overview
     assert 'href="/events/ev-1"' in page and "1 event" in page and "Skip</button>" in page
     assert "skipped: its process" in after and "No process is held." in after
-    assert record[b"skipped_by"] == b"console"
+    assert record[b"skipped_by"] == b"admin"
 
 
 def test_events_list_held_and_dlq_skip_from_the_command_line(
