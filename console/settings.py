@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import NoDecode
 
 from common.settings import AdminToken, CommonSettings, check_token, load
@@ -51,21 +51,24 @@ class ConsoleSettings(CommonSettings):
             return tuple(SecretStr(i.strip()) for i in value.split(",") if i.strip())
         return value
 
-    @model_validator(mode="after")
-    def _people_apart(self) -> ConsoleSettings:
-        seen_names: set[str] = set()
-        seen_tokens: set[str] = set()
-        for person, token in self.people():
-            if person.name in seen_names:
-                raise ValueError(f"ROUTER_CONSOLE_TOKENS: the name {person.name} is given twice"
-                                 + (" (admin is ROUTER_ADMIN_TOKEN's)"
-                                    if person.name == ADMIN else ""))  # fmt: skip
-            if token in seen_tokens:
-                raise ValueError(f"ROUTER_CONSOLE_TOKENS: {person.name}'s token is another's "
-                                 "too: give each person a token of their own")  # fmt: skip
-            seen_names.add(person.name)
-            seen_tokens.add(token)
-        return self
+    @field_validator("console_tokens")
+    @classmethod
+    def _people_apart(
+        cls, value: tuple[SecretStr, ...], info: ValidationInfo
+    ) -> tuple[SecretStr, ...]:
+        names = {ADMIN} if info.data.get("admin_token") else set()
+        tokens: set[str] = set()
+        for index, item in enumerate(value, start=1):
+            person, token = _named(item.get_secret_value(), index)
+            if person.name in names:
+                admin = " (admin is ROUTER_ADMIN_TOKEN's)" if person.name == ADMIN else ""
+                raise ValueError(f"the name {person.name} is given twice{admin}")
+            if token in tokens:
+                raise ValueError(f"{person.name}'s token is another's too: give each person a "
+                                 "token of their own")  # fmt: skip
+            names.add(person.name)
+            tokens.add(token)
+        return value
 
     def people(self) -> list[tuple[Person, str]]:
         """Everyone who may log in with a token: (whom it names, the token). ROUTER_ADMIN_TOKEN

@@ -251,7 +251,7 @@ async def audit_export(request: Request, session: Login) -> Response:
             yield (json.dumps(entry.shown(), ensure_ascii=False) + "\n").encode()
 
     await console_of(request).audit(request, session, "audit.export", [],
-                                    since=since_ms or None, actor=actor or None)  # fmt: skip
+                                    since=since_ms or None, of=actor or None)  # fmt: skip
     day = time.strftime("%Y-%m-%d", time.gmtime())
     return StreamingResponse(lines(), media_type="application/x-ndjson", headers={
         "Content-Disposition": f'attachment; filename="kuflow-router-audit-{day}.jsonl"',

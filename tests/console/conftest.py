@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from console.access import Person
 from console.app import create_console
 from tests.conftest import serve_app
 from tests.doubles import http as crm_double
@@ -46,6 +47,12 @@ rules:
 """
 
 
+VIEWER_TOKEN = "support-desk-token-0123456789"
+OPERATOR_TOKEN = "ops-lead-token-0123456789ab"
+PEOPLE = [(Person("admin", "admin"), ADMIN), (Person("ops-lead", "operator"), OPERATOR_TOKEN),
+          (Person("support-desk", "viewer"), VIEWER_TOKEN)]  # fmt: skip
+
+
 @dataclass
 class Stand:
     """The pipeline and a console client over the same Redis and rules."""
@@ -69,7 +76,7 @@ def make_stand(
 ) -> Callable[..., Any]:
     @asynccontextmanager
     async def build(
-        token: str | None = ADMIN, trace_url: str = "", rules: str = ""
+        token: str | list[tuple[Person, str]] | None = ADMIN, trace_url: str = "", rules: str = ""
     ) -> AsyncIterator[Stand]:
         path = tmp_path / "rules.yaml"
         text = RULES.replace("KUFLOW_URL", kuflow.url).replace("CRM_URL", crm.base_url)
