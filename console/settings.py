@@ -44,16 +44,17 @@ class ConsoleSettings(CommonSettings):
     rules_file: Path = Path("rules.yaml")
     console_url: str = ""  # where operators reach the console; https:// makes its cookie Secure
 
+    # Named apart from the receiver's own splitter: `RouterSettings` inherits both.
     @field_validator("console_tokens", mode="before")
     @classmethod
-    def _comma_separated(cls, value: object) -> object:
+    def _split_console_tokens(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(SecretStr(i.strip()) for i in value.split(",") if i.strip())
         return value
 
     @field_validator("console_tokens")
     @classmethod
-    def _people_apart(
+    def _console_people_apart(
         cls, value: tuple[SecretStr, ...], info: ValidationInfo
     ) -> tuple[SecretStr, ...]:
         names = {ADMIN} if info.data.get("admin_token") else set()

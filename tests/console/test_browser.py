@@ -9,7 +9,9 @@ the docs' pictures are made so).
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +22,18 @@ import redis
 
 from store import keys
 from tests.conftest import TOKEN, make_event
-from tests.console.conftest import ADMIN, RULES
+from tests.console.conftest import ADMIN, OPERATOR_TOKEN, RULES, VIEWER_TOKEN
 from tests.doubles.http import HttpDouble
 from tests.doubles.kuflow import KuflowDouble
 from tests.e2e.conftest import loan_event
-from tests.processes import Router, post_event, router_env, running_router, wait_for
+from tests.processes import (
+    Router,
+    post_event,
+    router_command,
+    router_env,
+    running_router,
+    wait_for,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -79,7 +88,7 @@ def _shoot(page: Any, name: str) -> None:
 
 def _log_in(page: Any, console: str, token: str = ADMIN) -> None:
     page.goto(f"{console}/events")
-    page.get_by_label("Admin token").fill(token)
+    page.get_by_label("Token").fill(token)
     page.get_by_role("button", name="Log in").click()
 
 
@@ -335,3 +344,65 @@ def test_an_operator_pauses_the_crm_skips_a_stuck_process_and_works_the_failure(
     page.locator("article.failure h2 a").click()
     assert page.get_by_role("link", name=first["id"]).is_visible()
     context.close()
+
+
+@pytest.fixture
+def staffed_router(tmp_path: Path, kuflow: KuflowDouble, crm: HttpDouble) -> Iterator[Router]:
+    """A router whose console has an admin, an operator and a viewer (ROUTER_CONSOLE_TOKENS)."""
+    rules = RULES.replace("KUFLOW_URL", kuflow.url).replace("CRM_URL", crm.base_url)
+    (tmp_path / "rules.yaml").write_text(rules)
+    staff = f"ops-lead:operator:{OPERATOR_TOKEN},support-desk:viewer:{VIEWER_TOKEN}"
+    env = router_env(ROUTER_WEBHOOK_TOKENS=TOKEN, ROUTER_ADMIN_TOKEN=ADMIN,
+                     ROUTER_CONSOLE_TOKENS=staff, ROUTER_LOG_FORMAT="text")  # fmt: skip
+    with running_router(["run"], env, tmp_path) as running:
+        yield running
+
+
+def test_a_viewer_is_refused_a_replay_an_operator_makes_it_and_the_audit_log_says_so(
+    browser: Any, staffed_router: Router, kuflow: KuflowDouble, crm: HttpDouble, tmp_path: Path
+) -> None:
+    router, client = staffed_router, _redis(tmp_path)
+    crm.fail("POST", "/api/contacts", status=422, times=1)
+    event = loan_event(kuflow)
+    assert post_event(router.base, event, TOKEN).status_code == 202
+    wait_for(lambda: _status(client, event["id"]) == "partial", "the event to be dead-lettered")
+
+    viewer = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = viewer.new_page()
+    page.on("dialog", lambda d: d.accept())
+    _log_in(page, router.console, VIEWER_TOKEN)
+    assert "support-desk (viewer)" in page.locator(".who").inner_text()
+    page.goto(f"{router.console}/events/{event['id']}")
+    assert page.get_by_text("Answer 422").first.is_visible()  # a viewer sees it all
+    page.get_by_role("button", name="Replay (completed actions stay skipped)").click()
+    assert page.get_by_role("heading", name="Not allowed").is_visible()
+    # The form posted by hand, with the viewer's own session and CSRF token: refused too.
+    page.goto(f"{router.console}/events/{event['id']}")
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+    posted = page.request.post(f"{router.console}/events/{event['id']}/replay",
+                               form={"csrf": csrf}, max_redirects=0)  # fmt: skip
+    assert posted.status == 403
+    assert _status(client, event["id"]) == "partial" and len(kuflow.tasks()) == 1
+    viewer.close()
+
+    operator = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = operator.new_page()
+    _log_in(page, router.console, OPERATOR_TOKEN)
+    page.goto(f"{router.console}/events/{event['id']}")
+    page.get_by_role("button", name="Replay (completed actions stay skipped)").click()
+    assert page.get_by_text("queued again").is_visible()
+    wait_for(lambda: _status(client, event["id"]) == "done", "the operator's replay to run")
+    page.get_by_role("link", name="Audit").click()
+    assert page.locator("table.events tbody tr").first.is_visible()
+    _shoot(page, "audit")
+    operator.close()
+
+    audited = subprocess.run([*router_command(), "audit", "--json"], cwd=tmp_path, env=router_env(),
+                             capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    entries = [json.loads(line) for line in audited.stdout.splitlines()]
+    replays = [(e["actor"], e["role"], e["outcome"]) for e in entries
+               if e["action"] == "event.replay" and e["objects"] == [event["id"]]]  # fmt: skip
+    assert replays == [("support-desk", "viewer", "denied"), ("support-desk", "viewer", "denied"),
+                       ("ops-lead", "operator", "done")]  # fmt: skip
+    logs = audited.stdout + "".join(p.read_text() for p in router.logs.iterdir())
+    assert not any(token in logs for token in (VIEWER_TOKEN, OPERATOR_TOKEN, ADMIN, TOKEN))

@@ -16,6 +16,7 @@ from common.settings import load
 from console.access import ROLES, allows
 from console.app import routes
 from console.settings import ConsoleSettings
+from kuflow_router.settings import RouterSettings
 from store import audit, dlq, keys
 from tests.console.conftest import ADMIN, OPERATOR_TOKEN, PEOPLE, VIEWER_TOKEN
 from tests.doubles.http import HttpDouble
@@ -178,10 +179,11 @@ def test_named_tokens_are_read_and_their_mistakes_told_without_the_token(
     monkeypatch.setenv("ROUTER_ADMIN_TOKEN", ADMIN)
     monkeypatch.setenv("ROUTER_CONSOLE_TOKENS",
                        f"ops-lead:operator:{OPERATOR_TOKEN}, support-desk:viewer:{VIEWER_TOKEN}")  # fmt: skip
-    people = load(ConsoleSettings).people()
-    assert [(p.name, p.role) for p, _ in people] == [
-        ("admin", "admin"), ("ops-lead", "operator"), ("support-desk", "viewer")
-    ]  # fmt: skip
+    for settings in (ConsoleSettings, RouterSettings):  # `console`, and `run`
+        people = load(settings).people()
+        assert [(p.name, p.role) for p, _ in people] == [
+            ("admin", "admin"), ("ops-lead", "operator"), ("support-desk", "viewer")
+        ]  # fmt: skip
     for value, said in [
         (f"ops-lead:boss:{OPERATOR_TOKEN}", "the role must be one of viewer, operator, admin"),
         ("ops-lead:operator:short-secret-1", "shorter than 22 characters"),
