@@ -304,6 +304,7 @@ async def metrics_endpoint(request: Request) -> Response:
         metrics.TIMERS_PENDING.set(figures.timers.pending)
         metrics.TIMERS_OVERDUE.set(figures.timers.overdue)
         metrics.PROCESSES_HELD.set(figures.held_processes)
+        metrics.AUDIT_ENTRIES.set(figures.audit_entries)
         since = figures.held_since_ms
         metrics.PROCESS_HELD_LONGEST.set(max(time.time() - since / 1000, 0) if since else 0)
         for name, state in figures.breakers.items():

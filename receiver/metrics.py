@@ -23,6 +23,11 @@ TIMERS_PENDING = Gauge(
     "router_timers_pending",
     "Timers of rules with `after:` waiting to fire or be cancelled (refreshed on scrape).",
 )
+AUDIT_ENTRIES = Gauge(
+    "router_audit_entries",
+    "Entries the audit log holds (bounded by ROUTER_AUDIT_MAX_ENTRIES and "
+    "ROUTER_AUDIT_RETENTION_DAYS; refreshed on scrape).",
+)
 PROCESSES_HELD = Gauge(
     "router_processes_held",
     "Processes whose later events wait behind a dead-lettered one (ROUTER_ORDERING_ON_FAILURE="

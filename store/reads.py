@@ -153,6 +153,7 @@ class Gauges:
     timers: timers.Summary
     held_processes: int  # processes a dead-lettered event holds (ordering on failure: hold)
     held_since_ms: int  # since when the longest held one is (0: none)
+    audit_entries: int = 0  # what the audit log holds (ROUTER_AUDIT_MAX_ENTRIES bounds it)
 
 
 async def gauges(redis: Redis) -> Gauges:
@@ -160,12 +161,13 @@ async def gauges(redis: Redis) -> Gauges:
     async with redis.pipeline(transaction=False) as pipe:
         pipe.zcard(keys.QUEUE)
         pipe.xlen(keys.DLQ)
-        queued, dead_letters = await pipe.execute()
+        pipe.xlen(keys.AUDIT)
+        queued, dead_letters, audited = await pipe.execute()
     alive = await heartbeat.alive(redis)
     waiting = await timers.summary(redis)
     held, since = await ordering.held_summary(redis)
     return Gauges(int(queued) - (waiting.pending - waiting.overdue), int(dead_letters), alive,
-                  await gate.breakers(redis), waiting, held, since)  # fmt: skip
+                  await gate.breakers(redis), waiting, held, since, int(audited))  # fmt: skip
 
 
 @dataclass(frozen=True)
