@@ -9,7 +9,8 @@ export). The server checks the role of every route (console/app.py); a page's bu
 guard.
 
 The session cookie is `{expiry}.{nonce}.{name}.{role}.{signature}` (the name in URL-safe base64),
-HMAC-SHA256 under a key derived from every token: changing any token logs everyone out. Every
+HMAC-SHA256 under a key derived from every token (and the sign-on client's secret,
+console/sso.py): changing any of them logs everyone out. Every
 POST carries `csrf`, the HMAC of the session's nonce. All comparisons are constant-time; a token
 is never put in a page, a log or a URL. Without any token (allowed on loopback only) a session is
 handed to whoever opens the console — `local`, an admin — and the CSRF check still applies.
@@ -59,10 +60,14 @@ class Login:
 class Access:
     """Signs and checks sessions and CSRF tokens for one console process."""
 
-    def __init__(self, tokens: Sequence[tuple[Person, str]]) -> None:
-        self.open = not tokens  # loopback without a token: no login
+    def __init__(self, tokens: Sequence[tuple[Person, str]], sso_secret: str = "") -> None:
+        self.open = not tokens and not sso_secret  # loopback without a token: no login
+        self.has_tokens = bool(tokens)
         self._tokens = [(person, token.encode()) for person, token in tokens]
-        secret = b"\0".join(t for _, t in self._tokens) if tokens else secrets.token_bytes(32)
+        # Sessions are signed under every token and the sign-on client's secret: any change
+        # logs everyone out, and consoles with the same settings accept each other's sessions.
+        known = [t for _, t in self._tokens] + ([sso_secret.encode()] if sso_secret else [])
+        secret = b"\0".join(known) if known else secrets.token_bytes(32)
         self._key = hmac.new(secret, b"kuflow-router console session", hashlib.sha256).digest()
 
     def _sign(self, text: str) -> str:

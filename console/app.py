@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from console import changes, views
+from console import changes, sso, views
 from console.access import ADMIN, COOKIE, OPERATOR, SESSION_S, VIEWER, Access, Login, Person
 from console.web import (
     HERE,
@@ -23,6 +23,7 @@ from console.web import (
     TEMPLATES,
     Console,
     Form,
+    address_of,
     change,
     console_of,
     page,
@@ -45,9 +46,57 @@ async def login_form(request: Request) -> Response:
             assert local is not None  # open: everyone is `local`
             with_cookie(onward, request, console.access.new_session(local), SESSION_S)
         return onward
-    form = TEMPLATES.TemplateResponse(request, "login.html", {"next": target, "error": ""})
+    form = TEMPLATES.TemplateResponse(request, "login.html", {
+        "next": target, "error": "", "sso": console.sign_on is not None,
+        "tokens": console.access.has_tokens})  # fmt: skip
     form.headers.update(SECURITY_HEADERS)
     return form
+
+
+SSO_COOKIE = "kuflow_router_sso"  # the state of a sign-on this browser began
+
+
+async def sso_begin(request: Request) -> Response:
+    """Send the browser to the OpenID provider to sign in."""
+    console = console_of(request)
+    if console.sign_on is None:
+        return Response("Single sign-on is not set up (ROUTER_OIDC_ISSUER).", status_code=404,
+                        headers=SECURITY_HEADERS)  # fmt: skip
+    url, state = await console.sign_on.begin(safe_next(request.query_params.get("next")))
+    onward = RedirectResponse(url, status_code=303)
+    # Lax, not Strict: it must come back with the provider's redirect, a cross-site navigation.
+    onward.set_cookie(SSO_COOKIE, state, max_age=sso.STATE_S, httponly=True, samesite="lax",
+                      secure=request.url.scheme == "https" or console.https,
+                      path="/login/sso")  # fmt: skip
+    return onward
+
+
+async def sso_return(request: Request) -> Response:
+    """The provider's redirect back: check everything, then make a session."""
+    console = console_of(request)
+    if console.sign_on is None:
+        return Response("Single sign-on is not set up.", status_code=404, headers=SECURITY_HEADERS)
+    q = request.query_params
+    try:
+        if q.get("error"):
+            raise sso.Refused(f"the provider said {q['error']}: {q.get('error_description', '')}")
+        person, target = await console.sign_on.finish(
+            q.get("state", ""), q.get("code", ""), request.cookies.get(SSO_COOKIE, "")
+        )
+    except sso.Refused as exc:
+        await console.audit(request, None, "login", [], f"failed: {exc}", actor="", via="sso")
+        refused = _login_refused(request, "/", f"Single sign-on refused: {exc}", 403, {})
+        refused.delete_cookie(SSO_COOKIE, path="/login/sso")
+        return refused
+    await audit.write(console.redis, person.name, "login", [], role=person.role, via="sso",
+                      address=address_of(request), keep=console.audit_keep)  # fmt: skip
+    # A page of this site that moves on (not a redirect): the session cookie is SameSite=Strict,
+    # and a browser keeps it off the rest of a redirect chain that began at the provider.
+    said = {"target": safe_next(target), "name": person.name}
+    onward = TEMPLATES.TemplateResponse(request, "signed_in.html", said)
+    onward.headers.update(SECURITY_HEADERS)
+    onward.delete_cookie(SSO_COOKIE, path="/login/sso")
+    return with_cookie(onward, request, console.access.new_session(person), SESSION_S)
 
 
 async def login(request: Request) -> Response:
@@ -74,9 +123,10 @@ async def login(request: Request) -> Response:
 def _login_refused(
     request: Request, target: str, error: str, status: int, headers: dict[str, str]
 ) -> Response:
-    refused = TEMPLATES.TemplateResponse(
-        request, "login.html", {"next": target, "error": error}, status_code=status
-    )
+    console = console_of(request)
+    context = {"next": target, "error": error, "sso": console.sign_on is not None,
+               "tokens": console.access.has_tokens}  # fmt: skip
+    refused = TEMPLATES.TemplateResponse(request, "login.html", context, status_code=status)
     refused.headers.update({**SECURITY_HEADERS, **headers})
     return refused
 
@@ -131,20 +181,24 @@ def create_console(
     demo: bool = False,
     trace_url: str = "",
     audit_keep: audit.Keep | None = None,
+    provider: sso.Provider | None = None,
 ) -> Starlette:
     """The console app over one Redis and one live rule set. `tokens`: who may log in — (whom,
     token) pairs, or ROUTER_ADMIN_TOKEN alone; none: loopback only, no login. `public_url`: where
     operators reach it (ROUTER_CONSOLE_URL), if set; `trace_url` a trace's page
-    (ROUTER_TRACE_URL)."""
+    (ROUTER_TRACE_URL); `provider` the OpenID provider of single sign-on (ROUTER_OIDC_*)."""
     people = [(Person(ADMIN, ADMIN), tokens)] if isinstance(tokens, str) else list(tokens or ())
     app = Starlette(routes=routes())
     for unreachable in (RedisError, OSError):
         app.add_exception_handler(unreachable, redis_unreachable)
     https = public_url.lower().startswith("https://")
+    access = Access(people, provider.client_secret if provider else "")
     app.state.console = Console(
-        redis, rules, Access(people), event_ttl_s, https, demo, trace_url, audit_keep
+        redis, rules, access, event_ttl_s, https, demo, trace_url, audit_keep
     )
-    if not people:
+    if provider is not None:
+        app.state.console.sign_on = sso.SignOn(provider, redis)
+    if access.open:
         app.add_middleware(_LocalHostsOnly)
     return app
 
@@ -164,6 +218,8 @@ def routes() -> list[Route | Mount]:
     return [
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
+        Route("/login/sso", sso_begin, methods=["GET"]),
+        Route("/login/sso/callback", sso_return, methods=["GET"]),
         Route("/logout", change(logout, VIEWER, "logout"), methods=["POST"]),
         Route("/", page(views.overview, VIEWER)),
         Route("/events", page(views.events, VIEWER)),

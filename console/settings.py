@@ -7,11 +7,12 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from common.settings import AdminToken, CommonSettings, check_token, load
 from console.access import ADMIN, ROLES, Person
+from console.sso import Provider, role_map
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 NamedTokens = Annotated[tuple[SecretStr, ...], NoDecode]
@@ -43,6 +44,43 @@ class ConsoleSettings(CommonSettings):
     console_tokens: NamedTokens = ()
     rules_file: Path = Path("rules.yaml")
     console_url: str = ""  # where operators reach the console; https:// makes its cookie Secure
+    # Single sign-on (console/sso.py): the OpenID provider, this console's client there, and how
+    # the person's groups map to roles.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr | None = None
+    oidc_roles_claim: str = "groups"
+    oidc_role_map: str = ""
+    oidc_scopes: str = "openid email profile"
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _oidc_role_map(cls, value: str) -> str:
+        role_map(value)  # raises, saying what to write
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> ConsoleSettings:
+        if not self.oidc_issuer:
+            return self
+        needed = {"ROUTER_OIDC_CLIENT_ID": self.oidc_client_id,
+                  "ROUTER_OIDC_CLIENT_SECRET": self.oidc_client_secret,
+                  "ROUTER_OIDC_ROLE_MAP": self.oidc_role_map,
+                  "ROUTER_CONSOLE_URL (sign-ins come back to it)": self.console_url}  # fmt: skip
+        missing = [name for name, value in needed.items() if not value]
+        if missing:
+            raise ValueError(f"ROUTER_OIDC_ISSUER is set: set {', '.join(missing)} too")
+        return self
+
+    def provider(self) -> Provider | None:
+        """The OpenID provider the console signs people in with, if one is set."""
+        if not self.oidc_issuer or self.oidc_client_secret is None:
+            return None
+        return Provider(self.oidc_issuer, self.oidc_client_id,
+                        self.oidc_client_secret.get_secret_value(),
+                        self.console_url.rstrip("/") + "/login/sso/callback",
+                        self.oidc_roles_claim, role_map(self.oidc_role_map),
+                        self.oidc_scopes)  # fmt: skip
 
     # Named apart from the receiver's own splitter: `RouterSettings` inherits both.
     @field_validator("console_tokens", mode="before")
@@ -82,7 +120,8 @@ class ConsoleSettings(CommonSettings):
     def secrets(self) -> list[str | None]:
         token = self.admin_token.get_secret_value() if self.admin_token else None
         named = [t.get_secret_value().rpartition(":")[2] for t in self.console_tokens]
-        return [*super().secrets(), token, *named]
+        client = self.oidc_client_secret.get_secret_value() if self.oidc_client_secret else None
+        return [*super().secrets(), token, *named, client]
 
 
 def load_settings() -> ConsoleSettings:

@@ -21,6 +21,7 @@ from common import redis_url, tracing
 from common.redact import redact
 from common.words import elapsed, plural
 from console.access import COOKIE, Access, Login, allows
+from console.sso import SignOn
 from console.throttle import LoginThrottle
 from handlers.rules.reload import LiveRules
 from store import audit, sessions
@@ -95,6 +96,7 @@ class Console:
     ) -> None:
         self.redis, self.rules, self.access, self.event_ttl_s = redis, rules, access, event_ttl_s
         self.audit_keep = audit_keep or audit.Keep()  # ROUTER_AUDIT_RETENTION_DAYS, …_MAX_ENTRIES
+        self.sign_on: SignOn | None = None  # single sign-on (ROUTER_OIDC_ISSUER …)
         self.trace_url = trace_url  # ROUTER_TRACE_URL: a trace's page, `{trace_id}` in it
         self.https = https  # reached over https (ROUTER_CONSOLE_URL), if behind a TLS proxy
         self.demo = demo  # `run --demo`: every page says so

@@ -47,8 +47,7 @@ async def record(
     redis: Redis, action: str, objects: list[str], outcome: str = "done", **detail: Any
 ) -> None:
     """Write what this command changed to the audit log, as `cli:user@host` (role `cli`)."""
-    settings = load(CommonSettings)
-    keep = audit.Keep(settings.audit_retention_days * 24 * 3600, settings.audit_max_entries)
+    keep = audit.Keep.of(load(CommonSettings))
     await audit.write(redis, actor(), action, objects, outcome, role="cli", keep=keep, **detail)
 
 

@@ -30,6 +30,7 @@ from kuflow_router import env_file
 from kuflow_router.arguments import whole_number
 from kuflow_router.redis_server import tools_url
 from receiver.protocol import router_protocol
+from store import audit
 
 DEFAULT_PORT = 8001
 
@@ -45,18 +46,19 @@ def is_loopback(host: str) -> bool:
 
 
 def people(settings: ConsoleSettings, host: str) -> list[tuple[Person, str]]:
-    """Who may log in (ROUTER_ADMIN_TOKEN, ROUTER_CONSOLE_TOKENS); refuses a non-loopback
-    address without anyone.
+    """Who may log in with a token (ROUTER_ADMIN_TOKEN, ROUTER_CONSOLE_TOKENS); refuses a
+    non-loopback address with no way to log in (no token, no single sign-on).
 
     Raises:
         SettingsError: bound beyond loopback without a token.
     """
     found = settings.people()
-    if not found and not is_loopback(host):
+    if not found and settings.provider() is None and not is_loopback(host):
         raise SettingsError(
             f"the console would listen on {host} without a login: set ROUTER_ADMIN_TOKEN "
             "(python3 -c 'import secrets; print(secrets.token_urlsafe(24))') or "
-            "ROUTER_CONSOLE_TOKENS, or bind it to 127.0.0.1"
+            "ROUTER_CONSOLE_TOKENS or single sign-on (ROUTER_OIDC_ISSUER …), or bind it to "
+            "127.0.0.1"
         )
     return found
 
@@ -77,6 +79,8 @@ def cmd_console(args: argparse.Namespace) -> int:
         settings.event_ttl_s,
         settings.console_url,
         trace_url=settings.trace_url,
+        audit_keep=audit.Keep.of(settings),
+        provider=settings.provider(),
     )
     watching: list[asyncio.Task[None]] = []
 
@@ -106,8 +110,9 @@ async def running_console(
     redis = redis_client(redis_url, socket_connect_timeout=5)
     tokens = people(settings, "127.0.0.1")
     app = create_console(
-        redis, rules, tokens, settings.event_ttl_s, settings.console_url, demo, settings.trace_url
-    )
+        redis, rules, tokens, settings.event_ttl_s, settings.console_url, demo, settings.trace_url,
+        audit.Keep.of(settings), settings.provider(),
+    )  # fmt: skip
     try:
         async with serving(app, "127.0.0.1", port, http=router_protocol(listener="console")):
             yield

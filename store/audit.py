@@ -17,6 +17,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from common.redact import redact
+from common.settings import CommonSettings
 from store import keys
 
 PAGE = 500
@@ -29,6 +30,11 @@ class Keep:
 
     retention_s: int = 400 * 24 * 3600
     max_entries: int = 1_000_000
+
+    @classmethod
+    def of(cls, settings: CommonSettings) -> Keep:
+        """As ROUTER_AUDIT_RETENTION_DAYS and ROUTER_AUDIT_MAX_ENTRIES say."""
+        return cls(settings.audit_retention_days * 24 * 3600, settings.audit_max_entries)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,12 @@ def ended_session(nonce: str) -> str:
     return f"{PREFIX}console:ended:{nonce}"
 
 
+def sso_state(state: str) -> str:
+    """A single sign-on begun in a browser: its nonce, PKCE verifier and page, until it comes
+    back (once) or ten minutes pass."""
+    return f"{PREFIX}console:sso:{state}"
+
+
 def job(job_id: str) -> str:
     """arq's key for a queued job's payload."""
     return f"{job_key_prefix}{job_id}"
