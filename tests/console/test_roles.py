@@ -53,7 +53,8 @@ EXPECTED = {
     ("POST", "/rules/try"): V,
     ("POST", "/rules/compare"): V,
 }  # fmt: skip
-OPEN = {("GET", "/login"), ("POST", "/login")}  # before any session: no role
+OPEN = {("GET", "/login"), ("POST", "/login"), ("GET", "/login/sso"),
+        ("GET", "/login/sso/callback")}  # before any session: no role  # fmt: skip
 TOKENS = {V: VIEWER_TOKEN, OP: OPERATOR_TOKEN, A: ADMIN}
 
 
