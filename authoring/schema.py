@@ -24,6 +24,7 @@ from handlers.rules.model import (
     ActionOptions,
     AlertModel,
     DefaultsModel,
+    FileModel,
     RetryModel,
     RuleModel,
 )
@@ -246,6 +247,11 @@ def build() -> dict[str, Any]:
                 "items": alert,
                 "description": "Who is told when an action is dead-lettered, a connection's "
                 "breaker opens or closes, or a rules reload fails.",
+            },
+            "redact": {
+                "type": "array",
+                "items": {"type": "string", "pattern": r"^(data|process|processItem)\.[^.].*$"},
+                "description": FileModel.model_fields["redact"].description,
             },
         },
         "$defs": defs,

@@ -18,10 +18,16 @@ import json
 import re
 import threading
 from collections.abc import Iterable
+from contextvars import ContextVar
 from urllib.parse import quote
 
 MASK = "[redacted]"
 MIN_LENGTH = 8
+MIN_RUN_LENGTH = 4  # a value of `redact:` (a short code, a PIN) is masked from this length
+
+# One run's values of `redact:` (handlers/rules/redaction.py): set in the run's task, so they
+# mask what that run (and what it starts: its alerts) writes, and no other run.
+_run_pattern: ContextVar[re.Pattern[str] | None] = ContextVar("redact_run", default=None)
 
 _lock = threading.Lock()
 _slots: dict[str, set[str]] = {}
@@ -56,12 +62,23 @@ def register(values: Iterable[str | None], slot: str = "") -> None:
         _pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
 
 
+def for_this_run(values: Iterable[str]) -> None:
+    """Mask these values too — `redact:`'s, of the event being run — in whatever this task
+    (and the tasks it starts) passes through `redact`."""
+    spellings = {s for v in values if len(v) >= MIN_RUN_LENGTH for s in _spellings(v)}
+    ordered = sorted(spellings, key=len, reverse=True)
+    _run_pattern.set(re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None)
+
+
 def redact(text: str) -> str:
-    """`text` with every registered secret replaced by `MASK`."""
-    pattern = _pattern
-    if pattern is None or not text:
+    """`text` with every registered secret (and this run's `redact:` values) replaced by
+    `MASK`."""
+    if not text:
         return text
-    return pattern.sub(MASK, text)
+    pattern, run = _pattern, _run_pattern.get()
+    if pattern is not None:
+        text = pattern.sub(MASK, text)
+    return run.sub(MASK, text) if run is not None else text
 
 
 def redact_url(url: str) -> str:

@@ -80,6 +80,9 @@ def _secrets(source: Source, connections: Iterable[Connection]) -> frozenset[str
     return frozenset(found - source.stand_ins)
 
 
+REDACTED_ROOTS = ("data", *paths.ENRICHMENT_ROOTS)  # what `redact:` may name
+
+
 class _Loader:
     def __init__(self, source: Source) -> None:
         self.source = source
@@ -101,6 +104,7 @@ class _Loader:
         enrichment = self._enrichment(top)
         rules = self._rules(top.rules, enrichment)
         alerts = self._alerts(top.alerts)
+        redacted = self._redact(top.redact)
         if self.source.problems:
             raise RulesLoadError(filename, self.source.problems)
         index = RuleIndex([rule.when for rule in rules])
@@ -118,6 +122,7 @@ class _Loader:
             retry=retry,
             timeout_s=self.defaults.timeout,
             alerts=alerts,
+            redact=redacted,
         )
 
     def _top(self, data: dict[str, Any]) -> FileModel:
@@ -198,6 +203,16 @@ class _Loader:
             if rule is not None:
                 rules.append(rule)
         return rules
+
+    def _redact(self, raws: list[str]) -> tuple[str, ...]:
+        """`redact:` paths: under the event's data or what is read from KuFlow, a field deep."""
+        for position, path in enumerate(raws):
+            root, _, rest = path.partition(".")
+            if root not in REDACTED_ROOTS or not rest:
+                self.source.problem(("redact", position), f"'{path}': write a path under "
+                                    "data., process. or processItem. (e.g. "
+                                    "process.entity.value.ssn)")  # fmt: skip
+        return tuple(dict.fromkeys(raws))
 
     def _alerts(self, raws: list[dict[str, Any]]) -> tuple[Alert, ...]:
         alerts: list[Alert] = []

@@ -67,6 +67,15 @@ class FileModel(_Strict):
     verify: bool = True  # check each acted-on event against KuFlow first (handlers/rules/verify.py)
     rules: list[dict[str, Any]] = []
     alerts: list[dict[str, Any]] = []
+    # Paths (data.…, process.…, processItem.…) whose values the router must not keep: masked in
+    # records, the dead-letter queue, the console, logs and alerts (handlers/rules/redaction.py).
+    redact: list[str] = Field(
+        default=[],
+        description="Paths of the event (data.…) or of what is read from KuFlow (process.…, "
+        "processItem.…) whose values are never kept: masked as [redacted] in the event's "
+        "record, the dead-letter queue, the console, logs and alerts. The actions still get "
+        "them. Example: process.entity.value.ssn",
+    )
 
 
 MAX_AFTER_S = 366 * 86400  # a timer waits at most a year (its record is kept that long and more)
@@ -222,6 +231,7 @@ class RuleSet:
     retry: RetryPolicy = RetryPolicy()  # `defaults.retry`: also for reading process.* from KuFlow
     timeout_s: float = 10.0  # `defaults.timeout`: likewise
     alerts: tuple[Alert, ...] = ()
+    redact: tuple[str, ...] = ()  # `redact:`: paths whose values are never kept
 
     def rule(self, name: str) -> Rule | None:
         """The rule called `name`, or None."""

@@ -23,7 +23,7 @@ from handlers.clients.base import Session
 from handlers.clients.errors import ActionFailed, PermanentError
 from handlers.clients.kuflow import KuflowConnection, auth_headers, enrichment_requests
 from handlers.clients.send import json_body, send
-from handlers.rules import evaluate, verify
+from handlers.rules import evaluate, redaction, verify
 from handlers.rules.model import RuleSet
 from handlers.rules.verify import Unverified
 from handlers.worker import connections, tries
@@ -140,7 +140,10 @@ async def fetch(job: Job, selection: evaluate.Selection) -> Enrichment:
     fetched = read_or_step
     if fetched:
         # What the rules were decided on, for the console (and `rules diff`): with the next write.
-        kept = json.dumps(fetched, default=str)
+        shown = {root: redaction.masked(job.rules.redact, doc, root)
+                 if job.rules.redact and isinstance(doc, dict) else doc
+                 for root, doc in fetched.items()}  # fmt: skip
+        kept = json.dumps(shown, default=str)
         if len(kept) <= MAX_KEPT_BYTES:
             job.unsaved[ENRICHMENT] = kept
     if verifying:

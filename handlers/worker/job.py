@@ -55,6 +55,7 @@ class Job:
     job_id: str = ""  # arq's job, ended with the event's final write ("": left to arq)
 
     unsaved: dict[str, str] = field(default_factory=dict)  # fields the next write carries
+    kept_body: bytes | None = None  # the event as kept (masked by `redact:`), if not `body`
     holds_line: bool = False  # if it fails, it holds its process's line (`on_failure: hold`)
 
     @property
@@ -93,7 +94,7 @@ class Job:
         failure = await dlq.add(
             self.deps.redis,
             self.deps.dlq_limits,
-            self.body,
+            self.kept_body or self.body,
             int(self.record.fields.get("received_at") or 0),
             event_id=self.event_id,
             rule=rule,

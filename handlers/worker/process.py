@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, TypeVar
 from uuid import UUID
 
@@ -22,13 +22,14 @@ from opentelemetry.trace import SpanKind
 from redis.exceptions import RedisError
 
 from common import tracing
+from common.redact import for_this_run as redact_for_this_run
 from common.redact import redact
 from contract.events import rfc3339_time
 from handlers.clients import exchanges
 from handlers.clients.base import ActionCall, Pending
 from handlers.clients.catalogue import run_action
 from handlers.clients.errors import ActionFailed
-from handlers.rules import evaluate, paths
+from handlers.rules import evaluate, paths, redaction
 from handlers.rules.errors import ParamsError, TemplateError
 from handlers.rules.idempotency import action_key
 from handlers.rules.model import Action, Rule
@@ -303,7 +304,22 @@ async def _process_event(
         job_id=str(ctx.get("job_id", "")),
         holds_line=deps.hold_on_failure,  # a whole event dead-lettered: as the setting says
     )
+    if rules.redact:
+        _keep_masked(job)
     return await _act_on(job, turn, fired)
+
+
+def _keep_masked(job: Job, fetched: Mapping[str, Any] | None = None) -> None:
+    """`redact:`: from here on this run masks the event's values at those paths (and, once read,
+    KuFlow's) wherever it writes them, and keeps the event itself masked — in its record and
+    any dead letter (handlers/rules/redaction.py)."""
+    paths_ = job.rules.redact
+    documents = {"data": job.event.get("data"), **(fetched or {})}
+    redact_for_this_run(redaction.values(paths_, documents))
+    if fetched is None:
+        kept = json.dumps(redaction.masked(paths_, job.event, "data"), ensure_ascii=False)
+        job.kept_body = kept.encode()
+        job.unsaved["event"] = kept
 
 
 async def _given_up(job: Job) -> str | None:
@@ -351,6 +367,8 @@ async def _act_on(job: Job, turn: ordering.Turn, fired: timers.Fired | None) -> 
     if enriched.step.wait_s is not None:
         await _come_back(job, [enriched.step])
     fetched = enriched.objects
+    if job.rules.redact and fetched:
+        _keep_masked(job, fetched)
     doc = evaluate.document(event, fetched.get("process"), fetched.get("processItem"), order)
     if fired is not None:
         doc[paths.TIMER_ROOT] = fired.fields

@@ -65,3 +65,36 @@ def test_settings_register_their_credentials(monkeypatch: pytest.MonkeyPatch) ->
     load_settings()
     text = "redis-password-1 basic-password-2 admin-token-3-of-22-characters"
     assert redact.redact(text) == " ".join([redact.MASK] * 3)
+
+
+def test_one_runs_values_mask_what_that_run_writes_and_no_other() -> None:
+    import asyncio
+
+    async def run(values: list[str]) -> str:
+        redact.for_this_run(values)
+        await asyncio.sleep(0)  # the other run goes meanwhile
+        return redact.redact('{"ssn": "123-45-6789", "pin": "0042", "id": "7"}')
+
+    async def both() -> list[str]:
+        return list(await asyncio.gather(run(["123-45-6789", "0042", "7"]), run([])))
+
+    masked, untouched = asyncio.run(both())
+    assert masked == '{"ssn": "[redacted]", "pin": "[redacted]", "id": "7"}'  # "7": too short
+    assert untouched == '{"ssn": "123-45-6789", "pin": "0042", "id": "7"}'
+    assert redact.redact("123-45-6789") == "123-45-6789"  # outside either run
+
+
+def test_redact_paths_mask_lists_and_mappings_whole() -> None:
+    from handlers.rules import redaction
+
+    process = {"entity": {"value": {"ssn": "123-45-6789", "cards": ["4111", "5500"],
+                                    "address": {"street": "Main 1"}, "name": "Ada"}}}  # fmt: skip
+    paths = ["process.entity.value.ssn", "process.entity.value.cards",
+             "process.entity.value.address", "data.secret"]  # fmt: skip
+    assert sorted(redaction.values(paths, {"process": process, "data": {}})) == [
+        "123-45-6789", "4111", "5500", "Main 1"
+    ]  # fmt: skip
+    masked = redaction.masked(paths, process, "process")["entity"]["value"]
+    assert masked == {"ssn": "[redacted]", "cards": "[redacted]", "address": "[redacted]",
+                      "name": "Ada"}  # fmt: skip
+    assert process["entity"]["value"]["ssn"] == "123-45-6789"  # a copy was masked
