@@ -125,7 +125,7 @@ class Console:
     ) -> None:
         """Write one change (or a login, or a refusal) to the audit log: by whom — the
         session's name and role — and from which address."""
-        name, role = (session.name, session.role) if session else (detail.pop("actor", ""), "")
+        name, role = (session.name, session.role) if session else ("", "")
         await audit.write(self.redis, name, action, objects, outcome, role=role,
                           address=address_of(request), keep=self.audit_keep,
                           **detail)  # fmt: skip
@@ -187,14 +187,12 @@ class Audited:
     """How a change ended, for its audit entry: set by its handler (`audited`)."""
 
     outcome: str = "done"
-    objects: list[str] | None = None  # default: the route's path parameters (an event id …)
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def audited(request: Request, outcome: str = "done", objects: list[str] | None = None,
-            **detail: Any) -> None:  # fmt: skip
+def audited(request: Request, outcome: str = "done", **detail: Any) -> None:
     """Say how a change ended: its audit entry, written once it returns, says so."""
-    request.state.audited = Audited(outcome, objects, detail)
+    request.state.audited = Audited(outcome, detail)
 
 
 def change(
@@ -226,7 +224,7 @@ def change(
         if not action:  # it changes nothing (*try it*): nothing to audit
             return response
         said: Audited = getattr(request.state, "audited", None) or Audited()
-        objects = said.objects if said.objects is not None else list(request.path_params.values())
+        objects = list(request.path_params.values())  # an event id, a failure, a connection …
         await console_of(request).audit(request, session, action, objects, said.outcome,
                                         **said.detail)  # fmt: skip
         return response

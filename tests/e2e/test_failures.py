@@ -142,8 +142,8 @@ async def test_bulk_actions_stop_between_pages_and_are_safe_to_repeat(
         assert not await dlq.entries(p.redis)
 
         for n in range(300):  # and discarded: stopped, then finished, then nothing to do
-            await dlq.add(p.redis, dlq.Limits(), b"{}", event_id=f"gone-{n:04}", rule="sync",
-                          action="crm.request", status=500, error="no")  # fmt: skip
+            await dlq.add(p.redis, dlq.Limits(), b"{}", 5_000 + n, event_id=f"gone-{n:04}",
+                          rule="sync", action="crm.request", status=500, error="no")  # fmt: skip
         first = await bulk.run(p.redis, failure.failure_id, bulk.DISCARD, "ops", 3600, most=150)
         rest = await bulk.run(p.redis, failure.failure_id, bulk.DISCARD, "ops", 3600)
         again = await bulk.run(p.redis, failure.failure_id, bulk.DISCARD, "ops", 3600)
