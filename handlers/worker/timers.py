@@ -81,8 +81,8 @@ async def start(job: Job, rule: Rule) -> Step:
     received = int(job.record.fields.get("received_at") or time.time() * 1000)
     due = received + int(rule.timer.after_s * 1000)
     started = timers.Start(
-        rule.name, job.event_id, str(job.event.get("type", "")), job.process_id, job.body,
-        received, due, same_values(rule, job.event),
+        rule.name, job.event_id, str(job.event.get("type", "")), job.process_id,
+        job.kept_body or job.body, received, due, same_values(rule, job.event),
     )  # fmt: skip
     outcome, detail = await timers.start(job.deps.redis, started, job.deps.event_ttl_s,
                                          job.deps.timer_caps)  # fmt: skip
