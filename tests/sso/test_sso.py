@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from console.sso import LEEWAY_S, Provider, Refused, SignOn, role_map
 from kuflow_router.redis_server import free_port
 from store import audit, sessions
+from tests.console.conftest import ADMIN
 from tests.console.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.processes import router_command, router_env
 
@@ -87,7 +88,7 @@ def stand(redis_url: str, tmp_path: Path) -> Iterator[Stand]:
     env = router_env(ROUTER_REDIS_URL=redis_url, ROUTER_CONSOLE_URL=console,
                      ROUTER_OIDC_ISSUER=issuer, ROUTER_OIDC_CLIENT_ID="router",
                      ROUTER_OIDC_CLIENT_SECRET=SECRET, ROUTER_OIDC_ROLE_MAP=ROLE_MAP,
-                     ROUTER_OIDC_SCOPES="openid email groups",
+                     ROUTER_OIDC_SCOPES="openid email groups", ROUTER_ADMIN_TOKEN=ADMIN,
                      ROUTER_LOG_FORMAT="text")  # fmt: skip
     logs = tmp_path / "logs"
     with logs.open("wb") as out:
@@ -105,7 +106,7 @@ def stand(redis_url: str, tmp_path: Path) -> Iterator[Stand]:
         for process in (router, provider):
             process.terminate()
             process.wait(timeout=30)
-    assert SECRET not in logs.read_text()  # never a secret in a log
+    assert SECRET not in logs.read_text() and ADMIN not in logs.read_text()  # never a secret
 
 
 def sign_in(page: Any, stand: Stand, email: str) -> None:
@@ -137,6 +138,8 @@ def _audit(redis_url: str) -> list[audit.Entry]:
 def test_groups_become_roles_and_a_person_in_no_mapped_group_is_refused(
     browser: Any, stand: Stand
 ) -> None:
+    login = httpx.get(f"{stand.console}/login").text
+    assert "Sign in with single sign-on" in login and 'name="token"' in login  # both on
     for email, role in [("ada@example.com", "admin"), ("olu@example.com", "operator"),
                         ("vic@example.com", "viewer")]:  # fmt: skip
         context = browser.new_context()
