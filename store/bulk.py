@@ -11,6 +11,7 @@ process run one at a time, in the order they were received, after any already wa
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from redis.asyncio import Redis
 from store import dlq, failures, keys, ordering
 
 PAGE = 500
+SIDE_BY_SIDE = 32  # events (of different processes) acted on at once within a page
 REPLAY, SKIP, DISCARD = "replay", "skip", "discard"
 ACTIONS = (REPLAY, SKIP, DISCARD)
 MAX_PROBLEMS = 20  # the problems a result keeps (each names its event); the rest are counted
@@ -90,7 +92,8 @@ async def _act(
         replayed = await _replay(redis, page, ttl_s, result, gone)
     else:
         replayed = 0
-        for event_id in page:
+
+        async def one(event_id: str) -> None:
             skipped = await ordering.skip(redis, event_id, by)
             if action == DISCARD:
                 if not await dlq.purge(redis, event_id, failure_id):
@@ -100,34 +103,55 @@ async def _act(
                 result.done += 1
             else:
                 result.unchanged += 1
+
+        await _side_by_side([[event_id] for event_id in page], one)
     if gone:
         await redis.zrem(keys.failure_events(failure_id), *gone)
     return replayed + len(gone) + (len(page) - len(gone) if action == DISCARD else 0)
 
 
+async def _side_by_side(lines: list[list[str]], act: Callable[[str], Awaitable[None]]) -> None:
+    """`act` on each event: the events of one line one after another, in order; the lines side
+    by side, `SIDE_BY_SIDE` at a time (each step is a round trip or two: they overlap)."""
+    room = asyncio.Semaphore(SIDE_BY_SIDE)
+
+    async def run(line: list[str]) -> None:
+        async with room:
+            for event_id in line:
+                await act(event_id)
+
+    await asyncio.gather(*(run(line) for line in lines))
+
+
 async def _replay(
     redis: Redis, page: list[str], ttl_s: int, result: Result, gone: list[str]
 ) -> int:
+    """Replay a page: each process's events in their sequence, one after another (each joins
+    the end of its process's line in turn); the processes side by side."""
     async with redis.pipeline(transaction=False) as pipe:
         for event_id in page:
             pipe.hmget(keys.event(event_id), ["process_id", "seq", "received_at"])
         found = await pipe.execute()
-
-    def turn(pair: tuple[str, list[bytes | None]]) -> tuple[str, int, int]:
-        process, seq, received = pair[1]
-        return ((process or b"").decode(), int(seq or 0), int(received or 0))
-
+    lines: dict[str, list[tuple[int, int, str]]] = {}
+    for event_id, (process, seq, received) in zip(page, found, strict=True):
+        # An event of no process is a line of its own.
+        line = (process or b"").decode() or f"(none) {event_id}"
+        lines.setdefault(line, []).append((int(seq or 0), int(received or 0), event_id))
     replayed = 0
-    for event_id, _ in sorted(zip(page, found, strict=True), key=turn):
+
+    async def one(event_id: str) -> None:
+        nonlocal replayed
         try:
             queued = await dlq.replay(redis, event_id, ttl_s)
         except LookupError as exc:
             result.problem(str(exc))
-            continue
+            return
         if queued:
             result.done += 1
             replayed += 1
         else:
             result.unchanged += 1
             gone.append(event_id)
+
+    await _side_by_side([[e for _, _, e in sorted(line)] for line in lines.values()], one)
     return replayed
