@@ -159,7 +159,7 @@ async def dlq_skip(redis: Redis, settings: CommonSettings, args: argparse.Namesp
     who = actor()
     skipped = await ordering.skip(redis, args.event_id, who)
     await record(redis, "event.skip", [args.event_id],
-                      "done" if skipped else "unchanged: it holds no process")  # fmt: skip
+                 "done" if skipped else "unchanged: it holds no process")  # fmt: skip
     if not skipped:
         print(f"event {args.event_id} holds no process's line: nothing to skip", file=sys.stderr)
         return 1

@@ -80,7 +80,7 @@ async def _pause(redis: Redis, args: argparse.Namespace, connections: dict[str, 
     who = actor()
     await gate.pause(redis, args.name, who, args.reason or "", args.until or 0)
     await record(redis, "connection.pause", [args.name], reason=args.reason or "",
-                      until=rfc3339(args.until) if args.until else None)  # fmt: skip
+                 until=rfc3339(args.until) if args.until else None)  # fmt: skip
     until = f" until {rfc3339(args.until)}" if args.until else " until `connections resume`"
     print(f"{args.name}: paused{until} — actions that call it wait, nothing is lost or "
           "dead-lettered")  # fmt: skip

@@ -56,7 +56,7 @@ async def _found(redis: Redis, wanted: str) -> failures.Failure | None:
 
 
 async def failures_show(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
-    """One failure: its state, who set it, and the latest of its events."""
+    """One failure: its state, who set it, and the first of its events (oldest first)."""
     failure = await _found(redis, args.failure_id)
     if failure is None:
         return 1
@@ -75,7 +75,7 @@ async def failures_state(redis: Redis, settings: CommonSettings, args: argparse.
     was, moved = await failures.change_state(redis, failure.failure_id, state, who, note)
     outcome = "done" if moved else f"unchanged: it is {was}"
     await record(redis, f"failure.{command}", [failure.failure_id], outcome,
-                      note=note or None)  # fmt: skip
+                 note=note or None)  # fmt: skip
     if not moved:
         print(f"failure {failure.failure_id} is {was}: nothing changed", file=sys.stderr)
         return 1
@@ -123,9 +123,9 @@ async def failures_bulk(redis: Redis, settings: CommonSettings, args: argparse.N
     if terminal:
         print(file=sys.stderr)
     await record(redis, f"failure.{action}", [failure.failure_id],
-                      "stopped" if interrupt.asked else "done", events=result.done,
-                      unchanged=result.unchanged, problems=result.problem_count,
-                      left=result.left)  # fmt: skip
+                 "stopped" if interrupt.asked else "done", events=result.done,
+                 unchanged=result.unchanged, problems=result.problem_count,
+                 left=result.left)  # fmt: skip
     for problem in result.problems:
         print(f"kuflow-router: {problem}", file=sys.stderr)
     done = {bulk.REPLAY: "queued again", bulk.SKIP: "skipped: their processes move on",

@@ -30,7 +30,7 @@ async def _pause(redis: Redis, settings: CommonSettings, args: argparse.Namespac
     who = actor()
     await pauses.pause(redis, args.name, who, args.reason or "", args.until or 0)
     await record(redis, "rule.pause", [args.name], reason=args.reason or "",
-                      until=rfc3339(args.until) if args.until else None)  # fmt: skip
+                 until=rfc3339(args.until) if args.until else None)  # fmt: skip
     until = f" until {rfc3339(args.until)}" if args.until else " until `rules resume`"
     print(f"rule {args.name}: paused{until} — the events it matches wait, nothing is lost")
     return 0

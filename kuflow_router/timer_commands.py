@@ -40,7 +40,7 @@ async def timers_cancel(redis: Redis, settings: CommonSettings, args: argparse.N
     who = actor()
     now, state = await timers.cancel(redis, args.timer_id, who)
     await record(redis, "timer.cancel", [args.timer_id],
-                      "done" if now else f"unchanged: {state or 'no such timer'}")  # fmt: skip
+                 "done" if now else f"unchanged: {state or 'no such timer'}")  # fmt: skip
     if now:
         print(f"timer {args.timer_id} cancelled: its actions will not run")
         return 0

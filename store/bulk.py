@@ -54,7 +54,7 @@ async def run(
     ttl_s: int,
     most: int | None = None,
     stop: Callable[[], bool] = lambda: False,
-    told: Callable[[Result], Awaitable[None] | None] = lambda result: None,
+    told: Callable[[Result], None] = lambda result: None,
 ) -> Result:
     """Do `action` to the failure's events, a page at a time, until done, `most` events were
     seen or `stop()` says so between pages; `told` hears the result after each page."""
@@ -69,9 +69,7 @@ async def run(
             break
         removed = await _act(redis, failure_id, action, page, by, ttl_s, result)
         offset += len(page) - removed
-        shown = told(result)
-        if shown is not None:
-            await shown
+        told(result)
     result.left = max(0, await redis.zcard(keys.failure_events(failure_id)) - offset)
     return result
 
