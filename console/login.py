@@ -45,7 +45,11 @@ async def sso_begin(request: Request) -> Response:
     if console.sign_on is None:
         return Response("Single sign-on is not set up (ROUTER_OIDC_ISSUER).", status_code=404,
                         headers=SECURITY_HEADERS)  # fmt: skip
-    url, state = await console.sign_on.begin(safe_next(request.query_params.get("next")))
+    try:
+        url, state = await console.sign_on.begin(safe_next(request.query_params.get("next")))
+    except sso.Refused as exc:
+        await console.audit(request, None, "login", [], f"failed: {exc}", via="sso")
+        return _login_refused(request, "/", f"Single sign-on is unavailable: {exc}", 503, {})
     onward = RedirectResponse(url, status_code=303)
     # Lax, not Strict: it must come back with the provider's redirect, a cross-site navigation.
     onward.set_cookie(SSO_COOKIE, state, max_age=sso.STATE_S, httponly=True, samesite="lax",

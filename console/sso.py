@@ -92,14 +92,27 @@ class SignOn:
         """The provider's discovery document (read once)."""
         if not self._metadata:
             url = self.provider.issuer.rstrip("/") + "/.well-known/openid-configuration"
+            found = await self._get(url)
+            if found.get("issuer") != self.provider.issuer:
+                raise Refused(f"the provider says its issuer is {found.get('issuer')}, not "
+                              f"ROUTER_OIDC_ISSUER ({self.provider.issuer})")  # fmt: skip
+            self._metadata = found
+        return self._metadata
+
+    async def _get(self, url: str) -> dict[str, Any]:
+        """A JSON document of the provider's.
+
+        Raises:
+            Refused: it did not answer, or not with JSON.
+        """
+        try:
             async with httpx.AsyncClient(timeout=self.timeout_s) as http:
                 answer = await http.get(url)
                 answer.raise_for_status()
-                self._metadata = answer.json()
-            if self._metadata.get("issuer") != self.provider.issuer:
-                raise Refused(f"the provider says its issuer is {self._metadata.get('issuer')}, "
-                              f"not ROUTER_OIDC_ISSUER ({self.provider.issuer})")  # fmt: skip
-        return self._metadata
+                found: dict[str, Any] = answer.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise Refused(f"the identity provider did not answer {url}: {exc}") from None
+        return found
 
     async def begin(self, next_path: str) -> tuple[str, str]:
         """Where to send the browser to sign in, and the sign-on's `state` (for its cookie)."""
@@ -133,9 +146,12 @@ class SignOn:
         p = self.provider
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": p.redirect_uri,
                 "code_verifier": begun["verifier"]}  # fmt: skip
-        async with httpx.AsyncClient(timeout=self.timeout_s) as http:
-            answer = await http.post(metadata["token_endpoint"], data=form,
-                                     auth=(p.client_id, p.client_secret))  # fmt: skip
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_s) as http:
+                answer = await http.post(metadata["token_endpoint"], data=form,
+                                         auth=(p.client_id, p.client_secret))  # fmt: skip
+        except httpx.HTTPError as exc:
+            raise Refused(f"the identity provider did not answer: {exc}") from None
         if answer.status_code != 200:  # the provider's refusal, in its words (never a secret)
             said = answer.json().get("error_description", "") if answer.content else ""
             raise Refused(f"the provider did not exchange the code ({answer.status_code}): "
@@ -163,12 +179,10 @@ class SignOn:
         if not id_token:
             raise Refused("the provider sent no ID token")
         metadata = await self.metadata()
-        async with httpx.AsyncClient(timeout=self.timeout_s) as http:
-            answer = await http.get(metadata["jwks_uri"])
-            answer.raise_for_status()
+        keys = await self._get(metadata["jwks_uri"])
         algorithms = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
         try:
-            decoded = jwt.decode(id_token, KeySet.import_key_set(answer.json()),
+            decoded = jwt.decode(id_token, KeySet.import_key_set(keys),  # type: ignore[arg-type]
                                  registry=JWSRegistry(algorithms=algorithms))  # fmt: skip
         except (JoseError, ValueError) as exc:
             raise Refused(f"the ID token's signature does not hold: {exc}") from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from common.errors import SettingsError
@@ -45,3 +47,33 @@ def test_an_issuer_alone_says_what_else_to_set(monkeypatch: pytest.MonkeyPatch) 
     assert provider is not None
     assert provider.redirect_uri == "https://router.example.com/login/sso/callback"
     assert provider.mapping == [("*", "viewer")]
+
+
+@pytest.mark.anyio
+async def test_an_unreachable_provider_is_said_plainly_and_audited(
+    redis_url: str, tmp_path: Any
+) -> None:
+    from redis.asyncio import Redis
+
+    from console.app import create_console
+    from console.sso import Provider
+    from handlers.rules.reload import LiveRules
+    from kuflow_router.redis_server import free_port
+    from store import audit
+    from tests.conftest import serve_app
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("version: 1\nrules: []\n")
+    gone = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    provider = Provider(gone, "router", "a-client-secret-of-some-length",
+                        "https://router.example.com/login/sso/callback", mapping=MAP)  # fmt: skip
+    async with Redis.from_url(redis_url) as redis:
+        app = create_console(redis, LiveRules(rules), None, 3600, provider=provider)
+        async with serve_app(app) as client:
+            login = await client.get("/login")
+            answer = await client.get("/login/sso")
+        (entry,) = await audit.entries(redis)
+    assert "Sign in with single sign-on" in login.text and 'name="token"' not in login.text
+    assert answer.status_code == 503
+    assert "Single sign-on is unavailable: the identity provider did not answer" in answer.text
+    assert (entry.action, entry.outcome[:7], entry.detail["via"]) == ("login", "failed:", "sso")
