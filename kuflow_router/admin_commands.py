@@ -309,19 +309,25 @@ async def dlq_replay(redis: Redis, settings: CommonSettings, args: argparse.Name
         await record(redis, "dlq.replay", ["--all"], events=done)
         print(f"{plural(done, 'event')} queued again")
         return 0
-    try:
-        queued = await dlq.replay(redis, args.event_id, settings.event_ttl_s)
-    except LookupError as exc:
-        await record(redis, "event.replay", [args.event_id], f"failed: {exc}")
-        print(f"kuflow-router: {exc}", file=sys.stderr)
-        return 1
-    await record(redis, "event.replay", [args.event_id],
-                 "done" if queued else "unchanged: no dead letter")  # fmt: skip
-    if not queued:
-        print(f"event {args.event_id} has no dead-letter entry: nothing to replay", file=sys.stderr)
+    replay = dlq.replay(redis, args.event_id, settings.event_ttl_s)
+    if not await _replayed(redis, args.event_id, replay, "has no dead-letter entry"):
         return 1
     print("1 event queued again")
     return 0
+
+
+async def _replayed(redis: Redis, event_id: str, replay: Awaitable[bool], nothing: str) -> bool:
+    """Await one event's replay, audit it, and say why when nothing was queued (`nothing`)."""
+    try:
+        queued = await replay
+    except LookupError as exc:
+        await record(redis, "event.replay", [event_id], f"failed: {exc}")
+        print(f"kuflow-router: {exc}", file=sys.stderr)
+        return False
+    await record(redis, "event.replay", [event_id], "done" if queued else f"unchanged: {nothing}")
+    if not queued:
+        print(f"event {event_id} {nothing}: nothing to replay", file=sys.stderr)
+    return queued
 
 
 async def _every_failure(redis: Redis, settings: CommonSettings, action: str) -> int:
@@ -355,16 +361,8 @@ async def dlq_purge(redis: Redis, settings: CommonSettings, args: argparse.Names
 
 async def events_replay(redis: Redis, settings: CommonSettings, args: argparse.Namespace) -> int:
     """Run a finished event again (rejected, dead-lettered or done); completed actions skip."""
-    try:
-        queued = await dlq.replay_finished(redis, args.event_id, settings.event_ttl_s)
-    except LookupError as exc:
-        await record(redis, "event.replay", [args.event_id], f"failed: {exc}")
-        print(f"kuflow-router: {exc}", file=sys.stderr)
-        return 1
-    await record(redis, "event.replay", [args.event_id],
-                 "done" if queued else "unchanged: no such event")  # fmt: skip
-    if not queued:
-        print(f"event {args.event_id} is not in the event log: nothing to replay", file=sys.stderr)
+    replay = dlq.replay_finished(redis, args.event_id, settings.event_ttl_s)
+    if not await _replayed(redis, args.event_id, replay, "is not in the event log"):
         return 1
     print(f"event {args.event_id} queued again (its completed actions stay skipped; "
           "verified against KuFlow again)")  # fmt: skip

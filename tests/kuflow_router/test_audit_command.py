@@ -40,7 +40,7 @@ def test_what_the_command_line_did_is_audited_and_read_back(
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(e["actor"], e["role"], e["action"], e["outcome"]) for e in lines] == [
         (actor(), "cli", "timer.cancel", "unchanged: no such timer"),
-        (actor(), "cli", "event.replay", "unchanged: no dead letter"),
+        (actor(), "cli", "event.replay", "unchanged: has no dead-letter entry"),
         (actor(), "cli", "failover.confirm", "done"),
         ("ops-lead", "operator", "event.replay", "done"),
     ]
