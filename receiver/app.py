@@ -305,6 +305,8 @@ async def metrics_endpoint(request: Request) -> Response:
         metrics.TIMERS_OVERDUE.set(figures.timers.overdue)
         metrics.PROCESSES_HELD.set(figures.held_processes)
         metrics.AUDIT_ENTRIES.set(figures.audit_entries)
+        for kind, count in figures.failures.items():
+            metrics.FAILURES.labels(kind).set(count)
         since = figures.held_since_ms
         metrics.PROCESS_HELD_LONGEST.set(max(time.time() - since / 1000, 0) if since else 0)
         for name, state in figures.breakers.items():

@@ -23,6 +23,12 @@ TIMERS_PENDING = Gauge(
     "router_timers_pending",
     "Timers of rules with `after:` waiting to fire or be cancelled (refreshed on scrape).",
 )
+FAILURES = Gauge(
+    "router_failures_in_state",
+    "Failures (dead letters of one cause) by state: open, acknowledged, resolved (refreshed on "
+    "scrape).",
+    ["state"],
+)
 AUDIT_ENTRIES = Gauge(
     "router_audit_entries",
     "Entries the audit log holds (bounded by ROUTER_AUDIT_MAX_ENTRIES and "

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from store import dlq, gate, heartbeat, keys, ordering, records, timers
+from store import dlq, failures, gate, heartbeat, keys, ordering, records, timers
 
 PAGE_ROWS = 50
 SCAN_BATCH = 200  # index entries read per round trip while filtering
@@ -154,6 +154,7 @@ class Gauges:
     held_processes: int  # processes a dead-lettered event holds (ordering on failure: hold)
     held_since_ms: int  # since when the longest held one is (0: none)
     audit_entries: int = 0  # what the audit log holds (ROUTER_AUDIT_MAX_ENTRIES bounds it)
+    failures: dict[str, int] = field(default_factory=dict)  # failures by state
 
 
 async def gauges(redis: Redis) -> Gauges:
@@ -167,7 +168,8 @@ async def gauges(redis: Redis) -> Gauges:
     waiting = await timers.summary(redis)
     held, since = await ordering.held_summary(redis)
     return Gauges(int(queued) - (waiting.pending - waiting.overdue), int(dead_letters), alive,
-                  await gate.breakers(redis), waiting, held, since, int(audited))  # fmt: skip
+                  await gate.breakers(redis), waiting, held, since, int(audited),
+                  await failures.counts(redis))  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from store import bulk, dlq, failures, keys
+from store import bulk, dlq, failures, keys, reads
 from tests.conftest import make_event
 from tests.doubles import http as crm_double
 from tests.e2e.harness import pipeline
@@ -70,6 +70,8 @@ async def test_a_failure_alerts_once_is_quiet_when_acknowledged_and_reopens_once
         await fail(2)  # acknowledged: counted, not alerted
         acked = await failures.one(p.redis, failure.failure_id)
         assert acked is not None and acked.state == "acknowledged" and acked.events == 7
+        figures = await reads.gauges(p.redis)  # what /metrics shows: router_failures_in_state
+        assert figures.failures == {"open": 0, "acknowledged": 1, "resolved": 0}
         assert len(alerts(crm)) == 1
 
         await failures.change_state(p.redis, failure.failure_id, failures.RESOLVED, "cli:ops@host")
