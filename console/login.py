@@ -3,6 +3,8 @@ or by single sign-on (console/sso.py); each login, failed login and refusal audi
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -66,7 +68,10 @@ async def sso_return(request: Request) -> Response:
     q = request.query_params
     try:
         if q.get("error"):
-            raise sso.Refused(f"the provider said {q['error']}: {q.get('error_description', '')}")
+            # Only the error's code (OAuth's are words like access_denied): the address is
+            # anyone's to write, and its text would read as the console's own.
+            code = q["error"] if re.fullmatch(r"[a-z_]{1,40}", q["error"]) else "an error"
+            raise sso.Refused(f"the provider answered {code}")
         person, target = await console.sign_on.finish(
             q.get("state", ""), q.get("code", ""), request.cookies.get(SSO_COOKIE, "")
         )

@@ -152,11 +152,14 @@ class SignOn:
                                          auth=(p.client_id, p.client_secret))  # fmt: skip
         except httpx.HTTPError as exc:
             raise Refused(f"the identity provider did not answer: {exc}") from None
-        if answer.status_code != 200:  # the provider's refusal, in its words (never a secret)
-            said = answer.json().get("error_description", "") if answer.content else ""
-            raise Refused(f"the provider did not exchange the code ({answer.status_code}): "
-                          f"{said[:200]}")  # fmt: skip
-        token = answer.json()
+        try:
+            token = answer.json()
+        except ValueError:
+            token = {}
+        if answer.status_code != 200 or not isinstance(token, dict):
+            said = str(token.get("error", "")) if isinstance(token, dict) else ""
+            raise Refused(f"the provider did not exchange the code ({answer.status_code}"
+                          f"{': ' + said[:60] if said else ''})")  # fmt: skip
         claims = await self.check(token.get("id_token", ""), begun["nonce"],
                                   token.get("access_token", ""))  # fmt: skip
         role = role_of(claims, self.provider.roles_claim, self.provider.mapping)

@@ -77,3 +77,27 @@ async def test_an_unreachable_provider_is_said_plainly_and_audited(
     assert answer.status_code == 503
     assert "Single sign-on is unavailable: the identity provider did not answer" in answer.text
     assert (entry.action, entry.outcome[:7], entry.detail["via"]) == ("login", "failed:", "sso")
+
+
+@pytest.mark.anyio
+async def test_a_provider_error_shows_its_code_only(redis_url: str, tmp_path: Any) -> None:
+    from redis.asyncio import Redis
+
+    from console.app import create_console
+    from console.sso import Provider
+    from handlers.rules.reload import LiveRules
+    from tests.conftest import serve_app
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("version: 1\nrules: []\n")
+    provider = Provider("https://id.example.com", "router", "a-client-secret-of-some-length",
+                        "https://router.example.com/login/sso/callback", mapping=MAP)  # fmt: skip
+    async with Redis.from_url(redis_url) as redis:
+        app = create_console(redis, LiveRules(rules), None, 3600, provider=provider)
+        async with serve_app(app) as client:
+            denied = await client.get("/login/sso/callback?error=access_denied"
+                                      "&error_description=Call+0800+to+unlock")  # fmt: skip
+            forged = await client.get("/login/sso/callback?error=Your+account+is+locked")
+    assert denied.status_code == 403 and "the provider answered access_denied" in denied.text
+    assert "0800" not in denied.text
+    assert "the provider answered an error" in forged.text and "locked" not in forged.text
