@@ -47,6 +47,13 @@ async def sso_begin(request: Request) -> Response:
     if console.sign_on is None:
         return Response("Single sign-on is not set up (ROUTER_OIDC_ISSUER).", status_code=404,
                         headers=SECURITY_HEADERS)  # fmt: skip
+    address = address_of(request)
+    # Each start keeps a state in Redis for ten minutes: a person starts a few, not hundreds.
+    wait_s = console.sso_starts.wait_s(address)
+    if wait_s:
+        error = f"Too many sign-ins started from this address: try again in {wait_s} s."
+        return _login_refused(request, "/", error, 429, {"Retry-After": str(wait_s)})
+    console.sso_starts.failed(address)
     try:
         url, state = await console.sign_on.begin(safe_next(request.query_params.get("next")))
     except sso.Refused as exc:
@@ -65,7 +72,11 @@ async def sso_return(request: Request) -> Response:
     console = console_of(request)
     if console.sign_on is None:
         return Response("Single sign-on is not set up.", status_code=404, headers=SECURITY_HEADERS)
-    q = request.query_params
+    q, address = request.query_params, address_of(request)
+    wait_s = console.throttle.wait_s(address)
+    if wait_s:  # refused returns count as wrong tokens do; past the limit, not even audited
+        error = f"Too many refused sign-ins from this address: try again in {wait_s} s."
+        return _login_refused(request, "/", error, 429, {"Retry-After": str(wait_s)})
     try:
         if q.get("error"):
             # Only the error's code (OAuth's are words like access_denied): the address is
@@ -76,6 +87,7 @@ async def sso_return(request: Request) -> Response:
             q.get("state", ""), q.get("code", ""), request.cookies.get(SSO_COOKIE, "")
         )
     except sso.Refused as exc:
+        console.throttle.failed(address)
         await console.audit(request, None, "login", [], f"failed: {exc}", via="sso")
         refused = _login_refused(request, "/", f"Single sign-on refused: {exc}", 403, {})
         refused.delete_cookie(SSO_COOKIE, path="/login/sso")
@@ -95,11 +107,10 @@ async def login(request: Request) -> Response:
     console = console_of(request)
     form = await read_form(request) or {}
     target = safe_next(form.get("next", ""))
-    address = request.client.host if request.client else ""
+    address = address_of(request)
     wait_s = console.throttle.wait_s(address)
     if wait_s:
         error = f"Too many wrong tokens from this address: try again in {wait_s} s."
-        await console.audit(request, None, "login", [], "refused: throttled")
         return _login_refused(request, target, error, 429, {"Retry-After": str(wait_s)})
     person = console.access.login(form.get("token", ""))
     if person is None:

@@ -100,7 +100,8 @@ class Console:
         self.trace_url = trace_url  # ROUTER_TRACE_URL: a trace's page, `{trace_id}` in it
         self.https = https  # reached over https (ROUTER_CONSOLE_URL), if behind a TLS proxy
         self.demo = demo  # `run --demo`: every page says so
-        self.throttle = LoginThrottle()
+        self.throttle = LoginThrottle()  # wrong tokens and refused sign-ons, by address
+        self.sso_starts = LoginThrottle(per_address=30, overall=600)  # sign-ons begun
         self.redis_down_since: float | None = None  # since when pages cannot reach Redis
 
     def trace_link(self, trace_id: str | None) -> str | None:

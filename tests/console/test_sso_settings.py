@@ -101,3 +101,35 @@ async def test_a_provider_error_shows_its_code_only(redis_url: str, tmp_path: An
     assert denied.status_code == 403 and "the provider answered access_denied" in denied.text
     assert "0800" not in denied.text
     assert "the provider answered an error" in forged.text and "locked" not in forged.text
+
+
+@pytest.mark.anyio
+async def test_sign_ons_started_and_refused_are_limited_per_address(
+    redis_url: str, tmp_path: Any
+) -> None:
+    """Each start keeps a state in Redis and each refusal writes an audit entry: an address that
+    floods either is answered 429, and past the limit nothing more is written."""
+    from redis.asyncio import Redis
+
+    from console.app import create_console
+    from console.sso import Provider
+    from handlers.rules.reload import LiveRules
+    from kuflow_router.redis_server import free_port
+    from store import audit
+    from tests.conftest import serve_app
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("version: 1\nrules: []\n")
+    gone = f"http://127.0.0.1:{free_port()}"
+    provider = Provider(gone, "router", "a-client-secret-of-some-length",
+                        "https://router.example.com/login/sso/callback", mapping=MAP)  # fmt: skip
+    async with Redis.from_url(redis_url) as redis:
+        app = create_console(redis, LiveRules(rules), None, 3600, provider=provider)
+        async with serve_app(app) as client:
+            returns = [(await client.get("/login/sso/callback?state=x&code=y")).status_code
+                       for _ in range(12)]  # fmt: skip
+            starts = [(await client.get("/login/sso")).status_code for _ in range(31)]
+        logged = await audit.entries(redis, 500)
+    assert returns == [403] * 10 + [429] * 2
+    assert starts[:30] == [503] * 30 and starts[30] == 429  # the provider is down: 503 each
+    assert len([e for e in logged if "not begun in this browser" in e.outcome]) == 10
