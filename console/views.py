@@ -18,7 +18,7 @@ from authoring.dryrun import Hints, dry_run
 from console.access import Login
 from console.rules_page import Changed, rule_lines, shown_environ, try_rules, what_would_change
 from console.web import Form, console_of, render
-from handlers.clients.params import parse_duration
+from handlers.clients.params import parse_duration, parse_earlier
 from store import audit, failures, gate, ordering, pauses, reads, records, timers
 
 STATUSES = ("queued", "waiting", "processing", "done", "partial", "dead", "rejected")
@@ -212,12 +212,9 @@ def _audit_filters(request: Request) -> tuple[int, str, str, str]:
     since_ms, error = 0, ""
     if text:
         try:
-            since_ms = int((time.time() - parse_duration(text)) * 1000)
-        except ValueError:
-            try:
-                since_ms = _parse_time(text)
-            except ValueError as exc:
-                error = str(exc)
+            since_ms = parse_earlier(text)
+        except ValueError as exc:
+            error = str(exc)
     return since_ms, q.get("actor", "").strip(), q.get("action", "").strip(), error
 
 

@@ -6,14 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
 from common.settings import CommonSettings
 from common.words import rfc3339
-from handlers.clients.params import parse_duration
+from handlers.clients.params import parse_earlier
 from kuflow_router.admin_commands import with_redis
 from store import audit
 
@@ -21,16 +19,9 @@ from store import audit
 def since_ms(text: str) -> int:
     """`--since`: a duration back from now (`24h`, `7d`) or a time (`2026-12-01T00:00Z`)."""
     try:
-        return int((time.time() - parse_duration(text)) * 1000)
-    except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is neither a duration (24h, 7d) nor a time (2026-12-01T00:00Z)"
-        ) from None
-    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() * 1000)
+        return parse_earlier(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _line(entry: audit.Entry) -> str:

@@ -40,16 +40,33 @@ def parse_later(text: str) -> int:
         return int((time.time() + parse_duration(text.strip().removeprefix("+"))) * 1000)
     except ValueError:
         pass
+    at_ms = _time_ms(text, "is neither a time (2026-12-03T22:00Z) nor a duration (2h, 30m)")
+    if at_ms <= time.time() * 1000:
+        raise ValueError(f"'{text}' is in the past")
+    return at_ms
+
+
+def parse_earlier(text: str) -> int:
+    """Epoch ms from `24h` (that long ago) or an ISO 8601 time (`2026-12-01T00:00Z`; UTC when it
+    names no offset): where a `--since` starts.
+
+    Raises:
+        ValueError: the text is neither.
+    """
+    try:
+        return int((time.time() - parse_duration(text.strip())) * 1000)
+    except ValueError:
+        return _time_ms(text, "is neither a duration (24h, 7d) nor a time (2026-12-01T00:00Z)")
+
+
+def _time_ms(text: str, not_one: str) -> int:
+    """Epoch ms of an ISO 8601 time (UTC when it names no offset); else `'text' not_one`."""
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(
-            f"'{text}' is neither a time (2026-12-03T22:00Z) nor a duration (2h, 30m)"
-        ) from None
+        raise ValueError(f"'{text}' {not_one}") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    if when.timestamp() <= time.time():
-        raise ValueError(f"'{text}' is in the past")
     return int(when.timestamp() * 1000)
 
 
