@@ -19,7 +19,6 @@ from console.web import (
     read_form,
     safe_next,
 )
-from store import audit
 
 
 async def login_form(request: Request) -> Response:
@@ -31,11 +30,7 @@ async def login_form(request: Request) -> Response:
         if session is None:
             with_cookie(onward, request, console.access.new_session(LOCAL), SESSION_S)
         return onward
-    form = TEMPLATES.TemplateResponse(request, "login.html", {
-        "next": target, "error": "", "sso": console.sign_on is not None,
-        "tokens": console.access.has_tokens})  # fmt: skip
-    form.headers.update(SECURITY_HEADERS)
-    return form
+    return _login_page(request, target, "", 200, {})
 
 
 SSO_COOKIE = "kuflow_router_sso"  # the state of a sign-on this browser began
@@ -52,13 +47,13 @@ async def sso_begin(request: Request) -> Response:
     wait_s = console.sso_starts.wait_s(address)
     if wait_s:
         error = f"Too many sign-ins started from this address: try again in {wait_s} s."
-        return _login_refused(request, "/", error, 429, {"Retry-After": str(wait_s)})
+        return _login_page(request, "/", error, 429, {"Retry-After": str(wait_s)})
     console.sso_starts.failed(address)
     try:
         url, state = await console.sign_on.begin(safe_next(request.query_params.get("next")))
     except sso.Refused as exc:
         await console.audit(request, None, "login", [], f"failed: {exc}", via="sso")
-        return _login_refused(request, "/", f"Single sign-on is unavailable: {exc}", 503, {})
+        return _login_page(request, "/", f"Single sign-on is unavailable: {exc}", 503, {})
     onward = RedirectResponse(url, status_code=303)
     # Lax, not Strict: it must come back with the provider's redirect, a cross-site navigation.
     onward.set_cookie(SSO_COOKIE, state, max_age=sso.STATE_S, httponly=True, samesite="lax",
@@ -76,7 +71,7 @@ async def sso_return(request: Request) -> Response:
     wait_s = console.throttle.wait_s(address)
     if wait_s:  # refused returns count as wrong tokens do; past the limit, not even audited
         error = f"Too many refused sign-ins from this address: try again in {wait_s} s."
-        return _login_refused(request, "/", error, 429, {"Retry-After": str(wait_s)})
+        return _login_page(request, "/", error, 429, {"Retry-After": str(wait_s)})
     try:
         if q.get("error"):
             # Only the error's code (OAuth's are words like access_denied): the address is
@@ -89,11 +84,10 @@ async def sso_return(request: Request) -> Response:
     except sso.Refused as exc:
         console.throttle.failed(address)
         await console.audit(request, None, "login", [], f"failed: {exc}", via="sso")
-        refused = _login_refused(request, "/", f"Single sign-on refused: {exc}", 403, {})
+        refused = _login_page(request, "/", f"Single sign-on refused: {exc}", 403, {})
         refused.delete_cookie(SSO_COOKIE, path="/login/sso")
         return refused
-    await audit.write(console.redis, person.name, "login", [], role=person.role, via="sso",
-                      address=address_of(request), keep=console.audit_keep)  # fmt: skip
+    await console.audit(request, person, "login", [], via="sso")
     # A page of this site that moves on (not a redirect): the session cookie is SameSite=Strict,
     # and a browser keeps it off the rest of a redirect chain that began at the provider.
     said = {"target": safe_next(target), "name": person.name}
@@ -111,27 +105,27 @@ async def login(request: Request) -> Response:
     wait_s = console.throttle.wait_s(address)
     if wait_s:
         error = f"Too many wrong tokens from this address: try again in {wait_s} s."
-        return _login_refused(request, target, error, 429, {"Retry-After": str(wait_s)})
+        return _login_page(request, target, error, 429, {"Retry-After": str(wait_s)})
     person = console.access.login(form.get("token", ""))
     if person is None:
         console.throttle.failed(address)
         await console.audit(request, None, "login", [], "failed: no such token")
-        return _login_refused(request, target, "That is not a console token.", 401, {})
+        return _login_page(request, target, "That is not a console token.", 401, {})
     onward = RedirectResponse(target, status_code=303)
-    await audit.write(console.redis, person.name, "login", [], role=person.role,
-                      address=address, keep=console.audit_keep)  # fmt: skip
+    await console.audit(request, person, "login", [])
     return with_cookie(onward, request, console.access.new_session(person), SESSION_S)
 
 
-def _login_refused(
+def _login_page(
     request: Request, target: str, error: str, status: int, headers: dict[str, str]
 ) -> Response:
+    """The login page (with `error`, if a try was refused)."""
     console = console_of(request)
     context = {"next": target, "error": error, "sso": console.sign_on is not None,
                "tokens": console.access.has_tokens}  # fmt: skip
-    refused = TEMPLATES.TemplateResponse(request, "login.html", context, status_code=status)
-    refused.headers.update({**SECURITY_HEADERS, **headers})
-    return refused
+    page = TEMPLATES.TemplateResponse(request, "login.html", context, status_code=status)
+    page.headers.update({**SECURITY_HEADERS, **headers})
+    return page
 
 
 async def logout(request: Request, session: Login, form: Form) -> Response:

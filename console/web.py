@@ -20,7 +20,7 @@ from starlette.templating import Jinja2Templates
 from common import redis_url, tracing
 from common.redact import redact
 from common.words import elapsed, plural
-from console.access import COOKIE, Access, Login, allows
+from console.access import COOKIE, Access, Login, Person, allows
 from console.sso import SignOn
 from console.throttle import LoginThrottle
 from handlers.rules.reload import LiveRules
@@ -118,15 +118,16 @@ class Console:
     async def audit(
         self,
         request: Request,
-        session: Login | None,
+        who: Login | Person | None,
         action: str,
         objects: Sequence[str],
         outcome: str = "done",
         **detail: Any,
     ) -> None:
         """Write one change (or a login, or a refusal) to the audit log: by whom — the
-        session's name and role — and from which address."""
-        name, role = (session.name, session.role) if session else ("", "")
+        session's (or the person's logging in) name and role; none: not known — and from which
+        address."""
+        name, role = (who.name, who.role) if who else ("", "")
         await audit.write(self.redis, name, action, objects, outcome, role=role,
                           address=address_of(request), keep=self.audit_keep,
                           **detail)  # fmt: skip
