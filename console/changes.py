@@ -87,12 +87,7 @@ async def failure_bulk(request: Request, session: Login, form: Form) -> Response
     audited(request, "done" if not result.left else "partly done", events=result.done,
             unchanged=result.unchanged, problems=result.problem_count,
             left=result.left)  # fmt: skip
-    done = {
-        bulk.REPLAY: "queued again, each process in order",
-        bulk.SKIP: "skipped: their processes move on",
-        bulk.DISCARD: "discarded",
-    }[action]
-    message = f"{plural(result.done, 'event')} {done}"
+    message = f"{plural(result.done, 'event')} {bulk.DONE[action]}"
     if result.unchanged:
         message += f"; {result.unchanged} needed nothing"
     if result.problem_count:

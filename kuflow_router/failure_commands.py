@@ -128,9 +128,7 @@ async def failures_bulk(redis: Redis, settings: CommonSettings, args: argparse.N
                  left=result.left)  # fmt: skip
     for problem in result.problems:
         print(f"kuflow-router: {problem}", file=sys.stderr)
-    done = {bulk.REPLAY: "queued again", bulk.SKIP: "skipped: their processes move on",
-            bulk.DISCARD: "discarded"}[action]  # fmt: skip
-    print(f"{plural(result.done, 'event')} {done}"
+    print(f"{plural(result.done, 'event')} {bulk.DONE[action]}"
           + (f", {result.unchanged} unchanged" if result.unchanged else "")
           + (f", {result.problem_count} could not be" if result.problem_count else "")
           + (f"; stopped with {result.left} left: run it again to go on" if interrupt.asked

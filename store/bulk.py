@@ -23,6 +23,9 @@ PAGE = 500
 SIDE_BY_SIDE = 32  # events (of different processes) acted on at once within a page
 REPLAY, SKIP, DISCARD = "replay", "skip", "discard"
 ACTIONS = (REPLAY, SKIP, DISCARD)
+# What became of the events acted on, as the CLI and the console say it.
+DONE = {REPLAY: "queued again, each process in order", SKIP: "skipped: their processes move on",
+        DISCARD: "discarded"}  # fmt: skip
 MAX_PROBLEMS = 20  # the problems a result keeps (each names its event); the rest are counted
 
 

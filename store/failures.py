@@ -160,30 +160,29 @@ async def find(redis: Redis, wanted: str) -> Failure | None:
 
 async def one(redis: Redis, fid: str) -> Failure | None:
     """One failure, or None (no such failure, or it expired)."""
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.hgetall(keys.failure(fid))
-        pipe.zcard(keys.failure_events(fid))
-        raw, count = await pipe.execute()
-    if not raw:
-        return None
-    return Failure(fid, {k.decode(): v.decode(errors="replace") for k, v in raw.items()}, count)
+    found = await _read(redis, [fid])
+    return found[0] if found else None
 
 
 async def listing(redis: Redis, states: Iterable[str] = STATES, most: int = 500) -> list[Failure]:
     """The failures in `states`, the one with the latest dead letter first."""
     ids = [i.decode() for i in await redis.zrevrange(keys.FAILURES, 0, most - 1)]
+    wanted = set(states)
+    return [f for f in await _read(redis, ids) if f.state in wanted]
+
+
+async def _read(redis: Redis, ids: list[str]) -> list[Failure]:
+    """These failures, in one round trip; an expired one is left out."""
     async with redis.pipeline(transaction=False) as pipe:
         for fid in ids:
             pipe.hgetall(keys.failure(fid))
             pipe.zcard(keys.failure_events(fid))
         answers = await pipe.execute()
-    wanted = set(states)
-    found = [
+    return [
         Failure(fid, {k.decode(): v.decode(errors="replace") for k, v in raw.items()}, count)
         for fid, raw, count in zip(ids, answers[::2], answers[1::2], strict=True)
         if raw
     ]
-    return [f for f in found if f.state in wanted]
 
 
 async def counts(redis: Redis, most: int = 500) -> dict[str, int]:
