@@ -30,6 +30,22 @@ rules:
 """
 
 
+@pytest.fixture
+def rules(crm: HttpDouble, tmp_path: Path) -> Path:
+    """The rules file: one rule that sends every event of a process to the shop."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES.format(url=crm.base_url))
+    return path
+
+
+@pytest.fixture
+def cli(redis_url: str, rules: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The command line's Redis and rules file: the test's (the rules file returned)."""
+    monkeypatch.setenv("ROUTER_REDIS_URL", redis_url)
+    monkeypatch.setenv("ROUTER_RULES_FILE", str(rules))
+    return rules
+
+
 async def work_until(p: Pipeline, done: Any) -> None:
     """A real worker, running until `done()` holds (its held jobs are not due for minutes)."""
     worker = build_worker(p.settings, p.rules, handle_signals=False)
@@ -47,10 +63,8 @@ async def work_until(p: Pipeline, done: Any) -> None:
 
 @pytest.mark.anyio
 async def test_a_paused_connection_holds_every_call_and_resume_runs_each_once_in_order(
-    redis_url: str, crm: HttpDouble, tmp_path: Path
+    redis_url: str, crm: HttpDouble, rules: Path
 ) -> None:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.format(url=crm.base_url))
     processes = [make_event()["data"]["processId"] for _ in range(4)]
     events = [
         make_event("PROCESS.STATE_CHANGED", data={"processId": process, "processState": "RUNNING"})
@@ -88,10 +102,8 @@ async def test_a_paused_connection_holds_every_call_and_resume_runs_each_once_in
 
 @pytest.mark.anyio
 async def test_a_pause_until_a_time_resumes_by_itself(
-    redis_url: str, crm: HttpDouble, tmp_path: Path
+    redis_url: str, crm: HttpDouble, rules: Path
 ) -> None:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.format(url=crm.base_url))
     event = make_event()
     async with pipeline(redis_url, rules) as p:
         await gate.pause(p.redis, "shop", "cli:ops@host", until_ms=int(time.time() * 1000) + 5000)
@@ -111,15 +123,10 @@ async def test_a_pause_until_a_time_resumes_by_itself(
 
 @pytest.mark.anyio
 async def test_pause_and_resume_from_the_command_line_are_audited(
-    redis_url: str, crm: HttpDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+    redis_url: str, crm: HttpDouble, cli: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from kuflow_router.cli import main
 
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.format(url=crm.base_url))
-    monkeypatch.setenv("ROUTER_REDIS_URL", redis_url)
-    monkeypatch.setenv("ROUTER_RULES_FILE", str(rules))
     args = ["connections", "pause", "shop", "--until", "2h", "--reason", "maintenance"]
     assert await asyncio.to_thread(main, args) == 0
     assert "paused until" in capsys.readouterr().out
@@ -148,10 +155,8 @@ async def test_pause_and_resume_from_the_command_line_are_audited(
 
 @pytest.mark.anyio
 async def test_a_paused_rule_holds_its_actions_and_resume_runs_them_once(
-    redis_url: str, crm: HttpDouble, tmp_path: Path
+    redis_url: str, crm: HttpDouble, rules: Path
 ) -> None:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.format(url=crm.base_url))
     first, second = make_event(), make_event()
     async with pipeline(redis_url, rules) as p:
         await pauses.pause(p.redis, "sync", "cli:ops@host", "misbehaves")
@@ -174,15 +179,10 @@ async def test_a_paused_rule_holds_its_actions_and_resume_runs_them_once(
 
 
 def test_rules_pause_and_resume_from_the_command_line(
-    redis_url: str, crm: HttpDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+    redis_url: str, crm: HttpDouble, cli: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from kuflow_router.cli import main
 
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.format(url=crm.base_url))
-    monkeypatch.setenv("ROUTER_REDIS_URL", redis_url)
-    monkeypatch.setenv("ROUTER_RULES_FILE", str(rules))
     assert main(["rules", "pause", "sync", "--reason", "a change is being prepared"]) == 0
     assert "rule sync: paused until `rules resume`" in capsys.readouterr().out
     assert main(["rules", "pause", "synk"]) == 2

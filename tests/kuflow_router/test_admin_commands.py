@@ -46,12 +46,6 @@ def seed(redis_url: str, event: dict[str, Any], dead: bool = True) -> None:
     asyncio.run(go())
 
 
-@pytest.fixture
-def env(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("ROUTER_REDIS_URL", redis_url)
-    return redis_url
-
-
 def test_events_list_and_show(env: str, capsys: pytest.CaptureFixture[str]) -> None:
     event = make_event()
     seed(env, event)

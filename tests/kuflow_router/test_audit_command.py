@@ -14,12 +14,6 @@ from kuflow_router.cli import main
 from store import audit, reads
 
 
-@pytest.fixture
-def env(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("ROUTER_REDIS_URL", redis_url)
-    return redis_url
-
-
 def test_what_the_command_line_did_is_audited_and_read_back(
     env: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -29,12 +29,6 @@ def start(event_id: str, rule: str, due_in_s: int, process_id: str = "p-1") -> t
                         now + due_in_s * 1000, "x")  # fmt: skip
 
 
-@pytest.fixture
-def env(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("ROUTER_REDIS_URL", redis_url)
-    return redis_url
-
-
 def test_list_shows_pending_timers_soonest_first_by_rule_and_by_process(
     env: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
