@@ -223,12 +223,13 @@ async def audit_view(request: Request, session: Login) -> Response:
     redis = console_of(request).redis
     since_ms, actor, action, error = _audit_filters(request)
     shown: list[audit.Entry] = []
-    if not error:
-        async for entry in audit.since(redis, since_ms, actor, action):
+    if not error:  # read from the newest end, as far as the page needs: not the whole log
+        async for entry in audit.since(redis, since_ms, actor, action, newest_first=True):
             shown.append(entry)
-            del shown[:-AUDIT_SHOWN]  # the latest AUDIT_SHOWN only
+            if len(shown) == AUDIT_SHOWN:
+                break
     query = urlencode({k: v for k, v in request.query_params.items() if k in AUDIT_FILTERS})
-    return render(request, session, "audit.html", entries=shown[::-1], most=AUDIT_SHOWN,
+    return render(request, session, "audit.html", entries=shown, most=AUDIT_SHOWN,
                   error=error, shown=dict(request.query_params), query=query,
                   total=await audit.size(redis))  # fmt: skip
 

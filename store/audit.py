@@ -103,20 +103,26 @@ async def entries(redis: Redis, most: int = 100) -> list[Entry]:
 
 
 async def since(
-    redis: Redis, since_ms: int = 0, actor: str = "", action: str = ""
+    redis: Redis, since_ms: int = 0, actor: str = "", action: str = "", newest_first: bool = False
 ) -> AsyncIterator[Entry]:
-    """Every change from `since_ms` on, oldest first, a page at a time — of one actor, and of
-    actions starting with `action`, if given."""
-    start = str(since_ms) if since_ms else "-"
+    """Every change from `since_ms` on, oldest first (or newest first), a page at a time — of
+    one actor, and of actions starting with `action`, if given."""
+    oldest, newest = (str(since_ms) if since_ms else "-"), "+"
     while True:
-        page = await redis.xrange(keys.AUDIT, start, "+", count=PAGE)
+        if newest_first:
+            page = await redis.xrevrange(keys.AUDIT, newest, oldest, count=PAGE)
+        else:
+            page = await redis.xrange(keys.AUDIT, oldest, newest, count=PAGE)
         for _, raw in page:
             entry = _entry(raw)
             if (not actor or entry.actor == actor) and entry.action.startswith(action):
                 yield entry
         if len(page) < PAGE:
             return
-        start = "(" + page[-1][0].decode()
+        if newest_first:
+            newest = "(" + page[-1][0].decode()
+        else:
+            oldest = "(" + page[-1][0].decode()
 
 
 async def size(redis: Redis) -> int:
