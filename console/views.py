@@ -170,14 +170,15 @@ async def failures_view(request: Request, session: Login) -> Response:
     redis = console_of(request).redis
     state = request.query_params.get("state", "")
     state = state if state in FAILURE_TABS else ""
-    found = await failures.listing(redis, FAILURE_TABS[state])
+    every = await failures.listing(redis)  # one read for the tab's list and every tab's count
+    found = [f for f in every if f.state in FAILURE_TABS[state]]
     pages = max(1, -(-len(found) // FAILURES_PER_PAGE))
     asked = request.query_params.get("page", "1")
     page = min(int(asked), pages) if asked.isdigit() and int(asked) > 0 else 1
     first = (page - 1) * FAILURES_PER_PAGE
     return render(request, session, "failures.html", found=found, state=state,
                   shown=found[first : first + FAILURES_PER_PAGE], page=page, pages=pages,
-                  first=first, counts=await failures.counts(redis),
+                  first=first, counts=failures.by_state(every),
                   request_path=request.url.path + (f"?state={state}" if state else ""),
                   message=request.query_params.get("message", ""))  # fmt: skip
 

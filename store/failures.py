@@ -187,8 +187,13 @@ async def _read(redis: Redis, ids: list[str]) -> list[Failure]:
 
 async def counts(redis: Redis, most: int = 500) -> dict[str, int]:
     """How many failures are in each state (the overview's figures)."""
-    found = await listing(redis, most=most)
-    return {state: sum(1 for f in found if f.state == state) for state in STATES}
+    return by_state(await listing(redis, most=most))
+
+
+def by_state(found: Iterable[Failure]) -> dict[str, int]:
+    """How many of `found` are in each state."""
+    states = [f.state for f in found]
+    return {state: states.count(state) for state in STATES}
 
 
 # What an operator does to a failure (`failures ack ID`, the console's buttons), the state each
