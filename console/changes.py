@@ -80,10 +80,8 @@ async def failure_bulk(request: Request, session: Login, form: Form) -> Response
     if await failures.one(console.redis, fid) is None:
         audited(request, "unchanged: no such failure")
         return _back(back, f"no failure {fid} (it expired)")
-    if action == bulk.REPLAY:
-        await failures.change_state(console.redis, fid, failures.RESOLVED, session.name)
-    result = await bulk.run(console.redis, fid, action, session.name, console.event_ttl_s,
-                            most=BULK_PER_REQUEST)  # fmt: skip
+    result = await bulk.work(console.redis, fid, action, session.name, console.event_ttl_s,
+                             most=BULK_PER_REQUEST)  # fmt: skip
     audited(request, "done" if not result.left else "partly done", events=result.done,
             unchanged=result.unchanged, problems=result.problem_count,
             left=result.left)  # fmt: skip

@@ -104,8 +104,6 @@ async def failures_bulk(redis: Redis, settings: CommonSettings, args: argparse.N
     if failure is None:
         return 1
     action, who = args.failures_command, actor()
-    if action == bulk.REPLAY:
-        await failures.change_state(redis, failure.failure_id, failures.RESOLVED, who)
     interrupt = _Interrupt()
     previous = signal.signal(signal.SIGINT, interrupt)
     terminal = sys.stderr.isatty()
@@ -116,8 +114,8 @@ async def failures_bulk(redis: Redis, settings: CommonSettings, args: argparse.N
                   file=sys.stderr, flush=True)  # fmt: skip
 
     try:
-        result = await bulk.run(redis, failure.failure_id, action, who, settings.event_ttl_s,
-                                stop=lambda: interrupt.asked, told=told)  # fmt: skip
+        result = await bulk.work(redis, failure.failure_id, action, who, settings.event_ttl_s,
+                                 stop=lambda: interrupt.asked, told=told)  # fmt: skip
     finally:
         signal.signal(signal.SIGINT, previous)
     if terminal:

@@ -77,6 +77,24 @@ async def run(
     return result
 
 
+async def work(
+    redis: Redis,
+    failure_id: str,
+    action: str,
+    by: str,
+    ttl_s: int,
+    most: int | None = None,
+    stop: Callable[[], bool] = lambda: False,
+    told: Callable[[Result], None] = lambda result: None,
+) -> Result:
+    """`run`, as an operator asks it of a failure (`failures replay`, the console's buttons): a
+    replay comes after the fix, so it resolves the failure first — should its events fail
+    again, it reopens and alerts once."""
+    if action == REPLAY:
+        await failures.change_state(redis, failure_id, failures.RESOLVED, by)
+    return await run(redis, failure_id, action, by, ttl_s, most, stop, told)
+
+
 async def _act(
     redis: Redis,
     failure_id: str,
