@@ -15,6 +15,7 @@ from store import bulk, dlq, failures, keys, reads
 from tests.conftest import make_event
 from tests.doubles import http as crm_double
 from tests.e2e.harness import pipeline
+from tests.e2e.test_limits import alerts
 
 RULES = """\
 version: 1
@@ -40,10 +41,6 @@ def write_rules(tmp_path: Path, crm: Any) -> Path:
     path = tmp_path / "rules.yaml"
     path.write_text(RULES.format(base=crm.base_url, token=crm_double.TOKEN))
     return path
-
-
-def alerts(crm: Any) -> list[str]:
-    return [r.body["text"] for r in crm.requests("POST", "/api/hooks/T0/B0/X")]
 
 
 @pytest.mark.anyio
